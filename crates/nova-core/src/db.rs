@@ -1,0 +1,84 @@
+//! The subgraph's own Postgres database: a pool, migrations at start, a readiness
+//! probe, and a count of the SQL statements sent (so batching can be tested and
+//! watched: every store function goes through `Db::statement`).
+
+use std::time::Duration;
+
+use prometheus::IntCounter;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+    statements: IntCounter,
+}
+
+impl Db {
+    /// Connect (retrying for up to `wait`, since Postgres may still be starting) and
+    /// run the subgraph's migrations.
+    pub async fn connect_and_migrate(
+        url: &str,
+        max_connections: u32,
+        migrator: &Migrator,
+        statements: IntCounter,
+        wait: Duration,
+    ) -> anyhow::Result<Self> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let pool = loop {
+            let attempt = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await;
+            match attempt {
+                Ok(pool) => break pool,
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(%error, "database not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => {
+                    return Err(anyhow::anyhow!("cannot connect to DATABASE_URL: {error}"))
+                }
+            }
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
+        Ok(Self { pool, statements })
+    }
+
+    /// The pool for one SQL statement; counts it. Store functions call this once per
+    /// statement they send.
+    pub fn statement(&self) -> &PgPool {
+        self.statements.inc();
+        &self.pool
+    }
+
+    /// Begin a transaction; each statement inside it should still be counted with
+    /// `count_statement`.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Count a statement sent on a transaction.
+    pub fn count_statement(&self) {
+        self.statements.inc();
+    }
+
+    /// How many statements this process has sent so far.
+    pub fn statements_sent(&self) -> u64 {
+        self.statements.get()
+    }
+
+    /// Readiness: can we run a trivial query within a second? Not counted.
+    pub async fn ping(&self) -> Result<(), String> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(Duration::from_secs(1), query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("postgres: {e}")),
+            Err(_) => Err("postgres: no answer within 1s".to_string()),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The HTTP app every subgraph serves: `/graphql` (POST, GET, and
+//! graphql-transport-ws on the same path), `/health/live`, `/health/ready` and
+//! `/metrics`. Every `/graphql` request must carry the router secret (see `caller`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, ObjectType, Schema, SubscriptionType};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use sqlx::migrate::Migrator;
+
+use crate::caller::{router_secret_matches, Caller, CLAIMS_EXTENSION, ROUTER_SECRET_HEADER};
+use crate::config::{exit_on_error, ServiceConfig};
+use crate::db::Db;
+use crate::metrics::Metrics;
+
+/// What the `/graphql` handlers share.
+pub struct AppState<Q, M, S> {
+    pub schema: Schema<Q, M, S>,
+    pub metrics: Metrics,
+    pub db: Db,
+    router_secret: Arc<str>,
+}
+
+impl<Q, M, S> Clone for AppState<Q, M, S> {
+    fn clone(&self) -> Self {
+        Self {
+            schema: self.schema.clone(),
+            metrics: self.metrics.clone(),
+            db: self.db.clone(),
+            router_secret: self.router_secret.clone(),
+        }
+    }
+}
+
+impl<Q, M, S> AppState<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    pub fn new(schema: Schema<Q, M, S>, metrics: Metrics, db: Db, router_secret: &str) -> Self {
+        Self {
+            schema,
+            metrics,
+            db,
+            router_secret: Arc::from(router_secret),
+        }
+    }
+
+    fn from_router(&self, headers: &HeaderMap) -> bool {
+        let presented = headers.get(ROUTER_SECRET_HEADER).map(|v| v.as_bytes());
+        router_secret_matches(presented, &self.router_secret)
+    }
+
+    /// Run one GraphQL request on behalf of the caller the router vouched for.
+    pub async fn execute(&self, mut request: async_graphql::Request) -> GraphQLResponse {
+        let claims = request
+            .extensions
+            .remove(CLAIMS_EXTENSION)
+            .and_then(|value| value.into_json().ok());
+        let caller = Caller::from_claims(claims.as_ref());
+        let operation = operation_kind(&request.query);
+        let started = Instant::now();
+        let response = self.schema.execute(request.data(caller)).await;
+        self.metrics.requests.with_label_values(&[operation]).inc();
+        self.metrics
+            .latency
+            .with_label_values(&[operation])
+            .observe(started.elapsed().as_secs_f64());
+        for error in &response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(code) => Some(code.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_string());
+            self.metrics.errors.with_label_values(&[code.as_str()]).inc();
+        }
+        response.into()
+    }
+
+    fn refuse(&self) -> Response {
+        self.metrics.refused_direct_calls.inc();
+        let body = serde_json::json!({
+            "errors": [{
+                "message": "subgraphs accept requests only from the Nova router",
+                "extensions": { "code": "FORBIDDEN" }
+            }]
+        });
+        (StatusCode::FORBIDDEN, Json(body)).into_response()
+    }
+}
+
+/// A coarse label for metrics; the operation name would be unbounded.
+fn operation_kind(query: &str) -> &'static str {
+    let head = query.trim_start();
+    if head.starts_with("mutation") {
+        "mutation"
+    } else if head.starts_with("subscription") {
+        "subscription"
+    } else {
+        "query"
+    }
+}
+
+async fn graphql_post<Q, M, S>(
+    State(state): State<AppState<Q, M, S>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    if !state.from_router(&headers) {
+        return state.refuse();
+    }
+    state.execute(request.into_inner()).await.into_response()
+}
+
+/// GET serves both queries in the URL and the graphql-transport-ws upgrade.
+async fn graphql_get<Q, M, S>(State(state): State<AppState<Q, M, S>>, request: Request) -> Response
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let (mut parts, body) = request.into_parts();
+    if !state.from_router(&parts.headers) {
+        return state.refuse();
+    }
+    let wants_websocket = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_websocket {
+        let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+            Ok(protocol) => protocol,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => upgrade,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let schema = state.schema.clone();
+        return upgrade
+            .protocols(ALL_WEBSOCKET_PROTOCOLS)
+            .on_upgrade(move |socket| {
+                GraphQLWebSocket::new(socket, schema, protocol)
+                    .on_connection_init(|payload| async move {
+                        // The upgrade carried the router secret, so claims the router
+                        // puts in the init payload are trusted like `extensions.jwt`.
+                        let mut data = Data::default();
+                        data.insert(Caller::from_claims(payload.get(CLAIMS_EXTENSION)));
+                        Ok(data)
+                    })
+                    .serve()
+            })
+            .into_response();
+    }
+    let request = Request::from_parts(parts, body);
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(request, &()).await {
+        Ok(request) => state.execute(request.into_inner()).await.into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn ready<Q, M, S>(State(state): State<AppState<Q, M, S>>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response(),
+        Err(problem) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "postgres": problem })),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics<Q, M, S>(State(state): State<AppState<Q, M, S>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The subgraph's routes. `extra` adds service-specific routes (identity's JWKS).
+pub fn app<Q, M, S>(state: AppState<Q, M, S>, extra: axum::Router) -> axum::Router
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    axum::Router::new()
+        .route(
+            "/graphql",
+            get(graphql_get::<Q, M, S>).post(graphql_post::<Q, M, S>),
+        )
+        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/ready", get(ready::<Q, M, S>))
+        .route("/metrics", get(metrics::<Q, M, S>))
+        .with_state(state)
+        .merge(extra)
+}
+
+/// Everything a subgraph's `main` does: config, telemetry, database and
+/// migrations, then serve until SIGINT/SIGTERM. `build` makes the schema (and any
+/// extra routes) once the database is there.
+pub async fn run_subgraph<Q, M, S, B>(
+    service_name: &'static str,
+    default_port: u16,
+    migrator: &'static Migrator,
+    build: B,
+) -> anyhow::Result<()>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+    B: FnOnce(Db) -> anyhow::Result<(Schema<Q, M, S>, axum::Router)>,
+{
+    let config = exit_on_error(ServiceConfig::from_env(service_name, default_port));
+    let _telemetry = crate::telemetry::init(service_name)?;
+    let metrics = Metrics::new(service_name);
+    let db = Db::connect_and_migrate(
+        &config.database_url,
+        config.database_max_connections,
+        migrator,
+        metrics.sql_statements.clone(),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let (schema, extra) = build(db.clone())?;
+    let state = AppState::new(schema, metrics, db, &config.router_secret);
+    serve(&config, app(state, extra)).await
+}
+
+/// Bind `HTTP_HOST:HTTP_PORT` and serve until SIGINT or SIGTERM.
+pub async fn serve(config: &ServiceConfig, app: axum::Router) -> anyhow::Result<()> {
+    let address = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
+    tracing::info!(service = %config.service_name, %address, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler succeeds on Unix");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

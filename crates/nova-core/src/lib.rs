@@ -1,0 +1,16 @@
+//! What every Nova subgraph shares, written once: configuration from the
+//! environment, telemetry, the Postgres pool, the caller's identity as forwarded by
+//! the router, GraphQL error codes, SDL export and the HTTP app (GraphQL, health,
+//! metrics).
+
+pub mod caller;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod http;
+pub mod metrics;
+pub mod sdl;
+pub mod telemetry;
+
+pub use caller::Caller;
+pub use errors::ErrorCode;

@@ -1,0 +1,17 @@
+//! Nova's router: Hive Router (MIT) built with Nova's plugin.
+#![recursion_limit = "256"]
+
+mod nova_plugin;
+
+use hive_router::{
+    configure_global_allocator, error::RouterInitError, init_rustls_crypto_provider, ntex,
+    router_entrypoint, PluginRegistry, RouterGlobalAllocator,
+};
+
+configure_global_allocator!();
+
+#[hive_router::main]
+async fn main() -> Result<(), RouterInitError> {
+    init_rustls_crypto_provider();
+    router_entrypoint(PluginRegistry::new().register::<nova_plugin::NovaPlugin>()).await
+}

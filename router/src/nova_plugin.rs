@@ -1,0 +1,96 @@
+//! The `nova` router plugin.
+//!
+//! 1. Adds `x-nova-router-secret` to every subgraph request. Subgraphs believe the
+//!    forwarded JWT claims (`extensions.jwt`) only with this header, so a client
+//!    calling a subgraph directly cannot act as someone else.
+//! 2. Gives authentication failures Nova's error code: the router's own codes
+//!    (`MISSING_JWT`, `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become
+//!    `extensions.code = "UNAUTHENTICATED"`, with the router's code kept in
+//!    `extensions.reason`, so clients handle one code whatever failed.
+
+use hive_router::executor::hooks::on_graphql_error::{
+    OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
+};
+use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::executor::hooks::on_subgraph_http_request::{
+    OnSubgraphHttpRequestHookPayload, OnSubgraphHttpRequestHookResult,
+};
+use hive_router::executor::plugin_trait::{RouterPlugin, StartHookPayload};
+use hive_router::http::HeaderValue;
+use serde::Deserialize;
+
+/// Must match `nova_core::caller::ROUTER_SECRET_HEADER`.
+const ROUTER_SECRET_HEADER: &str = "x-nova-router-secret";
+
+/// Router error codes that mean "we do not know who you are".
+const UNAUTHENTICATED_CODES: &[&str] = &[
+    "MISSING_JWT",
+    "INVALID_JWT",
+    "INVALID_JWT_HEADER",
+    "JWT_NOT_SUPPORTED",
+    "JWK_ALGORITHM_NOT_SUPPORTED",
+    "JWT_LOOKUP_FAILED",
+    // Nova marks fields with `@authenticated` only (no `@requiresScopes` yet), so a
+    // field refused by the authorization directives means "sign in first".
+    "UNAUTHORIZED_FIELD_OR_TYPE",
+];
+
+#[derive(Deserialize)]
+pub struct NovaPluginConfig {
+    /// Usually `{ from_env: NOVA_ROUTER_SECRET }` in the router config.
+    router_secret: String,
+}
+
+pub struct NovaPlugin {
+    router_secret: HeaderValue,
+}
+
+#[hive_router::async_trait]
+impl RouterPlugin for NovaPlugin {
+    type Config = NovaPluginConfig;
+
+    fn plugin_name() -> &'static str {
+        "nova"
+    }
+
+    fn on_plugin_init(payload: OnPluginInitPayload<Self>) -> OnPluginInitResult<Self> {
+        let config = payload.config().map_err(|e| {
+            format!("plugins.nova.config.router_secret (NOVA_ROUTER_SECRET) is required: {e}")
+        })?;
+        if config.router_secret.len() < 32 {
+            return Err("NOVA_ROUTER_SECRET must be at least 32 characters".into());
+        }
+        let mut router_secret = HeaderValue::from_str(&config.router_secret)
+            .map_err(|_| "NOVA_ROUTER_SECRET must be printable ASCII")?;
+        router_secret.set_sensitive(true);
+        payload.initialize_plugin(NovaPlugin { router_secret })
+    }
+
+    async fn on_subgraph_http_request<'exec>(
+        &'exec self,
+        mut payload: OnSubgraphHttpRequestHookPayload<'exec>,
+    ) -> OnSubgraphHttpRequestHookResult<'exec> {
+        payload
+            .execution_request
+            .headers
+            .insert(ROUTER_SECRET_HEADER, self.router_secret.clone());
+        payload.proceed()
+    }
+
+    fn on_graphql_error<'req>(
+        &'req self,
+        mut payload: OnGraphQLErrorHookPayload<'req>,
+    ) -> OnGraphQLErrorHookResult<'req> {
+        let extensions = &mut payload.error.extensions;
+        if let Some(code) = extensions.code.as_deref() {
+            if UNAUTHENTICATED_CODES.contains(&code) {
+                let reason = code.to_string();
+                extensions
+                    .extensions
+                    .insert("reason".to_string(), reason.as_str().into());
+                extensions.code = Some("UNAUTHENTICATED".to_string());
+            }
+        }
+        payload.proceed()
+    }
+}

@@ -1,0 +1,13 @@
+//! identity: accounts, password hashing, sessions with refresh-token rotation,
+//! signing keys and the JWKS the router verifies tokens with. Owns the `User`
+//! entity's `id`, `username`, `createdAt` and `email`.
+
+pub mod keys;
+pub mod loaders;
+pub mod passwords;
+pub mod schema;
+pub mod store;
+pub mod tokens;
+
+/// The migrations of `nova_identity`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/identity");

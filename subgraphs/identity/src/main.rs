@@ -1,0 +1,25 @@
+use std::sync::Arc;
+
+use nova_core::config::exit_on_error;
+use nova_identity::{schema, tokens::TokenIssuer, MIGRATOR};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("print-schema") {
+        print!("{}", schema::sdl());
+        return Ok(());
+    }
+    nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |db| {
+        let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
+        let jwks = tokens.jwks();
+        let routes = axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                let jwks = jwks.clone();
+                async move { axum::Json(jwks) }
+            }),
+        );
+        Ok((schema::build(db, tokens), routes))
+    })
+    .await
+}

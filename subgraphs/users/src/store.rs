@@ -1,0 +1,78 @@
+//! SQL of `nova_users`. Every statement is counted through `Db::statement`.
+
+use nova_core::db::Db;
+use sqlx::Row;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub display_name: Option<String>,
+    pub bio: String,
+    pub avatar_url: Option<String>,
+}
+
+/// One statement for any number of users (the DataLoader's batch). Users without a
+/// row are absent from the result.
+pub async fn profiles_by_user_ids(
+    db: &Db,
+    user_ids: &[Uuid],
+) -> Result<Vec<(Uuid, Profile)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT user_id, display_name, bio, avatar_url FROM profiles WHERE user_id = ANY($1)",
+    )
+    .bind(user_ids)
+    .fetch_all(db.statement())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("user_id")?,
+                Profile {
+                    display_name: row.try_get("display_name")?,
+                    bio: row.try_get("bio")?,
+                    avatar_url: row.try_get("avatar_url")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A change to a profile: `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    pub display_name: Option<Option<String>>,
+    pub bio: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// Apply a change, creating the row on first use; returns the profile after it.
+pub async fn update_profile(
+    db: &Db,
+    user_id: Uuid,
+    change: &ProfileChange,
+) -> Result<Profile, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO profiles (user_id, display_name, bio, avatar_url) \
+         VALUES ($1, $3, coalesce($5, ''), $7) \
+         ON CONFLICT (user_id) DO UPDATE SET \
+           display_name = CASE WHEN $2 THEN excluded.display_name ELSE profiles.display_name END, \
+           bio          = CASE WHEN $4 THEN excluded.bio ELSE profiles.bio END, \
+           avatar_url   = CASE WHEN $6 THEN excluded.avatar_url ELSE profiles.avatar_url END, \
+           updated_at   = now() \
+         RETURNING display_name, bio, avatar_url",
+    )
+    .bind(user_id)
+    .bind(change.display_name.is_some())
+    .bind(change.display_name.clone().flatten())
+    .bind(change.bio.is_some())
+    .bind(change.bio.clone())
+    .bind(change.avatar_url.is_some())
+    .bind(change.avatar_url.clone().flatten())
+    .fetch_one(db.statement())
+    .await?;
+    Ok(Profile {
+        display_name: row.try_get("display_name")?,
+        bio: row.try_get("bio")?,
+        avatar_url: row.try_get("avatar_url")?,
+    })
+}

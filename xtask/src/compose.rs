@@ -1,0 +1,125 @@
+//! `cargo xtask compose`: print each subgraph's SDL into `schema/<name>.graphql`
+//! and compose `schema/supergraph.graphql` with Apollo's composition (the
+//! `apollo-federation` crate). `--check` only compares and fails when stale.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use apollo_federation::composition::{compose, CompositionOptions};
+use apollo_federation::subgraph::typestate::Subgraph;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct SupergraphConfig {
+    pub subgraphs: std::collections::BTreeMap<String, SubgraphEntry>,
+}
+
+#[derive(Deserialize)]
+pub struct SubgraphEntry {
+    pub routing_url: String,
+    pub schema: SchemaSource,
+}
+
+#[derive(Deserialize)]
+pub struct SchemaSource {
+    pub file: String,
+}
+
+pub fn read_config(root: &Path) -> Result<SupergraphConfig> {
+    let path = root.join("supergraph.yaml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
+}
+
+/// The SDL a subgraph's code exports. A new subgraph is added here and in
+/// `supergraph.yaml`.
+pub fn subgraph_sdl(name: &str) -> Result<String> {
+    match name {
+        "identity" => Ok(nova_identity::schema::sdl()),
+        "users" => Ok(nova_users::schema::sdl()),
+        other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
+    }
+}
+
+/// Every generated file: (path relative to the root, contents).
+pub fn generate(root: &Path) -> Result<Vec<(String, String)>> {
+    let config = read_config(root)?;
+    let mut files = Vec::new();
+    let mut subgraphs = Vec::new();
+    for (name, entry) in &config.subgraphs {
+        let sdl = subgraph_sdl(name)?;
+        let parsed = Subgraph::parse(name, &entry.routing_url, &sdl)
+            .map_err(|e| anyhow::anyhow!("subgraph {name} does not parse: {e}"))?;
+        subgraphs.push(parsed);
+        let file = entry.schema.file.trim_start_matches("./").to_string();
+        files.push((file, sdl));
+    }
+    let supergraph = match compose(subgraphs, CompositionOptions::default()) {
+        Ok(supergraph) => supergraph,
+        Err(failure) => {
+            let mut message = String::from("composition failed:\n");
+            for error in &failure.errors {
+                message.push_str(&format!("  - {error}\n"));
+            }
+            bail!(message);
+        }
+    };
+    files.push((
+        "schema/supergraph.graphql".to_string(),
+        supergraph.schema().schema().to_string(),
+    ));
+    Ok(files)
+}
+
+pub fn run(root: &Path, check: bool) -> Result<()> {
+    let files = generate(root)?;
+    let mut stale = Vec::new();
+    for (relative, contents) in &files {
+        let path = root.join(relative);
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        if current == *contents {
+            continue;
+        }
+        if check {
+            stale.push(relative.clone());
+        } else {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, contents).with_context(|| format!("{}", path.display()))?;
+            println!("wrote {relative}");
+        }
+    }
+    if !stale.is_empty() {
+        bail!(
+            "generated schema files are stale: {}; run `cargo xtask compose`",
+            stale.join(", ")
+        );
+    }
+    if check {
+        println!("schema files are current");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed `schema/` must be what the code composes to.
+    #[test]
+    fn committed_schema_files_are_current() {
+        let root = crate::workspace_root();
+        run(&root, true).unwrap();
+    }
+
+    #[test]
+    fn supergraph_joins_user_fields_from_both_subgraphs() {
+        let files = generate(&crate::workspace_root()).unwrap();
+        let supergraph = &files.last().unwrap().1;
+        assert!(supergraph.contains("join__graph(name: \"identity\""), "{supergraph}");
+        assert!(supergraph.contains("join__graph(name: \"users\""), "{supergraph}");
+        assert!(supergraph.contains("displayName: String @join__field(graph: USERS)"));
+        assert!(supergraph.contains("@authenticated"));
+    }
+}

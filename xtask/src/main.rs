@@ -1,0 +1,48 @@
+//! Developer entry points: `cargo xtask up | down | test | compose [--check]`.
+
+mod compose;
+mod postgres;
+mod stack;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+  up                 install what is missing, start Postgres, the subgraphs and the
+                     router in the background (state and logs in .nova/), wait until
+                     ready, print the router URL. Safe to run twice.
+  down               stop everything `up` started
+  test               start what the tests need and run every test in the workspace
+  compose [--check]  write schema/*.graphql and schema/supergraph.graphql from the
+                     subgraphs' code; --check fails when the committed files are stale";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => stack::up(&root),
+        Some("down") => stack::down(&root),
+        Some("test") => stack::test(&root, &args[1..]),
+        Some("compose") => compose::run(&root, args.iter().any(|a| a == "--check")),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

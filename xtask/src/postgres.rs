@@ -1,0 +1,185 @@
+//! A PostgreSQL cluster of Nova's own under `.nova/postgres`, from Debian's
+//! packages, listening on 127.0.0.1 only. As root the server runs as the
+//! `postgres` system user (Postgres refuses to run as root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::stack::{run, secret, State};
+
+pub const DEFAULT_PORT: u16 = 55432;
+
+pub struct Postgres {
+    pub port: u16,
+    pub password: String,
+}
+
+impl Postgres {
+    /// A URL for one database on this cluster.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{database}?sslmode=disable",
+            self.password, self.port
+        )
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The directory holding initdb, pg_ctl and postgres; installs the Debian
+/// package when there is none.
+fn bin_dir() -> Result<PathBuf> {
+    if let Some(dir) = find_bin_dir() {
+        return Ok(dir);
+    }
+    println!("PostgreSQL is not installed; installing Debian's postgresql package");
+    if !is_root() {
+        bail!("PostgreSQL is missing and installing it needs root: run `apt-get install -y postgresql`");
+    }
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    find_bin_dir().context("postgresql installed but initdb was not found")
+}
+
+fn find_bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Run a Postgres tool as the user that owns the cluster.
+fn as_owner(bin: &Path, tool: &str) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        command
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+/// Make sure the cluster exists and runs; returns how to reach it.
+pub fn ensure_running(state: &State) -> Result<Postgres> {
+    let bin = bin_dir()?;
+    let base = state.dir.join("postgres");
+    let data = base.join("data");
+    let socket_dir = base.join("run");
+    let password = secret(state, "POSTGRES_PASSWORD")?;
+    let port: u16 = std::env::var("NOVA_POSTGRES_PORT")
+        .ok()
+        .map(|p| p.parse().context("NOVA_POSTGRES_PORT is not a port number"))
+        .transpose()?
+        .unwrap_or(DEFAULT_PORT);
+    let postgres = Postgres { port, password };
+
+    if !data.join("PG_VERSION").exists() {
+        println!("creating the Postgres cluster in {}", data.display());
+        std::fs::create_dir_all(&socket_dir)?;
+        let password_file = base.join("initdb-password");
+        std::fs::write(&password_file, &postgres.password)?;
+        if is_root() {
+            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base))?;
+        }
+        let result = run(as_owner(&bin, "initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=scram-sha-256", "--encoding=UTF8"])
+            .arg(format!("--pwfile={}", password_file.display())));
+        std::fs::remove_file(&password_file)?;
+        result?;
+    }
+    if is_root() {
+        // A fresh clone may have left these owned by root.
+        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base))?;
+    }
+
+    let status = as_owner(&bin, "pg_ctl").arg("status").arg("-D").arg(&data).output()?;
+    if !status.status.success() {
+        println!("starting Postgres on 127.0.0.1:{port}");
+        let log = state.logs().join("postgres.log");
+        if is_root() {
+            std::fs::File::create(&log)?;
+            run(Command::new("chown").arg("postgres:postgres").arg(&log))?;
+        }
+        run(as_owner(&bin, "pg_ctl")
+            .arg("start")
+            .arg("-w")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300",
+                socket_dir.display()
+            )))?;
+    }
+    Ok(postgres)
+}
+
+pub fn stop(state: &State) -> Result<()> {
+    let data = state.dir.join("postgres").join("data");
+    if !data.join("postmaster.pid").exists() {
+        return Ok(());
+    }
+    let bin = bin_dir()?;
+    println!("stopping Postgres");
+    run(as_owner(&bin, "pg_ctl")
+        .arg("stop")
+        .arg("-w")
+        .arg("-m")
+        .arg("fast")
+        .arg("-D")
+        .arg(&data))
+}
+
+/// Run SQL as the superuser and return its rows (tab-separated), via psql.
+pub fn psql(postgres: &Postgres, sql: &str) -> Result<String> {
+    let output = Command::new("psql")
+        .arg(postgres.url("postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        .output()
+        .context("running psql")?;
+    if !output.status.success() {
+        bail!("psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+pub fn ensure_database(postgres: &Postgres, name: &str) -> Result<()> {
+    let exists = psql(
+        postgres,
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+    )?;
+    if exists.trim() != "1" {
+        println!("creating database {name}");
+        psql(postgres, &format!("CREATE DATABASE \"{name}\""))?;
+    }
+    Ok(())
+}
+
+/// Drop databases the end-to-end tests left behind (they create `nova_t_*`).
+pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
+    let names = psql(
+        postgres,
+        "SELECT datname FROM pg_database WHERE datname LIKE 'nova\\_t\\_%'",
+    )?;
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        psql(postgres, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))?;
+    }
+    Ok(())
+}
