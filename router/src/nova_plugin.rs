@@ -3,11 +3,18 @@
 //! 1. Adds `x-nova-router-secret` to every subgraph request. Subgraphs believe the
 //!    forwarded JWT claims (`extensions.jwt`) only with this header, so a client
 //!    calling a subgraph directly cannot act as someone else.
-//! 2. Gives authentication failures Nova's error code: the router's own codes
+//! 2. Refuses a request whose bearer token failed verification (expired, bad
+//!    signature, wrong issuer, ...) with HTTP 401 and `UNAUTHENTICATED`. Hive
+//!    Router, with `require_authentication: false`, would otherwise serve it as
+//!    anonymous, and the client could not tell "refresh your token" from "sign in".
+//! 3. Gives authentication failures Nova's error code: the router's own codes
 //!    (`MISSING_JWT`, `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become
 //!    `extensions.code = "UNAUTHENTICATED"`, with the router's code kept in
 //!    `extensions.reason`, so clients handle one code whatever failed.
 
+use hive_router::executor::hooks::on_execute::{
+    OnExecuteStartHookPayload, OnExecuteStartHookResult,
+};
 use hive_router::executor::hooks::on_graphql_error::{
     OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
 };
@@ -16,7 +23,8 @@ use hive_router::executor::hooks::on_subgraph_http_request::{
     OnSubgraphHttpRequestHookPayload, OnSubgraphHttpRequestHookResult,
 };
 use hive_router::executor::plugin_trait::{RouterPlugin, StartHookPayload};
-use hive_router::http::HeaderValue;
+use hive_router::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
+use hive_router::GraphQLError;
 use serde::Deserialize;
 
 /// Must match `nova_core::caller::ROUTER_SECRET_HEADER`.
@@ -74,6 +82,34 @@ impl RouterPlugin for NovaPlugin {
             .execution_request
             .headers
             .insert(ROUTER_SECRET_HEADER, self.router_secret.clone());
+        payload.proceed()
+    }
+
+    async fn on_execute<'exec>(
+        &'exec self,
+        payload: OnExecuteStartHookPayload<'exec>,
+    ) -> OnExecuteStartHookResult<'exec> {
+        let presented_token = payload
+            .router_http_request
+            .headers
+            .contains_key(AUTHORIZATION);
+        // `Some(false)`: the router looked for a verified token and found none.
+        let verified = payload
+            .request_context
+            .read()
+            .ok()
+            .and_then(|context| context.authentication().jwt_status().copied());
+        if presented_token && verified == Some(false) {
+            let mut error = GraphQLError::from_message_and_code(
+                "the access token is invalid or expired; refresh the session or sign in again",
+                "UNAUTHENTICATED",
+            );
+            error
+                .extensions
+                .extensions
+                .insert("reason".to_string(), "INVALID_TOKEN".into());
+            return payload.end_with_graphql_error(error, StatusCode::UNAUTHORIZED);
+        }
         payload.proceed()
     }
 

@@ -1,1 +1,278 @@
+//! The end-to-end harness: starts the real subgraph and router binaries on free
+//! loopback ports against fresh databases, and talks to them over HTTP like a
+//! front-end client. `cargo xtask test` provides Postgres (`NOVA_TEST_DATABASE_URL`)
+//! and the built binaries (`NOVA_BIN_DIR`).
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+pub const ISSUER: &str = "nova-identity-test";
+pub const AUDIENCE: &str = "nova-test";
+
+fn required_env(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| {
+        format!("{name} is not set: run the end-to-end tests with `cargo xtask test`")
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the OS hands out a free loopback port")
+}
+
+/// A running process that is killed when dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// identity, users and the router, each on its own port.
+pub struct Stack {
+    pub router_url: String,
+    pub identity_url: String,
+    pub users_url: String,
+    pub identity_port: u16,
+    pub users_port: u16,
+    pub router_secret: String,
+    /// The identity's signing key (PKCS#8 PEM), for tests that forge tokens.
+    pub signing_key_pem: String,
+    pub http: reqwest::Client,
+    processes: Vec<Process>,
+    _state: TempDir,
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn create_database(admin_url: &str, name: &str) -> Result<String> {
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .context("connecting to NOVA_TEST_DATABASE_URL")?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .await?;
+    let (base, query) = admin_url
+        .split_once('?')
+        .map(|(b, q)| (b, format!("?{q}")))
+        .unwrap_or((admin_url, String::new()));
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    Ok(format!("{base}/{name}{query}"))
+}
+
+impl Stack {
+    pub async fn start() -> Result<Self> {
+        let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
+        let bin_dir = PathBuf::from(required_env("NOVA_BIN_DIR")?);
+        let root = PathBuf::from(required_env("NOVA_ROOT")?);
+        let run_id = uuid::Uuid::new_v4().simple().to_string();
+        let run_id = &run_id[..12];
+        let state = std::env::temp_dir().join(format!("nova-e2e-{run_id}"));
+        std::fs::create_dir_all(&state)?;
+        let state = TempDir(state);
+
+        let identity_db = create_database(&admin_url, &format!("nova_t_{run_id}_identity")).await?;
+        let users_db = create_database(&admin_url, &format!("nova_t_{run_id}_users")).await?;
+        let router_secret = format!("test-secret-{run_id}-0123456789abcdef");
+        let key_path = state.0.join("jwt.pem");
+        let (identity_port, users_port, router_port) = (free_port(), free_port(), free_port());
+        let identity_url = format!("http://127.0.0.1:{identity_port}");
+        let users_url = format!("http://127.0.0.1:{users_port}");
+
+        let state_dir = state.0.clone();
+        let spawn = |name: &'static str, binary: &str, env: Vec<(&str, String)>| -> Result<Process> {
+            let log = state_dir.join(format!("{name}.log"));
+            let file = std::fs::File::create(&log)?;
+            let child = Command::new(bin_dir.join(binary))
+                .current_dir(&root)
+                .envs(env)
+                .stdin(Stdio::null())
+                .stdout(file.try_clone()?)
+                .stderr(file)
+                .spawn()
+                .with_context(|| format!("starting {binary} from {}", bin_dir.display()))?;
+            Ok(Process { name, child, log })
+        };
+
+        let mut processes = Vec::new();
+        processes.push(spawn(
+            "identity",
+            "nova-identity",
+            vec![
+                ("HTTP_PORT", identity_port.to_string()),
+                ("DATABASE_URL", identity_db),
+                ("NOVA_ROUTER_SECRET", router_secret.clone()),
+                ("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()),
+                ("JWT_GENERATE_KEY_IF_MISSING", "true".into()),
+                ("JWT_ISSUER", ISSUER.into()),
+                ("JWT_AUDIENCE", AUDIENCE.into()),
+            ],
+        )?);
+        processes.push(spawn(
+            "users",
+            "nova-users",
+            vec![
+                ("HTTP_PORT", users_port.to_string()),
+                ("DATABASE_URL", users_db),
+                ("NOVA_ROUTER_SECRET", router_secret.clone()),
+            ],
+        )?);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let mut stack = Stack {
+            router_url: format!("http://127.0.0.1:{router_port}/graphql"),
+            identity_url,
+            users_url,
+            identity_port,
+            users_port,
+            router_secret: router_secret.clone(),
+            signing_key_pem: String::new(),
+            http,
+            processes,
+            _state: state,
+        };
+        stack.wait_ready(&format!("{}/health/ready", stack.identity_url)).await?;
+        stack.wait_ready(&format!("{}/health/ready", stack.users_url)).await?;
+        stack.signing_key_pem = std::fs::read_to_string(&key_path)?;
+
+        let router = spawn(
+            "router",
+            "nova-router",
+            vec![
+                (
+                    "ROUTER_CONFIG_FILE_PATH",
+                    root.join("router/router.yaml").display().to_string(),
+                ),
+                ("NOVA_ROUTER_PORT", router_port.to_string()),
+                (
+                    "NOVA_SUPERGRAPH_PATH",
+                    root.join("schema/supergraph.graphql").display().to_string(),
+                ),
+                ("NOVA_IDENTITY_URL", format!("{}/graphql", stack.identity_url)),
+                ("NOVA_USERS_URL", format!("{}/graphql", stack.users_url)),
+                (
+                    "NOVA_JWKS_URL",
+                    format!("{}/.well-known/jwks.json", stack.identity_url),
+                ),
+                ("NOVA_ROUTER_SECRET", router_secret),
+                ("JWT_ISSUER", ISSUER.into()),
+                ("JWT_AUDIENCE", AUDIENCE.into()),
+                ("NOVA_GRAPHIQL", "false".into()),
+            ],
+        )?;
+        stack.processes.push(router);
+        stack
+            .wait_ready(&format!("http://127.0.0.1:{router_port}/readiness"))
+            .await?;
+        Ok(stack)
+    }
+
+    async fn wait_ready(&mut self, url: &str) -> Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(response) = self.http.get(url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            for process in &mut self.processes {
+                if let Ok(Some(status)) = process.child.try_wait() {
+                    let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+                    bail!("{} exited with {status} during start:\n{log}", process.name);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{url} was not ready within 60s\n{}", self.logs())
+    }
+
+    /// Every process's log, for a failing assertion's message.
+    pub fn logs(&self) -> String {
+        self.processes
+            .iter()
+            .map(|p| {
+                format!(
+                    "--- {} ---\n{}",
+                    p.name,
+                    std::fs::read_to_string(&p.log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// POST a GraphQL operation to the router, with an optional bearer token.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Response {
+        let mut request = self
+            .http
+            .post(&self.router_url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Response::from(request.send().await.expect("the router answers")).await
+    }
+}
+
+/// An HTTP status and the GraphQL response body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Response {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self { status, body }
+    }
+
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// The `extensions.code` of every error, in order.
+    pub fn error_codes(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Panics with the whole body unless there are no errors.
+    pub fn expect_ok(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none_or(|e| e.is_null()),
+            "unexpected errors: {:#}",
+            self.body
+        );
+        self.data()
+    }
+}

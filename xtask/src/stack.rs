@@ -284,7 +284,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let bin_dir = build_binaries(root)?;
     run(cargo()
         .current_dir(root)
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
         .env("NOVA_TEST_DATABASE_URL", pg.url("postgres"))
         .env("NOVA_BIN_DIR", &bin_dir)

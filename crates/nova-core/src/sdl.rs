@@ -8,8 +8,10 @@
 
 use async_graphql::{ObjectType, Schema, SDLExportOptions, SubscriptionType};
 
-/// Marks a field that needs a signed-in user. The router rejects the field for an
-/// anonymous caller; the resolver checks again with `Caller::require_user`.
+// Marks a field that needs a signed-in user. The router rejects the field for an
+// anonymous caller; the resolver checks again with `Caller::require_user`. (A plain
+// comment, not a doc comment: a description would be left behind in the SDL when
+// `federated_sdl` removes the local definition.)
 #[async_graphql::TypeDirective(name = "authenticated", location = "FieldDefinition")]
 pub fn authenticated() {}
 
