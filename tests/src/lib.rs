@@ -14,7 +14,7 @@ use sqlx::Connection;
 pub const ISSUER: &str = "nova-identity-test";
 pub const AUDIENCE: &str = "nova-test";
 
-fn required_env(name: &str) -> Result<String> {
+pub fn required_env(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| {
         format!("{name} is not set: run the end-to-end tests with `cargo xtask test`")
     })
@@ -49,6 +49,9 @@ pub struct Stack {
     pub identity_port: u16,
     pub users_port: u16,
     pub router_secret: String,
+    /// The users subgraph's database, and the admin URL that created it.
+    pub users_database: String,
+    pub admin_url: String,
     /// The identity's signing key (PKCS#8 PEM), for tests that forge tokens.
     pub signing_key_pem: String,
     pub http: reqwest::Client,
@@ -92,7 +95,8 @@ impl Stack {
         let state = TempDir(state);
 
         let identity_db = create_database(&admin_url, &format!("nova_t_{run_id}_identity")).await?;
-        let users_db = create_database(&admin_url, &format!("nova_t_{run_id}_users")).await?;
+        let users_database = format!("nova_t_{run_id}_users");
+        let users_db = create_database(&admin_url, &users_database).await?;
         let router_secret = format!("test-secret-{run_id}-0123456789abcdef");
         let key_path = state.0.join("jwt.pem");
         let (identity_port, users_port, router_port) = (free_port(), free_port(), free_port());
@@ -100,19 +104,20 @@ impl Stack {
         let users_url = format!("http://127.0.0.1:{users_port}");
 
         let state_dir = state.0.clone();
-        let spawn = |name: &'static str, binary: &str, env: Vec<(&str, String)>| -> Result<Process> {
-            let log = state_dir.join(format!("{name}.log"));
-            let file = std::fs::File::create(&log)?;
-            let child = Command::new(bin_dir.join(binary))
-                .current_dir(&root)
-                .envs(env)
-                .stdin(Stdio::null())
-                .stdout(file.try_clone()?)
-                .stderr(file)
-                .spawn()
-                .with_context(|| format!("starting {binary} from {}", bin_dir.display()))?;
-            Ok(Process { name, child, log })
-        };
+        let spawn =
+            |name: &'static str, binary: &str, env: Vec<(&str, String)>| -> Result<Process> {
+                let log = state_dir.join(format!("{name}.log"));
+                let file = std::fs::File::create(&log)?;
+                let child = Command::new(bin_dir.join(binary))
+                    .current_dir(&root)
+                    .envs(env)
+                    .stdin(Stdio::null())
+                    .stdout(file.try_clone()?)
+                    .stderr(file)
+                    .spawn()
+                    .with_context(|| format!("starting {binary} from {}", bin_dir.display()))?;
+                Ok(Process { name, child, log })
+            };
 
         let mut processes = Vec::new();
         processes.push(spawn(
@@ -147,13 +152,19 @@ impl Stack {
             identity_port,
             users_port,
             router_secret: router_secret.clone(),
+            users_database,
+            admin_url: admin_url.clone(),
             signing_key_pem: String::new(),
             http,
             processes,
             _state: state,
         };
-        stack.wait_ready(&format!("{}/health/ready", stack.identity_url)).await?;
-        stack.wait_ready(&format!("{}/health/ready", stack.users_url)).await?;
+        stack
+            .wait_ready(&format!("{}/health/ready", stack.identity_url))
+            .await?;
+        stack
+            .wait_ready(&format!("{}/health/ready", stack.users_url))
+            .await?;
         stack.signing_key_pem = std::fs::read_to_string(&key_path)?;
 
         let router = spawn(
@@ -169,7 +180,10 @@ impl Stack {
                     "NOVA_SUPERGRAPH_PATH",
                     root.join("schema/supergraph.graphql").display().to_string(),
                 ),
-                ("NOVA_IDENTITY_URL", format!("{}/graphql", stack.identity_url)),
+                (
+                    "NOVA_IDENTITY_URL",
+                    format!("{}/graphql", stack.identity_url),
+                ),
                 ("NOVA_USERS_URL", format!("{}/graphql", stack.users_url)),
                 (
                     "NOVA_JWKS_URL",
@@ -205,6 +219,13 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("{url} was not ready within 60s\n{}", self.logs())
+    }
+
+    /// Run one SQL statement as the test cluster's superuser.
+    pub async fn admin_sql(&self, sql: &str) -> Result<()> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(sql).execute(&mut admin).await?;
+        Ok(())
     }
 
     /// Every process's log, for a failing assertion's message.

@@ -48,21 +48,35 @@ async fn account_lifecycle_through_the_router() {
         ("not-an-email", "bob", password, "email"),
     ] {
         let refused = register(&stack, email, username, pw).await;
-        assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"], "{email} {username}");
+        assert_eq!(
+            refused.error_codes(),
+            vec!["BAD_USER_INPUT"],
+            "{email} {username}"
+        );
         assert_eq!(field_of_first_error(&refused), field, "{:#}", refused.body);
     }
 
     // A wrong password and an unknown email get the same answer.
-    for (email, pw) in [("ann@example.com", "wrong password!"), ("nobody@example.com", password)] {
+    for (email, pw) in [
+        ("ann@example.com", "wrong password!"),
+        ("nobody@example.com", password),
+    ] {
         let refused = stack
             .graphql(None, LOGIN, json!({ "email": email, "password": pw }))
             .await;
         assert_eq!(refused.error_codes(), vec!["UNAUTHENTICATED"]);
-        assert_eq!(refused.body["errors"][0]["message"], "email or password is wrong");
+        assert_eq!(
+            refused.body["errors"][0]["message"],
+            "email or password is wrong"
+        );
     }
 
     let login = stack
-        .graphql(None, LOGIN, json!({ "email": "ann@example.com", "password": password }))
+        .graphql(
+            None,
+            LOGIN,
+            json!({ "email": "ann@example.com", "password": password }),
+        )
         .await;
     let session = login.expect_ok()["login"].clone();
     let access = session["accessToken"].as_str().unwrap().to_string();
@@ -74,7 +88,10 @@ async fn account_lifecycle_through_the_router() {
     let me = me.expect_ok()["me"].clone();
     assert_eq!(me["id"], user_id.as_str());
     assert_eq!(me["username"], "ann");
-    assert_eq!(me["email"], "ann@example.com", "the user sees their own email");
+    assert_eq!(
+        me["email"], "ann@example.com",
+        "the user sees their own email"
+    );
     assert_eq!(me["displayName"], Value::Null);
     assert_eq!(me["bio"], "");
     assert_eq!(me["avatarUrl"], Value::Null);
@@ -96,14 +113,22 @@ async fn account_lifecycle_through_the_router() {
     assert_eq!(updated["bio"], "hello");
 
     let too_long = stack
-        .graphql(Some(&access), update, json!({ "input": { "bio": "x".repeat(281) } }))
+        .graphql(
+            Some(&access),
+            update,
+            json!({ "input": { "bio": "x".repeat(281) } }),
+        )
         .await;
     assert_eq!(too_long.error_codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(field_of_first_error(&too_long), "bio");
 
     // Leaving a field out keeps it; the refused update changed nothing.
     let partial = stack
-        .graphql(Some(&access), update, json!({ "input": { "avatarUrl": null } }))
+        .graphql(
+            Some(&access),
+            update,
+            json!({ "input": { "avatarUrl": null } }),
+        )
         .await;
     let partial = partial.expect_ok()["updateProfile"].clone();
     assert_eq!(partial["displayName"], "Ann A.");
@@ -123,30 +148,48 @@ async fn account_lifecycle_through_the_router() {
     assert_eq!(public["email"], Value::Null);
     assert_eq!(public["displayName"], "Ann A.");
     let by_id = stack
-        .graphql(None, "query($id: ID!) { user(id: $id) { username } }", json!({ "id": user_id }))
+        .graphql(
+            None,
+            "query($id: ID!) { user(id: $id) { username } }",
+            json!({ "id": user_id }),
+        )
         .await;
     assert_eq!(by_id.expect_ok()["user"]["username"], "ann");
 
     // Refresh rotates: a new refresh token, a working access token.
-    let rotated = stack.graphql(None, REFRESH, json!({ "token": first_refresh })).await;
+    let rotated = stack
+        .graphql(None, REFRESH, json!({ "token": first_refresh }))
+        .await;
     let rotated = rotated.expect_ok()["refreshSession"].clone();
     let second_refresh = rotated["refreshToken"].as_str().unwrap().to_string();
     assert_ne!(second_refresh, first_refresh);
     let me_again = stack
-        .graphql(rotated["accessToken"].as_str(), "{ me { username } }", json!({}))
+        .graphql(
+            rotated["accessToken"].as_str(),
+            "{ me { username } }",
+            json!({}),
+        )
         .await;
     assert_eq!(me_again.expect_ok()["me"]["username"], "ann");
 
     // Reusing the rotated token is refused and revokes the whole family...
-    let reused = stack.graphql(None, REFRESH, json!({ "token": first_refresh })).await;
+    let reused = stack
+        .graphql(None, REFRESH, json!({ "token": first_refresh }))
+        .await;
     assert_eq!(reused.error_codes(), vec!["UNAUTHENTICATED"]);
     // ...so the token that was still current stops working too.
-    let after_reuse = stack.graphql(None, REFRESH, json!({ "token": second_refresh })).await;
+    let after_reuse = stack
+        .graphql(None, REFRESH, json!({ "token": second_refresh }))
+        .await;
     assert_eq!(after_reuse.error_codes(), vec!["UNAUTHENTICATED"]);
 
     // Logout revokes a fresh session.
     let relogin = stack
-        .graphql(None, LOGIN, json!({ "email": "ann@example.com", "password": password }))
+        .graphql(
+            None,
+            LOGIN,
+            json!({ "email": "ann@example.com", "password": password }),
+        )
         .await;
     let third_refresh = relogin.expect_ok()["login"]["refreshToken"]
         .as_str()
@@ -160,8 +203,12 @@ async fn account_lifecycle_through_the_router() {
         )
         .await;
     assert_eq!(logout.expect_ok()["logout"], true);
-    let after_logout = stack.graphql(None, REFRESH, json!({ "token": third_refresh })).await;
+    let after_logout = stack
+        .graphql(None, REFRESH, json!({ "token": third_refresh }))
+        .await;
     assert_eq!(after_logout.error_codes(), vec!["UNAUTHENTICATED"]);
-    let garbage = stack.graphql(None, REFRESH, json!({ "token": "nrt_nonsense" })).await;
+    let garbage = stack
+        .graphql(None, REFRESH, json!({ "token": "nrt_nonsense" }))
+        .await;
     assert_eq!(garbage.error_codes(), vec!["UNAUTHENTICATED"]);
 }

@@ -54,7 +54,12 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
                 json!({ "e": format!("u{i}@example.com"), "u": format!("user{i}") }),
             )
             .await;
-        ids.push(registered.expect_ok()["register"]["id"].as_str().unwrap().to_string());
+        ids.push(
+            registered.expect_ok()["register"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
 
     for n in [1usize, 25] {
@@ -69,14 +74,21 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
         let data = response.expect_ok();
         assert_eq!(data["_entities"].as_array().unwrap().len(), n);
         assert_eq!(data["_entities"][0]["bio"], "");
-        assert_eq!(statements(&stack, &stack.users_url).await - before, 1, "users, n = {n}");
+        assert_eq!(
+            statements(&stack, &stack.users_url).await - before,
+            1,
+            "users, n = {n}"
+        );
 
         let before = statements(&stack, &stack.identity_url).await;
         let response = entities(&stack, &stack.identity_url, &batch, "id username").await;
         let data = response.expect_ok();
         assert_eq!(data["_entities"][0]["username"], "user0");
         if n > 3 {
-            assert!(data["_entities"][n - 1].is_null(), "an unknown id resolves to null");
+            assert!(
+                data["_entities"][n - 1].is_null(),
+                "an unknown id resolves to null"
+            );
         }
         assert_eq!(
             statements(&stack, &stack.identity_url).await - before,

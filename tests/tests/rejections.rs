@@ -12,7 +12,10 @@ const ME: &str = "{ me { id username } }";
 
 fn assert_unauthenticated(response: &Response, what: &str) {
     assert!(
-        response.error_codes().iter().any(|c| c == "UNAUTHENTICATED"),
+        response
+            .error_codes()
+            .iter()
+            .any(|c| c == "UNAUTHENTICATED"),
         "{what}: expected UNAUTHENTICATED, got {} {:#}",
         response.status,
         response.body
@@ -88,7 +91,12 @@ async fn bad_or_missing_tokens_are_unauthenticated() {
     // below is caused by the one thing that differs.
     let good = forger.eddsa(&claims(&user_id, json!({})));
     let accepted = stack.graphql(Some(&good), ME, json!({})).await;
-    assert_eq!(accepted.expect_ok()["me"]["id"], user_id.as_str(), "{}", stack.logs());
+    assert_eq!(
+        accepted.expect_ok()["me"]["id"],
+        user_id.as_str(),
+        "{}",
+        stack.logs()
+    );
 
     // No token on protected fields.
     assert_unauthenticated(&stack.graphql(None, ME, json!({})).await, "no token on me");
@@ -99,10 +107,19 @@ async fn bad_or_missing_tokens_are_unauthenticated() {
             json!({}),
         )
         .await;
-    assert!(update.error_codes().contains(&"UNAUTHENTICATED".to_string()), "{:#}", update.body);
+    assert!(
+        update
+            .error_codes()
+            .contains(&"UNAUTHENTICATED".to_string()),
+        "{:#}",
+        update.body
+    );
 
     let now = chrono::Utc::now().timestamp();
-    let expired = forger.eddsa(&claims(&user_id, json!({ "exp": now - 600, "iat": now - 1200, "nbf": now - 1200 })));
+    let expired = forger.eddsa(&claims(
+        &user_id,
+        json!({ "exp": now - 600, "iat": now - 1200, "nbf": now - 1200 }),
+    ));
     let wrong_issuer = forger.eddsa(&claims(&user_id, json!({ "iss": "someone-else" })));
     let wrong_audience = forger.eddsa(&claims(&user_id, json!({ "aud": "another-app" })));
 
@@ -195,7 +212,10 @@ async fn subgraphs_refuse_calls_that_skip_the_router() {
     // GET (query in the URL) is guarded the same way.
     let get = stack
         .http
-        .get(format!("{}/graphql?query=%7B__typename%7D", stack.identity_url))
+        .get(format!(
+            "{}/graphql?query=%7B__typename%7D",
+            stack.identity_url
+        ))
         .send()
         .await
         .unwrap();

@@ -117,8 +117,14 @@ mod tests {
     fn supergraph_joins_user_fields_from_both_subgraphs() {
         let files = generate(&crate::workspace_root()).unwrap();
         let supergraph = &files.last().unwrap().1;
-        assert!(supergraph.contains("join__graph(name: \"identity\""), "{supergraph}");
-        assert!(supergraph.contains("join__graph(name: \"users\""), "{supergraph}");
+        assert!(
+            supergraph.contains("join__graph(name: \"identity\""),
+            "{supergraph}"
+        );
+        assert!(
+            supergraph.contains("join__graph(name: \"users\""),
+            "{supergraph}"
+        );
         assert!(supergraph.contains("displayName: String @join__field(graph: USERS)"));
         assert!(supergraph.contains("@authenticated"));
     }

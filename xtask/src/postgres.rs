@@ -92,7 +92,9 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         let password_file = base.join("initdb-password");
         std::fs::write(&password_file, &postgres.password)?;
         if is_root() {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&base))?;
         }
         let result = run(as_owner(&bin, "initdb")
             .arg("-D")
@@ -104,10 +106,16 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
     }
     if is_root() {
         // A fresh clone may have left these owned by root.
-        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&base))?;
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&base))?;
     }
 
-    let status = as_owner(&bin, "pg_ctl").arg("status").arg("-D").arg(&data).output()?;
+    let status = as_owner(&bin, "pg_ctl")
+        .arg("status")
+        .arg("-D")
+        .arg(&data)
+        .output()?;
     if !status.status.success() {
         println!("starting Postgres on 127.0.0.1:{port}");
         let log = state.logs().join("postgres.log");
@@ -179,7 +187,10 @@ pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
         "SELECT datname FROM pg_database WHERE datname LIKE 'nova\\_t\\_%'",
     )?;
     for name in names.lines().filter(|l| !l.is_empty()) {
-        psql(postgres, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))?;
+        psql(
+            postgres,
+            &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        )?;
     }
     Ok(())
 }

@@ -182,7 +182,12 @@ fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Resul
         .spawn()
         .with_context(|| format!("cannot start {}", service.binary))?;
     std::fs::write(state.pid_file(service.name), child.id().to_string())?;
-    println!("started {} (pid {}, log {})", service.name, child.id(), log_path.display());
+    println!(
+        "started {} (pid {}, log {})",
+        service.name,
+        child.id(),
+        log_path.display()
+    );
     Ok(())
 }
 
@@ -249,7 +254,10 @@ pub fn up(root: &Path) -> Result<()> {
     }
     println!();
     println!("Nova is up: router at http://127.0.0.1:4000/graphql (GraphiQL in a browser)");
-    println!("logs in {}; stop with `cargo xtask down`", state.logs().display());
+    println!(
+        "logs in {}; stop with `cargo xtask down`",
+        state.logs().display()
+    );
     Ok(())
 }
 

@@ -40,11 +40,14 @@ where
 {
     match optional(name) {
         None => Ok(default),
-        Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError::Malformed {
-            name: name.to_string(),
-            value,
-            reason: e.to_string(),
-        }),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Malformed {
+                name: name.to_string(),
+                value,
+                reason: e.to_string(),
+            }),
     }
 }
 

@@ -85,7 +85,10 @@ where
                     _ => None,
                 })
                 .unwrap_or_else(|| "GRAPHQL_VALIDATION_FAILED".to_string());
-            self.metrics.errors.with_label_values(&[code.as_str()]).inc();
+            self.metrics
+                .errors
+                .with_label_values(&[code.as_str()])
+                .inc();
         }
         response.into()
     }
@@ -172,7 +175,12 @@ where
             .into_response();
     }
     let request = Request::from_parts(parts, body);
-    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(request, &()).await {
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
+        request,
+        &(),
+    )
+    .await
+    {
         Ok(request) => state.execute(request.into_inner()).await.into_response(),
         Err(rejection) => rejection.into_response(),
     }
@@ -180,7 +188,11 @@ where
 
 async fn ready<Q, M, S>(State(state): State<AppState<Q, M, S>>) -> Response {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready" }))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        )
+            .into_response(),
         Err(problem) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "unavailable", "postgres": problem })),

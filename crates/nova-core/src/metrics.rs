@@ -21,9 +21,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(service: &str) -> Self {
-        let registry =
-            Registry::new_custom(Some("nova".into()), Some([("service".into(), service.into())].into()))
-                .expect("static metric prefix is valid");
+        let registry = Registry::new_custom(
+            Some("nova".into()),
+            Some([("service".into(), service.into())].into()),
+        )
+        .expect("static metric prefix is valid");
         let requests = IntCounterVec::new(
             Opts::new("graphql_requests_total", "GraphQL requests handled"),
             &["operation"],
@@ -59,7 +61,9 @@ impl Metrics {
             Box::new(sql_statements.clone()),
             Box::new(refused_direct_calls.clone()),
         ] {
-            registry.register(collector).expect("metric registered once");
+            registry
+                .register(collector)
+                .expect("metric registered once");
         }
         Self {
             registry,

@@ -6,7 +6,7 @@
 //! async-graphql's local definition of it and imports Federation's own
 //! `@authenticated` instead, so the router enforces it.
 
-use async_graphql::{ObjectType, Schema, SDLExportOptions, SubscriptionType};
+use async_graphql::{ObjectType, SDLExportOptions, Schema, SubscriptionType};
 
 // Marks a field that needs a signed-in user. The router rejects the field for an
 // anonymous caller; the resolver checks again with `Caller::require_user`. (A plain

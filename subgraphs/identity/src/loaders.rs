@@ -18,7 +18,9 @@ impl Loader<Uuid> for AccountLoader {
     type Error = Arc<sqlx::Error>;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Account>, Self::Error> {
-        let accounts = store::accounts_by_ids(&self.db, ids).await.map_err(Arc::new)?;
+        let accounts = store::accounts_by_ids(&self.db, ids)
+            .await
+            .map_err(Arc::new)?;
         Ok(accounts.into_iter().map(|a| (a.id, a)).collect())
     }
 }

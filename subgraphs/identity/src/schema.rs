@@ -11,9 +11,9 @@ use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use crate::loaders::AccountLoader;
+use crate::passwords;
 use crate::store::{self, Account, CreateAccountError, Rotation};
 use crate::tokens::{new_refresh_token, refresh_token_hash, TokenIssuer};
-use crate::passwords;
 
 pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -122,7 +122,9 @@ impl Query {
     /// A user by username (case-insensitive); null when there is none.
     async fn user_by_username(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
-        let Some(id) = store::account_id_by_username(db, username.trim()).await.or_internal()?
+        let Some(id) = store::account_id_by_username(db, username.trim())
+            .await
+            .or_internal()?
         else {
             return Ok(None);
         };
@@ -218,17 +220,26 @@ impl Mutation {
     }
 
     /// Sign in with email and password.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> Result<AuthPayload> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
         let tokens = ctx.data_unchecked::<Arc<TokenIssuer>>();
-        let credentials = store::credentials_by_email(db, email.trim()).await.or_internal()?;
+        let credentials = store::credentials_by_email(db, email.trim())
+            .await
+            .or_internal()?;
         // Verify against a dummy hash when the email is unknown, so the answer takes
         // as long either way and does not reveal which emails have accounts.
         let (account_id, stored_hash) = match credentials {
             Some((id, hash)) => (Some(id), hash),
             None => (None, passwords::DUMMY_HASH.to_string()),
         };
-        let matches = passwords::verify(password, stored_hash).await.or_internal()?;
+        let matches = passwords::verify(password, stored_hash)
+            .await
+            .or_internal()?;
         let Some(account_id) = account_id.filter(|_| matches) else {
             return Err(ErrorCode::Unauthenticated.error("email or password is wrong"));
         };
@@ -248,7 +259,11 @@ impl Mutation {
 
     /// Exchange a refresh token for a new access token and a new refresh token. The
     /// old refresh token stops working; presenting it again revokes the session.
-    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<AuthPayload> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
         let tokens = ctx.data_unchecked::<Arc<TokenIssuer>>();
         let next = new_refresh_token();
@@ -335,7 +350,11 @@ mod tests {
         ] {
             let (code, got_field) = code(validate_registration(email, username, password));
             assert_eq!(code, "\"BAD_USER_INPUT\"");
-            assert_eq!(got_field, format!("\"{field}\""), "{email} {username} {password}");
+            assert_eq!(
+                got_field,
+                format!("\"{field}\""),
+                "{email} {username} {password}"
+            );
         }
     }
 

@@ -64,12 +64,11 @@ pub async fn create_account(
 
 /// One statement for any number of ids (the DataLoader's batch).
 pub async fn accounts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Account>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, email, username, created_at FROM accounts WHERE id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(db.statement())
-    .await?;
+    let rows =
+        sqlx::query("SELECT id, email, username, created_at FROM accounts WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(db.statement())
+            .await?;
     rows.iter().map(account_from_row).collect()
 }
 
@@ -109,19 +108,24 @@ pub async fn create_session(
         .execute(&mut *tx)
         .await?;
     db.count_statement();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(token_hash)
-        .bind(family_id)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(family_id)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token was current; it is now rotated and the new one stored.
-    Rotated { account_id: Uuid, family_id: Uuid },
+    Rotated {
+        account_id: Uuid,
+        family_id: Uuid,
+    },
     /// No such token.
     Unknown,
     /// The token's session was revoked (logout or an earlier reuse).
@@ -184,12 +188,14 @@ pub async fn rotate_refresh_token(
         .execute(&mut *tx)
         .await?;
     db.count_statement();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(new_hash)
-        .bind(family_id)
-        .bind(new_expires_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(new_hash)
+    .bind(family_id)
+    .bind(new_expires_at)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Rotation::Rotated {
         account_id,

@@ -124,11 +124,12 @@ pub fn profile_change(input: &UpdateProfileInput) -> Result<ProfileChange> {
     let avatar_url = clearable(&input.avatar_url);
     if let Some(Some(url)) = &avatar_url {
         let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-        if !scheme_ok || url.len() > AVATAR_URL_MAX_CHARS || url.chars().any(char::is_whitespace)
-        {
+        if !scheme_ok || url.len() > AVATAR_URL_MAX_CHARS || url.chars().any(char::is_whitespace) {
             return Err(bad_input(
                 "avatarUrl",
-                format!("avatarUrl must be an http(s) URL of at most {AVATAR_URL_MAX_CHARS} characters"),
+                format!(
+                    "avatarUrl must be an http(s) URL of at most {AVATAR_URL_MAX_CHARS} characters"
+                ),
             ));
         }
     }
@@ -149,7 +150,9 @@ impl Mutation {
         let user_id = Caller::of(ctx).require_user()?;
         let change = profile_change(&input)?;
         let db = ctx.data_unchecked::<Db>();
-        let profile = store::update_profile(db, user_id, &change).await.or_internal()?;
+        let profile = store::update_profile(db, user_id, &change)
+            .await
+            .or_internal()?;
         Ok(User {
             id: user_id,
             profile,
@@ -162,7 +165,9 @@ mod tests {
     use super::*;
 
     fn field_of(input: UpdateProfileInput) -> String {
-        let error = profile_change(&input).err().expect("input should be refused");
+        let error = profile_change(&input)
+            .err()
+            .expect("input should be refused");
         let ext = error.extensions.expect("extensions");
         assert_eq!(ext.get("code").unwrap().to_string(), "\"BAD_USER_INPUT\"");
         ext.get("field").unwrap().to_string()

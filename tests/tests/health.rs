@@ -1,0 +1,100 @@
+//! Operability: readiness follows the database, liveness does not; metrics are
+//! Prometheus text; configuration mistakes stop the process with the variable named.
+
+use std::process::Command;
+
+use nova_e2e::{required_env, Stack};
+use serde_json::json;
+
+#[tokio::test]
+async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
+    let stack = Stack::start().await.expect("stack starts");
+    let ready = stack
+        .http
+        .get(format!("{}/health/ready", stack.users_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+
+    // A refused registration shows up as an error by code in identity's metrics.
+    let refused = stack
+        .graphql(
+            None,
+            "mutation { register(email: \"x\", username: \"xy_z\", password: \"long enough password\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"]);
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.identity_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("nova_graphql_errors_total{code=\"BAD_USER_INPUT\",service=\"identity\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("nova_graphql_request_duration_seconds_bucket"));
+
+    // The database goes away: not ready (503, saying why), still alive.
+    stack
+        .admin_sql(&format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            stack.users_database
+        ))
+        .await
+        .unwrap();
+    let ready = stack
+        .http
+        .get(format!("{}/health/ready", stack.users_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let detail: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(detail["status"], "unavailable");
+    assert!(detail["postgres"].as_str().is_some(), "{detail}");
+    let live = stack
+        .http
+        .get(format!("{}/health/live", stack.users_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}
+
+#[test]
+fn configuration_errors_name_the_variable() {
+    let binary = std::path::PathBuf::from(required_env("NOVA_BIN_DIR").unwrap()).join("nova-users");
+    let secret = ("NOVA_ROUTER_SECRET", "0123456789abcdef0123456789abcdef");
+    for (env, expected) in [
+        (vec![], "missing environment variable NOVA_ROUTER_SECRET"),
+        (vec![secret], "missing environment variable DATABASE_URL"),
+        (
+            vec![
+                secret,
+                ("DATABASE_URL", "postgres://127.0.0.1:1/none"),
+                ("HTTP_PORT", "eighty"),
+            ],
+            "environment variable HTTP_PORT is malformed",
+        ),
+    ] {
+        let output = Command::new(&binary)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+}
