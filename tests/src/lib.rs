@@ -119,29 +119,30 @@ impl Stack {
                 Ok(Process { name, child, log })
             };
 
-        let mut processes = Vec::new();
-        processes.push(spawn(
-            "identity",
-            "nova-identity",
-            vec![
-                ("HTTP_PORT", identity_port.to_string()),
-                ("DATABASE_URL", identity_db),
-                ("NOVA_ROUTER_SECRET", router_secret.clone()),
-                ("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()),
-                ("JWT_GENERATE_KEY_IF_MISSING", "true".into()),
-                ("JWT_ISSUER", ISSUER.into()),
-                ("JWT_AUDIENCE", AUDIENCE.into()),
-            ],
-        )?);
-        processes.push(spawn(
-            "users",
-            "nova-users",
-            vec![
-                ("HTTP_PORT", users_port.to_string()),
-                ("DATABASE_URL", users_db),
-                ("NOVA_ROUTER_SECRET", router_secret.clone()),
-            ],
-        )?);
+        let processes = vec![
+            spawn(
+                "identity",
+                "nova-identity",
+                vec![
+                    ("HTTP_PORT", identity_port.to_string()),
+                    ("DATABASE_URL", identity_db),
+                    ("NOVA_ROUTER_SECRET", router_secret.clone()),
+                    ("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()),
+                    ("JWT_GENERATE_KEY_IF_MISSING", "true".into()),
+                    ("JWT_ISSUER", ISSUER.into()),
+                    ("JWT_AUDIENCE", AUDIENCE.into()),
+                ],
+            )?,
+            spawn(
+                "users",
+                "nova-users",
+                vec![
+                    ("HTTP_PORT", users_port.to_string()),
+                    ("DATABASE_URL", users_db),
+                    ("NOVA_ROUTER_SECRET", router_secret.clone()),
+                ],
+            )?,
+        ];
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;

@@ -55,7 +55,7 @@ where
         }
     }
 
-    fn from_router(&self, headers: &HeaderMap) -> bool {
+    fn came_through_router(&self, headers: &HeaderMap) -> bool {
         let presented = headers.get(ROUTER_SECRET_HEADER).map(|v| v.as_bytes());
         router_secret_matches(presented, &self.router_secret)
     }
@@ -127,7 +127,7 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    if !state.from_router(&headers) {
+    if !state.came_through_router(&headers) {
         return state.refuse();
     }
     state.execute(request.into_inner()).await.into_response()
@@ -141,7 +141,7 @@ where
     S: SubscriptionType + 'static,
 {
     let (mut parts, body) = request.into_parts();
-    if !state.from_router(&parts.headers) {
+    if !state.came_through_router(&parts.headers) {
         return state.refuse();
     }
     let wants_websocket = parts

@@ -165,9 +165,7 @@ mod tests {
     use super::*;
 
     fn field_of(input: UpdateProfileInput) -> String {
-        let error = profile_change(&input)
-            .err()
-            .expect("input should be refused");
+        let error = profile_change(&input).expect_err("input should be refused");
         let ext = error.extensions.expect("extensions");
         assert_eq!(ext.get("code").unwrap().to_string(), "\"BAD_USER_INPUT\"");
         ext.get("field").unwrap().to_string()
