@@ -222,6 +222,13 @@ impl Stack {
         bail!("{url} was not ready within 60s\n{}", self.logs())
     }
 
+    /// `GET url`: the status and the body text.
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let response = self.http.get(url).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     /// Run one SQL statement as the test cluster's superuser.
     pub async fn admin_sql(&self, sql: &str) -> Result<()> {
         let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;

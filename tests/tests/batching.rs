@@ -6,15 +6,7 @@ use serde_json::json;
 
 /// `nova_sql_statements_total` from a subgraph's /metrics.
 async fn statements(stack: &Stack, base_url: &str) -> u64 {
-    let text = stack
-        .http
-        .get(format!("{base_url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = stack.get(&format!("{base_url}/metrics")).await;
     text.lines()
         .find(|line| line.starts_with("nova_sql_statements_total"))
         .and_then(|line| line.rsplit(' ').next())

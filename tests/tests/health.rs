@@ -9,13 +9,8 @@ use serde_json::json;
 #[tokio::test]
 async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
     let stack = Stack::start().await.expect("stack starts");
-    let ready = stack
-        .http
-        .get(format!("{}/health/ready", stack.users_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
+    let ready_url = format!("{}/health/ready", stack.users_url);
+    assert_eq!(stack.get(&ready_url).await.0, 200);
 
     // A refused registration shows up as an error by code in identity's metrics.
     let refused = stack
@@ -26,15 +21,7 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
         )
         .await;
     assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"]);
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.identity_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = stack.get(&format!("{}/metrics", stack.identity_url)).await;
     assert!(
         metrics
             .contains("nova_graphql_errors_total{code=\"BAD_USER_INPUT\",service=\"identity\"} 1"),
@@ -50,23 +37,13 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
         ))
         .await
         .unwrap();
-    let ready = stack
-        .http
-        .get(format!("{}/health/ready", stack.users_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 503);
-    let detail: serde_json::Value = ready.json().await.unwrap();
+    let (status, body) = stack.get(&ready_url).await;
+    assert_eq!(status, 503);
+    let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(detail["status"], "unavailable");
     assert!(detail["postgres"].as_str().is_some(), "{detail}");
-    let live = stack
-        .http
-        .get(format!("{}/health/live", stack.users_url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status().as_u16(), 200);
+    let live_url = format!("{}/health/live", stack.users_url);
+    assert_eq!(stack.get(&live_url).await.0, 200);
 }
 
 #[test]

@@ -123,7 +123,7 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
             std::fs::File::create(&log)?;
             run(Command::new("chown").arg("postgres:postgres").arg(&log))?;
         }
-        run(as_owner(&bin, "pg_ctl")
+        let started = run(as_owner(&bin, "pg_ctl")
             .arg("start")
             .arg("-w")
             .arg("-D")
@@ -134,7 +134,15 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
             .arg(format!(
                 "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300",
                 socket_dir.display()
-            )))?;
+            )));
+        if let Err(error) = started {
+            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = log_text.lines().rev().take(5).collect();
+            bail!(
+                "{error}\nPostgres said:\n{}\n(another server on port {port}? set NOVA_POSTGRES_PORT)",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
     }
     Ok(postgres)
 }
