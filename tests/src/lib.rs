@@ -11,6 +11,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+/// The subgraphs every stack runs, as named in supergraph.yaml.
+pub const SUBGRAPHS: [&str; 4] = ["identity", "users", "content", "social"];
+
 pub const ISSUER: &str = "nova-identity-test";
 pub const AUDIENCE: &str = "nova-test";
 
@@ -46,8 +49,8 @@ pub struct Stack {
     pub router_url: String,
     pub identity_url: String,
     pub users_url: String,
-    pub identity_port: u16,
-    pub users_port: u16,
+    /// Every subgraph's base URL by name.
+    pub subgraph_urls: Vec<(&'static str, String)>,
     pub router_secret: String,
     /// The users subgraph's database, and the admin URL that created it.
     pub users_database: String,
@@ -94,55 +97,56 @@ impl Stack {
         std::fs::create_dir_all(&state)?;
         let state = TempDir(state);
 
-        let identity_db = create_database(&admin_url, &format!("nova_t_{run_id}_identity")).await?;
-        let users_database = format!("nova_t_{run_id}_users");
-        let users_db = create_database(&admin_url, &users_database).await?;
         let router_secret = format!("test-secret-{run_id}-0123456789abcdef");
         let key_path = state.0.join("jwt.pem");
-        let (identity_port, users_port, router_port) = (free_port(), free_port(), free_port());
-        let identity_url = format!("http://127.0.0.1:{identity_port}");
-        let users_url = format!("http://127.0.0.1:{users_port}");
+        let router_port = free_port();
 
         let state_dir = state.0.clone();
-        let spawn =
-            |name: &'static str, binary: &str, env: Vec<(&str, String)>| -> Result<Process> {
-                let log = state_dir.join(format!("{name}.log"));
-                let file = std::fs::File::create(&log)?;
-                let child = Command::new(bin_dir.join(binary))
-                    .current_dir(&root)
-                    .envs(env)
-                    .stdin(Stdio::null())
-                    .stdout(file.try_clone()?)
-                    .stderr(file)
-                    .spawn()
-                    .with_context(|| format!("starting {binary} from {}", bin_dir.display()))?;
-                Ok(Process { name, child, log })
-            };
+        let spawn = |name: &'static str, env: Vec<(&str, String)>| -> Result<Process> {
+            let log = state_dir.join(format!("{name}.log"));
+            let file = std::fs::File::create(&log)?;
+            let binary = bin_dir.join(format!("nova-{name}"));
+            let child = Command::new(&binary)
+                .current_dir(&root)
+                .envs(env)
+                .stdin(Stdio::null())
+                .stdout(file.try_clone()?)
+                .stderr(file)
+                .spawn()
+                .with_context(|| format!("starting {}", binary.display()))?;
+            Ok(Process { name, child, log })
+        };
 
-        let processes = vec![
-            spawn(
-                "identity",
-                "nova-identity",
-                vec![
-                    ("HTTP_PORT", identity_port.to_string()),
-                    ("DATABASE_URL", identity_db),
-                    ("NOVA_ROUTER_SECRET", router_secret.clone()),
-                    ("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()),
-                    ("JWT_GENERATE_KEY_IF_MISSING", "true".into()),
-                    ("JWT_ISSUER", ISSUER.into()),
-                    ("JWT_AUDIENCE", AUDIENCE.into()),
-                ],
-            )?,
-            spawn(
-                "users",
-                "nova-users",
-                vec![
-                    ("HTTP_PORT", users_port.to_string()),
-                    ("DATABASE_URL", users_db),
-                    ("NOVA_ROUTER_SECRET", router_secret.clone()),
-                ],
-            )?,
-        ];
+        let mut processes = Vec::new();
+        let mut subgraph_urls = Vec::new();
+        for name in SUBGRAPHS {
+            let database = format!("nova_t_{run_id}_{name}");
+            let database_url = create_database(&admin_url, &database).await?;
+            let port = free_port();
+            let mut env = vec![
+                ("HTTP_PORT", port.to_string()),
+                ("DATABASE_URL", database_url),
+                ("NOVA_ROUTER_SECRET", router_secret.clone()),
+            ];
+            if name == "identity" {
+                env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
+                env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".into()));
+                env.push(("JWT_ISSUER", ISSUER.into()));
+                env.push(("JWT_AUDIENCE", AUDIENCE.into()));
+            }
+            processes.push(spawn(name, env)?);
+            subgraph_urls.push((name, format!("http://127.0.0.1:{port}"), database));
+        }
+        let url_of = |wanted: &str| {
+            subgraph_urls
+                .iter()
+                .find(|(name, _, _)| *name == wanted)
+                .map(|(_, url, _)| url.clone())
+                .expect("every subgraph is started")
+        };
+        let identity_url = url_of("identity");
+        let users_url = url_of("users");
+        let users_database = format!("nova_t_{run_id}_users");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
@@ -150,8 +154,10 @@ impl Stack {
             router_url: format!("http://127.0.0.1:{router_port}/graphql"),
             identity_url,
             users_url,
-            identity_port,
-            users_port,
+            subgraph_urls: subgraph_urls
+                .iter()
+                .map(|(name, url, _)| (*name, url.clone()))
+                .collect(),
             router_secret: router_secret.clone(),
             users_database,
             admin_url: admin_url.clone(),
@@ -168,34 +174,42 @@ impl Stack {
             .await?;
         stack.signing_key_pem = std::fs::read_to_string(&key_path)?;
 
-        let router = spawn(
-            "router",
-            "nova-router",
-            vec![
+        let mut router_env = vec![
+            (
+                "ROUTER_CONFIG_FILE_PATH",
+                root.join("router/router.yaml").display().to_string(),
+            ),
+            ("NOVA_ROUTER_PORT", router_port.to_string()),
+            (
+                "NOVA_SUPERGRAPH_PATH",
+                root.join("schema/supergraph.graphql").display().to_string(),
+            ),
+            (
+                "NOVA_IDENTITY_URL",
+                format!("{}/graphql", stack.identity_url),
+            ),
+            ("NOVA_USERS_URL", format!("{}/graphql", stack.users_url)),
+            (
+                "NOVA_JWKS_URL",
+                format!("{}/.well-known/jwks.json", stack.identity_url),
+            ),
+            ("NOVA_ROUTER_SECRET", router_secret),
+            ("JWT_ISSUER", ISSUER.into()),
+            ("JWT_AUDIENCE", AUDIENCE.into()),
+            ("NOVA_GRAPHIQL", "false".into()),
+        ];
+        // NOVA_IDENTITY_URL, NOVA_USERS_URL, ... as router/router.yaml reads them.
+        let url_variables: Vec<(String, String)> = subgraph_urls
+            .iter()
+            .map(|(name, url, _)| {
                 (
-                    "ROUTER_CONFIG_FILE_PATH",
-                    root.join("router/router.yaml").display().to_string(),
-                ),
-                ("NOVA_ROUTER_PORT", router_port.to_string()),
-                (
-                    "NOVA_SUPERGRAPH_PATH",
-                    root.join("schema/supergraph.graphql").display().to_string(),
-                ),
-                (
-                    "NOVA_IDENTITY_URL",
-                    format!("{}/graphql", stack.identity_url),
-                ),
-                ("NOVA_USERS_URL", format!("{}/graphql", stack.users_url)),
-                (
-                    "NOVA_JWKS_URL",
-                    format!("{}/.well-known/jwks.json", stack.identity_url),
-                ),
-                ("NOVA_ROUTER_SECRET", router_secret),
-                ("JWT_ISSUER", ISSUER.into()),
-                ("JWT_AUDIENCE", AUDIENCE.into()),
-                ("NOVA_GRAPHIQL", "false".into()),
-            ],
-        )?;
+                    format!("NOVA_{}_URL", name.to_uppercase()),
+                    format!("{url}/graphql"),
+                )
+            })
+            .collect();
+        router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        let router = spawn("router", router_env)?;
         stack.processes.push(router);
         stack
             .wait_ready(&format!("http://127.0.0.1:{router_port}/readiness"))
@@ -234,6 +248,15 @@ impl Stack {
         let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
         sqlx::query(sql).execute(&mut admin).await?;
         Ok(())
+    }
+
+    /// A subgraph's base URL.
+    pub fn subgraph_url(&self, name: &str) -> &str {
+        self.subgraph_urls
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, url)| url.as_str())
+            .expect("a subgraph this stack runs")
     }
 
     /// Every process's log, for a failing assertion's message.

@@ -37,6 +37,8 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
     match name {
         "identity" => Ok(nova_identity::schema::sdl()),
         "users" => Ok(nova_users::schema::sdl()),
+        "content" => Ok(nova_content::schema::sdl()),
+        "social" => Ok(nova_social::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

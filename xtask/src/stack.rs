@@ -78,13 +78,13 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-const BINARIES: [&str; 3] = ["nova-identity", "nova-users", "nova-router"];
-
 fn build_binaries(root: &Path) -> Result<PathBuf> {
     let mut command = cargo();
-    command.current_dir(root).arg("build");
-    for binary in BINARIES {
-        command.args(["--bin", binary]);
+    command
+        .current_dir(root)
+        .args(["build", "--bin", "nova-router"]);
+    for (name, _) in SUBGRAPHS {
+        command.args(["--bin", &format!("nova-{name}")]);
     }
     run(&mut command)?;
     Ok(target_dir(root).join("debug"))
@@ -92,8 +92,8 @@ fn build_binaries(root: &Path) -> Result<PathBuf> {
 
 /// A process `up` runs: name, port, readiness path, environment.
 struct Service {
-    name: &'static str,
-    binary: &'static str,
+    name: String,
+    binary: String,
     port: u16,
     ready_path: &'static str,
     env: Vec<(&'static str, String)>,
@@ -140,7 +140,7 @@ fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()>
         if http_status(service.port, service.ready_path) == Some(200) {
             return Ok(());
         }
-        if let Some(pid) = recorded_pid(state, service.name) {
+        if let Some(pid) = recorded_pid(state, &service.name) {
             if !is_alive(pid) {
                 bail!(
                     "{} exited during start; see {}",
@@ -160,7 +160,7 @@ fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()>
 }
 
 fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
-    if let Some(pid) = recorded_pid(state, service.name) {
+    if let Some(pid) = recorded_pid(state, &service.name) {
         if is_alive(pid) {
             println!("{} already running (pid {pid})", service.name);
             return Ok(());
@@ -171,7 +171,7 @@ fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Resul
         .create(true)
         .append(true)
         .open(&log_path)?;
-    let child = Command::new(bin_dir.join(service.binary))
+    let child = Command::new(bin_dir.join(&service.binary))
         .current_dir(root)
         .envs(service.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
@@ -181,7 +181,7 @@ fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Resul
         .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start {}", service.binary))?;
-    std::fs::write(state.pid_file(service.name), child.id().to_string())?;
+    std::fs::write(state.pid_file(&service.name), child.id().to_string())?;
     println!(
         "started {} (pid {}, log {})",
         service.name,
@@ -191,60 +191,61 @@ fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Resul
     Ok(())
 }
 
+/// Every subgraph `up` runs: its name (binary `nova-<name>`, database
+/// `nova_<name>`) and port. The router comes after them.
+pub const SUBGRAPHS: [(&str, u16); 4] = [
+    ("identity", 4001),
+    ("users", 4002),
+    ("content", 4003),
+    ("social", 4004),
+];
+
+pub const ROUTER_PORT: u16 = 4000;
+
 fn services(state: &State, pg: &Postgres, root: &Path) -> Result<Vec<Service>> {
     let router_secret = secret(state, "NOVA_ROUTER_SECRET")?;
     let key_path = state.dir.join("identity").join("jwt-ed25519.pem");
-    let common = |database: &str| {
-        vec![
-            ("DATABASE_URL", pg.url(database)),
+    let mut services = Vec::new();
+    for (name, port) in SUBGRAPHS {
+        let mut env = vec![
+            ("DATABASE_URL", pg.url(&format!("nova_{name}"))),
             ("NOVA_ROUTER_SECRET", router_secret.clone()),
             ("RUST_LOG", "info".to_string()),
-        ]
-    };
-    let mut identity_env = common("nova_identity");
-    identity_env.extend([
-        ("HTTP_PORT", "4001".to_string()),
-        ("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()),
-        ("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()),
-    ]);
-    let mut users_env = common("nova_users");
-    users_env.push(("HTTP_PORT", "4002".to_string()));
-    Ok(vec![
-        Service {
-            name: "identity",
-            binary: "nova-identity",
-            port: 4001,
+            ("HTTP_PORT", port.to_string()),
+        ];
+        if name == "identity" {
+            env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
+            env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
+        }
+        services.push(Service {
+            name: name.to_string(),
+            binary: format!("nova-{name}"),
+            port,
             ready_path: "/health/ready",
-            env: identity_env,
-        },
-        Service {
-            name: "users",
-            binary: "nova-users",
-            port: 4002,
-            ready_path: "/health/ready",
-            env: users_env,
-        },
-        Service {
-            name: "router",
-            binary: "nova-router",
-            port: 4000,
-            ready_path: "/readiness",
-            env: vec![
-                (
-                    "ROUTER_CONFIG_FILE_PATH",
-                    root.join("router/router.yaml").display().to_string(),
-                ),
-                ("NOVA_ROUTER_SECRET", router_secret.clone()),
-            ],
-        },
-    ])
+            env,
+        });
+    }
+    services.push(Service {
+        name: "router".to_string(),
+        binary: "nova-router".to_string(),
+        port: ROUTER_PORT,
+        ready_path: "/readiness",
+        env: vec![
+            (
+                "ROUTER_CONFIG_FILE_PATH",
+                root.join("router/router.yaml").display().to_string(),
+            ),
+            ("NOVA_ROUTER_SECRET", router_secret),
+        ],
+    });
+    Ok(services)
 }
 
 pub fn up(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
-    for database in ["nova_identity", "nova_users"] {
-        postgres::ensure_database(&pg, database)?;
+    for (name, _) in SUBGRAPHS {
+        postgres::ensure_database(&pg, &format!("nova_{name}"))?;
     }
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root)?;
@@ -253,7 +254,9 @@ pub fn up(root: &Path) -> Result<()> {
         wait_ready(&state, &service, Duration::from_secs(60))?;
     }
     println!();
-    println!("Nova is up: router at http://127.0.0.1:4000/graphql (GraphiQL in a browser)");
+    println!(
+        "Nova is up: router at http://127.0.0.1:{ROUTER_PORT}/graphql (GraphiQL in a browser)"
+    );
     println!(
         "logs in {}; stop with `cargo xtask down`",
         state.logs().display()
@@ -263,7 +266,8 @@ pub fn up(root: &Path) -> Result<()> {
 
 pub fn down(root: &Path) -> Result<()> {
     let state = State::open(root)?;
-    for name in ["router", "users", "identity"] {
+    let names = std::iter::once("router").chain(SUBGRAPHS.iter().rev().map(|(name, _)| *name));
+    for name in names {
         let Some(pid) = recorded_pid(&state, name) else {
             continue;
         };

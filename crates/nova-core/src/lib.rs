@@ -5,6 +5,7 @@
 
 pub mod caller;
 pub mod config;
+pub mod connection;
 pub mod db;
 pub mod errors;
 pub mod http;

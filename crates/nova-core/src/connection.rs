@@ -1,0 +1,130 @@
+//! Relay-style connections: opaque cursors and a bounded `first`.
+//!
+//! Every list in Nova is ordered by a UUIDv7 id (time-ordered), and pages are cut
+//! with keyset conditions on that id (`id < cursor` or `id > cursor`), so a row
+//! inserted while a client pages through never shifts or repeats an item.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use uuid::Uuid;
+
+use crate::errors::bad_input;
+
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+const CURSOR_PREFIX: &str = "nova:v1:";
+
+/// The opaque cursor of an item.
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+}
+
+/// The id inside a cursor, or `BAD_USER_INPUT` naming the argument.
+pub fn decode_cursor(cursor: &str, argument: &str) -> async_graphql::Result<Uuid> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_string))
+        .and_then(|id| Uuid::parse_str(&id).ok())
+        .ok_or_else(|| {
+            bad_input(
+                argument,
+                format!("{argument} is not a cursor from this list"),
+            )
+        })
+}
+
+/// A validated page request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageRequest {
+    /// How many items the client asked for.
+    pub first: i64,
+    pub after: Option<Uuid>,
+}
+
+impl PageRequest {
+    /// `first` defaults to 20 and must be 1..=100; `after` must be a cursor.
+    pub fn new(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Self> {
+        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
+        }
+        let after = after.map(|c| decode_cursor(c, "after")).transpose()?;
+        Ok(Self {
+            first: i64::from(first),
+            after,
+        })
+    }
+
+    /// Rows to fetch: one more than asked, to learn whether there is a next page.
+    pub fn limit(&self) -> i64 {
+        self.first + 1
+    }
+}
+
+/// Build a connection from `(cursor id, node)` pairs fetched with
+/// `PageRequest::limit`.
+pub fn connection<Node>(
+    page: PageRequest,
+    mut rows: Vec<(Uuid, Node)>,
+) -> async_graphql::connection::Connection<String, Node>
+where
+    Node: async_graphql::OutputType,
+{
+    let has_next_page = rows.len() as i64 > page.first;
+    rows.truncate(page.first as usize);
+    let mut connection =
+        async_graphql::connection::Connection::new(page.after.is_some(), has_next_page);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|(id, node)| async_graphql::connection::Edge::new(encode_cursor(id), node)),
+    );
+    connection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_bad_input() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(id), "after").unwrap(), id);
+        for garbage in ["", "abc", &URL_SAFE_NO_PAD.encode("nova:v1:not-a-uuid")] {
+            let error = decode_cursor(garbage, "after").unwrap_err();
+            let code = error.extensions.unwrap().get("code").unwrap().to_string();
+            assert_eq!(code, "\"BAD_USER_INPUT\"");
+        }
+    }
+
+    #[test]
+    fn first_is_bounded() {
+        assert_eq!(PageRequest::new(None, None).unwrap().first, 20);
+        assert_eq!(PageRequest::new(Some(100), None).unwrap().limit(), 101);
+        assert!(PageRequest::new(Some(101), None).is_err());
+        assert!(PageRequest::new(Some(0), None).is_err());
+        assert!(PageRequest::new(Some(-5), None).is_err());
+    }
+}
+
+/// A per-parent page (a user's posts, a post's comments) as a DataLoader key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub parent: Uuid,
+    pub page: PageRequest,
+}
+
+/// Group a DataLoader batch by page request: each group is one SQL statement (in
+/// practice nested lists share `first` and have no `after`, so one group).
+pub fn group_by_page(keys: &[PageKey]) -> std::collections::HashMap<PageRequest, Vec<Uuid>> {
+    let mut groups: std::collections::HashMap<PageRequest, Vec<Uuid>> = Default::default();
+    for key in keys {
+        groups.entry(key.page).or_default().push(key.parent);
+    }
+    groups
+}

@@ -1,0 +1,9 @@
+//! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`.
+
+pub mod loaders;
+pub mod schema;
+pub mod store;
+pub mod text;
+
+/// The migrations of `nova_content`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/content");

@@ -1,0 +1,13 @@
+use nova_social::{schema, MIGRATOR};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("print-schema") {
+        print!("{}", schema::sdl());
+        return Ok(());
+    }
+    nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |db| {
+        Ok((schema::build(db), axum::Router::new()))
+    })
+    .await
+}

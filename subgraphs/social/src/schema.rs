@@ -1,0 +1,300 @@
+//! The social subgraph's GraphQL schema: types and resolvers.
+
+use async_graphql::connection::Connection;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
+use nova_core::connection::{connection, PageKey, PageRequest};
+use nova_core::db::Db;
+use nova_core::errors::{bad_input, OrInternal};
+use nova_core::sdl::authenticated;
+use nova_core::{Caller, ErrorCode};
+use uuid::Uuid;
+
+use crate::loaders::{
+    Count, CountKey, CountLoader, FollowPageKey, FollowPageLoader, Relation, ViewerKey,
+    ViewerLoader,
+};
+use crate::store::{self, FollowOutcome, FollowSide};
+
+pub type SocialSchema = Schema<Query, Mutation, EmptySubscription>;
+
+pub const MAX_SUGGESTIONS: i32 = 50;
+
+pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+}
+
+pub fn build(db: Db) -> SocialSchema {
+    builder()
+        .data(DataLoader::new(
+            CountLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            ViewerLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            FollowPageLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(db)
+        .finish()
+}
+
+pub fn sdl() -> String {
+    nova_core::sdl::federated_sdl(&builder().finish())
+}
+
+fn id_arg(id: &ID, argument: &str) -> Result<Uuid> {
+    Uuid::parse_str(id.as_str())
+        .map_err(|_| bad_input(argument, format!("{argument} is not an id")))
+}
+
+async fn count(ctx: &Context<'_>, count: Count, id: Uuid) -> Result<i64> {
+    Ok(ctx
+        .data_unchecked::<DataLoader<CountLoader>>()
+        .load_one(CountKey { count, id })
+        .await
+        .or_internal()?
+        .unwrap_or(0))
+}
+
+/// The viewer's relation to `target`; false for an anonymous viewer.
+async fn viewer_state(ctx: &Context<'_>, relation: Relation, target: Uuid) -> Result<bool> {
+    let Some(viewer) = Caller::of(ctx).user_id else {
+        return Ok(false);
+    };
+    Ok(ctx
+        .data_unchecked::<DataLoader<ViewerLoader>>()
+        .load_one(ViewerKey {
+            relation,
+            viewer,
+            target,
+        })
+        .await
+        .or_internal()?
+        .unwrap_or(false))
+}
+
+/// A Nova user as social sees them.
+pub struct User {
+    id: Uuid,
+}
+
+impl User {
+    async fn follow_page(
+        &self,
+        ctx: &Context<'_>,
+        side: FollowSide,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        let page = PageRequest::new(first, after.as_deref())?;
+        let key = FollowPageKey {
+            side,
+            page: PageKey {
+                parent: self.id,
+                page,
+            },
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<FollowPageLoader>>()
+            .load_one(key)
+            .await
+            .or_internal()?
+            .unwrap_or_default();
+        Ok(connection(
+            page,
+            rows.into_iter()
+                .map(|(follow_id, user_id)| (follow_id, User { id: user_id }))
+                .collect(),
+        ))
+    }
+}
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    /// Who follows this user, most recent first.
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        self.follow_page(ctx, FollowSide::Followers, first, after)
+            .await
+    }
+    /// Whom this user follows, most recent first.
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        self.follow_page(ctx, FollowSide::Following, first, after)
+            .await
+    }
+    async fn follower_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        count(ctx, Count::Followers, self.id).await
+    }
+    async fn following_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        count(ctx, Count::Following, self.id).await
+    }
+    /// Whether the signed-in viewer follows this user (false when signed out).
+    async fn viewer_follows(&self, ctx: &Context<'_>) -> Result<bool> {
+        viewer_state(ctx, Relation::Follows, self.id).await
+    }
+    /// Whether the signed-in viewer has blocked this user (false when signed out).
+    async fn viewer_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
+        viewer_state(ctx, Relation::Blocked, self.id).await
+    }
+}
+
+/// A post as social sees it: its likes.
+pub struct Post {
+    id: Uuid,
+}
+
+#[Object]
+impl Post {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+    async fn like_count(&self, ctx: &Context<'_>) -> Result<i64> {
+        count(ctx, Count::Likes, self.id).await
+    }
+    /// Whether the signed-in viewer likes this post (false when signed out).
+    async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
+        viewer_state(ctx, Relation::Liked, self.id).await
+    }
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// People followed by people you follow, most shared follows first; never
+    /// someone you follow already or a block in either direction.
+    #[graphql(directive = authenticated::apply())]
+    async fn suggested_users(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<User>> {
+        let viewer = Caller::of(ctx).require_user()?;
+        let first = first.unwrap_or(10);
+        if !(1..=MAX_SUGGESTIONS).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_SUGGESTIONS}"),
+            ));
+        }
+        let db = ctx.data_unchecked::<Db>();
+        let ids = store::suggested_users(db, viewer, i64::from(first))
+            .await
+            .or_internal()?;
+        Ok(ids.into_iter().map(|id| User { id }).collect())
+    }
+
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> Option<User> {
+        Uuid::parse_str(id.as_str()).ok().map(|id| User { id })
+    }
+
+    #[graphql(entity)]
+    async fn find_post_by_id(&self, id: ID) -> Option<Post> {
+        Uuid::parse_str(id.as_str()).ok().map(|id| Post { id })
+    }
+}
+
+/// The caller and the other user of a social mutation; acting on yourself is
+/// `BAD_USER_INPUT`.
+fn caller_and_other(ctx: &Context<'_>, user_id: &ID, verb: &str) -> Result<(Uuid, Uuid)> {
+    let caller = Caller::of(ctx).require_user()?;
+    let other = id_arg(user_id, "userId")?;
+    if caller == other {
+        return Err(bad_input("userId", format!("you cannot {verb} yourself")));
+    }
+    Ok((caller, other))
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Follow a user. Idempotent; refused (`FORBIDDEN`) when either blocked the other.
+    #[graphql(directive = authenticated::apply())]
+    async fn follow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "follow")?;
+        let db = ctx.data_unchecked::<Db>();
+        match store::follow(db, me, other).await.or_internal()? {
+            FollowOutcome::Following => Ok(User { id: other }),
+            FollowOutcome::Blocked => {
+                Err(ErrorCode::Forbidden.error("you cannot follow this user"))
+            }
+        }
+    }
+
+    /// Idempotent.
+    #[graphql(directive = authenticated::apply())]
+    async fn unfollow_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "unfollow")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::unfollow(db, me, other).await.or_internal()?;
+        Ok(User { id: other })
+    }
+
+    /// Block a user: removes follows both ways and prevents new ones.
+    #[graphql(directive = authenticated::apply())]
+    async fn block_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "block")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::block(db, me, other).await.or_internal()?;
+        Ok(User { id: other })
+    }
+
+    #[graphql(directive = authenticated::apply())]
+    async fn unblock_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "unblock")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::unblock(db, me, other).await.or_internal()?;
+        Ok(User { id: other })
+    }
+
+    /// Mute a user (stored now; the feed will hide their posts).
+    #[graphql(directive = authenticated::apply())]
+    async fn mute_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "mute")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::mute(db, me, other).await.or_internal()?;
+        Ok(User { id: other })
+    }
+
+    #[graphql(directive = authenticated::apply())]
+    async fn unmute_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let (me, other) = caller_and_other(ctx, &user_id, "unmute")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::unmute(db, me, other).await.or_internal()?;
+        Ok(User { id: other })
+    }
+
+    /// Idempotent.
+    #[graphql(directive = authenticated::apply())]
+    async fn like_post(&self, ctx: &Context<'_>, post_id: ID) -> Result<Post> {
+        let me = Caller::of(ctx).require_user()?;
+        let post = id_arg(&post_id, "postId")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::like(db, me, post).await.or_internal()?;
+        Ok(Post { id: post })
+    }
+
+    /// Idempotent.
+    #[graphql(directive = authenticated::apply())]
+    async fn unlike_post(&self, ctx: &Context<'_>, post_id: ID) -> Result<Post> {
+        let me = Caller::of(ctx).require_user()?;
+        let post = id_arg(&post_id, "postId")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::unlike(db, me, post).await.or_internal()?;
+        Ok(Post { id: post })
+    }
+}
