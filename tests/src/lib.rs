@@ -23,11 +23,28 @@ pub fn required_env(name: &str) -> Result<String> {
     })
 }
 
+/// A loopback port that is free now. Chosen below Linux's ephemeral range
+/// (32768+), so outgoing connections cannot take it between this check and the
+/// server's bind; never the same port twice in one test process.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("the OS hands out a free loopback port")
+    use rand::Rng;
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().expect("port list lock");
+    loop {
+        let port = rand::thread_rng().gen_range(20_000..32_000);
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.push(port);
+            return port;
+        }
+    }
+}
+
+fn port_was_taken(error: &anyhow::Error) -> bool {
+    let text = format!("{error:#}");
+    text.contains("AddrInUse") || text.contains("Address already in use")
 }
 
 /// A running process that is killed when dropped.
@@ -87,7 +104,22 @@ async fn create_database(admin_url: &str, name: &str) -> Result<String> {
 }
 
 impl Stack {
+    /// Start a stack; if a port was taken between choosing and binding it (another
+    /// program on this machine), start again on new ports.
     pub async fn start() -> Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once().await {
+                Err(error) if attempt < 3 && port_was_taken(&error) => {
+                    eprintln!("a port was taken during start; retrying: {error}");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once() -> Result<Self> {
         let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
         let bin_dir = PathBuf::from(required_env("NOVA_BIN_DIR")?);
         let root = PathBuf::from(required_env("NOVA_ROOT")?);
