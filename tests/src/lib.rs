@@ -282,6 +282,46 @@ impl Stack {
         Ok(())
     }
 
+    /// Register and log in a user named `username`; returns (user id, access token).
+    pub async fn sign_up(&self, username: &str) -> (String, String) {
+        let password = "a long enough password";
+        let registered = self
+            .graphql(
+                None,
+                "mutation($e: String!, $u: String!, $p: String!) { register(email: $e, username: $u, password: $p) { id } }",
+                json!({ "e": format!("{username}@example.com"), "u": username, "p": password }),
+            )
+            .await;
+        let id = registered.expect_ok()["register"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_string();
+        let login = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": format!("{username}@example.com"), "p": password }),
+            )
+            .await;
+        let token = login.expect_ok()["login"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_string();
+        (id, token)
+    }
+
+    /// `nova_sql_statements_total` of one subgraph, from its /metrics.
+    pub async fn sql_statements(&self, subgraph: &str) -> u64 {
+        let (_, text) = self
+            .get(&format!("{}/metrics", self.subgraph_url(subgraph)))
+            .await;
+        text.lines()
+            .find(|line| line.starts_with("nova_sql_statements_total"))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no nova_sql_statements_total in:\n{text}"))
+    }
+
     /// A subgraph's base URL.
     pub fn subgraph_url(&self, name: &str) -> &str {
         self.subgraph_urls

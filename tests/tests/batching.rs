@@ -4,16 +4,6 @@
 use nova_e2e::{Response, Stack};
 use serde_json::json;
 
-/// `nova_sql_statements_total` from a subgraph's /metrics.
-async fn statements(stack: &Stack, base_url: &str) -> u64 {
-    let (_, text) = stack.get(&format!("{base_url}/metrics")).await;
-    text.lines()
-        .find(|line| line.starts_with("nova_sql_statements_total"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no nova_sql_statements_total in:\n{text}"))
-}
-
 async fn entities(stack: &Stack, base_url: &str, ids: &[String], selection: &str) -> Response {
     let representations: Vec<_> = ids
         .iter()
@@ -61,18 +51,18 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
             batch.push(uuid::Uuid::now_v7().to_string());
         }
 
-        let before = statements(&stack, &stack.users_url).await;
+        let before = stack.sql_statements("users").await;
         let response = entities(&stack, &stack.users_url, &batch, "id displayName bio").await;
         let data = response.expect_ok();
         assert_eq!(data["_entities"].as_array().unwrap().len(), n);
         assert_eq!(data["_entities"][0]["bio"], "");
         assert_eq!(
-            statements(&stack, &stack.users_url).await - before,
+            stack.sql_statements("users").await - before,
             1,
             "users, n = {n}"
         );
 
-        let before = statements(&stack, &stack.identity_url).await;
+        let before = stack.sql_statements("identity").await;
         let response = entities(&stack, &stack.identity_url, &batch, "id username").await;
         let data = response.expect_ok();
         assert_eq!(data["_entities"][0]["username"], "user0");
@@ -83,7 +73,7 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
             );
         }
         assert_eq!(
-            statements(&stack, &stack.identity_url).await - before,
+            stack.sql_statements("identity").await - before,
             1,
             "identity, n = {n}"
         );
