@@ -79,3 +79,102 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
         );
     }
 }
+
+/// A post page as a client ships it: posts with author profile, like count, viewer
+/// state and three comments each with their authors.
+const POST_PAGE: &str = "query($id: ID!, $n: Int!) {
+  user(id: $id) {
+    posts(first: $n) {
+      edges { node {
+        id body
+        author { username displayName }
+        likeCount viewerHasLiked
+        comments(first: 3) { edges { node { body author { username displayName } } } }
+      } }
+    }
+  }
+}";
+
+#[tokio::test]
+async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (author_id, author) = stack.sign_up("author").await;
+    let mut readers = Vec::new();
+    for name in ["reader1", "reader2", "reader3"] {
+        let (_, token) = stack.sign_up(name).await;
+        stack
+            .graphql(
+                Some(&token),
+                "mutation($n: String!) { updateProfile(input: { displayName: $n }) { id } }",
+                json!({ "n": format!("Reader {name}") }),
+            )
+            .await
+            .expect_ok();
+        readers.push(token);
+    }
+    for i in 0..20 {
+        let post = stack
+            .graphql(
+                Some(&author),
+                "mutation($b: String!) { createPost(body: $b) { id } }",
+                json!({ "b": format!("post {i}") }),
+            )
+            .await;
+        let post_id = post.expect_ok()["createPost"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        for reader in &readers {
+            stack
+                .graphql(
+                    Some(reader),
+                    "mutation($p: ID!) { addComment(postId: $p, body: \"hi\") { id } likePost(postId: $p) { id } }",
+                    json!({ "p": post_id }),
+                )
+                .await
+                .expect_ok();
+        }
+    }
+
+    let viewer = &readers[0];
+    let mut statements_by_size = Vec::new();
+    for n in [20, 5] {
+        let mut before = Vec::new();
+        for subgraph in nova_e2e::SUBGRAPHS {
+            before.push(stack.sql_statements(subgraph).await);
+        }
+        let page = stack
+            .graphql(Some(viewer), POST_PAGE, json!({ "id": author_id, "n": n }))
+            .await;
+        let edges = page.expect_ok()["user"]["posts"]["edges"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(edges.len(), n);
+        let first = &edges[0]["node"];
+        assert_eq!(first["author"]["username"], "author");
+        assert_eq!(first["likeCount"], 3);
+        assert_eq!(first["viewerHasLiked"], true);
+        let comments = first["comments"]["edges"].as_array().unwrap();
+        assert_eq!(comments.len(), 3);
+        assert!(comments[0]["node"]["author"]["displayName"]
+            .as_str()
+            .unwrap()
+            .starts_with("Reader"));
+
+        let mut spent = Vec::new();
+        for (subgraph, before) in nova_e2e::SUBGRAPHS.iter().zip(before) {
+            spent.push((*subgraph, stack.sql_statements(subgraph).await - before));
+        }
+        eprintln!("SQL statements for a page of {n} posts: {spent:?}");
+        statements_by_size.push(spent);
+    }
+    assert_eq!(
+        statements_by_size[0], statements_by_size[1],
+        "statements per subgraph must not depend on the page size"
+    );
+    // And they are few: a handful per subgraph, not one per post.
+    for (subgraph, count) in &statements_by_size[0] {
+        assert!(*count <= 4, "{subgraph} ran {count} statements");
+    }
+}
