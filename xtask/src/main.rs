@@ -1,6 +1,7 @@
 //! Developer entry points: `cargo xtask up | down | test | compose [--check]`.
 
 mod compose;
+mod operations;
 mod postgres;
 mod stack;
 
