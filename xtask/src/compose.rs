@@ -101,6 +101,8 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     if check {
         println!("schema files are current");
     }
+    let operations = crate::operations::validate_all(root)?;
+    println!("{operations} shipped operations validate against the supergraph");
     Ok(())
 }
 

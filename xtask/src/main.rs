@@ -1,5 +1,6 @@
 //! Developer entry points: `cargo xtask up | down | test | compose [--check]`.
 
+mod bench;
 mod compose;
 mod operations;
 mod postgres;
@@ -23,6 +24,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                      ready, print the router URL. Safe to run twice.
   down               stop everything `up` started
   test               start what the tests need and run every test in the workspace
+  bench [--seconds N] seed a data set, start a release stack beside the development
+                     one, load the router with wrk, print throughput, latency,
+                     errors and SQL statements per request
   compose [--check]  write schema/*.graphql and schema/supergraph.graphql from the
                      subgraphs' code; --check fails when the committed files are stale";
 
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
         Some("up") => stack::up(&root),
         Some("down") => stack::down(&root),
         Some("test") => stack::test(&root, &args[1..]),
+        Some("bench") => bench::bench(&root, &args[1..]),
         Some("compose") => compose::run(&root, args.iter().any(|a| a == "--check")),
         _ => {
             eprintln!("{USAGE}");

@@ -78,20 +78,24 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn build_binaries(root: &Path) -> Result<PathBuf> {
+/// Build the router and subgraph binaries; returns the folder holding them.
+pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
     let mut command = cargo();
     command
         .current_dir(root)
         .args(["build", "--bin", "nova-router"]);
-    for (name, _) in SUBGRAPHS {
+    for name in SUBGRAPHS {
         command.args(["--bin", &format!("nova-{name}")]);
     }
+    if release {
+        command.arg("--release");
+    }
     run(&mut command)?;
-    Ok(target_dir(root).join("debug"))
+    Ok(target_dir(root).join(if release { "release" } else { "debug" }))
 }
 
 /// A process `up` runs: name, port, readiness path, environment.
-struct Service {
+pub struct Service {
     name: String,
     binary: String,
     port: u16,
@@ -134,7 +138,7 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
-fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()> {
+pub fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < timeout {
         if http_status(service.port, service.ready_path) == Some(200) {
@@ -159,7 +163,7 @@ fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()>
     )
 }
 
-fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
+pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
     if let Some(pid) = recorded_pid(state, &service.name) {
         if is_alive(pid) {
             println!("{} already running (pid {pid})", service.name);
@@ -191,34 +195,88 @@ fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Resul
     Ok(())
 }
 
-/// Every subgraph `up` runs: its name (binary `nova-<name>`, database
-/// `nova_<name>`) and port. The router comes after them.
-pub const SUBGRAPHS: [(&str, u16); 4] = [
-    ("identity", 4001),
-    ("users", 4002),
-    ("content", 4003),
-    ("social", 4004),
-];
+/// Every subgraph a stack runs, in start order (binary `nova-<name>`, database
+/// `<prefix>_<name>`, port after the router's). The router starts after them.
+pub const SUBGRAPHS: [&str; 4] = ["identity", "users", "content", "social"];
 
 pub const ROUTER_PORT: u16 = 4000;
 
-fn services(state: &State, pg: &Postgres, root: &Path) -> Result<Vec<Service>> {
+/// Where one stack runs: the development stack of `up`, or the bench's.
+pub struct Layout {
+    /// Prefix of process names (PID and log files).
+    pub name_prefix: &'static str,
+    /// Prefix of database names: `<prefix>_<subgraph>`.
+    pub database_prefix: &'static str,
+    /// The router's port; subgraph ports follow it in `SUBGRAPHS` order.
+    pub router_port: u16,
+}
+
+pub const DEVELOPMENT: Layout = Layout {
+    name_prefix: "",
+    database_prefix: "nova",
+    router_port: ROUTER_PORT,
+};
+
+impl Layout {
+    pub fn subgraph_port(&self, index: usize) -> u16 {
+        self.router_port + 1 + index as u16
+    }
+
+    pub fn database(&self, subgraph: &str) -> String {
+        format!("{}_{subgraph}", self.database_prefix)
+    }
+
+    /// Process names, router first.
+    pub fn process_names(&self) -> Vec<String> {
+        std::iter::once("router")
+            .chain(SUBGRAPHS)
+            .map(|name| format!("{}{name}", self.name_prefix))
+            .collect()
+    }
+}
+
+pub fn services(
+    state: &State,
+    pg: &Postgres,
+    root: &Path,
+    layout: &Layout,
+) -> Result<Vec<Service>> {
     let router_secret = secret(state, "NOVA_ROUTER_SECRET")?;
     let key_path = state.dir.join("identity").join("jwt-ed25519.pem");
     let mut services = Vec::new();
-    for (name, port) in SUBGRAPHS {
+    let mut router_env = vec![
+        (
+            "ROUTER_CONFIG_FILE_PATH",
+            root.join("router/router.yaml").display().to_string(),
+        ),
+        ("NOVA_ROUTER_SECRET", router_secret.clone()),
+        ("NOVA_ROUTER_PORT", layout.router_port.to_string()),
+        (
+            "NOVA_JWKS_URL",
+            format!(
+                "http://127.0.0.1:{}/.well-known/jwks.json",
+                layout.subgraph_port(0)
+            ),
+        ),
+    ];
+    for (index, name) in SUBGRAPHS.iter().enumerate() {
+        let port = layout.subgraph_port(index);
         let mut env = vec![
-            ("DATABASE_URL", pg.url(&format!("nova_{name}"))),
+            ("DATABASE_URL", pg.url(&layout.database(name))),
             ("NOVA_ROUTER_SECRET", router_secret.clone()),
             ("RUST_LOG", "info".to_string()),
             ("HTTP_PORT", port.to_string()),
         ];
-        if name == "identity" {
+        if *name == "identity" {
             env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
         }
+        router_env.push((
+            subgraph_url_variable(name),
+            format!("http://127.0.0.1:{port}/graphql"),
+        ));
         services.push(Service {
-            name: name.to_string(),
+            name: format!("{}{name}", layout.name_prefix),
             binary: format!("nova-{name}"),
             port,
             ready_path: "/health/ready",
@@ -226,30 +284,57 @@ fn services(state: &State, pg: &Postgres, root: &Path) -> Result<Vec<Service>> {
         });
     }
     services.push(Service {
-        name: "router".to_string(),
+        name: format!("{}router", layout.name_prefix),
         binary: "nova-router".to_string(),
-        port: ROUTER_PORT,
+        port: layout.router_port,
         ready_path: "/readiness",
-        env: vec![
-            (
-                "ROUTER_CONFIG_FILE_PATH",
-                root.join("router/router.yaml").display().to_string(),
-            ),
-            ("NOVA_ROUTER_SECRET", router_secret),
-        ],
+        env: router_env,
     });
     Ok(services)
+}
+
+/// The router config's variable for a subgraph's URL (`NOVA_IDENTITY_URL`, ...).
+fn subgraph_url_variable(name: &str) -> &'static str {
+    match name {
+        "identity" => "NOVA_IDENTITY_URL",
+        "users" => "NOVA_USERS_URL",
+        "content" => "NOVA_CONTENT_URL",
+        "social" => "NOVA_SOCIAL_URL",
+        other => panic!("no router URL variable for subgraph {other}"),
+    }
+}
+
+/// Stop the processes of a layout, by the PIDs recorded when they started.
+pub fn stop(state: &State, layout: &Layout) -> Result<()> {
+    for name in layout.process_names() {
+        let Some(pid) = recorded_pid(state, &name) else {
+            continue;
+        };
+        if is_alive(pid) {
+            println!("stopping {name} (pid {pid})");
+            run(Command::new("kill").arg(pid.to_string()))?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while is_alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if is_alive(pid) {
+                run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+            }
+        }
+        std::fs::remove_file(state.pid_file(&name))?;
+    }
+    Ok(())
 }
 
 pub fn up(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
-    for (name, _) in SUBGRAPHS {
-        postgres::ensure_database(&pg, &format!("nova_{name}"))?;
+    for name in SUBGRAPHS {
+        postgres::ensure_database(&pg, &DEVELOPMENT.database(name))?;
     }
     println!("building the subgraphs and the router");
-    let bin_dir = build_binaries(root)?;
-    for service in services(&state, &pg, root)? {
+    let bin_dir = build_binaries(root, false)?;
+    for service in services(&state, &pg, root, &DEVELOPMENT)? {
         start(&state, &bin_dir, root, &service)?;
         wait_ready(&state, &service, Duration::from_secs(60))?;
     }
@@ -266,24 +351,7 @@ pub fn up(root: &Path) -> Result<()> {
 
 pub fn down(root: &Path) -> Result<()> {
     let state = State::open(root)?;
-    let names = std::iter::once("router").chain(SUBGRAPHS.iter().rev().map(|(name, _)| *name));
-    for name in names {
-        let Some(pid) = recorded_pid(&state, name) else {
-            continue;
-        };
-        if is_alive(pid) {
-            println!("stopping {name} (pid {pid})");
-            run(Command::new("kill").arg(pid.to_string()))?;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while is_alive(pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if is_alive(pid) {
-                run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
-            }
-        }
-        std::fs::remove_file(state.pid_file(name))?;
-    }
+    stop(&state, &DEVELOPMENT)?;
     postgres::stop(&state)
 }
 
@@ -293,7 +361,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     postgres::drop_test_databases(&pg)?;
-    let bin_dir = build_binaries(root)?;
+    let bin_dir = build_binaries(root, false)?;
     run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"])

@@ -1,0 +1,458 @@
+//! `cargo xtask bench [--seconds N]`: seed a realistic data set, start the whole
+//! stack in release mode beside the development one (ports 14000-14004, databases
+//! `nova_bench_*`), load the router with the post-page and profile-page operations
+//! from `wrk` (a separate process, loopback only, fixed duration), and print
+//! requests per second, p50/p99 latency, errors and SQL statements per request per
+//! subgraph. Then stop what it started.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+use crate::postgres::{self, Postgres};
+use crate::stack::{self, Layout, State, SUBGRAPHS};
+
+const BENCH: Layout = Layout {
+    name_prefix: "bench-",
+    database_prefix: "nova_bench",
+    router_port: 14000,
+};
+
+const USERS: usize = 5_000;
+const FOLLOWS_PER_USER: usize = 20;
+const POSTS: usize = 20_000;
+const COMMENTS: usize = 30_000;
+const LIKES: usize = 100_000;
+const SAMPLE: usize = 500;
+const PASSWORD: &str = "bench password 1";
+
+/// A skewed pick in 0..n: low indices (the "popular" users and posts) are chosen
+/// far more often (u³ puts about half the picks in the first 12.5%).
+fn skewed(rng: &mut StdRng, n: usize) -> usize {
+    let u: f64 = rng.gen();
+    ((u * u * u) * n as f64) as usize % n
+}
+
+/// `POST path` with a JSON body to 127.0.0.1:port; the response body.
+fn post_json(port: u16, path: &str, body: &str, token: Option<&str>) -> Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (_, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    Ok(body.to_string())
+}
+
+fn graphql(
+    query: &str,
+    variables: serde_json::Value,
+    token: Option<&str>,
+) -> Result<serde_json::Value> {
+    let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+    let text = post_json(BENCH.router_port, "/graphql", &body, token)?;
+    // The router may answer chunked; the JSON object is the part between braces.
+    let start = text.find('{').context("no JSON in the response")?;
+    let end = text.rfind('}').context("no JSON in the response")?;
+    let value: serde_json::Value = serde_json::from_str(&text[start..=end])?;
+    if value.get("errors").is_some() {
+        bail!("GraphQL errors: {value}");
+    }
+    Ok(value["data"].clone())
+}
+
+/// Load a CSV into a table with psql's \copy.
+fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &str) -> Result<()> {
+    let mut child = Command::new("psql")
+        .arg(pg.url(database))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!(
+            "\\copy {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("psql stdin")?
+        .write_all(rows.as_bytes())?;
+    if !child.wait()?.success() {
+        bail!("loading {table} into {database} failed");
+    }
+    Ok(())
+}
+
+fn sql(pg: &Postgres, database: &str, statement: &str) -> Result<String> {
+    let output = Command::new("psql")
+        .arg(pg.url(database))
+        .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", statement])
+        .output()?;
+    if !output.status.success() {
+        bail!("psql: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// What the load scripts pick from.
+struct Seeded {
+    viewer_token: String,
+    post_ids: Vec<Uuid>,
+    usernames: Vec<String>,
+}
+
+fn seed(pg: &Postgres) -> Result<Seeded> {
+    let mut rng = StdRng::seed_from_u64(7);
+    // One real account, so its argon2 hash can be reused for the seeded ones.
+    graphql(
+        "mutation($p: String!) { register(email: \"viewer@bench.test\", username: \"viewer\", password: $p) { id } }",
+        serde_json::json!({ "p": PASSWORD }),
+        None,
+    )?;
+    let hash = sql(
+        pg,
+        &BENCH.database("identity"),
+        "SELECT password_hash FROM accounts WHERE username = 'viewer'",
+    )?;
+    let viewer_id: Uuid = sql(
+        pg,
+        &BENCH.database("identity"),
+        "SELECT id FROM accounts WHERE username = 'viewer'",
+    )?
+    .parse()?;
+
+    let user_ids: Vec<Uuid> = (0..USERS).map(|_| Uuid::now_v7()).collect();
+    let usernames: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
+    let mut accounts = String::new();
+    let mut profiles = String::new();
+    for (i, id) in user_ids.iter().enumerate() {
+        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},{hash}\n"));
+        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
+    }
+    copy_csv(
+        pg,
+        &BENCH.database("identity"),
+        "accounts",
+        "id, email, username, password_hash",
+        &accounts,
+    )?;
+    copy_csv(
+        pg,
+        &BENCH.database("users"),
+        "profiles",
+        "user_id, display_name, bio",
+        &profiles,
+    )?;
+
+    // A skewed follow graph: everyone (the viewer too) follows popular users more.
+    let mut follows = String::new();
+    let mut seen = std::collections::HashSet::new();
+    for follower in user_ids.iter().chain(std::iter::once(&viewer_id)) {
+        for _ in 0..FOLLOWS_PER_USER {
+            let followee = user_ids[skewed(&mut rng, USERS)];
+            if followee != *follower && seen.insert((*follower, followee)) {
+                follows.push_str(&format!("{follower},{followee},{}\n", Uuid::now_v7()));
+            }
+        }
+    }
+    copy_csv(
+        pg,
+        &BENCH.database("social"),
+        "follows",
+        "follower_id, followee_id, id",
+        &follows,
+    )?;
+
+    // Posts: popular users write more; some carry hashtags.
+    let tags = ["rust", "graphql", "music", "travel", "food"];
+    let mut posts = String::new();
+    let mut post_tags = String::new();
+    let mut post_ids = Vec::with_capacity(POSTS);
+    for i in 0..POSTS {
+        let id = Uuid::now_v7();
+        let author = user_ids[skewed(&mut rng, USERS)];
+        let tag = tags[i % tags.len()];
+        posts.push_str(&format!(
+            "{id},{author},\"Post {i} about #{tag}\",{{{tag}}}\n"
+        ));
+        post_tags.push_str(&format!("{tag},{id}\n"));
+        post_ids.push(id);
+    }
+    copy_csv(
+        pg,
+        &BENCH.database("content"),
+        "posts",
+        "id, author_id, body, hashtags",
+        &posts,
+    )?;
+    copy_csv(
+        pg,
+        &BENCH.database("content"),
+        "post_hashtags",
+        "tag, post_id",
+        &post_tags,
+    )?;
+
+    let mut comments = String::new();
+    for i in 0..COMMENTS {
+        let post = post_ids[skewed(&mut rng, POSTS)];
+        let author = user_ids[rng.gen_range(0..USERS)];
+        comments.push_str(&format!("{},{post},{author},Comment {i}\n", Uuid::now_v7()));
+    }
+    copy_csv(
+        pg,
+        &BENCH.database("content"),
+        "comments",
+        "id, post_id, author_id, body",
+        &comments,
+    )?;
+
+    let mut likes = String::new();
+    let mut liked = std::collections::HashSet::new();
+    for _ in 0..LIKES {
+        let post = post_ids[skewed(&mut rng, POSTS)];
+        let user = user_ids[rng.gen_range(0..USERS)];
+        if liked.insert((post, user)) {
+            likes.push_str(&format!("{post},{user}\n"));
+        }
+    }
+    copy_csv(
+        pg,
+        &BENCH.database("social"),
+        "likes",
+        "post_id, user_id",
+        &likes,
+    )?;
+    for name in SUBGRAPHS {
+        sql(pg, &BENCH.database(name), "ANALYZE")?;
+    }
+
+    let login = graphql(
+        "mutation($p: String!) { login(email: \"viewer@bench.test\", password: $p) { accessToken } }",
+        serde_json::json!({ "p": PASSWORD }),
+        None,
+    )?;
+    let viewer_token = login["login"]["accessToken"]
+        .as_str()
+        .context("no access token")?
+        .to_string();
+    println!(
+        "seeded {USERS} users, {} follows, {POSTS} posts, {COMMENTS} comments, {} likes",
+        seen.len(),
+        liked.len()
+    );
+    Ok(Seeded {
+        viewer_token,
+        post_ids: (0..SAMPLE)
+            .map(|_| post_ids[skewed(&mut rng, POSTS)])
+            .collect(),
+        usernames: (0..SAMPLE)
+            .map(|_| usernames[skewed(&mut rng, USERS)].clone())
+            .collect(),
+    })
+}
+
+/// A wrk script that sends one shipped operation with a rotating variable and
+/// counts GraphQL errors.
+fn wrk_script(
+    operation: &str,
+    query: &str,
+    variable: &str,
+    values: &[String],
+    token: &str,
+) -> String {
+    let values: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    let query = serde_json::to_string(query).expect("a string serializes");
+    format!(
+        r#"local values = {{{values}}}
+local query = [==[{query}]==]
+local counter = 0
+local threads = {{}}
+errors = 0
+setup = function(thread) table.insert(threads, thread) end
+request = function()
+  counter = counter + 1
+  local value = values[(counter % #values) + 1]
+  local body = '{{"operationName":"{operation}","query":' .. query .. ',"variables":{{"{variable}":"' .. value .. '"}}}}'
+  return wrk.format("POST", "/graphql", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}}, body)
+end
+response = function(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then errors = errors + 1 end
+end
+done = function(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("errors") end
+  io.write(string.format("NOVA requests=%d seconds=%.3f p50_us=%d p99_us=%d errors=%d socket_errors=%d\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    total, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"#,
+        values = values.join(",")
+    )
+}
+
+fn statements(port: u16) -> Result<u64> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    text.lines()
+        .find(|l| l.starts_with("nova_sql_statements_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .context("no nova_sql_statements_total in /metrics")
+}
+
+fn field(line: &str, name: &str) -> Result<f64> {
+    line.split_whitespace()
+        .find_map(|part| part.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("wrk printed no {name}"))
+}
+
+fn run_scenario(
+    root: &Path,
+    state: &State,
+    name: &str,
+    operation: &str,
+    file: &str,
+    variable: &str,
+    values: &[String],
+    token: &str,
+    seconds: u64,
+) -> Result<()> {
+    let source = std::fs::read_to_string(root.join("persisted-queries").join(file))?;
+    let script_path = state.dir.join(format!("bench-{name}.lua"));
+    std::fs::write(
+        &script_path,
+        wrk_script(operation, &source, variable, values, token),
+    )?;
+    let before: Vec<u64> = (0..SUBGRAPHS.len())
+        .map(|i| statements(BENCH.subgraph_port(i)))
+        .collect::<Result<_>>()?;
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c32",
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "-s",
+        ])
+        .arg(&script_path)
+        .arg(format!("http://127.0.0.1:{}/graphql", BENCH.router_port))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("NOVA "))
+        .with_context(|| {
+            format!(
+                "wrk failed: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })?;
+    let requests = field(line, "requests")?;
+    let per_request: Vec<String> = SUBGRAPHS
+        .iter()
+        .enumerate()
+        .map(|(i, subgraph)| {
+            let spent = statements(BENCH.subgraph_port(i)).unwrap_or(0) - before[i];
+            format!("{subgraph} {:.2}", spent as f64 / requests.max(1.0))
+        })
+        .collect();
+    println!(
+        "{name:<13} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>3} (+{} socket)   SQL/request: {}",
+        requests / field(line, "seconds")?,
+        field(line, "p50_us")? / 1000.0,
+        field(line, "p99_us")? / 1000.0,
+        field(line, "errors")?,
+        field(line, "socket_errors")?,
+        per_request.join(", ")
+    );
+    Ok(())
+}
+
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let seconds: u64 = match args.iter().position(|a| a == "--seconds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .context("--seconds takes a whole number")?,
+        None => 20,
+    };
+    if Command::new("wrk").arg("-v").output().is_err() {
+        println!("installing wrk (Debian package) for the load generator");
+        stack::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "wrk"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    let state = State::open(root)?;
+    let pg = postgres::ensure_running(&state)?;
+    stack::stop(&state, &BENCH)?;
+    for name in SUBGRAPHS {
+        let database = BENCH.database(name);
+        postgres::psql(
+            &pg,
+            &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
+        )?;
+        postgres::psql(&pg, &format!("CREATE DATABASE \"{database}\""))?;
+    }
+    println!("building release binaries");
+    let bin_dir = stack::build_binaries(root, true)?;
+    let result = (|| {
+        for service in stack::services(&state, &pg, root, &BENCH)? {
+            stack::start(&state, &bin_dir, root, &service)?;
+            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+        }
+        let seeded = seed(&pg)?;
+        let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
+        println!("\nload: wrk, 2 threads, 32 connections, {seconds}s per operation, on loopback");
+        run_scenario(
+            root,
+            &state,
+            "post page",
+            "PostPage",
+            "post-page.graphql",
+            "id",
+            &post_ids,
+            &seeded.viewer_token,
+            seconds,
+        )?;
+        run_scenario(
+            root,
+            &state,
+            "profile page",
+            "ProfilePage",
+            "profile-page.graphql",
+            "username",
+            &seeded.usernames,
+            &seeded.viewer_token,
+            seconds,
+        )?;
+        Ok(())
+    })();
+    stack::stop(&state, &BENCH)?;
+    result
+}
