@@ -328,23 +328,35 @@ fn field(line: &str, name: &str) -> Result<f64> {
         .with_context(|| format!("wrk printed no {name}"))
 }
 
+/// One shipped operation under load, with the values its one variable takes.
+struct Scenario<'a> {
+    name: &'a str,
+    operation: &'a str,
+    file: &'a str,
+    variable: &'a str,
+    values: &'a [String],
+}
+
 fn run_scenario(
     root: &Path,
     state: &State,
-    name: &str,
-    operation: &str,
-    file: &str,
-    variable: &str,
-    values: &[String],
+    scenario: &Scenario,
     token: &str,
     seconds: u64,
 ) -> Result<()> {
-    let source = std::fs::read_to_string(root.join("persisted-queries").join(file))?;
-    let script_path = state.dir.join(format!("bench-{name}.lua"));
-    std::fs::write(
-        &script_path,
-        wrk_script(operation, &source, variable, values, token),
-    )?;
+    let name = scenario.name;
+    let source = std::fs::read_to_string(root.join("persisted-queries").join(scenario.file))?;
+    let script_path = state
+        .dir
+        .join(format!("bench-{}.lua", name.replace(' ', "-")));
+    let script = wrk_script(
+        scenario.operation,
+        &source,
+        scenario.variable,
+        scenario.values,
+        token,
+    );
+    std::fs::write(&script_path, script)?;
     let before: Vec<u64> = (0..SUBGRAPHS.len())
         .map(|i| statements(BENCH.subgraph_port(i)))
         .collect::<Result<_>>()?;
@@ -429,28 +441,25 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         let seeded = seed(&pg)?;
         let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
         println!("\nload: wrk, 2 threads, 32 connections, {seconds}s per operation, on loopback");
-        run_scenario(
-            root,
-            &state,
-            "post page",
-            "PostPage",
-            "post-page.graphql",
-            "id",
-            &post_ids,
-            &seeded.viewer_token,
-            seconds,
-        )?;
-        run_scenario(
-            root,
-            &state,
-            "profile page",
-            "ProfilePage",
-            "profile-page.graphql",
-            "username",
-            &seeded.usernames,
-            &seeded.viewer_token,
-            seconds,
-        )?;
+        let scenarios = [
+            Scenario {
+                name: "post page",
+                operation: "PostPage",
+                file: "post-page.graphql",
+                variable: "id",
+                values: &post_ids,
+            },
+            Scenario {
+                name: "profile page",
+                operation: "ProfilePage",
+                file: "profile-page.graphql",
+                variable: "username",
+                values: &seeded.usernames,
+            },
+        ];
+        for scenario in &scenarios {
+            run_scenario(root, &state, scenario, &seeded.viewer_token, seconds)?;
+        }
         Ok(())
     })();
     stack::stop(&state, &BENCH)?;
