@@ -39,6 +39,11 @@ pub fn bad_input(field: &str, message: impl Into<String>) -> async_graphql::Erro
         .extend_with(|_, ext| ext.set("field", field.as_str()))
 }
 
+/// Parse an `ID` argument as a UUID, or `BAD_USER_INPUT` naming the argument.
+pub fn parse_id(id: &str, argument: &str) -> async_graphql::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(id).map_err(|_| bad_input(argument, format!("{argument} is not an id")))
+}
+
 /// Log an unexpected failure and hand the client a generic `INTERNAL` error.
 pub fn internal(error: impl std::fmt::Display) -> async_graphql::Error {
     tracing::error!(%error, "internal error");

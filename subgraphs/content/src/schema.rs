@@ -6,7 +6,7 @@ use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBu
 use chrono::{DateTime, Utc};
 use nova_core::connection::{connection, PageKey, PageRequest};
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, OrInternal};
+use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -45,11 +45,6 @@ pub fn build(db: Db) -> ContentSchema {
 
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
-}
-
-fn id_arg(id: &ID, argument: &str) -> Result<Uuid> {
-    Uuid::parse_str(id.as_str())
-        .map_err(|_| bad_input(argument, format!("{argument} is not an id")))
 }
 
 /// Trim and check a body: not empty, at most `max` characters.
@@ -202,7 +197,7 @@ pub struct Query;
 impl Query {
     /// A post by id; null when there is none (or it was deleted).
     async fn post(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Post>> {
-        load_post(ctx, id_arg(&id, "id")?).await
+        load_post(ctx, parse_id(&id, "id")?).await
     }
 
     /// Posts carrying `#tag`, newest first.
@@ -284,7 +279,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn edit_post(&self, ctx: &Context<'_>, id: ID, body: String) -> Result<Post> {
         let caller = Caller::of(ctx).require_user()?;
-        let id = id_arg(&id, "id")?;
+        let id = parse_id(&id, "id")?;
         let body = checked_body(&body, POST_MAX_CHARS)?;
         let db = ctx.data_unchecked::<Db>();
         let existing = store::posts_by_ids(db, &[id]).await.or_internal()?;
@@ -308,7 +303,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let caller = Caller::of(ctx).require_user()?;
-        let post_id = id_arg(&id, "id")?;
+        let post_id = parse_id(&id, "id")?;
         let db = ctx.data_unchecked::<Db>();
         let existing = store::posts_by_ids(db, &[post_id]).await.or_internal()?;
         let Some(existing) = existing.first() else {
@@ -324,7 +319,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn add_comment(&self, ctx: &Context<'_>, post_id: ID, body: String) -> Result<Comment> {
         let author_id = Caller::of(ctx).require_user()?;
-        let post_id = id_arg(&post_id, "postId")?;
+        let post_id = parse_id(&post_id, "postId")?;
         let body = checked_body(&body, COMMENT_MAX_CHARS)?;
         let row = CommentRow {
             id: Uuid::now_v7(),
@@ -344,7 +339,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn delete_comment(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
         let caller = Caller::of(ctx).require_user()?;
-        let comment_id = id_arg(&id, "id")?;
+        let comment_id = parse_id(&id, "id")?;
         let db = ctx.data_unchecked::<Db>();
         let Some(existing) = store::comment_by_id(db, comment_id).await.or_internal()? else {
             return Err(not_found("comment"));

@@ -5,7 +5,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
 use nova_core::connection::{connection, PageKey, PageRequest};
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, OrInternal};
+use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -44,11 +44,6 @@ pub fn build(db: Db) -> SocialSchema {
 
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
-}
-
-fn id_arg(id: &ID, argument: &str) -> Result<Uuid> {
-    Uuid::parse_str(id.as_str())
-        .map_err(|_| bad_input(argument, format!("{argument} is not an id")))
 }
 
 async fn count(ctx: &Context<'_>, count: Count, id: Uuid) -> Result<i64> {
@@ -211,7 +206,7 @@ impl Query {
 /// `BAD_USER_INPUT`.
 fn caller_and_other(ctx: &Context<'_>, user_id: &ID, verb: &str) -> Result<(Uuid, Uuid)> {
     let caller = Caller::of(ctx).require_user()?;
-    let other = id_arg(user_id, "userId")?;
+    let other = parse_id(user_id, "userId")?;
     if caller == other {
         return Err(bad_input("userId", format!("you cannot {verb} yourself")));
     }
@@ -282,7 +277,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn like_post(&self, ctx: &Context<'_>, post_id: ID) -> Result<Post> {
         let me = Caller::of(ctx).require_user()?;
-        let post = id_arg(&post_id, "postId")?;
+        let post = parse_id(&post_id, "postId")?;
         let db = ctx.data_unchecked::<Db>();
         store::like(db, me, post).await.or_internal()?;
         Ok(Post { id: post })
@@ -292,7 +287,7 @@ impl Mutation {
     #[graphql(directive = authenticated::apply())]
     async fn unlike_post(&self, ctx: &Context<'_>, post_id: ID) -> Result<Post> {
         let me = Caller::of(ctx).require_user()?;
-        let post = id_arg(&post_id, "postId")?;
+        let post = parse_id(&post_id, "postId")?;
         let db = ctx.data_unchecked::<Db>();
         store::unlike(db, me, post).await.or_internal()?;
         Ok(Post { id: post })

@@ -45,13 +45,24 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
     })
 }
 
-pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
-        .bind(follower)
-        .bind(followee)
+/// One statement on a pair of ids (`$1`, `$2`); the idempotent writes below.
+async fn pair_statement(db: &Db, sql: &str, first: Uuid, second: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(sql)
+        .bind(first)
+        .bind(second)
         .execute(db.statement())
         .await?;
     Ok(())
+}
+
+pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sqlx::Error> {
+    pair_statement(
+        db,
+        "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2",
+        follower,
+        followee,
+    )
+    .await
 }
 
 /// Block, and drop the follows between the two in both directions.
@@ -78,48 +89,53 @@ pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Er
 }
 
 pub async fn unblock(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(db.statement())
-        .await?;
-    Ok(())
+    pair_statement(
+        db,
+        "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
+        blocker,
+        blocked,
+    )
+    .await
 }
 
 pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(muter)
-        .bind(muted)
-        .execute(db.statement())
-        .await?;
-    Ok(())
+    pair_statement(
+        db,
+        "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        muter,
+        muted,
+    )
+    .await
 }
 
 pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2")
-        .bind(muter)
-        .bind(muted)
-        .execute(db.statement())
-        .await?;
-    Ok(())
+    pair_statement(
+        db,
+        "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2",
+        muter,
+        muted,
+    )
+    .await
 }
 
 pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(post)
-        .bind(user)
-        .execute(db.statement())
-        .await?;
-    Ok(())
+    pair_statement(
+        db,
+        "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        post,
+        user,
+    )
+    .await
 }
 
 pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM likes WHERE post_id = $1 AND user_id = $2")
-        .bind(post)
-        .bind(user)
-        .execute(db.statement())
-        .await?;
-    Ok(())
+    pair_statement(
+        db,
+        "DELETE FROM likes WHERE post_id = $1 AND user_id = $2",
+        post,
+        user,
+    )
+    .await
 }
 
 /// `SELECT <key>, count(*) ... GROUP BY <key>` for many keys in one statement;
