@@ -141,7 +141,8 @@ fn seed(pg: &Postgres) -> Result<Seeded> {
     let mut accounts = String::new();
     let mut profiles = String::new();
     for (i, id) in user_ids.iter().enumerate() {
-        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},{hash}\n"));
+        // The argon2 hash holds commas: quote it.
+        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
         profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
     }
     copy_csv(
