@@ -72,10 +72,36 @@ fn as_owner(bin: &Path, tool: &str) -> Command {
     }
 }
 
+/// Where the cluster lives: `.nova/postgres`, unless the clone sits below a folder
+/// the `postgres` user cannot enter (a clone under /root, say); then a folder of
+/// this clone's own under /var/lib/nova, named after the clone's path.
+fn cluster_dir(state: &State) -> Result<PathBuf> {
+    let preferred = state.dir.join("postgres");
+    if !is_root() {
+        return Ok(preferred);
+    }
+    std::fs::create_dir_all(&preferred)?;
+    let reachable = Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(&preferred)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if reachable {
+        return Ok(preferred);
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    state.dir.hash(&mut hasher);
+    let fallback = PathBuf::from(format!("/var/lib/nova/{:016x}/postgres", hasher.finish()));
+    std::fs::create_dir_all(&fallback)?;
+    Ok(fallback)
+}
+
 /// Make sure the cluster exists and runs; returns how to reach it.
 pub fn ensure_running(state: &State) -> Result<Postgres> {
     let bin = bin_dir()?;
-    let base = state.dir.join("postgres");
+    let base = cluster_dir(state)?;
     let data = base.join("data");
     let socket_dir = base.join("run");
     let password = secret(state, "POSTGRES_PASSWORD")?;
@@ -148,7 +174,7 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
 }
 
 pub fn stop(state: &State) -> Result<()> {
-    let data = state.dir.join("postgres").join("data");
+    let data = cluster_dir(state)?.join("data");
     if !data.join("postmaster.pid").exists() {
         return Ok(());
     }
