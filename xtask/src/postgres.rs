@@ -144,7 +144,8 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         .output()?;
     if !status.status.success() {
         println!("starting Postgres on 127.0.0.1:{port}");
-        let log = state.logs().join("postgres.log");
+        // Beside the cluster: the postgres user must be able to write it.
+        let log = base.join("postgres.log");
         if is_root() {
             std::fs::File::create(&log)?;
             run(Command::new("chown").arg("postgres:postgres").arg(&log))?;
