@@ -104,7 +104,17 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
     let base = cluster_dir(state)?;
     let data = base.join("data");
     let socket_dir = base.join("run");
-    let password = secret(state, "POSTGRES_PASSWORD")?;
+    // The superuser password lives with the cluster, so a cluster that outlives a
+    // clone (one under /var/lib/nova) still opens for the next clone at that path.
+    let password_path = base.join("superuser-password");
+    let password = match std::fs::read_to_string(&password_path) {
+        Ok(password) => password.trim().to_string(),
+        Err(_) => {
+            let password = secret(state, "POSTGRES_PASSWORD")?;
+            std::fs::write(&password_path, &password)?;
+            password
+        }
+    };
     let port: u16 = std::env::var("NOVA_POSTGRES_PORT")
         .ok()
         .map(|p| p.parse().context("NOVA_POSTGRES_PORT is not a port number"))
