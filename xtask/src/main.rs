@@ -24,6 +24,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                      ready, print the router URL. Safe to run twice.
   down               stop everything `up` started
   test               start what the tests need and run every test in the workspace
+  pq [--check]       write persisted-queries/manifest.json (Apollo's persisted query
+                     manifest) from persisted-queries/*.graphql; --check fails when stale
   bench [--seconds N] seed a data set, start a release stack beside the development
                      one, load the router with wrk, print throughput, latency,
                      errors and SQL statements per request
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Some("down") => stack::down(&root),
         Some("test") => stack::test(&root, &args[1..]),
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("pq") => operations::run_pq(&root, args.iter().any(|a| a == "--check")),
         Some("compose") => compose::run(&root, args.iter().any(|a| a == "--check")),
         _ => {
             eprintln!("{USAGE}");

@@ -86,3 +86,97 @@ mod tests {
         assert!(validate(&schema, "entities.graphql", "{ _service { sdl } }").is_err());
     }
 }
+
+/// Where `cargo xtask pq` writes the manifest.
+pub const MANIFEST: &str = "persisted-queries/manifest.json";
+
+/// The persisted query manifest (Apollo's format, version 1; Hive Router reads it):
+/// one entry per named operation, `id` = SHA-256 of `body`, sorted by name. A body is
+/// the operation as printed by apollo-compiler, followed by the fragments of its file.
+pub fn manifest(root: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let schema = api_schema(root)?;
+    let mut operations = Vec::new();
+    for (file, source) in operation_files(root)? {
+        let document = validate(&schema, &file, &source).with_context(|| file.clone())?;
+        if document.operations.anonymous.is_some() {
+            bail!("{file}: every shipped operation needs a name");
+        }
+        let fragments: String = document
+            .fragments
+            .values()
+            .map(|fragment| format!("\n{}", fragment.serialize()))
+            .collect();
+        for (name, operation) in &document.operations.named {
+            let body = format!("{}{fragments}", operation.serialize());
+            let id = format!("{:x}", Sha256::digest(body.as_bytes()));
+            let kind = operation.operation_type.to_string();
+            operations.push((name.to_string(), id, kind, body));
+        }
+    }
+    operations.sort();
+    for pair in operations.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            bail!("two shipped operations are named {}", pair[0].0);
+        }
+    }
+    let entries: Vec<serde_json::Value> = operations
+        .into_iter()
+        .map(|(name, id, kind, body)| {
+            serde_json::json!({ "id": id, "name": name, "type": kind, "body": body })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": entries,
+    });
+    Ok(format!("{}\n", serde_json::to_string_pretty(&manifest)?))
+}
+
+/// `cargo xtask pq [--check]`: write the manifest, or fail when the committed one is
+/// stale. Fails as well when any operation does not validate.
+pub fn run_pq(root: &Path, check: bool) -> Result<()> {
+    let manifest = manifest(root)?;
+    let path = root.join(MANIFEST);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == manifest {
+        println!("{MANIFEST} is current");
+    } else if check {
+        bail!("{MANIFEST} is stale; run `cargo xtask pq`");
+    } else {
+        std::fs::write(&path, manifest)?;
+        println!("wrote {MANIFEST}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn committed_manifest_is_current() {
+        run_pq(&crate::workspace_root(), true).unwrap();
+    }
+
+    #[test]
+    fn manifest_ids_are_the_sha256_of_the_bodies() {
+        let text = manifest(&crate::workspace_root()).unwrap();
+        let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(manifest["format"], "apollo-persisted-query-manifest");
+        let operations = manifest["operations"].as_array().unwrap();
+        assert!(operations
+            .iter()
+            .any(|o| o["name"] == "PostPage" && o["type"] == "query"));
+        assert!(operations
+            .iter()
+            .any(|o| o["name"] == "FollowUser" && o["type"] == "mutation"));
+        for operation in operations {
+            let body = operation["body"].as_str().unwrap();
+            let id = format!("{:x}", Sha256::digest(body.as_bytes()));
+            assert_eq!(operation["id"], id.as_str());
+        }
+    }
+}
