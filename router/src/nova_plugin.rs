@@ -89,17 +89,22 @@ impl RouterPlugin for NovaPlugin {
         &'exec self,
         payload: OnExecuteStartHookPayload<'exec>,
     ) -> OnExecuteStartHookResult<'exec> {
-        let presented_token = payload
+        // Reading the request context takes a snapshot of it: only do that when a
+        // token was presented at all.
+        if !payload
             .router_http_request
             .headers
-            .contains_key(AUTHORIZATION);
+            .contains_key(AUTHORIZATION)
+        {
+            return payload.proceed();
+        }
         // `Some(false)`: the router looked for a verified token and found none.
         let verified = payload
             .request_context
             .read()
             .ok()
             .and_then(|context| context.authentication().jwt_status().copied());
-        if presented_token && verified == Some(false) {
+        if verified == Some(false) {
             let mut error = GraphQLError::from_message_and_code(
                 "the access token is invalid or expired; refresh the session or sign in again",
                 "UNAUTHENTICATED",

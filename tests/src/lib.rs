@@ -14,6 +14,9 @@ use sqlx::Connection;
 /// The subgraphs every stack runs, as named in supergraph.yaml.
 pub const SUBGRAPHS: [&str; 4] = ["identity", "users", "content", "social"];
 
+/// The password of users made by `Stack::register` and `Stack::sign_up`.
+pub const TEST_PASSWORD: &str = "a long enough password";
+
 pub const ISSUER: &str = "nova-identity-test";
 pub const AUDIENCE: &str = "nova-test";
 
@@ -61,16 +64,20 @@ impl Drop for Process {
     }
 }
 
-/// identity, users and the router, each on its own port.
+/// One running subgraph of a stack.
+struct Subgraph {
+    name: &'static str,
+    /// Base URL (`http://127.0.0.1:<port>`).
+    url: String,
+    database: String,
+}
+
+/// Every subgraph and the router, each on its own port.
 pub struct Stack {
     pub router_url: String,
-    pub identity_url: String,
-    pub users_url: String,
-    /// Every subgraph's base URL by name.
-    pub subgraph_urls: Vec<(&'static str, String)>,
+    subgraphs: Vec<Subgraph>,
     pub router_secret: String,
-    /// The users subgraph's database, and the admin URL that created it.
-    pub users_database: String,
+    /// The admin URL the stack's databases were created with.
     pub admin_url: String,
     /// The identity's signing key (PKCS#8 PEM), for tests that forge tokens.
     pub signing_key_pem: String,
@@ -150,7 +157,7 @@ impl Stack {
         };
 
         let mut processes = Vec::new();
-        let mut subgraph_urls = Vec::new();
+        let mut subgraphs = Vec::new();
         for name in SUBGRAPHS {
             let database = format!("nova_t_{run_id}_{name}");
             let database_url = create_database(&admin_url, &database).await?;
@@ -167,45 +174,47 @@ impl Stack {
                 env.push(("JWT_AUDIENCE", AUDIENCE.into()));
             }
             processes.push(spawn(name, env)?);
-            subgraph_urls.push((name, format!("http://127.0.0.1:{port}"), database));
+            let url = format!("http://127.0.0.1:{port}");
+            subgraphs.push(Subgraph {
+                name,
+                url,
+                database,
+            });
         }
-        let url_of = |wanted: &str| {
-            subgraph_urls
-                .iter()
-                .find(|(name, _, _)| *name == wanted)
-                .map(|(_, url, _)| url.clone())
-                .expect("every subgraph is started")
-        };
-        let identity_url = url_of("identity");
-        let users_url = url_of("users");
-        let users_database = format!("nova_t_{run_id}_users");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()?;
         let mut stack = Stack {
             router_url: format!("http://127.0.0.1:{router_port}/graphql"),
-            identity_url,
-            users_url,
-            subgraph_urls: subgraph_urls
-                .iter()
-                .map(|(name, url, _)| (*name, url.clone()))
-                .collect(),
+            subgraphs,
             router_secret: router_secret.clone(),
-            users_database,
             admin_url: admin_url.clone(),
             signing_key_pem: String::new(),
             http,
             processes,
             _state: state,
         };
-        stack
-            .wait_ready(&format!("{}/health/ready", stack.identity_url))
-            .await?;
-        stack
-            .wait_ready(&format!("{}/health/ready", stack.users_url))
-            .await?;
+        let ready_urls: Vec<String> = stack
+            .subgraphs
+            .iter()
+            .map(|s| format!("{}/health/ready", s.url))
+            .collect();
+        for url in ready_urls {
+            stack.wait_ready(&url).await?;
+        }
         stack.signing_key_pem = std::fs::read_to_string(&key_path)?;
 
+        // NOVA_IDENTITY_URL, NOVA_USERS_URL, ... as router/router.yaml reads them.
+        let url_variables: Vec<(String, String)> = stack
+            .subgraphs
+            .iter()
+            .map(|s| {
+                (
+                    format!("NOVA_{}_URL", s.name.to_uppercase()),
+                    format!("{}/graphql", s.url),
+                )
+            })
+            .collect();
         let mut router_env = vec![
             (
                 "ROUTER_CONFIG_FILE_PATH",
@@ -217,29 +226,14 @@ impl Stack {
                 root.join("schema/supergraph.graphql").display().to_string(),
             ),
             (
-                "NOVA_IDENTITY_URL",
-                format!("{}/graphql", stack.identity_url),
-            ),
-            ("NOVA_USERS_URL", format!("{}/graphql", stack.users_url)),
-            (
                 "NOVA_JWKS_URL",
-                format!("{}/.well-known/jwks.json", stack.identity_url),
+                format!("{}/.well-known/jwks.json", stack.subgraph_url("identity")),
             ),
             ("NOVA_ROUTER_SECRET", router_secret),
             ("JWT_ISSUER", ISSUER.into()),
             ("JWT_AUDIENCE", AUDIENCE.into()),
             ("NOVA_GRAPHIQL", "false".into()),
         ];
-        // NOVA_IDENTITY_URL, NOVA_USERS_URL, ... as router/router.yaml reads them.
-        let url_variables: Vec<(String, String)> = subgraph_urls
-            .iter()
-            .map(|(name, url, _)| {
-                (
-                    format!("NOVA_{}_URL", name.to_uppercase()),
-                    format!("{url}/graphql"),
-                )
-            })
-            .collect();
         router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
         let router = spawn("router", router_env)?;
         stack.processes.push(router);
@@ -282,25 +276,29 @@ impl Stack {
         Ok(())
     }
 
-    /// Register and log in a user named `username`; returns (user id, access token).
-    pub async fn sign_up(&self, username: &str) -> (String, String) {
-        let password = "a long enough password";
+    /// Register `username` (email `<username>@example.com`); returns the user id.
+    pub async fn register(&self, username: &str) -> String {
         let registered = self
             .graphql(
                 None,
                 "mutation($e: String!, $u: String!, $p: String!) { register(email: $e, username: $u, password: $p) { id } }",
-                json!({ "e": format!("{username}@example.com"), "u": username, "p": password }),
+                json!({ "e": format!("{username}@example.com"), "u": username, "p": TEST_PASSWORD }),
             )
             .await;
-        let id = registered.expect_ok()["register"]["id"]
+        registered.expect_ok()["register"]["id"]
             .as_str()
             .expect("an id")
-            .to_string();
+            .to_string()
+    }
+
+    /// Register and log in a user named `username`; returns (user id, access token).
+    pub async fn sign_up(&self, username: &str) -> (String, String) {
+        let id = self.register(username).await;
         let login = self
             .graphql(
                 None,
                 "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-                json!({ "e": format!("{username}@example.com"), "p": password }),
+                json!({ "e": format!("{username}@example.com"), "p": TEST_PASSWORD }),
             )
             .await;
         let token = login.expect_ok()["login"]["accessToken"]
@@ -322,13 +320,21 @@ impl Stack {
             .unwrap_or_else(|| panic!("no nova_sql_statements_total in:\n{text}"))
     }
 
-    /// A subgraph's base URL.
-    pub fn subgraph_url(&self, name: &str) -> &str {
-        self.subgraph_urls
+    fn subgraph(&self, name: &str) -> &Subgraph {
+        self.subgraphs
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, url)| url.as_str())
+            .find(|s| s.name == name)
             .expect("a subgraph this stack runs")
+    }
+
+    /// A subgraph's base URL (`http://127.0.0.1:<port>`).
+    pub fn subgraph_url(&self, name: &str) -> &str {
+        &self.subgraph(name).url
+    }
+
+    /// The name of a subgraph's database.
+    pub fn database(&self, name: &str) -> &str {
+        &self.subgraph(name).database
     }
 
     /// Every process's log, for a failing assertion's message.

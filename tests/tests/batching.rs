@@ -29,19 +29,7 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
     let stack = Stack::start().await.expect("stack starts");
     let mut ids = Vec::new();
     for i in 0..3 {
-        let registered = stack
-            .graphql(
-                None,
-                "mutation($e: String!, $u: String!) { register(email: $e, username: $u, password: \"long enough password\") { id } }",
-                json!({ "e": format!("u{i}@example.com"), "u": format!("user{i}") }),
-            )
-            .await;
-        ids.push(
-            registered.expect_ok()["register"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(stack.register(&format!("user{i}")).await);
     }
 
     for n in [1usize, 25] {
@@ -52,7 +40,13 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
         }
 
         let before = stack.sql_statements("users").await;
-        let response = entities(&stack, &stack.users_url, &batch, "id displayName bio").await;
+        let response = entities(
+            &stack,
+            stack.subgraph_url("users"),
+            &batch,
+            "id displayName bio",
+        )
+        .await;
         let data = response.expect_ok();
         assert_eq!(data["_entities"].as_array().unwrap().len(), n);
         assert_eq!(data["_entities"][0]["bio"], "");
@@ -63,7 +57,13 @@ async fn an_entities_batch_is_one_sql_statement_per_subgraph() {
         );
 
         let before = stack.sql_statements("identity").await;
-        let response = entities(&stack, &stack.identity_url, &batch, "id username").await;
+        let response = entities(
+            &stack,
+            stack.subgraph_url("identity"),
+            &batch,
+            "id username",
+        )
+        .await;
         let data = response.expect_ok();
         assert_eq!(data["_entities"][0]["username"], "user0");
         if n > 3 {

@@ -9,7 +9,7 @@ use serde_json::json;
 #[tokio::test]
 async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
     let stack = Stack::start().await.expect("stack starts");
-    let ready_url = format!("{}/health/ready", stack.users_url);
+    let ready_url = format!("{}/health/ready", stack.subgraph_url("users"));
     assert_eq!(stack.get(&ready_url).await.0, 200);
 
     // A refused registration shows up as an error by code in identity's metrics.
@@ -21,7 +21,9 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
         )
         .await;
     assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"]);
-    let (_, metrics) = stack.get(&format!("{}/metrics", stack.identity_url)).await;
+    let (_, metrics) = stack
+        .get(&format!("{}/metrics", stack.subgraph_url("identity")))
+        .await;
     assert!(
         metrics
             .contains("nova_graphql_errors_total{code=\"BAD_USER_INPUT\",service=\"identity\"} 1"),
@@ -33,7 +35,7 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
     stack
         .admin_sql(&format!(
             "DROP DATABASE \"{}\" WITH (FORCE)",
-            stack.users_database
+            stack.database("users")
         ))
         .await
         .unwrap();
@@ -42,7 +44,7 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
     let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(detail["status"], "unavailable");
     assert!(detail["postgres"].as_str().is_some(), "{detail}");
-    let live_url = format!("{}/health/live", stack.users_url);
+    let live_url = format!("{}/health/live", stack.subgraph_url("users"));
     assert_eq!(stack.get(&live_url).await.0, 200);
 }
 

@@ -67,24 +67,10 @@ impl Forger {
     }
 }
 
-async fn signed_up_user(stack: &Stack) -> String {
-    let response = stack
-        .graphql(
-            None,
-            "mutation { register(email: \"zed@example.com\", username: \"zed\", password: \"long enough password\") { id } }",
-            json!({}),
-        )
-        .await;
-    response.expect_ok()["register"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn bad_or_missing_tokens_are_unauthenticated() {
     let stack = Stack::start().await.expect("stack starts");
-    let user_id = signed_up_user(&stack).await;
+    let user_id = stack.register("zed").await;
     let forger = Forger::new(&stack);
 
     // Control: a token with the right claims and key is accepted, so each refusal
@@ -192,13 +178,13 @@ async fn bad_or_missing_tokens_are_unauthenticated() {
 #[tokio::test]
 async fn subgraphs_refuse_calls_that_skip_the_router() {
     let stack = Stack::start().await.expect("stack starts");
-    let user_id = signed_up_user(&stack).await;
+    let user_id = stack.register("zed").await;
     // A caller who knows a user id and forges the claims the router would forward.
     let forged = json!({
         "query": "mutation { updateProfile(input: { bio: \"pwned\" }) { bio } }",
         "extensions": { "jwt": { "sub": user_id } }
     });
-    let users = format!("{}/graphql", stack.users_url);
+    let users = format!("{}/graphql", stack.subgraph_url("users"));
 
     for secret in [None, Some("wrong-secret-wrong-secret-wrong-secret")] {
         let mut request = stack.http.post(&users).json(&forged);
@@ -214,7 +200,7 @@ async fn subgraphs_refuse_calls_that_skip_the_router() {
         .http
         .get(format!(
             "{}/graphql?query=%7B__typename%7D",
-            stack.identity_url
+            stack.subgraph_url("identity")
         ))
         .send()
         .await

@@ -11,7 +11,10 @@ fn upgrade_request(
     stack: &Stack,
     secret: Option<&str>,
 ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
-    let url = format!("{}/graphql", stack.identity_url.replace("http://", "ws://"));
+    let url = format!(
+        "{}/graphql",
+        stack.subgraph_url("identity").replace("http://", "ws://")
+    );
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",

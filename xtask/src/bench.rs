@@ -5,8 +5,7 @@
 //! requests per second, p50/p99 latency, errors and SQL statements per request per
 //! subgraph. Then stop what it started.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -40,37 +39,26 @@ fn skewed(rng: &mut StdRng, n: usize) -> usize {
     ((u * u * u) * n as f64) as usize % n
 }
 
-/// `POST path` with a JSON body to 127.0.0.1:port; the response body.
-fn post_json(port: u16, path: &str, body: &str, token: Option<&str>) -> Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (_, body) = response
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    Ok(body.to_string())
-}
-
 fn graphql(
     query: &str,
     variables: serde_json::Value,
     token: Option<&str>,
 ) -> Result<serde_json::Value> {
     let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-    let text = post_json(BENCH.router_port, "/graphql", &body, token)?;
-    // The router may answer chunked; the JSON object is the part between braces.
-    let start = text.find('{').context("no JSON in the response")?;
-    let end = text.rfind('}').context("no JSON in the response")?;
-    let value: serde_json::Value = serde_json::from_str(&text[start..=end])?;
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(authorization) = &authorization {
+        headers.push(("Authorization", authorization));
+    }
+    let (_, text) = stack::http(
+        BENCH.router_port,
+        "POST",
+        "/graphql",
+        &headers,
+        &body,
+        Duration::from_secs(30),
+    )?;
+    let value: serde_json::Value = serde_json::from_str(&text)?;
     if value.get("errors").is_some() {
         bail!("GraphQL errors: {value}");
     }
@@ -98,17 +86,6 @@ fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &st
     Ok(())
 }
 
-fn sql(pg: &Postgres, database: &str, statement: &str) -> Result<String> {
-    let output = Command::new("psql")
-        .arg(pg.url(database))
-        .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", statement])
-        .output()?;
-    if !output.status.success() {
-        bail!("psql: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
-
 /// What the load scripts pick from.
 struct Seeded {
     viewer_token: String,
@@ -119,22 +96,20 @@ struct Seeded {
 fn seed(pg: &Postgres) -> Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(7);
     // One real account, so its argon2 hash can be reused for the seeded ones.
-    graphql(
+    let registered = graphql(
         "mutation($p: String!) { register(email: \"viewer@bench.test\", username: \"viewer\", password: $p) { id } }",
         serde_json::json!({ "p": PASSWORD }),
         None,
     )?;
-    let hash = sql(
+    let viewer_id: Uuid = registered["register"]["id"]
+        .as_str()
+        .context("register returned no id")?
+        .parse()?;
+    let hash = postgres::psql(
         pg,
         &BENCH.database("identity"),
-        "SELECT password_hash FROM accounts WHERE username = 'viewer'",
+        &format!("SELECT password_hash FROM accounts WHERE id = '{viewer_id}'"),
     )?;
-    let viewer_id: Uuid = sql(
-        pg,
-        &BENCH.database("identity"),
-        "SELECT id FROM accounts WHERE username = 'viewer'",
-    )?
-    .parse()?;
 
     let user_ids: Vec<Uuid> = (0..USERS).map(|_| Uuid::now_v7()).collect();
     let usernames: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
@@ -240,7 +215,7 @@ fn seed(pg: &Postgres) -> Result<Seeded> {
         &likes,
     )?;
     for name in SUBGRAPHS {
-        sql(pg, &BENCH.database(name), "ANALYZE")?;
+        postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
     }
 
     let login = graphql(
@@ -308,13 +283,7 @@ end
 }
 
 fn statements(port: u16) -> Result<u64> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text)?;
+    let (_, text) = stack::http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
     text.lines()
         .find(|l| l.starts_with("nova_sql_statements_total"))
         .and_then(|l| l.rsplit(' ').next())
@@ -428,9 +397,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         let database = BENCH.database(name);
         postgres::psql(
             &pg,
+            "postgres",
             &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
         )?;
-        postgres::psql(&pg, &format!("CREATE DATABASE \"{database}\""))?;
+        postgres::psql(&pg, "postgres", &format!("CREATE DATABASE \"{database}\""))?;
     }
     println!("building release binaries");
     let bin_dir = stack::build_binaries(root, true)?;

@@ -27,11 +27,15 @@ impl Postgres {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    // Asked once per process: many steps below depend on it.
+    static IS_ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IS_ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    })
 }
 
 /// The directory holding initdb, pg_ctl and postgres; installs the Debian
@@ -140,12 +144,6 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         std::fs::remove_file(&password_file)?;
         result?;
     }
-    if is_root() {
-        // A fresh clone may have left these owned by root.
-        run(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&base))?;
-    }
 
     let status = as_owner(&bin, "pg_ctl")
         .arg("status")
@@ -154,12 +152,8 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         .output()?;
     if !status.status.success() {
         println!("starting Postgres on 127.0.0.1:{port}");
-        // Beside the cluster: the postgres user must be able to write it.
+        // Beside the cluster, which the postgres user owns: it creates the log itself.
         let log = base.join("postgres.log");
-        if is_root() {
-            std::fs::File::create(&log)?;
-            run(Command::new("chown").arg("postgres:postgres").arg(&log))?;
-        }
         let started = run(as_owner(&bin, "pg_ctl")
             .arg("start")
             .arg("-w")
@@ -200,27 +194,28 @@ pub fn stop(state: &State) -> Result<()> {
         .arg(&data))
 }
 
-/// Run SQL as the superuser and return its rows (tab-separated), via psql.
-pub fn psql(postgres: &Postgres, sql: &str) -> Result<String> {
+/// Run SQL as the superuser in `database` and return its rows (tab-separated).
+pub fn psql(postgres: &Postgres, database: &str, sql: &str) -> Result<String> {
     let output = Command::new("psql")
-        .arg(postgres.url("postgres"))
+        .arg(postgres.url(database))
         .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
         .output()
         .context("running psql")?;
     if !output.status.success() {
         bail!("psql failed: {}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).to_string())
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 pub fn ensure_database(postgres: &Postgres, name: &str) -> Result<()> {
     let exists = psql(
         postgres,
+        "postgres",
         &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
     )?;
     if exists.trim() != "1" {
         println!("creating database {name}");
-        psql(postgres, &format!("CREATE DATABASE \"{name}\""))?;
+        psql(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
     }
     Ok(())
 }
@@ -229,11 +224,13 @@ pub fn ensure_database(postgres: &Postgres, name: &str) -> Result<()> {
 pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
     let names = psql(
         postgres,
+        "postgres",
         "SELECT datname FROM pg_database WHERE datname LIKE 'nova\\_t\\_%'",
     )?;
     for name in names.lines().filter(|l| !l.is_empty()) {
         psql(
             postgres,
+            "postgres",
             &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
         )?;
     }

@@ -100,7 +100,7 @@ pub struct Service {
     binary: String,
     port: u16,
     ready_path: &'static str,
-    env: Vec<(&'static str, String)>,
+    env: Vec<(String, String)>,
 }
 
 fn is_alive(pid: u32) -> bool {
@@ -120,22 +120,43 @@ fn recorded_pid(state: &State, name: &str) -> Option<u32> {
         .ok()
 }
 
+/// One HTTP request to 127.0.0.1:port: the status and the body. HTTP/1.0, so the
+/// answer is never chunked and ends when the server closes the connection.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, String)> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    Ok((status, body.to_string()))
+}
+
 /// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect_timeout(
-        &format!("127.0.0.1:{port}").parse().ok()?,
-        Duration::from_millis(500),
-    )
-    .ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 16];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    http(port, "GET", path, &[], "", Duration::from_secs(2))
+        .ok()
+        .map(|(status, _)| status)
 }
 
 pub fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()> {
@@ -177,7 +198,7 @@ pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> R
         .open(&log_path)?;
     let child = Command::new(bin_dir.join(&service.binary))
         .current_dir(root)
-        .envs(service.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .envs(service.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -235,6 +256,11 @@ impl Layout {
     }
 }
 
+/// One environment variable of a service.
+fn var(name: &str, value: impl Into<String>) -> (String, String) {
+    (name.to_string(), value.into())
+}
+
 pub fn services(
     state: &State,
     pg: &Postgres,
@@ -245,13 +271,13 @@ pub fn services(
     let key_path = state.dir.join("identity").join("jwt-ed25519.pem");
     let mut services = Vec::new();
     let mut router_env = vec![
-        (
+        var(
             "ROUTER_CONFIG_FILE_PATH",
             root.join("router/router.yaml").display().to_string(),
         ),
-        ("NOVA_ROUTER_SECRET", router_secret.clone()),
-        ("NOVA_ROUTER_PORT", layout.router_port.to_string()),
-        (
+        var("NOVA_ROUTER_SECRET", router_secret.clone()),
+        var("NOVA_ROUTER_PORT", layout.router_port.to_string()),
+        var(
             "NOVA_JWKS_URL",
             format!(
                 "http://127.0.0.1:{}/.well-known/jwks.json",
@@ -262,17 +288,18 @@ pub fn services(
     for (index, name) in SUBGRAPHS.iter().enumerate() {
         let port = layout.subgraph_port(index);
         let mut env = vec![
-            ("DATABASE_URL", pg.url(&layout.database(name))),
-            ("NOVA_ROUTER_SECRET", router_secret.clone()),
-            ("RUST_LOG", "info".to_string()),
-            ("HTTP_PORT", port.to_string()),
+            var("DATABASE_URL", pg.url(&layout.database(name))),
+            var("NOVA_ROUTER_SECRET", router_secret.clone()),
+            var("RUST_LOG", "info".to_string()),
+            var("HTTP_PORT", port.to_string()),
         ];
         if *name == "identity" {
-            env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
-            env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
+            env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
+            env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
         }
-        router_env.push((
-            subgraph_url_variable(name),
+        // NOVA_IDENTITY_URL, NOVA_USERS_URL, ... as router/router.yaml reads them.
+        router_env.push(var(
+            &format!("NOVA_{}_URL", name.to_uppercase()),
             format!("http://127.0.0.1:{port}/graphql"),
         ));
         services.push(Service {
@@ -291,17 +318,6 @@ pub fn services(
         env: router_env,
     });
     Ok(services)
-}
-
-/// The router config's variable for a subgraph's URL (`NOVA_IDENTITY_URL`, ...).
-fn subgraph_url_variable(name: &str) -> &'static str {
-    match name {
-        "identity" => "NOVA_IDENTITY_URL",
-        "users" => "NOVA_USERS_URL",
-        "content" => "NOVA_CONTENT_URL",
-        "social" => "NOVA_SOCIAL_URL",
-        other => panic!("no router URL variable for subgraph {other}"),
-    }
 }
 
 /// Stop the processes of a layout, by the PIDs recorded when they started.

@@ -254,6 +254,18 @@ fn not_yours(what: &str) -> async_graphql::Error {
     ErrorCode::Forbidden.error(format!("only the author may change this {what}"))
 }
 
+/// The post, when it exists and `caller` wrote it: `NOT_FOUND` or `FORBIDDEN` else.
+async fn authored_post(db: &Db, id: Uuid, caller: Uuid) -> Result<PostRow> {
+    let mut found = store::posts_by_ids(db, &[id]).await.or_internal()?;
+    let Some(post) = found.pop() else {
+        return Err(not_found("post"));
+    };
+    if post.author_id != caller {
+        return Err(not_yours("post"));
+    }
+    Ok(post)
+}
+
 pub struct Mutation;
 
 #[Object]
@@ -282,13 +294,7 @@ impl Mutation {
         let id = parse_id(&id, "id")?;
         let body = checked_body(&body, POST_MAX_CHARS)?;
         let db = ctx.data_unchecked::<Db>();
-        let existing = store::posts_by_ids(db, &[id]).await.or_internal()?;
-        let Some(existing) = existing.first() else {
-            return Err(not_found("post"));
-        };
-        if existing.author_id != caller {
-            return Err(not_yours("post"));
-        }
+        authored_post(db, id, caller).await?;
         let (tags, mentions) = (text::hashtags(&body), text::mentions(&body));
         match store::edit_post(db, id, &body, &tags, &mentions)
             .await
@@ -305,13 +311,7 @@ impl Mutation {
         let caller = Caller::of(ctx).require_user()?;
         let post_id = parse_id(&id, "id")?;
         let db = ctx.data_unchecked::<Db>();
-        let existing = store::posts_by_ids(db, &[post_id]).await.or_internal()?;
-        let Some(existing) = existing.first() else {
-            return Err(not_found("post"));
-        };
-        if existing.author_id != caller {
-            return Err(not_yours("post"));
-        }
+        authored_post(db, post_id, caller).await?;
         store::delete_post(db, post_id).await.or_internal()?;
         Ok(id)
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
 use chrono::{DateTime, Utc};
-use nova_core::errors::{bad_input, OrInternal};
+use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -89,10 +89,6 @@ impl AuthPayload {
     }
 }
 
-fn parse_user_id(id: &ID) -> Option<Uuid> {
-    Uuid::parse_str(id.as_str()).ok()
-}
-
 async fn load_account(ctx: &Context<'_>, id: Uuid) -> Result<Option<Account>> {
     ctx.data_unchecked::<DataLoader<AccountLoader>>()
         .load_one(id)
@@ -113,10 +109,7 @@ impl Query {
 
     /// A user by id; null when there is none.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
-        let Some(id) = parse_user_id(&id) else {
-            return Err(bad_input("id", "id is not a user id"));
-        };
-        Ok(load_account(ctx, id).await?.map(User))
+        Ok(load_account(ctx, parse_id(&id, "id")?).await?.map(User))
     }
 
     /// A user by username (case-insensitive); null when there is none.
@@ -133,9 +126,9 @@ impl Query {
 
     #[graphql(entity)]
     async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
-        match parse_user_id(&id) {
-            Some(id) => Ok(load_account(ctx, id).await?.map(User)),
-            None => Ok(None),
+        match Uuid::parse_str(&id) {
+            Ok(id) => Ok(load_account(ctx, id).await?.map(User)),
+            Err(_) => Ok(None),
         }
     }
 }
