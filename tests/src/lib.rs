@@ -1,7 +1,8 @@
 //! The end-to-end harness: starts the real subgraph and router binaries on free
 //! loopback ports against fresh databases, and talks to them over HTTP like a
-//! front-end client. `cargo xtask test` provides Postgres (`NOVA_TEST_DATABASE_URL`)
-//! and the built binaries (`NOVA_BIN_DIR`).
+//! front-end client. `cargo xtask test` provides Postgres (`NOVA_TEST_DATABASE_URL`),
+//! the built binaries (`NOVA_BIN_DIR`) and the Kafka broker binary (`NOVA_TANSU_BIN`);
+//! every stack runs its own broker, so a test may stop and restart it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -70,6 +71,75 @@ struct Subgraph {
     /// Base URL (`http://127.0.0.1:<port>`).
     url: String,
     database: String,
+    env: Vec<(String, String)>,
+}
+
+/// Starts the stack's binaries with their logs in the stack's folder.
+struct Launcher {
+    bin_dir: PathBuf,
+    root: PathBuf,
+    state_dir: PathBuf,
+}
+
+impl Launcher {
+    fn spawn(&self, name: &'static str, command: &mut Command) -> Result<Process> {
+        let log = self.state_dir.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("starting {:?}", command.get_program()))?;
+        Ok(Process { name, child, log })
+    }
+
+    fn spawn_nova(&self, name: &'static str, env: &[(String, String)]) -> Result<Process> {
+        let mut command = Command::new(self.bin_dir.join(format!("nova-{name}")));
+        command
+            .current_dir(&self.root)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        self.spawn(name, &mut command)
+    }
+}
+
+/// The stack's own Kafka broker (tansu, SQLite log `kafka.db` in the stack's
+/// folder).
+struct Broker {
+    port: u16,
+    tansu: PathBuf,
+}
+
+impl Broker {
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn start(&self, launcher: &Launcher) -> Result<Process> {
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let mut command = Command::new(&self.tansu);
+        command
+            // tansu reads a sqlite:// path relative to its working directory.
+            .current_dir(&launcher.state_dir)
+            .arg("broker")
+            .args(["--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            .args(["--storage-engine", "sqlite://kafka.db"])
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+        let process = launcher.spawn("kafka", &mut command)?;
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let started = Instant::now();
+        while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!("the broker did not listen on {address}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(process)
+    }
 }
 
 /// Every subgraph and the router, each on its own port.
@@ -83,6 +153,8 @@ pub struct Stack {
     pub signing_key_pem: String,
     pub http: reqwest::Client,
     processes: Vec<Process>,
+    launcher: Launcher,
+    broker: Broker,
     _state: TempDir,
 }
 
@@ -102,12 +174,17 @@ async fn create_database(admin_url: &str, name: &str) -> Result<String> {
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut admin)
         .await?;
+    Ok(database_url(admin_url, name))
+}
+
+/// The URL of database `name` on the cluster of `admin_url`.
+fn database_url(admin_url: &str, name: &str) -> String {
     let (base, query) = admin_url
         .split_once('?')
         .map(|(b, q)| (b, format!("?{q}")))
         .unwrap_or((admin_url, String::new()));
     let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
-    Ok(format!("{base}/{name}{query}"))
+    format!("{base}/{name}{query}")
 }
 
 impl Stack {
@@ -140,23 +217,16 @@ impl Stack {
         let key_path = state.0.join("jwt.pem");
         let router_port = free_port();
 
-        let state_dir = state.0.clone();
-        let spawn = |name: &'static str, env: Vec<(&str, String)>| -> Result<Process> {
-            let log = state_dir.join(format!("{name}.log"));
-            let file = std::fs::File::create(&log)?;
-            let binary = bin_dir.join(format!("nova-{name}"));
-            let child = Command::new(&binary)
-                .current_dir(&root)
-                .envs(env)
-                .stdin(Stdio::null())
-                .stdout(file.try_clone()?)
-                .stderr(file)
-                .spawn()
-                .with_context(|| format!("starting {}", binary.display()))?;
-            Ok(Process { name, child, log })
+        let launcher = Launcher {
+            bin_dir,
+            root: root.clone(),
+            state_dir: state.0.clone(),
         };
-
-        let mut processes = Vec::new();
+        let broker = Broker {
+            port: free_port(),
+            tansu: PathBuf::from(required_env("NOVA_TANSU_BIN")?),
+        };
+        let mut processes = vec![broker.start(&launcher)?];
         let mut subgraphs = Vec::new();
         for name in SUBGRAPHS {
             let database = format!("nova_t_{run_id}_{name}");
@@ -166,6 +236,10 @@ impl Stack {
                 ("HTTP_PORT", port.to_string()),
                 ("DATABASE_URL", database_url),
                 ("NOVA_ROUTER_SECRET", router_secret.clone()),
+                ("KAFKA_BROKERS", broker.brokers()),
+                // Short, so a consumer restarted by a fault test gets its
+                // partitions back quickly.
+                ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),
             ];
             if name == "identity" {
                 env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
@@ -173,12 +247,15 @@ impl Stack {
                 env.push(("JWT_ISSUER", ISSUER.into()));
                 env.push(("JWT_AUDIENCE", AUDIENCE.into()));
             }
-            processes.push(spawn(name, env)?);
+            let env: Vec<(String, String)> =
+                env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            processes.push(launcher.spawn_nova(name, &env)?);
             let url = format!("http://127.0.0.1:{port}");
             subgraphs.push(Subgraph {
                 name,
                 url,
                 database,
+                env,
             });
         }
         let http = reqwest::Client::builder()
@@ -192,6 +269,8 @@ impl Stack {
             signing_key_pem: String::new(),
             http,
             processes,
+            launcher,
+            broker,
             _state: state,
         };
         let ready_urls: Vec<String> = stack
@@ -215,7 +294,7 @@ impl Stack {
                 )
             })
             .collect();
-        let mut router_env = vec![
+        let mut router_env: Vec<(&str, String)> = vec![
             (
                 "ROUTER_CONFIG_FILE_PATH",
                 root.join("router/router.yaml").display().to_string(),
@@ -235,7 +314,11 @@ impl Stack {
             ("NOVA_GRAPHIQL", "false".into()),
         ];
         router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
-        let router = spawn("router", router_env)?;
+        let router_env: Vec<(String, String)> = router_env
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let router = stack.launcher.spawn_nova("router", &router_env)?;
         stack.processes.push(router);
         stack
             .wait_ready(&format!("http://127.0.0.1:{router_port}/readiness"))
@@ -260,6 +343,82 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("{url} was not ready within 60s\n{}", self.logs())
+    }
+
+    /// KAFKA_BROKERS of this stack's broker.
+    pub fn kafka_brokers(&self) -> String {
+        self.broker.brokers()
+    }
+
+    fn take_process(&mut self, name: &str) -> Option<Process> {
+        let index = self.processes.iter().position(|p| p.name == name)?;
+        Some(self.processes.remove(index))
+    }
+
+    /// Kill the broker (as a crash would); its log stays for `start_broker`.
+    pub fn stop_broker(&mut self) {
+        drop(self.take_process("kafka"));
+    }
+
+    /// Start the broker again on the same port and log.
+    pub fn start_broker(&mut self) -> Result<()> {
+        let process = self.broker.start(&self.launcher)?;
+        self.processes.push(process);
+        Ok(())
+    }
+
+    /// Kill a subgraph (if it runs) and start it again with `extra_env` added;
+    /// waits until it is ready.
+    pub async fn restart_subgraph(&mut self, name: &str, extra_env: &[(&str, &str)]) -> Result<()> {
+        drop(self.take_process(name));
+        let subgraph = self.subgraph(name);
+        let (name, url) = (subgraph.name, subgraph.url.clone());
+        let mut env = subgraph.env.clone();
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let process = self.launcher.spawn_nova(name, &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("{url}/health/ready")).await
+    }
+
+    /// Wait for a process of the stack to exit on its own; its exit code.
+    pub async fn wait_for_exit(&mut self, name: &str, timeout: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            let process = self.processes.iter_mut().find(|p| p.name == name)?;
+            if let Ok(Some(status)) = process.child.try_wait() {
+                self.take_process(name);
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// The value of one sample of a subgraph's /metrics, matched by its name and
+    /// labels as printed (`name{label="value",...}`), or 0 when absent.
+    pub async fn metric(&self, subgraph: &str, sample: &str) -> f64 {
+        let (_, text) = self
+            .get(&format!("{}/metrics", self.subgraph_url(subgraph)))
+            .await;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find(|line| {
+                line.rsplit_once(' ')
+                    .is_some_and(|(name, _)| sample_matches(name, sample))
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Connect to a subgraph's database (to look at what it stored).
+    pub async fn connect(&self, subgraph: &str) -> Result<sqlx::PgConnection> {
+        let url = database_url(&self.admin_url, self.database(subgraph));
+        Ok(sqlx::PgConnection::connect(&url).await?)
     }
 
     /// `GET url`: the status and the body text.
@@ -362,6 +521,22 @@ impl Stack {
         }
         Response::from(request.send().await.expect("the router answers")).await
     }
+}
+
+/// Whether a printed sample name (`name{a="1",service="x"}`) is `wanted`, which
+/// names some of its labels (`name{a="1"}`) or none (`name`).
+fn sample_matches(printed: &str, wanted: &str) -> bool {
+    let (printed_name, printed_labels) = printed.split_once('{').unwrap_or((printed, ""));
+    let (wanted_name, wanted_labels) = wanted.split_once('{').unwrap_or((wanted, ""));
+    if printed_name != wanted_name {
+        return false;
+    }
+    let printed_labels: Vec<&str> = printed_labels.trim_end_matches('}').split(',').collect();
+    wanted_labels
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|l| !l.is_empty())
+        .all(|l| printed_labels.contains(&l))
 }
 
 /// An HTTP status and the GraphQL response body.

@@ -15,6 +15,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
+use crate::kafka;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, Layout, State, SUBGRAPHS};
 
@@ -22,6 +23,7 @@ const BENCH: Layout = Layout {
     name_prefix: "bench-",
     database_prefix: "nova_bench",
     router_port: 14000,
+    kafka_port: 14092,
 };
 
 const USERS: usize = 5_000;
@@ -393,6 +395,10 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     stack::stop(&state, &BENCH)?;
+    kafka::stop(&state, &BENCH)?;
+    // A fresh broker log, like the fresh databases.
+    let _ = std::fs::remove_dir_all(state.dir.join(BENCH.kafka_process()));
+    let kafka_brokers = kafka::ensure_running(&state, root, &BENCH)?;
     for name in SUBGRAPHS {
         let database = BENCH.database(name);
         postgres::psql(
@@ -405,7 +411,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     println!("building release binaries");
     let bin_dir = stack::build_binaries(root, true)?;
     let result = (|| {
-        for service in stack::services(&state, &pg, root, &BENCH)? {
+        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
             stack::start(&state, &bin_dir, root, &service)?;
             stack::wait_ready(&state, &service, Duration::from_secs(60))?;
         }
@@ -434,5 +440,6 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         Ok(())
     })();
     stack::stop(&state, &BENCH)?;
+    kafka::stop(&state, &BENCH)?;
     result
 }

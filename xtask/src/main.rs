@@ -2,6 +2,7 @@
 
 mod bench;
 mod compose;
+mod kafka;
 mod operations;
 mod postgres;
 mod stack;

@@ -2,6 +2,7 @@
 //!
 //! .nova/secrets.env   generated once: Postgres password, router secret
 //! .nova/postgres/     the Postgres cluster
+//! .nova/kafka/        the Kafka broker's SQLite log
 //! .nova/identity/     the development JWT signing key
 //! .nova/logs/         one log per process
 //! .nova/pids/         one PID file per process `up` started
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::kafka;
 use crate::postgres::{self, Postgres};
 
 pub struct State {
@@ -185,31 +187,38 @@ pub fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result
 }
 
 pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
-    if let Some(pid) = recorded_pid(state, &service.name) {
+    let mut command = Command::new(bin_dir.join(&service.binary));
+    command
+        .current_dir(root)
+        .envs(service.env.iter().map(|(k, v)| (k, v)));
+    start_background(state, &service.name, command)
+}
+
+/// Start `command` in the background as process `name` (PID file, log), unless the
+/// recorded process is still alive.
+pub fn start_background(state: &State, name: &str, mut command: Command) -> Result<()> {
+    if let Some(pid) = recorded_pid(state, name) {
         if is_alive(pid) {
-            println!("{} already running (pid {pid})", service.name);
+            println!("{name} already running (pid {pid})");
             return Ok(());
         }
     }
-    let log_path = state.logs().join(format!("{}.log", service.name));
+    let log_path = state.logs().join(format!("{name}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)?;
-    let child = Command::new(bin_dir.join(&service.binary))
-        .current_dir(root)
-        .envs(service.env.iter().map(|(k, v)| (k, v)))
+    let child = command
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         // Its own process group, so it outlives `cargo xtask up`.
         .process_group(0)
         .spawn()
-        .with_context(|| format!("cannot start {}", service.binary))?;
-    std::fs::write(state.pid_file(&service.name), child.id().to_string())?;
+        .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    std::fs::write(state.pid_file(name), child.id().to_string())?;
     println!(
-        "started {} (pid {}, log {})",
-        service.name,
+        "started {name} (pid {}, log {})",
         child.id(),
         log_path.display()
     );
@@ -230,15 +239,23 @@ pub struct Layout {
     pub database_prefix: &'static str,
     /// The router's port; subgraph ports follow it in `SUBGRAPHS` order.
     pub router_port: u16,
+    /// The port of the layout's own Kafka broker.
+    pub kafka_port: u16,
 }
 
 pub const DEVELOPMENT: Layout = Layout {
     name_prefix: "",
     database_prefix: "nova",
     router_port: ROUTER_PORT,
+    kafka_port: 19092,
 };
 
 impl Layout {
+    /// The broker's process name (PID and log files, and its folder in `.nova/`).
+    pub fn kafka_process(&self) -> String {
+        format!("{}kafka", self.name_prefix)
+    }
+
     pub fn subgraph_port(&self, index: usize) -> u16 {
         self.router_port + 1 + index as u16
     }
@@ -264,6 +281,7 @@ fn var(name: &str, value: impl Into<String>) -> (String, String) {
 pub fn services(
     state: &State,
     pg: &Postgres,
+    kafka_brokers: &str,
     root: &Path,
     layout: &Layout,
 ) -> Result<Vec<Service>> {
@@ -289,6 +307,7 @@ pub fn services(
         let port = layout.subgraph_port(index);
         let mut env = vec![
             var("DATABASE_URL", pg.url(&layout.database(name))),
+            var("KAFKA_BROKERS", kafka_brokers),
             var("NOVA_ROUTER_SECRET", router_secret.clone()),
             var("RUST_LOG", "info".to_string()),
             var("HTTP_PORT", port.to_string()),
@@ -323,22 +342,28 @@ pub fn services(
 /// Stop the processes of a layout, by the PIDs recorded when they started.
 pub fn stop(state: &State, layout: &Layout) -> Result<()> {
     for name in layout.process_names() {
-        let Some(pid) = recorded_pid(state, &name) else {
-            continue;
-        };
-        if is_alive(pid) {
-            println!("stopping {name} (pid {pid})");
-            run(Command::new("kill").arg(pid.to_string()))?;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while is_alive(pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            if is_alive(pid) {
-                run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
-            }
-        }
-        std::fs::remove_file(state.pid_file(&name))?;
+        stop_process(state, &name)?;
     }
+    Ok(())
+}
+
+/// Stop one process `start_background` started, by its recorded PID.
+pub fn stop_process(state: &State, name: &str) -> Result<()> {
+    let Some(pid) = recorded_pid(state, name) else {
+        return Ok(());
+    };
+    if is_alive(pid) {
+        println!("stopping {name} (pid {pid})");
+        run(Command::new("kill").arg(pid.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if is_alive(pid) {
+            run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+        }
+    }
+    std::fs::remove_file(state.pid_file(name))?;
     Ok(())
 }
 
@@ -348,9 +373,10 @@ pub fn up(root: &Path) -> Result<()> {
     for name in SUBGRAPHS {
         postgres::ensure_database(&pg, &DEVELOPMENT.database(name))?;
     }
+    let kafka_brokers = kafka::ensure_running(&state, root, &DEVELOPMENT)?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
-    for service in services(&state, &pg, root, &DEVELOPMENT)? {
+    for service in services(&state, &pg, &kafka_brokers, root, &DEVELOPMENT)? {
         start(&state, &bin_dir, root, &service)?;
         wait_ready(&state, &service, Duration::from_secs(60))?;
     }
@@ -368,6 +394,7 @@ pub fn up(root: &Path) -> Result<()> {
 pub fn down(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     stop(&state, &DEVELOPMENT)?;
+    kafka::stop(&state, &DEVELOPMENT)?;
     postgres::stop(&state)
 }
 
@@ -377,6 +404,8 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     postgres::drop_test_databases(&pg)?;
+    // Each end-to-end stack runs its own broker from this binary.
+    let tansu = kafka::tansu(root)?;
     let bin_dir = build_binaries(root, false)?;
     run(cargo()
         .current_dir(root)
@@ -384,5 +413,6 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .args(extra)
         .env("NOVA_TEST_DATABASE_URL", pg.url("postgres"))
         .env("NOVA_BIN_DIR", &bin_dir)
+        .env("NOVA_TANSU_BIN", &tansu)
         .env("NOVA_ROOT", root))
 }

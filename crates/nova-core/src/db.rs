@@ -2,6 +2,7 @@
 //! probe, and a count of the SQL statements sent (so batching can be tested and
 //! watched: every store function goes through `Db::statement`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use prometheus::IntCounter;
@@ -16,7 +17,7 @@ pub struct Db {
 
 impl Db {
     /// Connect (retrying for up to `wait`, since Postgres may still be starting) and
-    /// run the subgraph's migrations.
+    /// run the subgraph's migrations together with the event backbone's tables.
     pub async fn connect_and_migrate(
         url: &str,
         max_connections: u32,
@@ -42,7 +43,16 @@ impl Db {
                 }
             }
         };
-        migrator
+        let migrations = migrator
+            .iter()
+            .chain(crate::events::MIGRATOR.iter())
+            .cloned()
+            .collect::<Vec<_>>();
+        let combined = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        combined
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
@@ -53,6 +63,12 @@ impl Db {
     /// statement they send.
     pub fn statement(&self) -> &PgPool {
         self.statements.inc();
+        &self.pool
+    }
+
+    /// The pool for background work (the outbox relay, event consumers). Not
+    /// counted: `nova_sql_statements_total` measures the work requests cause.
+    pub fn background_pool(&self) -> &PgPool {
         &self.pool
     }
 

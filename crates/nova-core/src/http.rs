@@ -19,6 +19,7 @@ use sqlx::migrate::Migrator;
 use crate::caller::{router_secret_matches, Caller, CLAIMS_EXTENSION, ROUTER_SECRET_HEADER};
 use crate::config::{exit_on_error, ServiceConfig};
 use crate::db::Db;
+use crate::events::{EventMetrics, EventRuntime, KafkaConfig};
 use crate::metrics::Metrics;
 
 /// What the `/graphql` handlers share.
@@ -229,8 +230,9 @@ where
 }
 
 /// Everything a subgraph's `main` does: config, telemetry, database and
-/// migrations, then serve until SIGINT/SIGTERM. `build` makes the schema (and any
-/// extra routes) once the database is there.
+/// migrations, the outbox relay for its topic, then serve until SIGINT/SIGTERM.
+/// `build` makes the schema (and any extra routes) once the database is there, and
+/// starts the subgraph's event consumers on the `EventRuntime`.
 pub async fn run_subgraph<Q, M, S, B>(
     service_name: &'static str,
     default_port: u16,
@@ -241,9 +243,10 @@ where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
-    B: FnOnce(Db) -> anyhow::Result<(Schema<Q, M, S>, axum::Router)>,
+    B: FnOnce(Db, &EventRuntime) -> anyhow::Result<(Schema<Q, M, S>, axum::Router)>,
 {
     let config = exit_on_error(ServiceConfig::from_env(service_name, default_port));
+    let kafka = exit_on_error(KafkaConfig::from_env());
     let _telemetry = crate::telemetry::init(service_name)?;
     let metrics = Metrics::new(service_name);
     let db = Db::connect_and_migrate(
@@ -254,7 +257,9 @@ where
         Duration::from_secs(30),
     )
     .await?;
-    let (schema, extra) = build(db.clone())?;
+    let events = EventRuntime::new(db.clone(), kafka, EventMetrics::new(&metrics));
+    events.spawn_relay(service_name)?;
+    let (schema, extra) = build(db.clone(), &events)?;
     let state = AppState::new(schema, metrics, db, &config.router_secret);
     serve(&config, app(state, extra)).await
 }

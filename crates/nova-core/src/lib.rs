@@ -1,13 +1,14 @@
 //! What every Nova subgraph shares, written once: configuration from the
 //! environment, telemetry, the Postgres pool, the caller's identity as forwarded by
 //! the router, GraphQL error codes, SDL export and the HTTP app (GraphQL, health,
-//! metrics).
+//! metrics), and the event backbone (Kafka, outbox, idempotent consumers).
 
 pub mod caller;
 pub mod config;
 pub mod connection;
 pub mod db;
 pub mod errors;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod sdl;

@@ -75,6 +75,13 @@ impl Metrics {
         }
     }
 
+    /// Add a metric defined elsewhere (the event backbone's) to this registry.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("metric registered once");
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

@@ -1,5 +1,6 @@
 //! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`.
 
+pub mod events;
 pub mod loaders;
 pub mod schema;
 pub mod store;

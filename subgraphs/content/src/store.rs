@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use nova_core::connection::PageRequest;
 use nova_core::db::Db;
+use nova_core::events::envelope::{CommentCreated, PostCreated, PostDeleted};
+use nova_core::events::{self, Event};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 use uuid::Uuid;
@@ -74,8 +76,17 @@ pub async fn create_post(db: &Db, post_row: &Post) -> Result<Post, sqlx::Error> 
         .bind(post_row.id)
         .execute(&mut *tx)
         .await?;
+    let created = post(&row)?;
+    let event = Event::PostCreated(PostCreated {
+        post_id: created.id,
+        author_id: created.author_id,
+        hashtags: created.hashtags.clone(),
+        mentions: created.mentions.clone(),
+        created_at: created.created_at,
+    });
+    events::enqueue(db, &mut tx, &event).await?;
     tx.commit().await?;
-    post(&row)
+    Ok(created)
 }
 
 /// Replace a post's body (and its tags); `None` when there is no such post.
@@ -118,11 +129,23 @@ pub async fn edit_post(
 
 /// Delete a post; its comments and tags go with it (ON DELETE CASCADE).
 pub async fn delete_post(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM posts WHERE id = $1")
-        .bind(id)
-        .execute(db.statement())
-        .await?;
-    Ok(result.rows_affected() == 1)
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let author_id: Option<Uuid> =
+        sqlx::query_scalar("DELETE FROM posts WHERE id = $1 RETURNING author_id")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(author_id) = author_id else {
+        return Ok(false);
+    };
+    let event = Event::PostDeleted(PostDeleted {
+        post_id: id,
+        author_id,
+    });
+    events::enqueue(db, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn posts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Post>, sqlx::Error> {
@@ -179,19 +202,35 @@ pub async fn posts_by_hashtag(
     rows.iter().map(post).collect()
 }
 
+/// Add a comment; `None` when the post does not exist.
 pub async fn add_comment(db: &Db, c: &Comment) -> Result<Option<Comment>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
     let row = sqlx::query(&format!(
         "INSERT INTO comments (id, post_id, author_id, body) \
-         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM posts WHERE id = $2) \
-         RETURNING {COMMENT_COLUMNS}"
+         SELECT $1, $2, $3, $4 FROM posts WHERE id = $2 \
+         RETURNING {COMMENT_COLUMNS}, \
+         (SELECT author_id FROM posts WHERE id = $2) AS post_author_id"
     ))
     .bind(c.id)
     .bind(c.post_id)
     .bind(c.author_id)
     .bind(&c.body)
-    .fetch_optional(db.statement())
+    .fetch_optional(&mut *tx)
     .await?;
-    row.as_ref().map(comment).transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let added = comment(&row)?;
+    let event = Event::CommentCreated(CommentCreated {
+        comment_id: added.id,
+        post_id: added.post_id,
+        post_author_id: row.try_get("post_author_id")?,
+        author_id: added.author_id,
+    });
+    events::enqueue(db, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(Some(added))
 }
 
 pub async fn comment_by_id(db: &Db, id: Uuid) -> Result<Option<Comment>, sqlx::Error> {

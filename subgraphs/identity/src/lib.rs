@@ -2,6 +2,7 @@
 //! signing keys and the JWKS the router verifies tokens with. Owns the `User`
 //! entity's `id`, `username`, `createdAt` and `email`.
 
+pub mod events;
 pub mod keys;
 pub mod loaders;
 pub mod passwords;

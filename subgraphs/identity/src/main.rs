@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |db| {
+    nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |db, _events| {
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let jwks = tokens.jwks();
         let routes = axum::Router::new().route(

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
+use nova_core::events::envelope::UserRegistered;
+use nova_core::events::{self, Event};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -40,6 +42,8 @@ pub async fn create_account(
     username: &str,
     password_hash: &str,
 ) -> Result<Account, CreateAccountError> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
     let row = sqlx::query(
         "INSERT INTO accounts (id, email, username, password_hash) VALUES ($1, $2, $3, $4) \
          RETURNING id, email, username, created_at",
@@ -48,10 +52,19 @@ pub async fn create_account(
     .bind(email)
     .bind(username)
     .bind(password_hash)
-    .fetch_one(db.statement())
+    .fetch_one(&mut *tx)
     .await;
     match row {
-        Ok(row) => Ok(account_from_row(&row)?),
+        Ok(row) => {
+            let account = account_from_row(&row)?;
+            let event = Event::UserRegistered(UserRegistered {
+                user_id: account.id,
+                username: account.username.clone(),
+            });
+            events::enqueue(db, &mut tx, &event).await?;
+            tx.commit().await?;
+            Ok(account)
+        }
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("accounts_email_key") => {
             Err(CreateAccountError::EmailTaken)
         }

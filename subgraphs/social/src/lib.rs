@@ -1,6 +1,7 @@
 //! social: follows, blocks, mutes and likes. Adds counts and viewer state to
 //! `User` and `Post`, and `Query.suggestedUsers`.
 
+pub mod events;
 pub mod loaders;
 pub mod schema;
 pub mod store;

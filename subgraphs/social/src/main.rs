@@ -1,3 +1,4 @@
+use nova_social::events::PostCleanup;
 use nova_social::{schema, MIGRATOR};
 
 #[tokio::main]
@@ -6,7 +7,8 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |db| {
+    nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |db, events| {
+        events.spawn_consumer(PostCleanup);
         Ok((schema::build(db), axum::Router::new()))
     })
     .await

@@ -4,6 +4,8 @@ use std::collections::{HashMap, HashSet};
 
 use nova_core::connection::PageRequest;
 use nova_core::db::Db;
+use nova_core::events::envelope::{Block, Follow, PostLiked};
+use nova_core::events::{self, Event};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -20,16 +22,16 @@ pub enum FollowOutcome {
 }
 
 pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOutcome, sqlx::Error> {
-    let inserted = sqlx::query(&format!(
+    let followed = Event::Followed(Follow {
+        follower_id: follower,
+        followee_id: followee,
+    });
+    let sql = format!(
         "INSERT INTO follows (follower_id, followee_id, id) SELECT $1, $2, $3 \
-         WHERE NOT {BLOCKED_EITHER_WAY} ON CONFLICT DO NOTHING RETURNING 1"
-    ))
-    .bind(follower)
-    .bind(followee)
-    .bind(Uuid::now_v7())
-    .fetch_optional(db.statement())
-    .await?;
-    if inserted.is_some() {
+         WHERE NOT {BLOCKED_EITHER_WAY} ON CONFLICT DO NOTHING"
+    );
+    let ids = [follower, followee, Uuid::now_v7()];
+    if change_with_event(db, &sql, &ids, &followed).await? {
         return Ok(FollowOutcome::Following);
     }
     // Nothing inserted: already following, or blocked.
@@ -45,6 +47,29 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
     })
 }
 
+/// One statement on ids (`$1`, `$2`, ...) and, when it changed a row, its event,
+/// in one transaction. Returns whether it changed a row: a repeated follow or like
+/// changes nothing and tells nobody.
+async fn change_with_event(
+    db: &Db,
+    sql: &str,
+    ids: &[Uuid],
+    event: &Event,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let mut query = sqlx::query(sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
+    if changed {
+        events::enqueue(db, &mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
 /// One statement on a pair of ids (`$1`, `$2`); the idempotent writes below.
 async fn pair_statement(db: &Db, sql: &str, first: Uuid, second: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query(sql)
@@ -56,26 +81,33 @@ async fn pair_statement(db: &Db, sql: &str, first: Uuid, second: Uuid) -> Result
 }
 
 pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
+    let unfollowed = Event::Unfollowed(Follow {
+        follower_id: follower,
+        followee_id: followee,
+    });
+    change_with_event(
         db,
         "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2",
-        follower,
-        followee,
+        &[follower, followee],
+        &unfollowed,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Block, and drop the follows between the two in both directions.
 pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    sqlx::query(
+    let new_block = sqlx::query(
         "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(blocker)
     .bind(blocked)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
     db.count_statement();
     sqlx::query(
         "DELETE FROM follows WHERE (follower_id = $1 AND followee_id = $2) \
@@ -85,6 +117,13 @@ pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Er
     .bind(blocked)
     .execute(&mut *tx)
     .await?;
+    if new_block {
+        let event = Event::Blocked(Block {
+            blocker_id: blocker,
+            blocked_id: blocked,
+        });
+        events::enqueue(db, &mut tx, &event).await?;
+    }
     tx.commit().await
 }
 
@@ -119,13 +158,18 @@ pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error
 }
 
 pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
+    let liked = Event::PostLiked(PostLiked {
+        user_id: user,
+        post_id: post,
+    });
+    change_with_event(
         db,
         "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        post,
-        user,
+        &[post, user],
+        &liked,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {

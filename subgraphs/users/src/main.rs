@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("users", 4002, &MIGRATOR, |db| {
+    nova_core::http::run_subgraph("users", 4002, &MIGRATOR, |db, _events| {
         Ok((schema::build(db), axum::Router::new()))
     })
     .await

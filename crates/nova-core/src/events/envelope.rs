@@ -1,0 +1,225 @@
+//! The event envelope and the catalogue of event types. One typed definition is
+//! shared by every producer and consumer; on the wire an event is this JSON:
+//!
+//! ```json
+//! { "id": "<UUIDv7>", "type": "content.post_deleted", "version": 1,
+//!   "time": "2026-11-22T06:00:00Z", "producer": "content",
+//!   "key": "<aggregate id>", "payload": { "postId": "...", "authorId": "..." } }
+//! ```
+//!
+//! The Kafka message key is `key` (the aggregate id), so one aggregate's events land
+//! on one partition and stay in order. Topics are one per producing domain:
+//! `nova.<producer>` (see [`Event::topic`]).
+//!
+//! A change to a payload that old consumers cannot read gets a new `version`;
+//! consumers skip types they do not handle, so adding a type is safe.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The schema version of every payload below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every event Nova emits. The serde tag is the event's `type` on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum Event {
+    /// An account was created (identity). Key: the user.
+    #[serde(rename = "identity.user_registered")]
+    UserRegistered(UserRegistered),
+    /// A post was published (content). Key: the post.
+    #[serde(rename = "content.post_created")]
+    PostCreated(PostCreated),
+    /// A post was deleted, with its comments (content). Key: the post.
+    #[serde(rename = "content.post_deleted")]
+    PostDeleted(PostDeleted),
+    /// A comment was added to a post (content). Key: the post.
+    #[serde(rename = "content.comment_created")]
+    CommentCreated(CommentCreated),
+    /// Someone followed someone (social). Key: the follower.
+    #[serde(rename = "social.followed")]
+    Followed(Follow),
+    /// Someone stopped following someone (social). Key: the follower.
+    #[serde(rename = "social.unfollowed")]
+    Unfollowed(Follow),
+    /// Someone blocked someone; follows both ways were dropped (social). Key: the blocker.
+    #[serde(rename = "social.blocked")]
+    Blocked(Block),
+    /// Someone liked a post (social). Key: the post.
+    #[serde(rename = "social.post_liked")]
+    PostLiked(PostLiked),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRegistered {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostCreated {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+    pub hashtags: Vec<String>,
+    /// Usernames mentioned in the body, without `@`.
+    pub mentions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostDeleted {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentCreated {
+    pub comment_id: Uuid,
+    pub post_id: Uuid,
+    pub post_author_id: Uuid,
+    pub author_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Follow {
+    pub follower_id: Uuid,
+    pub followee_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Block {
+    pub blocker_id: Uuid,
+    pub blocked_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostLiked {
+    pub user_id: Uuid,
+    pub post_id: Uuid,
+}
+
+impl Event {
+    /// The `type` on the wire: `<producer>.<what happened>`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::UserRegistered(_) => "identity.user_registered",
+            Event::PostCreated(_) => "content.post_created",
+            Event::PostDeleted(_) => "content.post_deleted",
+            Event::CommentCreated(_) => "content.comment_created",
+            Event::Followed(_) => "social.followed",
+            Event::Unfollowed(_) => "social.unfollowed",
+            Event::Blocked(_) => "social.blocked",
+            Event::PostLiked(_) => "social.post_liked",
+        }
+    }
+
+    /// The domain that produces it (the part of the type before the dot).
+    pub fn producer(&self) -> &'static str {
+        let name = self.type_name();
+        &name[..name.find('.').unwrap_or(name.len())]
+    }
+
+    /// The topic it is published on.
+    pub fn topic(&self) -> String {
+        topic_of(self.producer())
+    }
+
+    /// The aggregate the event is about; the Kafka message key.
+    pub fn key(&self) -> Uuid {
+        match self {
+            Event::UserRegistered(e) => e.user_id,
+            Event::PostCreated(e) => e.post_id,
+            Event::PostDeleted(e) => e.post_id,
+            Event::CommentCreated(e) => e.post_id,
+            Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
+            Event::Blocked(e) => e.blocker_id,
+            Event::PostLiked(e) => e.post_id,
+        }
+    }
+}
+
+/// The topic of a producing domain.
+pub fn topic_of(producer: &str) -> String {
+    format!("nova.{producer}")
+}
+
+/// What travels on Kafka. `payload` stays JSON until a consumer that handles the
+/// type decodes it with [`Envelope::event`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub version: u32,
+    pub time: DateTime<Utc>,
+    pub producer: String,
+    pub key: String,
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// A new envelope for `event`, with a fresh UUIDv7 id and the current time.
+    pub fn new(event: &Event) -> Self {
+        let tagged = serde_json::to_value(event).expect("events serialize to JSON");
+        Self {
+            id: Uuid::now_v7(),
+            event_type: event.type_name().to_string(),
+            version: SCHEMA_VERSION,
+            time: Utc::now(),
+            producer: event.producer().to_string(),
+            key: event.key().to_string(),
+            payload: tagged["payload"].clone(),
+        }
+    }
+
+    /// Decode the payload into its typed event.
+    pub fn event(&self) -> Result<Event, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({
+            "type": self.event_type,
+            "payload": self.payload,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_envelope_round_trips_through_json() {
+        let event = Event::PostDeleted(PostDeleted {
+            post_id: Uuid::now_v7(),
+            author_id: Uuid::now_v7(),
+        });
+        let envelope = Envelope::new(&event);
+        assert_eq!(envelope.event_type, "content.post_deleted");
+        assert_eq!(envelope.producer, "content");
+        assert_eq!(event.topic(), "nova.content");
+        assert_eq!(envelope.key, event.key().to_string());
+        let wire = serde_json::to_string(&envelope).unwrap();
+        let read: Envelope = serde_json::from_str(&wire).unwrap();
+        assert_eq!(read, envelope);
+        assert_eq!(read.event().unwrap(), event);
+        assert!(wire.contains("\"postId\""), "{wire}");
+    }
+
+    #[test]
+    fn a_payload_that_does_not_match_its_type_is_an_error() {
+        let mut envelope = Envelope::new(&Event::Followed(Follow {
+            follower_id: Uuid::now_v7(),
+            followee_id: Uuid::now_v7(),
+        }));
+        envelope.payload = serde_json::json!({ "followerId": "not a uuid" });
+        assert!(envelope.event().is_err());
+        envelope.event_type = "social.something_new".into();
+        assert!(envelope.event().is_err());
+    }
+}

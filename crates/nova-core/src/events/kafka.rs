@@ -1,0 +1,120 @@
+//! The Kafka client settings every Nova process uses (rdkafka / librdkafka). The
+//! same code talks to the local development broker and to a production cluster;
+//! only `KAFKA_BROKERS` differs.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::{parsed_or, required, ConfigError};
+
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Partitions of a topic Nova creates (existing topics are left as they are).
+    pub partitions: i32,
+    /// Replication factor of a topic Nova creates.
+    pub replication: i32,
+    /// How long a consumer that stopped answering keeps its partitions.
+    pub session_timeout_ms: u32,
+}
+
+impl KafkaConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            brokers: required(
+                "KAFKA_BROKERS",
+                "the Kafka bootstrap servers, host:port[,host:port]",
+            )?,
+            partitions: parsed_or("KAFKA_TOPIC_PARTITIONS", 3)?,
+            replication: parsed_or("KAFKA_TOPIC_REPLICATION", 1)?,
+            session_timeout_ms: parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
+        })
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            // librdkafka logs a broker that is down once per reconnect attempt;
+            // the relay and consumers report it themselves.
+            .set("log_level", "3");
+        config
+    }
+
+    /// An idempotent producer: `acks=all`, retries without duplicates or
+    /// reordering within a partition. A message not acknowledged within
+    /// `delivery_timeout` fails, and the outbox relay retries it later.
+    pub fn producer(&self, delivery_timeout: Duration) -> Result<FutureProducer, KafkaError> {
+        self.client()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set(
+                "message.timeout.ms",
+                delivery_timeout.as_millis().to_string(),
+            )
+            .create()
+    }
+
+    /// Settings of a consumer in `group` that commits offsets itself, only after
+    /// the event's effect is durable.
+    pub fn consumer_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.client();
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set("statistics.interval.ms", "1000")
+            .set("topic.metadata.refresh.interval.ms", "5000");
+        config
+    }
+
+    /// Create the topics that do not exist yet. Retries until the broker answers
+    /// or `wait` has passed.
+    pub async fn ensure_topics(&self, topics: &[String], wait: Duration) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = self.client().create()?;
+        let new_topics: Vec<NewTopic> = topics
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    self.partitions,
+                    TopicReplication::Fixed(self.replication),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let problem = match admin.create_topics(&new_topics, &options).await {
+                Ok(results) => results
+                    .into_iter()
+                    .filter_map(|result| match result {
+                        Ok(_) => None,
+                        Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => None,
+                        Err((topic, code)) => Some(format!("{topic}: {code}")),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Err(error) => error.to_string(),
+            };
+            if problem.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!("cannot create topics on {}: {problem}", self.brokers);
+            }
+            tracing::warn!(%problem, "topics not created yet; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The transactional outbox: a mutation writes its rows and its events in one
+//! transaction ([`enqueue`]); the [`Relay`] publishes pending events to Kafka and
+//! marks them sent. A write succeeds while Kafka is down; its events go out once
+//! the broker is back.
+//!
+//! Several relays (one per replica of a subgraph) may run on one database: each
+//! pass locks a batch with `FOR UPDATE SKIP LOCKED`, so no row is published by two
+//! relays at once, and a row is published only when no earlier unsent row has
+//! the same key, so one aggregate's events reach Kafka in the order they were
+//! written. A failed row waits (with backoff) and holds back the later rows of its
+//! key. Delivery is at least once — a relay that dies between the broker's
+//! acknowledgement and its commit republishes — and consumers drop the repeat by
+//! event id.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::envelope::{Envelope, Event};
+use super::metrics::EventMetrics;
+use crate::db::Db;
+
+/// Write `event` to the outbox inside the caller's transaction. Returns its id.
+pub async fn enqueue(
+    db: &Db,
+    tx: &mut Transaction<'static, Postgres>,
+    event: &Event,
+) -> Result<Uuid, sqlx::Error> {
+    let envelope = Envelope::new(event);
+    db.count_statement();
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, event_key, envelope) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(envelope.id)
+    .bind(event.topic())
+    .bind(&envelope.key)
+    .bind(sqlx::types::Json(&envelope))
+    .execute(&mut **tx)
+    .await?;
+    Ok(envelope.id)
+}
+
+/// Rows one relay pass takes at most.
+const BATCH: i64 = 500;
+/// The relay polls this often even without a notification (a missed NOTIFY, a
+/// row waiting for its retry time).
+const POLL: Duration = Duration::from_millis(500);
+/// Sent rows are kept this long for an operator, then deleted.
+const KEEP_SENT: &str = "1 day";
+
+pub struct Relay {
+    pool: PgPool,
+    producer: FutureProducer,
+    metrics: EventMetrics,
+}
+
+struct Pending {
+    seq: i64,
+    topic: String,
+    key: String,
+    envelope: String,
+    attempts: i32,
+}
+
+impl Relay {
+    /// `pool` is the subgraph's pool; the relay's statements are not counted in
+    /// `nova_sql_statements_total`, which measures request work.
+    pub fn new(pool: PgPool, producer: FutureProducer, metrics: EventMetrics) -> Self {
+        Self {
+            pool,
+            producer,
+            metrics,
+        }
+    }
+
+    /// Publish until the process ends.
+    pub async fn run(self) {
+        let mut listener = self.listen().await;
+        let mut last_cleanup = tokio::time::Instant::now();
+        loop {
+            match self.publish_pending().await {
+                // A full batch: there may be more right away.
+                Ok(published) if published as i64 >= BATCH => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "outbox relay pass failed"),
+            }
+            if let Err(error) = self.update_backlog().await {
+                tracing::warn!(%error, "cannot measure the outbox backlog");
+            }
+            if last_cleanup.elapsed() > Duration::from_secs(60) {
+                last_cleanup = tokio::time::Instant::now();
+                let cleanup = sqlx::query(&format!(
+                    "DELETE FROM outbox WHERE sent_at < now() - interval '{KEEP_SENT}'"
+                ))
+                .execute(&self.pool)
+                .await;
+                if let Err(error) = cleanup {
+                    tracing::warn!(%error, "cannot delete old outbox rows");
+                }
+            }
+            match listener.as_mut() {
+                Some(l) => {
+                    if let Ok(Err(error)) = tokio::time::timeout(POLL, l.recv()).await {
+                        tracing::warn!(%error, "outbox listener lost; polling");
+                        listener = None;
+                    }
+                }
+                None => {
+                    tokio::time::sleep(POLL).await;
+                    listener = self.listen().await;
+                }
+            }
+        }
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        listener.listen("nova_outbox").await.ok()?;
+        Some(listener)
+    }
+
+    async fn update_backlog(&self) -> Result<(), sqlx::Error> {
+        let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        self.metrics.outbox_backlog.set(backlog);
+        Ok(())
+    }
+
+    /// One pass: lock a batch, publish it, record the outcome. Returns how many
+    /// rows were published.
+    pub async fn publish_pending(&self) -> Result<usize, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        // The batch is the oldest due rows nobody else holds; of those, a row goes
+        // out only if no earlier unsent row of its key is outside the batch (held by
+        // another relay, or waiting for its retry).
+        let rows = sqlx::query(
+            "WITH batch AS ( \
+                 SELECT seq FROM outbox \
+                 WHERE sent_at IS NULL AND next_attempt_at <= clock_timestamp() \
+                 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED \
+             ) \
+             SELECT o.seq, o.topic, o.event_key, o.envelope::text AS envelope, o.attempts \
+             FROM outbox o JOIN batch b ON b.seq = o.seq \
+             WHERE NOT EXISTS ( \
+                 SELECT 1 FROM outbox earlier \
+                 WHERE earlier.event_key = o.event_key AND earlier.sent_at IS NULL \
+                   AND earlier.seq < o.seq AND earlier.seq NOT IN (SELECT seq FROM batch) \
+             ) \
+             ORDER BY o.seq",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let pending = rows
+            .iter()
+            .map(|row| {
+                Ok(Pending {
+                    seq: row.try_get("seq")?,
+                    topic: row.try_get("topic")?,
+                    key: row.try_get("event_key")?,
+                    envelope: row.try_get("envelope")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+        // Hand every message to the producer in order, then wait for the acks: the
+        // idempotent producer keeps a partition's order across its own retries.
+        let mut deliveries = Vec::with_capacity(pending.len());
+        for row in &pending {
+            let record = FutureRecord::to(&row.topic)
+                .key(&row.key)
+                .payload(&row.envelope);
+            deliveries.push(self.producer.send_result(record).map_err(|(e, _)| e));
+        }
+        let mut sent = Vec::new();
+        let mut failed_keys = HashSet::new();
+        let mut failures = Vec::new();
+        for (row, delivery) in pending.iter().zip(deliveries) {
+            let outcome = match delivery {
+                Ok(future) => match future.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((error, _))) => Err(error.to_string()),
+                    Err(_) => Err("producer dropped the message".to_string()),
+                },
+                Err(error) => Err(error.to_string()),
+            };
+            // A key whose earlier row failed keeps its later rows back too, even if
+            // they were acknowledged: they are published again after it (consumers
+            // drop the repeats), so the key's order holds.
+            match outcome {
+                Ok(()) if !failed_keys.contains(&row.key) => sent.push(row.seq),
+                Ok(()) => failures.push((row, "an earlier event of its key failed".into())),
+                Err(error) => {
+                    failed_keys.insert(row.key.clone());
+                    failures.push((row, error));
+                }
+            }
+        }
+
+        if !sent.is_empty() {
+            let delays: Vec<f64> = sqlx::query_scalar(
+                "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL \
+                 WHERE seq = ANY($1) \
+                 RETURNING extract(epoch FROM sent_at - created_at)::float8",
+            )
+            .bind(&sent)
+            .fetch_all(&mut *tx)
+            .await?;
+            for delay in delays {
+                self.metrics.outbox_delay.observe(delay);
+            }
+        }
+        for (row, error) in &failures {
+            let backoff_ms = backoff(row.attempts).as_millis() as i64;
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                 next_attempt_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000) \
+                 WHERE seq = $1",
+            )
+            .bind(row.seq)
+            .bind(error)
+            .bind(backoff_ms as f64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.metrics.outbox_published.inc_by(sent.len() as u64);
+        if !failures.is_empty() {
+            self.metrics
+                .outbox_publish_failures
+                .inc_by(failures.len() as u64);
+            tracing::warn!(
+                failed = failures.len(),
+                first_error = %failures[0].1,
+                "events not published; retrying with backoff"
+            );
+        }
+        Ok(sent.len())
+    }
+}
+
+/// 200 ms, doubling per failed attempt, at most 5 s.
+fn backoff(attempts: i32) -> Duration {
+    let factor = 1u64 << attempts.clamp(0, 5);
+    Duration::from_millis((200 * factor).min(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_stops_at_five_seconds() {
+        assert_eq!(backoff(0), Duration::from_millis(200));
+        assert_eq!(backoff(1), Duration::from_millis(400));
+        assert_eq!(backoff(4), Duration::from_millis(3_200));
+        assert_eq!(backoff(5), Duration::from_millis(5_000));
+        assert_eq!(backoff(40), Duration::from_millis(5_000));
+    }
+}

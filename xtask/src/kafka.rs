@@ -1,0 +1,116 @@
+//! The local Kafka-protocol broker: tansu (crates.io), built once into
+//! `~/.cache/nova/tools` (or `$NOVA_TOOLS_DIR`), storing its log in SQLite under
+//! `.nova/kafka/`, listening on 127.0.0.1 only. Production sets `KAFKA_BROKERS`
+//! to a real cluster; the services' client code is the same.
+//!
+//! Why tansu: Apache Kafka and Redpanda downloads are out of reach here, and tansu
+//! speaks the Kafka protocol well enough for librdkafka's idempotent producer,
+//! consumer groups and offset commits (checked by the event fault tests).
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::stack::{run, start_background, stop_process, Layout, State};
+
+const TANSU_VERSION: &str = "0.6.0";
+/// `dynostore` brings the storage engines, `libsql` the SQLite one.
+const TANSU_FEATURES: &str = "dynostore,libsql";
+
+fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NOVA_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/nova/tools")
+}
+
+/// The tansu binary; built with `cargo install` the first time (several minutes).
+pub fn tansu(root: &Path) -> Result<PathBuf> {
+    let tools = tools_dir();
+    let binary = tools.join("bin/tansu");
+    if binary.exists() {
+        return Ok(binary);
+    }
+    println!(
+        "building the tansu Kafka broker {TANSU_VERSION} into {} (once; several minutes)",
+        tools.display()
+    );
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            // From the workspace, so its .cargo/config.toml (rust-version fallback) applies.
+            .current_dir(root)
+            .args([
+                "install",
+                "tansu",
+                "--version",
+                &format!("={TANSU_VERSION}"),
+            ])
+            .args(["--features", TANSU_FEATURES, "--root"])
+            .arg(&tools)
+            .arg("--target-dir")
+            .arg(tools.join("build"))
+            .env_remove("CARGO_TARGET_DIR"),
+    )?;
+    if !binary.exists() {
+        bail!(
+            "cargo install tansu finished but {} is missing",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// The command that runs a broker on `port` with its SQLite log in `dir`.
+fn broker_command(tansu: &Path, port: u16, dir: &Path) -> Command {
+    let listener = format!("tcp://127.0.0.1:{port}");
+    let mut command = Command::new(tansu);
+    command
+        // tansu reads a sqlite:// path relative to its working directory.
+        .current_dir(dir)
+        .arg("broker")
+        .args(["--listener-url", &listener])
+        .args(["--advertised-listener-url", &listener])
+        .args(["--storage-engine", "sqlite://tansu.db"])
+        // Its own traces stay local unless asked for.
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+    command
+}
+
+/// Start the layout's broker unless it runs; wait until it accepts connections.
+/// Returns KAFKA_BROKERS for its services.
+pub fn ensure_running(state: &State, root: &Path, layout: &Layout) -> Result<String> {
+    let binary = tansu(root)?;
+    let name = layout.kafka_process();
+    let dir = state.dir.join(&name);
+    std::fs::create_dir_all(&dir)?;
+    start_background(
+        state,
+        &name,
+        broker_command(&binary, layout.kafka_port, &dir),
+    )?;
+    wait_listening(layout.kafka_port, Duration::from_secs(30))?;
+    Ok(format!("127.0.0.1:{}", layout.kafka_port))
+}
+
+pub fn stop(state: &State, layout: &Layout) -> Result<()> {
+    stop_process(state, &layout.kafka_process())
+}
+
+fn wait_listening(port: u16, timeout: Duration) -> Result<()> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "the Kafka broker did not listen on {address} within {}s",
+        timeout.as_secs()
+    )
+}
