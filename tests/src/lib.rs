@@ -240,6 +240,7 @@ impl Stack {
                 // Short, so a consumer restarted by a fault test gets its
                 // partitions back quickly.
                 ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),
+                ("KAFKA_MAX_POLL_INTERVAL_MS", "10000".into()),
             ];
             if name == "identity" {
                 env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
@@ -355,9 +356,21 @@ impl Stack {
         Some(self.processes.remove(index))
     }
 
-    /// Kill the broker (as a crash would); its log stays for `start_broker`.
+    /// Stop the broker (SIGTERM, as an operator's restart would); its log stays
+    /// for `start_broker`.
     pub fn stop_broker(&mut self) {
-        drop(self.take_process("kafka"));
+        if let Some(mut process) = self.take_process("kafka") {
+            let _ = Command::new("kill")
+                .arg(process.child.id().to_string())
+                .status();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = process.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 
     /// Start the broker again on the same port and log.
@@ -415,10 +428,14 @@ impl Stack {
             .unwrap_or(0.0)
     }
 
+    /// The URL of a subgraph's database.
+    pub fn database_url(&self, subgraph: &str) -> String {
+        database_url(&self.admin_url, self.database(subgraph))
+    }
+
     /// Connect to a subgraph's database (to look at what it stored).
     pub async fn connect(&self, subgraph: &str) -> Result<sqlx::PgConnection> {
-        let url = database_url(&self.admin_url, self.database(subgraph));
-        Ok(sqlx::PgConnection::connect(&url).await?)
+        Ok(sqlx::PgConnection::connect(&self.database_url(subgraph)).await?)
     }
 
     /// `GET url`: the status and the body text.

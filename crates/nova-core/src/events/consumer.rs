@@ -124,11 +124,13 @@ impl<H: EventHandler> EventConsumer<H> {
         consumer.subscribe(&topic_refs)?;
         tracing::info!(consumer = name, ?topics, "consuming");
         loop {
+            // Errors are reports (librdkafka reconnects by itself) and share one
+            // queue with the group's rebalances: read them without pausing, or a
+            // new assignment waits behind an outage's worth of them.
             let message = match consumer.recv().await {
                 Ok(message) => message,
                 Err(error) => {
                     tracing::warn!(consumer = name, %error, "cannot read from Kafka");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
             };

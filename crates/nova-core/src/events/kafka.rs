@@ -23,6 +23,9 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// How long a consumer that stopped answering keeps its partitions.
     pub session_timeout_ms: u32,
+    /// How long a consumer may go without reading before it leaves its group;
+    /// also how long a rebalance waits for members to rejoin.
+    pub max_poll_interval_ms: u32,
 }
 
 impl KafkaConfig {
@@ -35,6 +38,7 @@ impl KafkaConfig {
             partitions: parsed_or("KAFKA_TOPIC_PARTITIONS", 3)?,
             replication: parsed_or("KAFKA_TOPIC_REPLICATION", 1)?,
             session_timeout_ms: parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
+            max_poll_interval_ms: parsed_or("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)?,
         })
     }
 
@@ -73,6 +77,10 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            .set(
+                "max.poll.interval.ms",
+                self.max_poll_interval_ms.to_string(),
+            )
             .set("statistics.interval.ms", "1000")
             .set("topic.metadata.refresh.interval.ms", "5000");
         config

@@ -44,12 +44,12 @@ impl EventRuntime {
 
     /// Start the outbox relay for `producer`'s topic (created if missing).
     pub fn spawn_relay(&self, producer: &str) -> anyhow::Result<()> {
-        let kafka_producer = self.kafka.producer(DELIVERY_TIMEOUT)?;
         let relay = Relay::new(
             self.db.background_pool().clone(),
-            kafka_producer,
+            self.kafka.clone(),
+            DELIVERY_TIMEOUT,
             self.metrics.clone(),
-        );
+        )?;
         let kafka = self.kafka.clone();
         let topic = topic_of(producer);
         tokio::spawn(async move {

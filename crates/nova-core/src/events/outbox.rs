@@ -13,6 +13,7 @@
 //! event id.
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -21,6 +22,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::envelope::{Envelope, Event};
+use super::kafka::KafkaConfig;
 use super::metrics::EventMetrics;
 use crate::db::Db;
 
@@ -54,7 +56,12 @@ const KEEP_SENT: &str = "1 day";
 
 pub struct Relay {
     pool: PgPool,
-    producer: FutureProducer,
+    kafka: KafkaConfig,
+    delivery_timeout: Duration,
+    /// Replaced after a pass with failed deliveries: a fresh producer starts
+    /// clean (new producer id) instead of carrying the failed batch's sequence
+    /// state. (tansu 0.6.0 also fails on the epoch bump librdkafka would do.)
+    producer: Mutex<Arc<FutureProducer>>,
     metrics: EventMetrics,
 }
 
@@ -68,12 +75,32 @@ struct Pending {
 
 impl Relay {
     /// `pool` is the subgraph's pool; the relay's statements are not counted in
-    /// `nova_sql_statements_total`, which measures request work.
-    pub fn new(pool: PgPool, producer: FutureProducer, metrics: EventMetrics) -> Self {
-        Self {
+    /// `nova_sql_statements_total`, which measures request work. A publish not
+    /// acknowledged within `delivery_timeout` is retried later.
+    pub fn new(
+        pool: PgPool,
+        kafka: KafkaConfig,
+        delivery_timeout: Duration,
+        metrics: EventMetrics,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        let producer = Mutex::new(Arc::new(kafka.producer(delivery_timeout)?));
+        Ok(Self {
             pool,
+            kafka,
+            delivery_timeout,
             producer,
             metrics,
+        })
+    }
+
+    fn producer(&self) -> Arc<FutureProducer> {
+        self.producer.lock().expect("producer lock").clone()
+    }
+
+    fn replace_producer(&self) {
+        match self.kafka.producer(self.delivery_timeout) {
+            Ok(fresh) => *self.producer.lock().expect("producer lock") = Arc::new(fresh),
+            Err(error) => tracing::warn!(%error, "cannot create a new Kafka producer"),
         }
     }
 
@@ -82,14 +109,15 @@ impl Relay {
         let mut listener = self.listen().await;
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
+            // Measured before the pass, which may wait for a broker that is away.
+            if let Err(error) = self.update_backlog().await {
+                tracing::warn!(%error, "cannot measure the outbox backlog");
+            }
             match self.publish_pending().await {
                 // A full batch: there may be more right away.
                 Ok(published) if published as i64 >= BATCH => continue,
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "outbox relay pass failed"),
-            }
-            if let Err(error) = self.update_backlog().await {
-                tracing::warn!(%error, "cannot measure the outbox backlog");
             }
             if last_cleanup.elapsed() > Duration::from_secs(60) {
                 last_cleanup = tokio::time::Instant::now();
@@ -174,12 +202,13 @@ impl Relay {
 
         // Hand every message to the producer in order, then wait for the acks: the
         // idempotent producer keeps a partition's order across its own retries.
+        let producer = self.producer();
         let mut deliveries = Vec::with_capacity(pending.len());
         for row in &pending {
             let record = FutureRecord::to(&row.topic)
                 .key(&row.key)
                 .payload(&row.envelope);
-            deliveries.push(self.producer.send_result(record).map_err(|(e, _)| e));
+            deliveries.push(producer.send_result(record).map_err(|(e, _)| e));
         }
         let mut sent = Vec::new();
         let mut failed_keys = HashSet::new();
@@ -235,6 +264,7 @@ impl Relay {
         tx.commit().await?;
         self.metrics.outbox_published.inc_by(sent.len() as u64);
         if !failures.is_empty() {
+            self.replace_producer();
             self.metrics
                 .outbox_publish_failures
                 .inc_by(failures.len() as u64);

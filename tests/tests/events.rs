@@ -1,0 +1,450 @@
+//! The event backbone against a real broker (each stack runs its own tansu): the
+//! outbox keeps events while Kafka is down, consumers apply an event once even when
+//! it is delivered again, unreadable messages are parked, and relays running side
+//! by side publish each event once, in order per key.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use nova_core::events::envelope::Follow;
+use nova_core::events::{EventMetrics, KafkaConfig, Relay};
+use nova_core::metrics::Metrics;
+use nova_e2e::Stack;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use uuid::Uuid;
+
+const CREATE_POST: &str = "mutation($b: String!) { createPost(body: $b) { id } }";
+const DELETE_POST: &str = "mutation($id: ID!) { deletePost(id: $id) }";
+const LIKE_POST: &str = "mutation($p: ID!) { likePost(postId: $p) { id } }";
+const FOLLOW: &str = "mutation($u: ID!) { followUser(userId: $u) { id } }";
+const POST_CLEANUP: &str = "social.post-cleanup";
+
+fn kafka(stack: &Stack) -> KafkaConfig {
+    KafkaConfig {
+        brokers: stack.kafka_brokers(),
+        partitions: 3,
+        replication: 1,
+        session_timeout_ms: 6_000,
+        max_poll_interval_ms: 10_000,
+    }
+}
+
+async fn create_post(stack: &Stack, token: &str, body: &str) -> String {
+    let created = stack
+        .graphql(Some(token), CREATE_POST, json!({ "b": body }))
+        .await;
+    created.expect_ok()["createPost"]["id"]
+        .as_str()
+        .expect("a post id")
+        .to_string()
+}
+
+async fn write(stack: &Stack, token: &str, mutation: &str, variables: Value) {
+    stack
+        .graphql(Some(token), mutation, variables)
+        .await
+        .expect_ok();
+}
+
+/// Every envelope on `topic` from the beginning: reads until `expected` arrived,
+/// then a little longer, so a repeat would be seen too.
+async fn read_topic(stack: &Stack, topic: &str, expected: usize) -> Vec<Value> {
+    let group = format!("test-reader-{}", Uuid::now_v7());
+    let consumer: StreamConsumer = kafka(stack)
+        .consumer_config(&group)
+        .create()
+        .expect("a consumer");
+    consumer.subscribe(&[topic]).expect("subscribed");
+    let mut envelopes = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut quiet_until: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if now > deadline || quiet_until.is_some_and(|t| now > t) {
+            break;
+        }
+        if let Ok(Ok(message)) =
+            tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
+        {
+            let payload = message.payload().unwrap_or_default();
+            envelopes.push(serde_json::from_slice(payload).unwrap_or(Value::Null));
+        }
+        if envelopes.len() >= expected && quiet_until.is_none() {
+            quiet_until = Some(Instant::now() + Duration::from_secs(3));
+        }
+    }
+    envelopes
+}
+
+/// `(type, key)` of each envelope, sorted, and whether any event id repeats.
+fn summary(envelopes: &[Value]) -> (Vec<(String, String)>, bool) {
+    let mut pairs: Vec<(String, String)> = envelopes
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or("?").to_string(),
+                e["key"].as_str().unwrap_or("?").to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    let ids: HashSet<&str> = envelopes.iter().filter_map(|e| e["id"].as_str()).collect();
+    (pairs, ids.len() != envelopes.len())
+}
+
+fn sorted(mut pairs: Vec<(&str, &str)>) -> Vec<(String, String)> {
+    pairs.sort();
+    pairs
+        .into_iter()
+        .map(|(t, k)| (t.to_string(), k.to_string()))
+        .collect()
+}
+
+/// A count from a subgraph's database; `ids` bind `$1`, `$2`, ...
+async fn count(stack: &Stack, subgraph: &str, sql: &str, ids: &[&str]) -> i64 {
+    let mut db = stack.connect(subgraph).await.expect("database");
+    let mut query = sqlx::query_scalar(sql);
+    for id in ids {
+        query = query.bind(Uuid::parse_str(id).expect("a uuid"));
+    }
+    let value = query.fetch_one(&mut db).await.expect("query runs");
+    db.close().await.ok();
+    value
+}
+
+async fn likes_of(stack: &Stack, post: &str) -> i64 {
+    let sql = "SELECT count(*) FROM likes WHERE post_id = $1";
+    count(stack, "social", sql, &[post]).await
+}
+
+async fn unsent(stack: &Stack, subgraph: &str) -> i64 {
+    let sql = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
+    count(stack, subgraph, sql, &[]).await
+}
+
+/// Poll `check` until it holds or `seconds` pass.
+async fn eventually<F, Fut>(seconds: u64, what: &str, stack: &Stack, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen within {seconds}s\n{}", stack.logs());
+}
+
+#[tokio::test]
+async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
+    let mut stack = Stack::start().await.expect("stack starts");
+    let (alice, alice_token) = stack.sign_up("alice").await;
+    let (bob, bob_token) = stack.sign_up("bob").await;
+    let first = create_post(&stack, &alice_token, "before the outage").await;
+    write(&stack, &bob_token, LIKE_POST, json!({ "p": first })).await;
+    eventually(60, "the first events being published", &stack, || async {
+        unsent(&stack, "content").await == 0 && unsent(&stack, "social").await == 0
+    })
+    .await;
+
+    stack.stop_broker();
+    // Writes go on while Kafka is away; their events wait in the outboxes.
+    let mut during = Vec::new();
+    for n in 0..3 {
+        during.push(create_post(&stack, &alice_token, &format!("during the outage {n}")).await);
+    }
+    write(&stack, &bob_token, FOLLOW, json!({ "u": alice })).await;
+    write(&stack, &bob_token, LIKE_POST, json!({ "p": during[0] })).await;
+    write(&stack, &alice_token, DELETE_POST, json!({ "id": first })).await;
+    assert_eq!(
+        unsent(&stack, "content").await,
+        4,
+        "content's outbox holds the outage's events"
+    );
+    assert_eq!(
+        unsent(&stack, "social").await,
+        2,
+        "social's outbox holds the outage's events"
+    );
+    eventually(
+        15,
+        "the backlog metric showing the waiting events",
+        &stack,
+        || async { stack.metric("content", "nova_outbox_backlog").await == 4.0 },
+    )
+    .await;
+
+    stack.start_broker().expect("broker starts again");
+    let restarted = Instant::now();
+    eventually(60, "the outboxes draining", &stack, || async {
+        unsent(&stack, "content").await == 0 && unsent(&stack, "social").await == 0
+    })
+    .await;
+
+    eprintln!("drained {:?} after the restart", restarted.elapsed());
+    let mut expected_content = vec![
+        ("content.post_created", first.as_str()),
+        ("content.post_deleted", first.as_str()),
+    ];
+    expected_content.extend(during.iter().map(|p| ("content.post_created", p.as_str())));
+    let content = read_topic(&stack, "nova.content", expected_content.len()).await;
+    let (pairs, repeated) = summary(&content);
+    assert_eq!(pairs, sorted(expected_content), "every content event, once");
+    assert!(!repeated, "no content event id twice");
+
+    let social = read_topic(&stack, "nova.social", 3).await;
+    let (pairs, repeated) = summary(&social);
+    let expected_social = sorted(vec![
+        ("social.post_liked", first.as_str()),
+        ("social.post_liked", during[0].as_str()),
+        ("social.followed", bob.as_str()),
+    ]);
+    assert_eq!(pairs, expected_social, "every social event, once");
+    assert!(!repeated, "no social event id twice");
+
+    eprintln!("topics read {:?} after the restart", restarted.elapsed());
+    let identity = read_topic(&stack, "nova.identity", 2).await;
+    let (pairs, repeated) = summary(&identity);
+    let expected_identity = sorted(vec![
+        ("identity.user_registered", alice.as_str()),
+        ("identity.user_registered", bob.as_str()),
+    ]);
+    assert_eq!(pairs, expected_identity);
+    assert!(!repeated);
+
+    // Social's consumer saw the deletion: the deleted post's like is gone, the
+    // other post's like stays.
+    eventually(
+        60,
+        "social dropping the deleted post's likes",
+        &stack,
+        || async { likes_of(&stack, &first).await == 0 },
+    )
+    .await;
+    eprintln!("likes dropped {:?} after the restart", restarted.elapsed());
+    assert_eq!(likes_of(&stack, &during[0]).await, 1);
+    let deleted_event = content
+        .iter()
+        .find(|e| e["type"] == "content.post_deleted")
+        .and_then(|e| e["id"].as_str())
+        .expect("the deletion event")
+        .to_string();
+    let sql = "SELECT count(*) FROM processed_events WHERE event_id = $1";
+    let applied = count(&stack, "social", sql, &[&deleted_event]).await;
+    assert_eq!(applied, 1);
+}
+
+#[tokio::test]
+async fn a_consumer_killed_before_its_offset_commit_changes_nothing_on_redelivery() {
+    let mut stack = Stack::start().await.expect("stack starts");
+    let (_, alice_token) = stack.sign_up("alice").await;
+    let (_, bob_token) = stack.sign_up("bob").await;
+    let post = create_post(&stack, &alice_token, "to be deleted").await;
+    write(&stack, &bob_token, LIKE_POST, json!({ "p": post })).await;
+
+    stack
+        .restart_subgraph(
+            "social",
+            &[(
+                nova_core::events::consumer::FAULT_EXIT_BEFORE_OFFSET_COMMIT,
+                "content.post_deleted",
+            )],
+        )
+        .await
+        .expect("social restarts with the fault");
+    write(&stack, &alice_token, DELETE_POST, json!({ "id": post })).await;
+    let code = stack.wait_for_exit("social", Duration::from_secs(90)).await;
+    assert_eq!(
+        code,
+        Some(86),
+        "social exits after the effect, before the commit\n{}",
+        stack.logs()
+    );
+    // The effect and its record are durable, the offset is not.
+    assert_eq!(likes_of(&stack, &post).await, 0);
+    let recorded = "SELECT count(*) FROM processed_events \
+                    WHERE event_type = 'content.post_deleted' AND consumer = 'social.post-cleanup'";
+    assert_eq!(count(&stack, "social", recorded, &[]).await, 1);
+
+    stack
+        .restart_subgraph("social", &[])
+        .await
+        .expect("social restarts");
+    let duplicate =
+        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"duplicate\"}}");
+    eventually(
+        90,
+        "the redelivered event being recognised",
+        &stack,
+        || async { stack.metric("social", &duplicate).await >= 1.0 },
+    )
+    .await;
+    let applied =
+        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"applied\"}}");
+    assert_eq!(
+        stack.metric("social", &applied).await,
+        0.0,
+        "nothing applied twice"
+    );
+    assert_eq!(count(&stack, "social", recorded, &[]).await, 1);
+    assert_eq!(likes_of(&stack, &post).await, 0);
+}
+
+#[tokio::test]
+async fn unreadable_messages_are_parked_and_the_consumer_goes_on() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, alice_token) = stack.sign_up("alice").await;
+    let (_, bob_token) = stack.sign_up("bob").await;
+    let post = create_post(&stack, &alice_token, "liked, then deleted").await;
+    write(&stack, &bob_token, LIKE_POST, json!({ "p": post })).await;
+
+    let producer: FutureProducer = kafka(&stack)
+        .producer(Duration::from_secs(10))
+        .expect("a producer");
+    let bad_payload = json!({
+        "id": Uuid::now_v7(), "type": "content.post_deleted", "version": 1,
+        "time": "2026-11-22T00:00:00Z", "producer": "content", "key": "k",
+        "payload": { "postId": "not a uuid" }
+    })
+    .to_string();
+    let unknown_type = json!({
+        "id": Uuid::now_v7(), "type": "content.post_archived", "version": 1,
+        "time": "2026-11-22T00:00:00Z", "producer": "content", "key": "k",
+        "payload": {}
+    })
+    .to_string();
+    for payload in [
+        "{ this is not json",
+        bad_payload.as_str(),
+        unknown_type.as_str(),
+    ] {
+        producer
+            .send(
+                FutureRecord::to("nova.content")
+                    .key(post.as_str())
+                    .payload(payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the broker takes the message");
+    }
+    // A good event after the bad ones still gets applied.
+    write(&stack, &alice_token, DELETE_POST, json!({ "id": post })).await;
+    eventually(60, "the deletion being applied", &stack, || async {
+        likes_of(&stack, &post).await == 0
+    })
+    .await;
+
+    let parked =
+        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"parked\"}}");
+    assert_eq!(stack.metric("social", &parked).await, 2.0);
+    let ignored =
+        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"ignored\"}}");
+    assert!(
+        stack.metric("social", &ignored).await >= 2.0,
+        "unknown and unhandled types are skipped"
+    );
+    let mut db = stack.connect("social").await.unwrap();
+    let errors: Vec<String> =
+        sqlx::query_scalar("SELECT error FROM parked_messages ORDER BY kafka_offset")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("not an event"), "{errors:?}");
+    assert!(errors[1].contains("payload unreadable"), "{errors:?}");
+    let (status, _) = stack
+        .get(&format!("{}/health/live", stack.subgraph_url("social")))
+        .await;
+    assert_eq!(status, 200, "the consumer's process lives on");
+}
+
+#[tokio::test]
+async fn relays_side_by_side_publish_each_event_once_in_key_order() {
+    let stack = Stack::start().await.expect("stack starts");
+    let url = stack.database_url("content");
+    let metrics = Metrics::new("relay-test");
+    let db = nova_core::db::Db::connect_and_migrate(
+        &url,
+        8,
+        &nova_content::MIGRATOR,
+        metrics.sql_statements.clone(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("content's database");
+
+    // 10 aggregates × 30 events, written in interleaved transactions; the order
+    // within a key is in each followee id (UUIDv7, increasing).
+    let keys: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
+    let mut written: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for _ in 0..30 {
+        let mut tx = db.begin().await.unwrap();
+        for key in &keys {
+            let followee = Uuid::now_v7();
+            written.entry(*key).or_default().push(followee);
+            let event = nova_core::events::Event::Followed(Follow {
+                follower_id: *key,
+                followee_id: followee,
+            });
+            nova_core::events::enqueue(&db, &mut tx, &event)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    // Two more relays beside content's own, all passing at once until done.
+    let event_metrics = EventMetrics::new(&metrics);
+    let relays: Vec<Relay> = (0..2)
+        .map(|_| {
+            let pool = db.background_pool().clone();
+            let timeout = Duration::from_secs(10);
+            Relay::new(pool, kafka(&stack), timeout, event_metrics.clone()).unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unsent(&stack, "content").await > 0 {
+        assert!(Instant::now() < deadline, "relays did not drain the outbox");
+        let passes = relays.iter().map(|relay| relay.publish_pending());
+        for result in futures::future::join_all(passes).await {
+            result.expect("a relay pass");
+        }
+    }
+
+    let envelopes = read_topic(&stack, "nova.social", 300).await;
+    let mut received: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut ids = HashSet::new();
+    for envelope in &envelopes {
+        let follower: Uuid = envelope["payload"]["followerId"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if !written.contains_key(&follower) {
+            continue;
+        }
+        assert!(
+            ids.insert(envelope["id"].as_str().unwrap().to_string()),
+            "event published twice"
+        );
+        let followee = envelope["payload"]["followeeId"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        received.entry(follower).or_default().push(followee);
+    }
+    assert_eq!(ids.len(), 300, "every event published");
+    assert_eq!(
+        received, written,
+        "each key's events in the order they were written"
+    );
+}
