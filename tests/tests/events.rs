@@ -30,6 +30,7 @@ fn kafka(stack: &Stack) -> KafkaConfig {
         replication: 1,
         session_timeout_ms: 6_000,
         max_poll_interval_ms: 10_000,
+        fetch_wait_max_ms: 100,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::kafka;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, Layout, State, SUBGRAPHS};
 
-const BENCH: Layout = Layout {
+pub const BENCH: Layout = Layout {
     name_prefix: "bench-",
     database_prefix: "nova_bench",
     router_port: 14000,
@@ -377,13 +377,7 @@ fn run_scenario(
 }
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let seconds: u64 = match args.iter().position(|a| a == "--seconds") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|s| s.parse().ok())
-            .context("--seconds takes a whole number")?,
-        None => 20,
-    };
+    let seconds = crate::number_option(args, "--seconds", 20)?;
     if Command::new("wrk").arg("-v").output().is_err() {
         println!("installing wrk (Debian package) for the load generator");
         stack::run(
@@ -395,18 +389,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     stack::stop(&state, &BENCH)?;
-    kafka::stop(&state, &BENCH)?;
-    // A fresh broker log, like the fresh databases.
-    let _ = std::fs::remove_dir_all(state.dir.join(BENCH.kafka_process()));
-    let kafka_brokers = kafka::ensure_running(&state, root, &BENCH)?;
+    let kafka_brokers = kafka::start_fresh(&state, root, &BENCH)?;
     for name in SUBGRAPHS {
-        let database = BENCH.database(name);
-        postgres::psql(
-            &pg,
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"),
-        )?;
-        postgres::psql(&pg, "postgres", &format!("CREATE DATABASE \"{database}\""))?;
+        postgres::recreate_database(&pg, &BENCH.database(name))?;
     }
     println!("building release binaries");
     let bin_dir = stack::build_binaries(root, true)?;

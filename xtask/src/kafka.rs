@@ -96,6 +96,13 @@ pub fn ensure_running(state: &State, root: &Path, layout: &Layout) -> Result<Str
     Ok(format!("127.0.0.1:{}", layout.kafka_port))
 }
 
+/// Start the layout's broker on an empty log (stopping one that runs).
+pub fn start_fresh(state: &State, root: &Path, layout: &Layout) -> Result<String> {
+    stop(state, layout)?;
+    let _ = std::fs::remove_dir_all(state.dir.join(layout.kafka_process()));
+    ensure_running(state, root, layout)
+}
+
 pub fn stop(state: &State, layout: &Layout) -> Result<()> {
     stop_process(state, &layout.kafka_process())
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod compose;
+mod events;
 mod kafka;
 mod operations;
 mod postgres;
@@ -18,6 +19,21 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The whole number after `name` in `args`, or `default` when `name` is absent.
+pub fn number_option<T: std::str::FromStr>(
+    args: &[String],
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("{name} takes a whole number")),
+        None => Ok(default),
+    }
+}
+
 const USAGE: &str = "usage: cargo xtask <command>
 
   up                 install what is missing, start Postgres, the subgraphs and the
@@ -30,6 +46,12 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [--seconds N] seed a data set, start a release stack beside the development
                      one, load the router with wrk, print throughput, latency,
                      errors and SQL statements per request
+  bench events [--events N]
+                     produce and consume throughput on a fresh local broker, and
+                     the outbox's write-to-consumer delay at a fixed write rate
+  events tail <topic> [--from-beginning]
+                     print a topic's events as they arrive (KAFKA_BROKERS, or the
+                     development broker)
   compose [--check]  write schema/*.graphql and schema/supergraph.graphql from the
                      subgraphs' code; --check fails when the committed files are stale";
 
@@ -40,7 +62,11 @@ fn main() -> ExitCode {
         Some("up") => stack::up(&root),
         Some("down") => stack::down(&root),
         Some("test") => stack::test(&root, &args[1..]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("events") => {
+            events::bench(&root, &args[2..])
+        }
         Some("bench") => bench::bench(&root, &args[1..]),
+        Some("events") => events::run(&args[1..]),
         Some("pq") => operations::run_pq(&root, args.iter().any(|a| a == "--check")),
         Some("compose") => compose::run(&root, args.iter().any(|a| a == "--check")),
         _ => {

@@ -236,3 +236,14 @@ pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
     }
     Ok(())
 }
+
+/// Drop database `name` if it exists (closing its connections) and create it empty.
+pub fn recreate_database(postgres: &Postgres, name: &str) -> Result<()> {
+    psql(
+        postgres,
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    )?;
+    psql(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
+    Ok(())
+}

@@ -26,6 +26,10 @@ pub struct KafkaConfig {
     /// How long a consumer may go without reading before it leaves its group;
     /// also how long a rebalance waits for members to rejoin.
     pub max_poll_interval_ms: u32,
+    /// How long the broker may hold a fetch that has no new data. A broker that
+    /// answers only when this runs out (tansu does) adds it to every event's
+    /// delay, so it is short by default.
+    pub fetch_wait_max_ms: u32,
 }
 
 impl KafkaConfig {
@@ -39,6 +43,7 @@ impl KafkaConfig {
             replication: parsed_or("KAFKA_TOPIC_REPLICATION", 1)?,
             session_timeout_ms: parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
             max_poll_interval_ms: parsed_or("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)?,
+            fetch_wait_max_ms: parsed_or("KAFKA_FETCH_WAIT_MAX_MS", 100)?,
         })
     }
 
@@ -81,6 +86,7 @@ impl KafkaConfig {
                 "max.poll.interval.ms",
                 self.max_poll_interval_ms.to_string(),
             )
+            .set("fetch.wait.max.ms", self.fetch_wait_max_ms.to_string())
             .set("statistics.interval.ms", "1000")
             .set("topic.metadata.refresh.interval.ms", "5000");
         config
