@@ -7,10 +7,12 @@
 //!    signature, wrong issuer, ...) with HTTP 401 and `UNAUTHENTICATED`. Hive
 //!    Router, with `require_authentication: false`, would otherwise serve it as
 //!    anonymous, and the client could not tell "refresh your token" from "sign in".
-//! 3. Gives authentication failures Nova's error code: the router's own codes
-//!    (`MISSING_JWT`, `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become
-//!    `extensions.code = "UNAUTHENTICATED"`, with the router's code kept in
-//!    `extensions.reason`, so clients handle one code whatever failed.
+//! 3. Gives the router's refusals Nova's error codes, with the router's own code
+//!    kept in `extensions.reason`: authentication failures (`MISSING_JWT`,
+//!    `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become `UNAUTHENTICATED`,
+//!    so clients handle one code whatever failed; an unknown persisted-query id
+//!    becomes `PERSISTED_QUERY_NOT_FOUND` (the client resends with the body in
+//!    development) and an operation outside the safelist `OPERATION_NOT_ALLOWED`.
 
 use hive_router::executor::hooks::on_execute::{
     OnExecuteStartHookPayload, OnExecuteStartHookResult,
@@ -42,6 +44,17 @@ const UNAUTHENTICATED_CODES: &[&str] = &[
     // field refused by the authorization directives means "sign in first".
     "UNAUTHORIZED_FIELD_OR_TYPE",
 ];
+
+/// Nova's code for a router error code, when Nova has its own.
+fn nova_code(router_code: &str) -> Option<&'static str> {
+    match router_code {
+        code if UNAUTHENTICATED_CODES.contains(&code) => Some("UNAUTHENTICATED"),
+        "PERSISTED_DOCUMENT_NOT_FOUND" => Some("PERSISTED_QUERY_NOT_FOUND"),
+        // Safelist mode and a request without a manifest id.
+        "PERSISTED_DOCUMENT_ID_REQUIRED" => Some("OPERATION_NOT_ALLOWED"),
+        _ => None,
+    }
+}
 
 #[derive(Deserialize)]
 pub struct NovaPluginConfig {
@@ -124,12 +137,12 @@ impl RouterPlugin for NovaPlugin {
     ) -> OnGraphQLErrorHookResult<'req> {
         let extensions = &mut payload.error.extensions;
         if let Some(code) = extensions.code.as_deref() {
-            if UNAUTHENTICATED_CODES.contains(&code) {
+            if let Some(nova) = nova_code(code) {
                 let reason = code.to_string();
                 extensions
                     .extensions
                     .insert("reason".to_string(), reason.as_str().into());
-                extensions.code = Some("UNAUTHENTICATED".to_string());
+                extensions.code = Some(nova.to_string());
             }
         }
         payload.proceed()

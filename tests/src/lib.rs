@@ -191,9 +191,15 @@ impl Stack {
     /// Start a stack; if a port was taken between choosing and binding it (another
     /// program on this machine), start again on new ports.
     pub async fn start() -> Result<Self> {
+        Self::start_with_router_env(&[]).await
+    }
+
+    /// Start a stack whose router gets `router_env` on top of the usual settings
+    /// (`NOVA_SAFELIST=true`, a limit, ...).
+    pub async fn start_with_router_env(router_env: &[(&str, &str)]) -> Result<Self> {
         let mut attempt = 1;
         loop {
-            match Self::start_once().await {
+            match Self::start_once(router_env).await {
                 Err(error) if attempt < 3 && port_was_taken(&error) => {
                     eprintln!("a port was taken during start; retrying: {error}");
                     attempt += 1;
@@ -203,7 +209,7 @@ impl Stack {
         }
     }
 
-    async fn start_once() -> Result<Self> {
+    async fn start_once(extra_router_env: &[(&str, &str)]) -> Result<Self> {
         let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
         let bin_dir = PathBuf::from(required_env("NOVA_BIN_DIR")?);
         let root = PathBuf::from(required_env("NOVA_ROOT")?);
@@ -315,6 +321,7 @@ impl Stack {
             ("NOVA_GRAPHIQL", "false".into()),
         ];
         router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        router_env.extend(extra_router_env.iter().map(|(k, v)| (*k, v.to_string())));
         let router_env: Vec<(String, String)> = router_env
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
