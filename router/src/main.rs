@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 mod nova_plugin;
+mod rate_limit;
 
 use hive_router::{
     configure_global_allocator, error::RouterInitError, init_rustls_crypto_provider, ntex,

@@ -13,21 +13,33 @@
 //!    so clients handle one code whatever failed; an unknown persisted-query id
 //!    becomes `PERSISTED_QUERY_NOT_FOUND` (the client resends with the body in
 //!    development) and an operation outside the safelist `OPERATION_NOT_ALLOWED`.
+//! 4. Enforces the rate limits (`rate_limit`): HTTP 429, `RATE_LIMITED`,
+//!    `RateLimit-*` and `Retry-After` headers. The client IP is the peer address,
+//!    stamped on the request as it arrives so a client cannot choose it.
 
 use hive_router::executor::hooks::on_execute::{
-    OnExecuteStartHookPayload, OnExecuteStartHookResult,
+    OnExecuteResponse, OnExecuteStartHookPayload, OnExecuteStartHookResult,
 };
 use hive_router::executor::hooks::on_graphql_error::{
     OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
+};
+use hive_router::executor::hooks::on_http_request::{
+    OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::hooks::on_subgraph_http_request::{
     OnSubgraphHttpRequestHookPayload, OnSubgraphHttpRequestHookResult,
 };
-use hive_router::executor::plugin_trait::{RouterPlugin, StartHookPayload};
-use hive_router::http::{header::AUTHORIZATION, HeaderValue, StatusCode};
+use hive_router::executor::plugin_trait::{EarlyHTTPResponse, RouterPlugin, StartHookPayload};
+use hive_router::http::{header::AUTHORIZATION, HeaderMap, HeaderValue, StatusCode};
+use hive_router::query_planner::ast::selection_item::SelectionItem;
 use hive_router::GraphQLError;
 use serde::Deserialize;
+
+use crate::rate_limit::{
+    Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CLIENT_IP_HEADER,
+    CREDENTIAL_FIELDS,
+};
 
 /// Must match `nova_core::caller::ROUTER_SECRET_HEADER`.
 const ROUTER_SECRET_HEADER: &str = "x-nova-router-secret";
@@ -60,10 +72,12 @@ fn nova_code(router_code: &str) -> Option<&'static str> {
 pub struct NovaPluginConfig {
     /// Usually `{ from_env: NOVA_ROUTER_SECRET }` in the router config.
     router_secret: String,
+    rate_limits: RateLimitConfig,
 }
 
 pub struct NovaPlugin {
     router_secret: HeaderValue,
+    rate_limiter: RateLimiter,
 }
 
 #[hive_router::async_trait]
@@ -84,7 +98,34 @@ impl RouterPlugin for NovaPlugin {
         let mut router_secret = HeaderValue::from_str(&config.router_secret)
             .map_err(|_| "NOVA_ROUTER_SECRET must be printable ASCII")?;
         router_secret.set_sensitive(true);
-        payload.initialize_plugin(NovaPlugin { router_secret })
+        let rate_limiter = RateLimiter::new(config.rate_limits)?;
+        payload.initialize_plugin(NovaPlugin {
+            router_secret,
+            rate_limiter,
+        })
+    }
+
+    fn on_http_request<'req>(
+        &'req self,
+        mut payload: OnHttpRequestHookPayload<'req>,
+    ) -> OnHttpRequestHookFuture<'req> {
+        Box::pin(async move {
+            let request = &mut payload.router_http_request;
+            let peer = request
+                .peer_addr()
+                .map(|address| address.ip().to_string())
+                .unwrap_or_else(|| "unknown".to_string());
+            // Replaces whatever the client sent under this name.
+            if let Ok(value) = hive_router::ntex::http::header::HeaderValue::from_str(&peer) {
+                let name =
+                    hive_router::ntex::http::header::HeaderName::from_static(CLIENT_IP_HEADER);
+                request.headers_mut().insert(name, value);
+            }
+            if request.path() == HEALTH_PATH {
+                return payload.end_with_response(self.health_response());
+            }
+            payload.proceed()
+        })
     }
 
     async fn on_subgraph_http_request<'exec>(
@@ -102,21 +143,19 @@ impl RouterPlugin for NovaPlugin {
         &'exec self,
         payload: OnExecuteStartHookPayload<'exec>,
     ) -> OnExecuteStartHookResult<'exec> {
+        let headers = payload.router_http_request.headers;
         // Reading the request context takes a snapshot of it: only do that when a
-        // token was presented at all.
-        if !payload
-            .router_http_request
-            .headers
-            .contains_key(AUTHORIZATION)
-        {
-            return payload.proceed();
-        }
-        // `Some(false)`: the router looked for a verified token and found none.
-        let verified = payload
-            .request_context
-            .read()
-            .ok()
-            .and_then(|context| context.authentication().jwt_status().copied());
+        // token was presented at all. `Some(false)`: the router looked for a
+        // verified token and found none.
+        let verified = if headers.contains_key(AUTHORIZATION) {
+            payload
+                .request_context
+                .read()
+                .ok()
+                .and_then(|context| context.authentication().jwt_status().copied())
+        } else {
+            None
+        };
         if verified == Some(false) {
             let mut error = GraphQLError::from_message_and_code(
                 "the access token is invalid or expired; refresh the session or sign in again",
@@ -128,7 +167,69 @@ impl RouterPlugin for NovaPlugin {
                 .insert("reason".to_string(), "INVALID_TOKEN".into());
             return payload.end_with_graphql_error(error, StatusCode::UNAUTHORIZED);
         }
-        payload.proceed()
+        if !self.rate_limiter.enabled() {
+            return payload.proceed();
+        }
+        let client_ip = headers
+            .get(CLIENT_IP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown");
+        let signs_in = payload
+            .operation_for_plan
+            .selection_set
+            .items
+            .iter()
+            .any(|item| matches!(item, SelectionItem::Field(f) if CREDENTIAL_FIELDS.contains(&f.name.as_str())));
+        // The token was verified by the router (`Some(true)`), so its `sub` is
+        // trustworthy; reading it needs no second signature check.
+        let user = match verified {
+            Some(true) => bearer_subject(headers),
+            _ => None,
+        };
+        let subject = match (&user, signs_in) {
+            (_, true) => Subject::Credentials(client_ip),
+            (Some(sub), false) => Subject::User(sub),
+            (None, false) => Subject::Anonymous(client_ip),
+        };
+        match self.rate_limiter.check(&subject, 1.0).await {
+            Decision::Allowed { .. } | Decision::RedisDown(RedisDownPolicy::Open) => {
+                payload.proceed()
+            }
+            Decision::Limited { limit, retry_after } => {
+                let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                let mut headers = HeaderMap::new();
+                for (name, value) in [
+                    ("retry-after", seconds.to_string()),
+                    ("ratelimit-limit", format!("{limit}")),
+                    ("ratelimit-remaining", "0".to_string()),
+                    ("ratelimit-reset", seconds.to_string()),
+                ] {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+                let error = GraphQLError::from_message_and_code(
+                    format!("too many requests; retry in {seconds} s"),
+                    "RATE_LIMITED",
+                );
+                payload.end_with_response(early_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    headers,
+                    error,
+                ))
+            }
+            Decision::RedisDown(RedisDownPolicy::Closed) => {
+                let error = GraphQLError::from_message_and_code(
+                    "rate limits cannot be checked right now; try again shortly",
+                    "RATE_LIMITED",
+                );
+                payload.end_with_response(early_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    HeaderMap::new(),
+                    error,
+                ))
+            }
+        }
     }
 
     fn on_graphql_error<'req>(
@@ -147,4 +248,61 @@ impl RouterPlugin for NovaPlugin {
         }
         payload.proceed()
     }
+}
+
+/// Where the plugin reports its own health (the rate limiter's Redis).
+const HEALTH_PATH: &str = "/health/nova";
+
+impl NovaPlugin {
+    fn health_response(&self) -> hive_router::ntex::http::Response {
+        let limiter = &self.rate_limiter;
+        let body = serde_json::json!({
+            "rate_limits": {
+                "enabled": limiter.enabled(),
+                "redis": if limiter.redis_healthy() { "up" } else { "down" },
+                "when_redis_is_down": format!("{:?}", limiter.policy()).to_lowercase(),
+                "redis_errors": limiter.redis_errors.get(),
+                "limited": limiter.limited.with_label_values(&["user"]).get()
+                    + limiter.limited.with_label_values(&["anonymous"]).get()
+                    + limiter.limited.with_label_values(&["credentials"]).get(),
+            }
+        });
+        hive_router::ntex::http::Response::Ok()
+            .content_type("application/json")
+            .body(body.to_string())
+    }
+}
+
+/// A GraphQL error response sent before execution, with `headers`.
+fn early_response(
+    status: StatusCode,
+    mut headers: HeaderMap,
+    error: GraphQLError,
+) -> OnExecuteResponse {
+    headers.insert(
+        hive_router::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&serde_json::json!({ "errors": [error] })).unwrap_or_default();
+    OnExecuteResponse::EarlyResponse(EarlyHTTPResponse {
+        body,
+        headers,
+        status_code: status,
+    })
+}
+
+/// The `sub` claim of the bearer token (already verified by the router).
+fn bearer_subject(headers: &hive_router::ntex::http::HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let token = headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let claims = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("sub")?.as_str().map(str::to_string)
 }

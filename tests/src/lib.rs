@@ -98,12 +98,69 @@ impl Launcher {
     }
 
     fn spawn_nova(&self, name: &'static str, env: &[(String, String)]) -> Result<Process> {
-        let mut command = Command::new(self.bin_dir.join(format!("nova-{name}")));
+        self.spawn_nova_as(name, name, env)
+    }
+
+    /// Start binary `nova-<binary>` as process `name`.
+    fn spawn_nova_as(
+        &self,
+        name: &'static str,
+        binary: &str,
+        env: &[(String, String)],
+    ) -> Result<Process> {
+        let mut command = Command::new(self.bin_dir.join(format!("nova-{binary}")));
         command
             .current_dir(&self.root)
             .envs(env.iter().map(|(k, v)| (k, v)));
         self.spawn(name, &mut command)
     }
+}
+
+/// Generous limits for every stack (tests sign many users up from one address);
+/// rate-limit tests set their own on top.
+const ROUTER_TEST_LIMITS: [(&str, &str); 6] = [
+    ("NOVA_RATE_LIMIT_USER_BURST", "100000"),
+    ("NOVA_RATE_LIMIT_USER_PER_SECOND", "100000"),
+    ("NOVA_RATE_LIMIT_ANONYMOUS_BURST", "100000"),
+    ("NOVA_RATE_LIMIT_ANONYMOUS_PER_SECOND", "100000"),
+    ("NOVA_RATE_LIMIT_CREDENTIALS_BURST", "100000"),
+    ("NOVA_RATE_LIMIT_CREDENTIALS_PER_SECOND", "100000"),
+];
+
+/// The stack's own Redis (the router's rate limits), nothing kept on disk.
+struct Redis {
+    port: u16,
+    server: PathBuf,
+}
+
+impl Redis {
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&self, launcher: &Launcher) -> Result<Process> {
+        let mut command = Command::new(&self.server);
+        command
+            .current_dir(&launcher.state_dir)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"]);
+        let process = launcher.spawn("redis", &mut command)?;
+        wait_listening(self.port)?;
+        Ok(process)
+    }
+}
+
+/// Wait until something listens on 127.0.0.1:`port`.
+fn wait_listening(port: u16) -> Result<()> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        if started.elapsed() > Duration::from_secs(20) {
+            bail!("nothing listened on {address}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// The stack's own Kafka broker (tansu, SQLite log `kafka.db` in the stack's
@@ -130,14 +187,7 @@ impl Broker {
             .args(["--storage-engine", "sqlite://kafka.db"])
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
         let process = launcher.spawn("kafka", &mut command)?;
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-        let started = Instant::now();
-        while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if started.elapsed() > Duration::from_secs(20) {
-                bail!("the broker did not listen on {address}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(self.port)?;
         Ok(process)
     }
 }
@@ -155,6 +205,8 @@ pub struct Stack {
     processes: Vec<Process>,
     launcher: Launcher,
     broker: Broker,
+    redis: Redis,
+    router_env: Vec<(String, String)>,
     _state: TempDir,
 }
 
@@ -232,7 +284,11 @@ impl Stack {
             port: free_port(),
             tansu: PathBuf::from(required_env("NOVA_TANSU_BIN")?),
         };
-        let mut processes = vec![broker.start(&launcher)?];
+        let redis = Redis {
+            port: free_port(),
+            server: PathBuf::from(required_env("NOVA_REDIS_SERVER_BIN")?),
+        };
+        let mut processes = vec![broker.start(&launcher)?, redis.start(&launcher)?];
         let mut subgraphs = Vec::new();
         for name in SUBGRAPHS {
             let database = format!("nova_t_{run_id}_{name}");
@@ -278,6 +334,8 @@ impl Stack {
             processes,
             launcher,
             broker,
+            redis,
+            router_env: Vec::new(),
             _state: state,
         };
         let ready_urls: Vec<String> = stack
@@ -319,7 +377,9 @@ impl Stack {
             ("JWT_ISSUER", ISSUER.into()),
             ("JWT_AUDIENCE", AUDIENCE.into()),
             ("NOVA_GRAPHIQL", "false".into()),
+            ("REDIS_URL", stack.redis.url()),
         ];
+        router_env.extend(ROUTER_TEST_LIMITS.iter().map(|(k, v)| (*k, v.to_string())));
         router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
         router_env.extend(extra_router_env.iter().map(|(k, v)| (*k, v.to_string())));
         let router_env: Vec<(String, String)> = router_env
@@ -327,6 +387,7 @@ impl Stack {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
         let router = stack.launcher.spawn_nova("router", &router_env)?;
+        stack.router_env = router_env;
         stack.processes.push(router);
         stack
             .wait_ready(&format!("http://127.0.0.1:{router_port}/readiness"))
@@ -361,6 +422,24 @@ impl Stack {
     fn take_process(&mut self, name: &str) -> Option<Process> {
         let index = self.processes.iter().position(|p| p.name == name)?;
         Some(self.processes.remove(index))
+    }
+
+    /// Start a second router replica with the first one's settings (same
+    /// subgraphs, same Redis); returns its `/graphql` URL.
+    pub async fn start_second_router(&mut self) -> Result<String> {
+        let port = free_port();
+        let mut env = self.router_env.clone();
+        env.push(("NOVA_ROUTER_PORT".into(), port.to_string()));
+        let process = self.launcher.spawn_nova_as("router-2", "router", &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("http://127.0.0.1:{port}/readiness"))
+            .await?;
+        Ok(format!("http://127.0.0.1:{port}/graphql"))
+    }
+
+    /// Kill the stack's Redis (the rate limits' store).
+    pub fn stop_redis(&mut self) {
+        drop(self.take_process("redis"));
     }
 
     /// Stop the broker (SIGTERM, as an operator's restart would); its log stays

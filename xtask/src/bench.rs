@@ -15,15 +15,26 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
-use crate::kafka;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, Layout, State, SUBGRAPHS};
+use crate::{kafka, redis};
 
 pub const BENCH: Layout = Layout {
     name_prefix: "bench-",
     database_prefix: "nova_bench",
     router_port: 14000,
     kafka_port: 14092,
+    redis_port: 14379,
+    // The router under test has every Nova policy on: safelist mode and rate
+    // limits. wrk sends from one address as one user, so the buckets are big
+    // enough that the run measures the cost of checking, not the refusals.
+    router_env: &[
+        ("NOVA_SAFELIST", "true"),
+        ("NOVA_RATE_LIMIT_USER_BURST", "1000000000"),
+        ("NOVA_RATE_LIMIT_USER_PER_SECOND", "1000000"),
+        ("NOVA_RATE_LIMIT_ANONYMOUS_BURST", "1000000000"),
+        ("NOVA_RATE_LIMIT_ANONYMOUS_PER_SECOND", "1000000"),
+    ],
 };
 
 const USERS: usize = 5_000;
@@ -245,20 +256,23 @@ fn seed(pg: &Postgres) -> Result<Seeded> {
     })
 }
 
-/// A wrk script that sends one shipped operation with a rotating variable and
-/// counts GraphQL errors.
+/// The same build of the router with the Nova policies off (development mode,
+/// no rate limits), beside the one under test, for comparison.
+const POLICIES_OFF_PORT: u16 = 14010;
+const POLICIES_OFF_PROCESS: &str = "bench-router-policies-off";
+
+/// A wrk script that sends one shipped operation by its persisted-query id with
+/// a rotating variable, and counts GraphQL errors.
 fn wrk_script(
     operation: &str,
-    query: &str,
+    document_id: &str,
     variable: &str,
     values: &[String],
     token: &str,
 ) -> String {
     let values: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
-    let query = serde_json::to_string(query).expect("a string serializes");
     format!(
         r#"local values = {{{values}}}
-local query = [==[{query}]==]
 local counter = 0
 local threads = {{}}
 errors = 0
@@ -266,7 +280,7 @@ setup = function(thread) table.insert(threads, thread) end
 request = function()
   counter = counter + 1
   local value = values[(counter % #values) + 1]
-  local body = '{{"operationName":"{operation}","query":' .. query .. ',"variables":{{"{variable}":"' .. value .. '"}}}}'
+  local body = '{{"operationName":"{operation}","extensions":{{"persistedQuery":{{"version":1,"sha256Hash":"{document_id}"}}}},"variables":{{"{variable}":"' .. value .. '"}}}}'
   return wrk.format("POST", "/graphql", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}}, body)
 end
 response = function(status, headers, body)
@@ -304,26 +318,46 @@ fn field(line: &str, name: &str) -> Result<f64> {
 struct Scenario<'a> {
     name: &'a str,
     operation: &'a str,
-    file: &'a str,
     variable: &'a str,
     values: &'a [String],
+}
+
+/// Throughput and tail latency of one run.
+struct Measured {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// The manifest id of a shipped operation.
+fn document_id(root: &Path, operation: &str) -> Result<String> {
+    let text = std::fs::read_to_string(root.join("persisted-queries/manifest.json"))?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)?;
+    manifest["operations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|op| op["name"] == operation)
+        .and_then(|op| op["id"].as_str())
+        .map(str::to_string)
+        .with_context(|| format!("{operation} is not in persisted-queries/manifest.json"))
 }
 
 fn run_scenario(
     root: &Path,
     state: &State,
     scenario: &Scenario,
+    (label, router_port): (&str, u16),
     token: &str,
     seconds: u64,
-) -> Result<()> {
-    let name = scenario.name;
-    let source = std::fs::read_to_string(root.join("persisted-queries").join(scenario.file))?;
+) -> Result<Measured> {
+    let name = format!("{} ({label})", scenario.name);
     let script_path = state
         .dir
-        .join(format!("bench-{}.lua", name.replace(' ', "-")));
+        .join(format!("bench-{}.lua", scenario.name.replace(' ', "-")));
     let script = wrk_script(
         scenario.operation,
-        &source,
+        &document_id(root, scenario.operation)?,
         scenario.variable,
         scenario.values,
         token,
@@ -342,7 +376,7 @@ fn run_scenario(
             "-s",
         ])
         .arg(&script_path)
-        .arg(format!("http://127.0.0.1:{}/graphql", BENCH.router_port))
+        .arg(format!("http://127.0.0.1:{router_port}/graphql"))
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -364,67 +398,98 @@ fn run_scenario(
             format!("{subgraph} {:.2}", spent as f64 / requests.max(1.0))
         })
         .collect();
+    let measured = Measured {
+        requests_per_second: requests / field(line, "seconds")?,
+        p50_ms: field(line, "p50_us")? / 1000.0,
+        p99_ms: field(line, "p99_us")? / 1000.0,
+    };
     println!(
-        "{name:<13} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>3} (+{} socket)   SQL/request: {}",
-        requests / field(line, "seconds")?,
-        field(line, "p50_us")? / 1000.0,
-        field(line, "p99_us")? / 1000.0,
+        "{name:<27} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>3} (+{} socket)   SQL/request: {}",
+        measured.requests_per_second,
+        measured.p50_ms,
+        measured.p99_ms,
         field(line, "errors")?,
         field(line, "socket_errors")?,
         per_request.join(", ")
     );
-    Ok(())
+    Ok(measured)
 }
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let seconds = crate::number_option(args, "--seconds", 20)?;
     if Command::new("wrk").arg("-v").output().is_err() {
         println!("installing wrk (Debian package) for the load generator");
-        stack::run(
-            Command::new("apt-get")
-                .args(["install", "-y", "-qq", "wrk"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
+        stack::apt_install(&["wrk"])?;
     }
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     stack::stop(&state, &BENCH)?;
     let kafka_brokers = kafka::start_fresh(&state, root, &BENCH)?;
+    redis::stop(&state, &BENCH)?;
+    redis::ensure_running(&state, &BENCH)?;
     for name in SUBGRAPHS {
         postgres::recreate_database(&pg, &BENCH.database(name))?;
     }
     println!("building release binaries");
     let bin_dir = stack::build_binaries(root, true)?;
-    let result = (|| {
-        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
-            stack::start(&state, &bin_dir, root, &service)?;
-            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+    let result = (|| -> Result<()> {
+        let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
+        let policies_off = services
+            .last()
+            .context("the router is the last service")?
+            .variant(
+                POLICIES_OFF_PROCESS,
+                POLICIES_OFF_PORT,
+                &[
+                    ("NOVA_ROUTER_PORT", "14010"),
+                    ("NOVA_SAFELIST", "false"),
+                    ("NOVA_RATE_LIMITS", "false"),
+                ],
+            );
+        for service in services.iter().chain([&policies_off]) {
+            stack::start(&state, &bin_dir, root, service)?;
+            stack::wait_ready(&state, service, Duration::from_secs(60))?;
         }
         let seeded = seed(&pg)?;
         let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
-        println!("\nload: wrk, 2 threads, 32 connections, {seconds}s per operation, on loopback");
+        println!(
+            "\nload: wrk, 2 threads, 32 connections, {seconds}s per run, on loopback; operations \
+             sent by persisted-query id; \"policies on\" = safelist + rate limits (Redis), \
+             \"off\" = the same build in development mode without rate limits; JWT on in both"
+        );
         let scenarios = [
             Scenario {
                 name: "post page",
                 operation: "PostPage",
-                file: "post-page.graphql",
                 variable: "id",
                 values: &post_ids,
             },
             Scenario {
                 name: "profile page",
                 operation: "ProfilePage",
-                file: "profile-page.graphql",
                 variable: "username",
                 values: &seeded.usernames,
             },
         ];
+        let token = &seeded.viewer_token;
         for scenario in &scenarios {
-            run_scenario(root, &state, scenario, &seeded.viewer_token, seconds)?;
+            let on = ("policies on", BENCH.router_port);
+            let off = ("policies off", POLICIES_OFF_PORT);
+            let with = run_scenario(root, &state, scenario, on, token, seconds)?;
+            let without = run_scenario(root, &state, scenario, off, token, seconds)?;
+            println!(
+                "{:<27} throughput ratio on/off {:.3}   p50 {:+.2} ms   p99 {:+.2} ms with the policies",
+                scenario.name,
+                with.requests_per_second / without.requests_per_second,
+                with.p50_ms - without.p50_ms,
+                with.p99_ms - without.p99_ms
+            );
         }
         Ok(())
     })();
     stack::stop(&state, &BENCH)?;
+    stack::stop_process(&state, POLICIES_OFF_PROCESS)?;
     kafka::stop(&state, &BENCH)?;
+    redis::stop(&state, &BENCH)?;
     result
 }

@@ -7,14 +7,13 @@
 //! speaks the Kafka protocol well enough for librdkafka's idempotent producer,
 //! consumer groups and offset commits (checked by the event fault tests).
 
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::stack::{run, start_background, stop_process, Layout, State};
+use crate::stack::{run, start_background, stop_process, wait_listening, Layout, State};
 
 const TANSU_VERSION: &str = "0.6.0";
 /// `dynostore` brings the storage engines, `libsql` the SQLite one.
@@ -92,7 +91,11 @@ pub fn ensure_running(state: &State, root: &Path, layout: &Layout) -> Result<Str
         &name,
         broker_command(&binary, layout.kafka_port, &dir),
     )?;
-    wait_listening(layout.kafka_port, Duration::from_secs(30))?;
+    wait_listening(
+        "the Kafka broker",
+        layout.kafka_port,
+        Duration::from_secs(30),
+    )?;
     Ok(format!("127.0.0.1:{}", layout.kafka_port))
 }
 
@@ -105,19 +108,4 @@ pub fn start_fresh(state: &State, root: &Path, layout: &Layout) -> Result<String
 
 pub fn stop(state: &State, layout: &Layout) -> Result<()> {
     stop_process(state, &layout.kafka_process())
-}
-
-fn wait_listening(port: u16, timeout: Duration) -> Result<()> {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let started = Instant::now();
-    while started.elapsed() < timeout {
-        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!(
-        "the Kafka broker did not listen on {address} within {}s",
-        timeout.as_secs()
-    )
 }

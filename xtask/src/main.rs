@@ -6,6 +6,7 @@ mod events;
 mod kafka;
 mod operations;
 mod postgres;
+mod redis;
 mod stack;
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::stack::{run, secret, State};
+use crate::stack::{apt_install, run, secret, State};
 
 pub const DEFAULT_PORT: u16 = 55432;
 
@@ -48,10 +48,7 @@ fn bin_dir() -> Result<PathBuf> {
     if !is_root() {
         bail!("PostgreSQL is missing and installing it needs root: run `apt-get install -y postgresql`");
     }
-    run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "postgresql"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    apt_install(&["postgresql"])?;
     find_bin_dir().context("postgresql installed but initdb was not found")
 }
 

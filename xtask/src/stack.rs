@@ -3,6 +3,7 @@
 //! .nova/secrets.env   generated once: Postgres password, router secret
 //! .nova/postgres/     the Postgres cluster
 //! .nova/kafka/        the Kafka broker's SQLite log
+//! (Redis keeps nothing on disk: rate-limit buckets are short-lived)
 //! .nova/identity/     the development JWT signing key
 //! .nova/logs/         one log per process
 //! .nova/pids/         one PID file per process `up` started
@@ -16,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::kafka;
 use crate::postgres::{self, Postgres};
+use crate::{kafka, redis};
 
 pub struct State {
     pub dir: PathBuf,
@@ -103,6 +104,21 @@ pub struct Service {
     port: u16,
     ready_path: &'static str,
     env: Vec<(String, String)>,
+}
+
+impl Service {
+    /// The same service as process `name` on `port`, with `extra_env` on top.
+    pub fn variant(&self, name: &str, port: u16, extra_env: &[(&str, &str)]) -> Service {
+        let mut env = self.env.clone();
+        env.extend(extra_env.iter().map(|(k, v)| var(k, *v)));
+        Service {
+            name: name.to_string(),
+            binary: self.binary.clone(),
+            port,
+            ready_path: self.ready_path,
+            env,
+        }
+    }
 }
 
 fn is_alive(pid: u32) -> bool {
@@ -241,6 +257,10 @@ pub struct Layout {
     pub router_port: u16,
     /// The port of the layout's own Kafka broker.
     pub kafka_port: u16,
+    /// The port of the layout's own Redis (the router's rate limits).
+    pub redis_port: u16,
+    /// Router settings of this layout on top of `router/router.yaml`'s defaults.
+    pub router_env: &'static [(&'static str, &'static str)],
 }
 
 pub const DEVELOPMENT: Layout = Layout {
@@ -248,9 +268,16 @@ pub const DEVELOPMENT: Layout = Layout {
     database_prefix: "nova",
     router_port: ROUTER_PORT,
     kafka_port: 19092,
+    redis_port: 56379,
+    router_env: &[],
 };
 
 impl Layout {
+    /// Redis's process name (PID and log files).
+    pub fn redis_process(&self) -> String {
+        format!("{}redis", self.name_prefix)
+    }
+
     /// The broker's process name (PID and log files, and its folder in `.nova/`).
     pub fn kafka_process(&self) -> String {
         format!("{}kafka", self.name_prefix)
@@ -296,6 +323,10 @@ pub fn services(
         var("NOVA_ROUTER_SECRET", router_secret.clone()),
         var("NOVA_ROUTER_PORT", layout.router_port.to_string()),
         var(
+            "REDIS_URL",
+            format!("redis://127.0.0.1:{}", layout.redis_port),
+        ),
+        var(
             "NOVA_JWKS_URL",
             format!(
                 "http://127.0.0.1:{}/.well-known/jwks.json",
@@ -303,6 +334,7 @@ pub fn services(
             ),
         ),
     ];
+    router_env.extend(layout.router_env.iter().map(|(k, v)| var(k, *v)));
     for (index, name) in SUBGRAPHS.iter().enumerate() {
         let port = layout.subgraph_port(index);
         let mut env = vec![
@@ -374,6 +406,7 @@ pub fn up(root: &Path) -> Result<()> {
         postgres::ensure_database(&pg, &DEVELOPMENT.database(name))?;
     }
     let kafka_brokers = kafka::ensure_running(&state, root, &DEVELOPMENT)?;
+    redis::ensure_running(&state, &DEVELOPMENT)?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
     for service in services(&state, &pg, &kafka_brokers, root, &DEVELOPMENT)? {
@@ -395,6 +428,7 @@ pub fn down(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     stop(&state, &DEVELOPMENT)?;
     kafka::stop(&state, &DEVELOPMENT)?;
+    redis::stop(&state, &DEVELOPMENT)?;
     postgres::stop(&state)
 }
 
@@ -406,6 +440,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     postgres::drop_test_databases(&pg)?;
     // Each end-to-end stack runs its own broker from this binary.
     let tansu = kafka::tansu(root)?;
+    let redis_server = redis::server()?;
     let bin_dir = build_binaries(root, false)?;
     run(cargo()
         .current_dir(root)
@@ -414,5 +449,31 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_TEST_DATABASE_URL", pg.url("postgres"))
         .env("NOVA_BIN_DIR", &bin_dir)
         .env("NOVA_TANSU_BIN", &tansu)
+        .env("NOVA_REDIS_SERVER_BIN", &redis_server)
         .env("NOVA_ROOT", root))
+}
+
+/// Wait until something listens on 127.0.0.1:`port`.
+pub fn wait_listening(what: &str, port: u16, timeout: Duration) -> Result<()> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "{what} did not listen on {address} within {}s",
+        timeout.as_secs()
+    )
+}
+
+/// Install Debian packages (as root): `apt-get update`, then `apt-get install`.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }

@@ -1,0 +1,279 @@
+//! Rate limits shared by every router replica, kept in Redis.
+//!
+//! Each request takes tokens from one bucket: the signed-in user's (JWT `sub`), or
+//! the client IP's when anonymous; operations that sign in or sign up (root field
+//! `login` or `register`) take from a stricter per-IP bucket of their own, against
+//! credential stuffing. A bucket is a Redis hash updated by one Lua script, so
+//! replicas never race, and the script reads Redis's clock, so replicas need not
+//! agree on time.
+//!
+//! When Redis cannot be reached the configured policy decides: `open` (default)
+//! serves the request, `closed` refuses it with 503. Either way
+//! `nova_router_rate_limit_redis_errors_total` counts it and `/health/rate-limits`
+//! says whether Redis answered last time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Deserializer};
+
+/// One token bucket: at most `capacity` tokens, refilled at `per_second`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Bucket {
+    #[serde(deserialize_with = "number")]
+    pub capacity: f64,
+    #[serde(deserialize_with = "number")]
+    pub per_second: f64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisDownPolicy {
+    Open,
+    Closed,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct RateLimitConfig {
+    pub enabled: Lenient<bool>,
+    pub redis_url: String,
+    /// What to do while Redis is unreachable.
+    pub when_redis_is_down: RedisDownPolicy,
+    /// Per signed-in user.
+    pub user: Bucket,
+    /// Per client IP, for anonymous requests.
+    pub anonymous: Bucket,
+    /// Per client IP, for `login` and `register`.
+    pub credentials: Bucket,
+}
+
+/// A value that may arrive as a string (router config `from_env` yields strings).
+#[derive(Clone, Copy, Debug)]
+pub struct Lenient<T>(pub T);
+
+impl<'de> Deserialize<'de> for Lenient<bool> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Bool(b) => Ok(Lenient(b)),
+            serde_json::Value::String(s) => s
+                .trim()
+                .parse()
+                .map(Lenient)
+                .map_err(|_| serde::de::Error::custom(format!("not true/false: {s:?}"))),
+            other => Err(serde::de::Error::custom(format!("not a boolean: {other}"))),
+        }
+    }
+}
+
+fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let value = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match value {
+        Some(n) if n > 0.0 && n.is_finite() => Ok(n),
+        _ => Err(serde::de::Error::custom("expected a positive number")),
+    }
+}
+
+/// Takes `cost` tokens from the bucket at KEYS[1] if it has them.
+/// ARGV: capacity, tokens per second, cost. Returns {allowed (0/1), tokens left
+/// (floor), milliseconds until `cost` tokens are there (0 when allowed)}.
+const TOKEN_BUCKET: &str = r"
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000)
+local allowed = 0
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  wait = math.ceil((cost - tokens) * 1000 / per_second)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / per_second) + 1000)
+return {allowed, math.floor(tokens), wait}
+";
+
+/// Who a request is counted against.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Subject<'a> {
+    User(&'a str),
+    Anonymous(&'a str),
+    Credentials(&'a str),
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    Allowed {
+        limit: f64,
+        remaining: i64,
+    },
+    Limited {
+        limit: f64,
+        retry_after: Duration,
+    },
+    /// Redis did not answer; the policy says what happens.
+    RedisDown(RedisDownPolicy),
+}
+
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    redis: tokio::sync::OnceCell<ConnectionManager>,
+    client: redis::Client,
+    script: redis::Script,
+    redis_healthy: AtomicBool,
+    pub redis_errors: prometheus::IntCounter,
+    pub limited: prometheus::IntCounterVec,
+}
+
+impl RateLimiter {
+    pub fn new(config: RateLimitConfig) -> Result<Self, String> {
+        let client = redis::Client::open(config.redis_url.as_str())
+            .map_err(|e| format!("rate_limits.redis_url: {e}"))?;
+        Ok(Self {
+            config,
+            redis: tokio::sync::OnceCell::new(),
+            client,
+            script: redis::Script::new(TOKEN_BUCKET),
+            redis_healthy: AtomicBool::new(true),
+            redis_errors: prometheus::IntCounter::new(
+                "nova_router_rate_limit_redis_errors_total",
+                "rate-limit checks Redis did not answer",
+            )
+            .expect("valid metric"),
+            limited: prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "nova_router_rate_limited_total",
+                    "requests refused by a rate limit",
+                ),
+                &["bucket"],
+            )
+            .expect("valid metric"),
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.enabled.0
+    }
+
+    /// Whether Redis answered the last check.
+    pub fn redis_healthy(&self) -> bool {
+        self.redis_healthy.load(Ordering::Relaxed)
+    }
+
+    pub fn policy(&self) -> RedisDownPolicy {
+        self.config.when_redis_is_down
+    }
+
+    async fn connection(&self) -> redis::RedisResult<ConnectionManager> {
+        let manager = self
+            .redis
+            .get_or_try_init(|| async {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_millis(500)))
+                    .set_response_timeout(Some(Duration::from_millis(500)))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+
+    /// Take `cost` tokens for `subject`.
+    pub async fn check(&self, subject: &Subject<'_>, cost: f64) -> Decision {
+        let (bucket, name, key) = match subject {
+            Subject::User(sub) => (&self.config.user, "user", format!("nova:rl:user:{sub}")),
+            Subject::Anonymous(ip) => (
+                &self.config.anonymous,
+                "anonymous",
+                format!("nova:rl:ip:{ip}"),
+            ),
+            Subject::Credentials(ip) => (
+                &self.config.credentials,
+                "credentials",
+                format!("nova:rl:credentials:{ip}"),
+            ),
+        };
+        let answer: redis::RedisResult<(i64, i64, i64)> = async {
+            let mut connection = self.connection().await?;
+            self.script
+                .key(&key)
+                .arg(bucket.capacity)
+                .arg(bucket.per_second)
+                .arg(cost)
+                .invoke_async(&mut connection)
+                .await
+        }
+        .await;
+        match answer {
+            Ok((allowed, remaining, wait_ms)) => {
+                self.redis_healthy.store(true, Ordering::Relaxed);
+                if allowed == 1 {
+                    Decision::Allowed {
+                        limit: bucket.capacity,
+                        remaining,
+                    }
+                } else {
+                    self.limited.with_label_values(&[name]).inc();
+                    Decision::Limited {
+                        limit: bucket.capacity,
+                        retry_after: Duration::from_millis(wait_ms.max(1) as u64),
+                    }
+                }
+            }
+            Err(error) => {
+                if self.redis_healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, policy = ?self.policy(), "rate-limit Redis unreachable");
+                }
+                self.redis_errors.inc();
+                Decision::RedisDown(self.policy())
+            }
+        }
+    }
+}
+
+/// The client's address for per-IP limits: the peer address the router saw.
+pub const CLIENT_IP_HEADER: &str = "x-nova-client-ip";
+
+/// Root fields that count against the credentials bucket.
+pub const CREDENTIAL_FIELDS: &[&str] = &["login", "register"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_booleans_may_come_as_strings() {
+        let config: RateLimitConfig = serde_json::from_value(serde_json::json!({
+            "enabled": "true",
+            "redis_url": "redis://127.0.0.1:1",
+            "when_redis_is_down": "closed",
+            "user": { "capacity": "100", "per_second": 5 },
+            "anonymous": { "capacity": 20, "per_second": "0.5" },
+            "credentials": { "capacity": 5, "per_second": 0.1 }
+        }))
+        .unwrap();
+        assert!(config.enabled.0);
+        assert_eq!(config.user.capacity, 100.0);
+        assert_eq!(config.anonymous.per_second, 0.5);
+        assert_eq!(config.when_redis_is_down, RedisDownPolicy::Closed);
+    }
+
+    #[test]
+    fn a_bucket_must_refill() {
+        let bad = serde_json::from_value::<Bucket>(serde_json::json!({
+            "capacity": 10, "per_second": 0
+        }));
+        assert!(bad.is_err());
+    }
+}
