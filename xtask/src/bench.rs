@@ -52,22 +52,24 @@ fn skewed(rng: &mut StdRng, n: usize) -> usize {
     ((u * u * u) * n as f64) as usize % n
 }
 
-fn graphql(
-    query: &str,
+/// Run a shipped operation by its persisted-query id, as a client in safelist
+/// mode does.
+fn persisted(
+    root: &Path,
+    operation: &str,
     variables: serde_json::Value,
-    token: Option<&str>,
 ) -> Result<serde_json::Value> {
-    let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(authorization) = &authorization {
-        headers.push(("Authorization", authorization));
-    }
+    let body = serde_json::json!({
+        "operationName": operation,
+        "variables": variables,
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id(root, operation)? } }
+    })
+    .to_string();
     let (_, text) = stack::http(
         BENCH.router_port,
         "POST",
         "/graphql",
-        &headers,
+        &[("Content-Type", "application/json")],
         &body,
         Duration::from_secs(30),
     )?;
@@ -106,13 +108,13 @@ struct Seeded {
     usernames: Vec<String>,
 }
 
-fn seed(pg: &Postgres) -> Result<Seeded> {
+fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(7);
     // One real account, so its argon2 hash can be reused for the seeded ones.
-    let registered = graphql(
-        "mutation($p: String!) { register(email: \"viewer@bench.test\", username: \"viewer\", password: $p) { id } }",
-        serde_json::json!({ "p": PASSWORD }),
-        None,
+    let registered = persisted(
+        root,
+        "Register",
+        serde_json::json!({ "email": "viewer@bench.test", "username": "viewer", "password": PASSWORD }),
     )?;
     let viewer_id: Uuid = registered["register"]["id"]
         .as_str()
@@ -231,10 +233,10 @@ fn seed(pg: &Postgres) -> Result<Seeded> {
         postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
     }
 
-    let login = graphql(
-        "mutation($p: String!) { login(email: \"viewer@bench.test\", password: $p) { accessToken } }",
-        serde_json::json!({ "p": PASSWORD }),
-        None,
+    let login = persisted(
+        root,
+        "Login",
+        serde_json::json!({ "email": "viewer@bench.test", "password": PASSWORD }),
     )?;
     let viewer_token = login["login"]["accessToken"]
         .as_str()
@@ -450,7 +452,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             stack::start(&state, &bin_dir, root, service)?;
             stack::wait_ready(&state, service, Duration::from_secs(60))?;
         }
-        let seeded = seed(&pg)?;
+        let seeded = seed(root, &pg)?;
         let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
         println!(
             "\nload: wrk, 2 threads, 32 connections, {seconds}s per run, on loopback; operations \
