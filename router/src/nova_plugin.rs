@@ -124,6 +124,14 @@ impl RouterPlugin for NovaPlugin {
             if request.path() == HEALTH_PATH {
                 return payload.end_with_response(self.health_response());
             }
+            if request.path() == METRICS_PATH {
+                let text = self.rate_limiter.render_metrics();
+                return payload.end_with_response(
+                    hive_router::ntex::http::Response::Ok()
+                        .content_type("text/plain; version=0.0.4")
+                        .body(text),
+                );
+            }
             payload.proceed()
         })
     }
@@ -252,6 +260,8 @@ impl RouterPlugin for NovaPlugin {
 
 /// Where the plugin reports its own health (the rate limiter's Redis).
 const HEALTH_PATH: &str = "/health/nova";
+/// The plugin's Prometheus metrics (the router's own are its telemetry's).
+const METRICS_PATH: &str = "/metrics/nova";
 
 impl NovaPlugin {
     fn health_response(&self) -> hive_router::ntex::http::Response {

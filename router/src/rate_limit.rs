@@ -9,8 +9,8 @@
 //!
 //! When Redis cannot be reached the configured policy decides: `open` (default)
 //! serves the request, `closed` refuses it with 503. Either way
-//! `nova_router_rate_limit_redis_errors_total` counts it and `/health/rate-limits`
-//! says whether Redis answered last time.
+//! `nova_router_rate_limit_redis_errors_total` counts it (Prometheus text at the
+//! router's `/metrics/nova`) and `/health/nova` says whether Redis answered last.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -134,32 +134,67 @@ pub struct RateLimiter {
     redis_healthy: AtomicBool,
     pub redis_errors: prometheus::IntCounter,
     pub limited: prometheus::IntCounterVec,
+    /// 1 while Redis answered the last check, 0 after a failure.
+    redis_up: prometheus::IntGauge,
+    registry: prometheus::Registry,
 }
 
 impl RateLimiter {
     pub fn new(config: RateLimitConfig) -> Result<Self, String> {
         let client = redis::Client::open(config.redis_url.as_str())
             .map_err(|e| format!("rate_limits.redis_url: {e}"))?;
+        let redis_errors = prometheus::IntCounter::new(
+            "nova_router_rate_limit_redis_errors_total",
+            "rate-limit checks Redis did not answer",
+        )
+        .expect("valid metric");
+        let limited = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "nova_router_rate_limited_total",
+                "requests refused by a rate limit",
+            ),
+            &["bucket"],
+        )
+        .expect("valid metric");
+        let redis_up = prometheus::IntGauge::new(
+            "nova_router_rate_limit_redis_up",
+            "1 while the rate limits' Redis answers",
+        )
+        .expect("valid metric");
+        redis_up.set(1);
+        let registry = prometheus::Registry::new();
+        for collector in [
+            Box::new(redis_errors.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(limited.clone()),
+            Box::new(redis_up.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric registered once");
+        }
         Ok(Self {
             config,
             redis: tokio::sync::OnceCell::new(),
             client,
             script: redis::Script::new(TOKEN_BUCKET),
             redis_healthy: AtomicBool::new(true),
-            redis_errors: prometheus::IntCounter::new(
-                "nova_router_rate_limit_redis_errors_total",
-                "rate-limit checks Redis did not answer",
-            )
-            .expect("valid metric"),
-            limited: prometheus::IntCounterVec::new(
-                prometheus::Opts::new(
-                    "nova_router_rate_limited_total",
-                    "requests refused by a rate limit",
-                ),
-                &["bucket"],
-            )
-            .expect("valid metric"),
+            redis_errors,
+            limited,
+            redis_up,
+            registry,
         })
+    }
+
+    /// The rate limiter's metrics, Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        let mut buffer = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &self.registry.gather(),
+            &mut buffer,
+        )
+        .expect("encoding to a Vec cannot fail");
+        String::from_utf8(buffer).expect("Prometheus text is UTF-8")
     }
 
     pub fn enabled(&self) -> bool {
@@ -218,6 +253,7 @@ impl RateLimiter {
         match answer {
             Ok((allowed, remaining, wait_ms)) => {
                 self.redis_healthy.store(true, Ordering::Relaxed);
+                self.redis_up.set(1);
                 if allowed == 1 {
                     Decision::Allowed {
                         limit: bucket.capacity,
@@ -236,6 +272,7 @@ impl RateLimiter {
                     tracing::warn!(%error, policy = ?self.policy(), "rate-limit Redis unreachable");
                 }
                 self.redis_errors.inc();
+                self.redis_up.set(0);
                 Decision::RedisDown(self.policy())
             }
         }

@@ -117,6 +117,17 @@ async fn with_redis_gone_the_router_fails_open_by_default_and_says_so() {
     assert_eq!(health["rate_limits"]["redis"], "down", "{health}");
     assert_eq!(health["rate_limits"]["when_redis_is_down"], "open");
     assert!(health["rate_limits"]["redis_errors"].as_u64().unwrap() >= 3);
+    let metrics = stack.router_url.replace("/graphql", "/metrics/nova");
+    let (status, text) = stack.get(&metrics).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("nova_router_rate_limit_redis_up 0"), "{text}");
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("nova_router_rate_limit_redis_errors_total ")
+                && l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()) >= Some(3)
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

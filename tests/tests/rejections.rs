@@ -230,3 +230,51 @@ async fn subgraphs_refuse_calls_that_skip_the_router() {
     let response = Response::from(response).await;
     assert_eq!(response.expect_ok()["updateProfile"]["bio"], "pwned");
 }
+
+#[tokio::test]
+async fn a_token_signed_by_a_key_rotated_out_of_the_jwks_is_refused() {
+    let mut stack = Stack::start_with_router_env(&[("NOVA_JWKS_POLL_INTERVAL", "1s")])
+        .await
+        .expect("stack starts");
+    let (_, old_token) = stack.sign_up("ann").await;
+    let me = "{ me { username } }";
+    let before = stack.graphql(Some(&old_token), me, json!({})).await;
+    assert_eq!(before.expect_ok()["me"]["username"], "ann");
+
+    // identity starts over with a new key; the old one is no longer published.
+    let new_key = std::env::temp_dir().join(format!("nova-rotated-{}.pem", uuid::Uuid::new_v4()));
+    let new_key_path = new_key.display().to_string();
+    stack
+        .restart_subgraph(
+            "identity",
+            &[("JWT_PRIVATE_KEY_PATH", new_key_path.as_str())],
+        )
+        .await
+        .expect("identity restarts with a new key");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let refused = loop {
+        let response = stack.graphql(Some(&old_token), me, json!({})).await;
+        if response.status == 401 || std::time::Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let _ = std::fs::remove_file(&new_key);
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert_eq!(refused.error_codes(), ["UNAUTHENTICATED"]);
+
+    // A token from the new key works.
+    let login = stack
+        .graphql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({ "e": "ann@example.com", "p": nova_e2e::TEST_PASSWORD }),
+        )
+        .await;
+    let new_token = login.expect_ok()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let after = stack.graphql(Some(&new_token), me, json!({})).await;
+    assert_eq!(after.expect_ok()["me"]["username"], "ann");
+}

@@ -255,3 +255,43 @@ async fn a_cross_site_form_post_is_refused() {
         answered.body
     );
 }
+
+#[tokio::test]
+async fn browsers_may_call_only_from_the_configured_origins() {
+    let stack = Stack::start_with_router_env(&[("NOVA_CORS_ORIGINS", "https://app.nova.test")])
+        .await
+        .expect("stack starts");
+    let preflight = |origin: &'static str| {
+        stack
+            .http
+            .request(reqwest::Method::OPTIONS, &stack.router_url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization",
+            )
+            .send()
+    };
+    let allowed = preflight("https://app.nova.test").await.expect("an answer");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.nova.test")
+    );
+    let foreign = preflight("https://evil.example").await.expect("an answer");
+    // Hive answers `null` (or nothing): a browser then refuses the call.
+    let granted = foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("null");
+    assert_eq!(granted, "null", "{:?}", foreign.headers());
+
+    // A same-origin or non-browser client (no Origin header) is unaffected.
+    let plain = stack.graphql(None, "{ __typename }", json!({})).await;
+    assert_eq!(plain.expect_ok()["__typename"], "Query");
+}
