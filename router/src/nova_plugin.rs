@@ -73,11 +73,15 @@ pub struct NovaPluginConfig {
     /// Usually `{ from_env: NOVA_ROUTER_SECRET }` in the router config.
     router_secret: String,
     rate_limits: RateLimitConfig,
+    /// Most root fields one operation may select (hive limits depth, aliases,
+    /// tokens and directives itself).
+    max_root_fields: crate::rate_limit::Lenient<usize>,
 }
 
 pub struct NovaPlugin {
     router_secret: HeaderValue,
     rate_limiter: RateLimiter,
+    max_root_fields: usize,
 }
 
 #[hive_router::async_trait]
@@ -102,6 +106,7 @@ impl RouterPlugin for NovaPlugin {
         payload.initialize_plugin(NovaPlugin {
             router_secret,
             rate_limiter,
+            max_root_fields: config.max_root_fields.0,
         })
     }
 
@@ -174,6 +179,17 @@ impl RouterPlugin for NovaPlugin {
                 .extensions
                 .insert("reason".to_string(), "INVALID_TOKEN".into());
             return payload.end_with_graphql_error(error, StatusCode::UNAUTHORIZED);
+        }
+        let root_fields = root_field_count(&payload.operation_for_plan.selection_set);
+        if root_fields > self.max_root_fields {
+            let error = GraphQLError::from_message_and_code(
+                format!(
+                    "the operation selects {root_fields} root fields; at most {} are allowed",
+                    self.max_root_fields
+                ),
+                "MAX_ROOT_FIELDS_EXCEEDED",
+            );
+            return payload.end_with_graphql_error(error, StatusCode::BAD_REQUEST);
         }
         if !self.rate_limiter.enabled() {
             return payload.proceed();
@@ -315,4 +331,20 @@ fn bearer_subject(headers: &hive_router::ntex::http::HeaderMap) -> Option<String
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("sub")?.as_str().map(str::to_string)
+}
+
+/// Fields selected at the root, through inline fragments too.
+fn root_field_count(
+    selection_set: &hive_router::query_planner::ast::selection_set::SelectionSet,
+) -> usize {
+    selection_set
+        .items
+        .iter()
+        .map(|item| match item {
+            SelectionItem::Field(_) => 1,
+            SelectionItem::InlineFragment(fragment) => root_field_count(&fragment.selections),
+            // Operations reach the plan with fragments inlined.
+            SelectionItem::FragmentSpread(_) => 1,
+        })
+        .sum()
 }

@@ -52,6 +52,19 @@ pub struct RateLimitConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Lenient<T>(pub T);
 
+impl<'de> Deserialize<'de> for Lenient<usize> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        value
+            .map(|n| Lenient(n as usize))
+            .ok_or_else(|| serde::de::Error::custom("expected a whole number"))
+    }
+}
+
 impl<'de> Deserialize<'de> for Lenient<bool> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match serde_json::Value::deserialize(deserializer)? {

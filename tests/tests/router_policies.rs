@@ -195,6 +195,15 @@ async fn oversized_deep_and_alias_bombed_documents_are_refused_and_the_router_li
         .await;
     assert_refused(&alias_bomb, "MAX_ALIASES_EXCEEDED");
 
+    let roots: String = (0..25)
+        .map(|i| format!("u{i}: userByUsername(username: \"ann\") {{ id }} "))
+        .collect();
+    let wide = stack
+        .graphql(None, &format!("{{ {roots} }}"), json!({}))
+        .await;
+    assert_refused(&wide, "MAX_ROOT_FIELDS_EXCEEDED");
+    assert_eq!(wide.status, 400);
+
     let fields = "__typename ".repeat(3_000);
     let token_bomb = stack
         .graphql(None, &format!("{{ {fields} }}"), json!({}))

@@ -262,6 +262,9 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
 /// no rate limits), beside the one under test, for comparison.
 const POLICIES_OFF_PORT: u16 = 14010;
 const POLICIES_OFF_PROCESS: &str = "bench-router-policies-off";
+/// And one with only the rate limits on, to measure what one check costs.
+const RATE_LIMITS_ONLY_PORT: u16 = 14011;
+const RATE_LIMITS_ONLY_PROCESS: &str = "bench-router-rate-limits-only";
 
 /// A wrk script that sends one shipped operation by its persisted-query id with
 /// a rotating variable, and counts GraphQL errors.
@@ -351,7 +354,7 @@ fn run_scenario(
     scenario: &Scenario,
     (label, router_port): (&str, u16),
     token: &str,
-    seconds: u64,
+    (seconds, connections): (u64, u32),
 ) -> Result<Measured> {
     let name = format!("{} ({label})", scenario.name);
     let script_path = state
@@ -370,8 +373,8 @@ fn run_scenario(
         .collect::<Result<_>>()?;
     let output = Command::new("wrk")
         .args([
-            "-t2",
-            "-c32",
+            &format!("-t{}", connections.min(2)),
+            &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--timeout",
             "10s",
@@ -448,7 +451,12 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
                     ("NOVA_RATE_LIMITS", "false"),
                 ],
             );
-        for service in services.iter().chain([&policies_off]) {
+        let rate_limits_only = policies_off.variant(
+            RATE_LIMITS_ONLY_PROCESS,
+            RATE_LIMITS_ONLY_PORT,
+            &[("NOVA_ROUTER_PORT", "14011"), ("NOVA_RATE_LIMITS", "true")],
+        );
+        for service in services.iter().chain([&policies_off, &rate_limits_only]) {
             stack::start(&state, &bin_dir, root, service)?;
             stack::wait_ready(&state, service, Duration::from_secs(60))?;
         }
@@ -474,11 +482,24 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             },
         ];
         let token = &seeded.viewer_token;
-        for scenario in &scenarios {
+        let load = (seconds, 32);
+        for (index, scenario) in scenarios.iter().enumerate() {
             let on = ("policies on", BENCH.router_port);
             let off = ("policies off", POLICIES_OFF_PORT);
-            let with = run_scenario(root, &state, scenario, on, token, seconds)?;
-            let without = run_scenario(root, &state, scenario, off, token, seconds)?;
+            // Alternate which goes first, so a warming cache does not favour one.
+            let (with, without) = if index % 2 == 0 {
+                let with = run_scenario(root, &state, scenario, on, token, load)?;
+                (
+                    with,
+                    run_scenario(root, &state, scenario, off, token, load)?,
+                )
+            } else {
+                let without = run_scenario(root, &state, scenario, off, token, load)?;
+                (
+                    run_scenario(root, &state, scenario, on, token, load)?,
+                    without,
+                )
+            };
             println!(
                 "{:<27} throughput ratio on/off {:.3}   p50 {:+.2} ms   p99 {:+.2} ms with the policies",
                 scenario.name,
@@ -487,10 +508,28 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
                 with.p99_ms - without.p99_ms
             );
         }
+
+        // One connection, one request at a time: the latency a rate-limit check
+        // adds (a Redis round trip running the bucket script), off/on twice.
+        println!("\nrate-limit check: wrk, 1 connection, {seconds}s per run, profile page");
+        let checked = ("rate limits only", RATE_LIMITS_ONLY_PORT);
+        let unchecked = ("policies off", POLICIES_OFF_PORT);
+        let sequential = (seconds, 1);
+        let mut deltas = Vec::new();
+        for _ in 0..2 {
+            let without = run_scenario(root, &state, &scenarios[1], unchecked, token, sequential)?;
+            let with = run_scenario(root, &state, &scenarios[1], checked, token, sequential)?;
+            deltas.push(with.p50_ms - without.p50_ms);
+        }
+        println!(
+            "rate-limit check adds p50 {:+.3} ms and {:+.3} ms (two paired runs)",
+            deltas[0], deltas[1]
+        );
         Ok(())
     })();
     stack::stop(&state, &BENCH)?;
     stack::stop_process(&state, POLICIES_OFF_PROCESS)?;
+    stack::stop_process(&state, RATE_LIMITS_ONLY_PROCESS)?;
     kafka::stop(&state, &BENCH)?;
     redis::stop(&state, &BENCH)?;
     result
