@@ -12,6 +12,7 @@
 //! `nova_router_rate_limit_redis_errors_total` counts it (Prometheus text at the
 //! router's `/metrics/nova`) and `/health/nova` says whether Redis answered last.
 
+use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -21,9 +22,9 @@ use serde::{Deserialize, Deserializer};
 /// One token bucket: at most `capacity` tokens, refilled at `per_second`.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Bucket {
-    #[serde(deserialize_with = "number")]
+    #[serde(deserialize_with = "positive")]
     pub capacity: f64,
-    #[serde(deserialize_with = "number")]
+    #[serde(deserialize_with = "positive")]
     pub per_second: f64,
 }
 
@@ -48,45 +49,32 @@ pub struct RateLimitConfig {
     pub credentials: Bucket,
 }
 
-/// A value that may arrive as a string (router config `from_env` yields strings).
+/// A value the router config may give as a string (`from_env` yields strings).
 #[derive(Clone, Copy, Debug)]
 pub struct Lenient<T>(pub T);
 
-impl<'de> Deserialize<'de> for Lenient<usize> {
+impl<'de, T> Deserialize<'de> for Lenient<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = match serde_json::Value::deserialize(deserializer)? {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.trim().parse().ok(),
-            _ => None,
+        let text = match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => return Err(serde::de::Error::custom(format!("unexpected {other}"))),
         };
-        value
-            .map(|n| Lenient(n as usize))
-            .ok_or_else(|| serde::de::Error::custom("expected a whole number"))
+        text.trim()
+            .parse()
+            .map(Lenient)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
     }
 }
 
-impl<'de> Deserialize<'de> for Lenient<bool> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(deserializer)? {
-            serde_json::Value::Bool(b) => Ok(Lenient(b)),
-            serde_json::Value::String(s) => s
-                .trim()
-                .parse()
-                .map(Lenient)
-                .map_err(|_| serde::de::Error::custom(format!("not true/false: {s:?}"))),
-            other => Err(serde::de::Error::custom(format!("not a boolean: {other}"))),
-        }
-    }
-}
-
-fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    let value = match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    match value {
-        Some(n) if n > 0.0 && n.is_finite() => Ok(n),
+fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    match Lenient::<f64>::deserialize(deserializer)? {
+        Lenient(n) if n > 0.0 && n.is_finite() => Ok(n),
         _ => Err(serde::de::Error::custom("expected a positive number")),
     }
 }

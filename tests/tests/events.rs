@@ -25,12 +25,9 @@ const POST_CLEANUP: &str = "social.post-cleanup";
 
 fn kafka(stack: &Stack) -> KafkaConfig {
     KafkaConfig {
-        brokers: stack.kafka_brokers(),
-        partitions: 3,
-        replication: 1,
         session_timeout_ms: 6_000,
         max_poll_interval_ms: 10_000,
-        fetch_wait_max_ms: 100,
+        ..KafkaConfig::new(stack.kafka_brokers())
     }
 }
 

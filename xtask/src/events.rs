@@ -21,17 +21,6 @@ use crate::bench::BENCH;
 use crate::stack::{State, DEVELOPMENT};
 use crate::{kafka, postgres};
 
-fn client(brokers: String) -> KafkaConfig {
-    KafkaConfig {
-        brokers,
-        partitions: 3,
-        replication: 1,
-        session_timeout_ms: 10_000,
-        max_poll_interval_ms: 300_000,
-        fetch_wait_max_ms: 100,
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,7 +50,7 @@ pub fn run(args: &[String]) -> Result<()> {
             let from_beginning = args.iter().any(|a| a == "--from-beginning");
             let brokers = std::env::var("KAFKA_BROKERS")
                 .unwrap_or_else(|_| format!("127.0.0.1:{}", DEVELOPMENT.kafka_port));
-            runtime()?.block_on(tail(client(brokers), topic, from_beginning))
+            runtime()?.block_on(tail(KafkaConfig::new(brokers), topic, from_beginning))
         }
         _ => bail!("usage: cargo xtask events tail <topic> [--from-beginning]"),
     }
@@ -127,7 +116,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let database = "nova_bench_events";
     postgres::recreate_database(&pg, database)?;
     let result = runtime()?.block_on(async {
-        let kafka = client(brokers);
+        let kafka = KafkaConfig::new(brokers);
         throughput(&kafka, events).await?;
         outbox_delay(&kafka, &pg.url(database)).await
     });

@@ -139,9 +139,6 @@ impl<H: EventHandler> EventConsumer<H> {
                 .consumed
                 .with_label_values(&[name, outcome.label()])
                 .inc();
-            if outcome == Outcome::Applied {
-                self.maybe_exit_before_commit(&message);
-            }
             // Async: the offset rides on the next commit request; a crash before it
             // lands means a redelivery, which the processed_events record absorbs.
             if let Err(error) = consumer.commit_message(&message, CommitMode::Async) {
@@ -212,6 +209,10 @@ impl<H: EventHandler> EventConsumer<H> {
             return Ok(Outcome::Ignored);
         }
         tx.commit().await?;
+        if self.exit_before_commit.as_deref() == Some(envelope.event_type.as_str()) {
+            tracing::error!(event_type = %envelope.event_type, "fault injection: exiting before the offset commit");
+            std::process::exit(86);
+        }
         Ok(Outcome::Applied)
     }
 
@@ -241,19 +242,6 @@ impl<H: EventHandler> EventConsumer<H> {
         .execute(&self.pool)
         .await?;
         Ok(Outcome::Parked)
-    }
-
-    fn maybe_exit_before_commit(&self, message: &BorrowedMessage<'_>) {
-        let Some(fault_type) = &self.exit_before_commit else {
-            return;
-        };
-        let event_type = serde_json::from_slice::<Envelope>(message.payload().unwrap_or_default())
-            .map(|e| e.event_type)
-            .unwrap_or_default();
-        if &event_type == fault_type {
-            tracing::error!(%event_type, "fault injection: exiting before the offset commit");
-            std::process::exit(86);
-        }
     }
 }
 

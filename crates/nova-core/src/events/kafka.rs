@@ -33,17 +33,34 @@ pub struct KafkaConfig {
 }
 
 impl KafkaConfig {
+    /// The settings for `brokers` with every other value at its default.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            partitions: 3,
+            replication: 1,
+            session_timeout_ms: 10_000,
+            max_poll_interval_ms: 300_000,
+            fetch_wait_max_ms: 100,
+        }
+    }
+
+    /// `KAFKA_BROKERS` and the optional `KAFKA_*` overrides of the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
+        let defaults = Self::new(required(
+            "KAFKA_BROKERS",
+            "the Kafka bootstrap servers, host:port[,host:port]",
+        )?);
         Ok(Self {
-            brokers: required(
-                "KAFKA_BROKERS",
-                "the Kafka bootstrap servers, host:port[,host:port]",
+            partitions: parsed_or("KAFKA_TOPIC_PARTITIONS", defaults.partitions)?,
+            replication: parsed_or("KAFKA_TOPIC_REPLICATION", defaults.replication)?,
+            session_timeout_ms: parsed_or("KAFKA_SESSION_TIMEOUT_MS", defaults.session_timeout_ms)?,
+            max_poll_interval_ms: parsed_or(
+                "KAFKA_MAX_POLL_INTERVAL_MS",
+                defaults.max_poll_interval_ms,
             )?,
-            partitions: parsed_or("KAFKA_TOPIC_PARTITIONS", 3)?,
-            replication: parsed_or("KAFKA_TOPIC_REPLICATION", 1)?,
-            session_timeout_ms: parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?,
-            max_poll_interval_ms: parsed_or("KAFKA_MAX_POLL_INTERVAL_MS", 300_000)?,
-            fetch_wait_max_ms: parsed_or("KAFKA_FETCH_WAIT_MAX_MS", 100)?,
+            fetch_wait_max_ms: parsed_or("KAFKA_FETCH_WAIT_MAX_MS", defaults.fetch_wait_max_ms)?,
+            ..defaults
         })
     }
 
