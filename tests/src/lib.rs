@@ -12,8 +12,21 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+pub mod forge;
+pub mod live;
+
 /// The subgraphs every stack runs, as named in supergraph.yaml.
-pub const SUBGRAPHS: [&str; 4] = ["identity", "users", "content", "social"];
+pub const SUBGRAPHS: [&str; 6] = [
+    "identity",
+    "users",
+    "content",
+    "social",
+    "chat",
+    "notifications",
+];
+
+/// chat's MESSAGE_ENCRYPTION_MASTER_KEY in tests (32 bytes, base64).
+pub const TEST_MESSAGE_KEY: &str = "bm92YS10ZXN0LW1lc3NhZ2Uta2V5LTMyLWJ5dGVzISE=";
 
 /// The password of users made by `Stack::register` and `Stack::sign_up`.
 pub const TEST_PASSWORD: &str = "a long enough password";
@@ -304,6 +317,12 @@ impl Stack {
                 ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),
                 ("KAFKA_MAX_POLL_INTERVAL_MS", "10000".into()),
             ];
+            if name == "chat" || name == "notifications" {
+                env.push(("REDIS_URL", redis.url()));
+            }
+            if name == "chat" {
+                env.push(("MESSAGE_ENCRYPTION_MASTER_KEY", TEST_MESSAGE_KEY.into()));
+            }
             if name == "identity" {
                 env.push(("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
                 env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".into()));
@@ -427,14 +446,44 @@ impl Stack {
     /// Start a second router replica with the first one's settings (same
     /// subgraphs, same Redis); returns its `/graphql` URL.
     pub async fn start_second_router(&mut self) -> Result<String> {
+        self.start_router_replica("router-2", &[]).await
+    }
+
+    /// Start another router as process `process_name` with the first one's
+    /// settings and `overrides` on top (`NOVA_CHAT_URL` to send it to another
+    /// chat instance, ...); returns its `/graphql` URL.
+    pub async fn start_router_replica(
+        &mut self,
+        process_name: &'static str,
+        overrides: &[(&str, &str)],
+    ) -> Result<String> {
         let port = free_port();
         let mut env = self.router_env.clone();
         env.push(("NOVA_ROUTER_PORT".into(), port.to_string()));
-        let process = self.launcher.spawn_nova_as("router-2", "router", &env)?;
+        env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let process = self.launcher.spawn_nova_as(process_name, "router", &env)?;
         self.processes.push(process);
         self.wait_ready(&format!("http://127.0.0.1:{port}/readiness"))
             .await?;
         Ok(format!("http://127.0.0.1:{port}/graphql"))
+    }
+
+    /// Start another instance of subgraph `name` (same database, broker and
+    /// Redis) as process `process_name`; returns its base URL.
+    pub async fn start_subgraph_instance(
+        &mut self,
+        name: &str,
+        process_name: &'static str,
+    ) -> Result<String> {
+        let port = free_port();
+        let subgraph = self.subgraph(name);
+        let mut env = subgraph.env.clone();
+        env.push(("HTTP_PORT".into(), port.to_string()));
+        let process = self.launcher.spawn_nova_as(process_name, subgraph.name, &env)?;
+        self.processes.push(process);
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_ready(&format!("{url}/health/ready")).await?;
+        Ok(url)
     }
 
     /// Kill the stack's Redis (the rate limits' store).

@@ -3,10 +3,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::EncodePublicKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use nova_e2e::{Response, Stack, AUDIENCE, ISSUER};
-use serde_json::{json, Value};
+use nova_e2e::forge::{claims, Forger};
+use nova_e2e::{Response, Stack};
+use serde_json::json;
 
 const ME: &str = "{ me { id username } }";
 
@@ -25,46 +26,6 @@ fn assert_unauthenticated(response: &Response, what: &str) {
         "{what}: data leaked: {:#}",
         response.body
     );
-}
-
-/// Claims like identity's, with overrides.
-fn claims(sub: &str, overrides: Value) -> Value {
-    let now = chrono::Utc::now().timestamp();
-    let mut claims = json!({
-        "sub": sub, "iss": ISSUER, "aud": AUDIENCE,
-        "iat": now, "nbf": now, "exp": now + 600, "jti": "test", "sid": "test",
-    });
-    for (key, value) in overrides.as_object().unwrap() {
-        claims[key] = value.clone();
-    }
-    claims
-}
-
-struct Forger {
-    key: ed25519_dalek::SigningKey,
-}
-
-impl Forger {
-    fn new(stack: &Stack) -> Self {
-        Self {
-            key: ed25519_dalek::SigningKey::from_pkcs8_pem(&stack.signing_key_pem).unwrap(),
-        }
-    }
-
-    fn kid(&self) -> String {
-        // Same derivation as identity's keys::key_id.
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(self.key.verifying_key().as_bytes());
-        URL_SAFE_NO_PAD.encode(&digest[..12])
-    }
-
-    /// Signed with identity's real key: only the claims can make it wrong.
-    fn eddsa(&self, claims: &Value) -> String {
-        let der = self.key.to_pkcs8_der().unwrap();
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der.as_bytes())).unwrap()
-    }
 }
 
 #[tokio::test]

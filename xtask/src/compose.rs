@@ -39,6 +39,8 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
         "users" => Ok(nova_users::schema::sdl()),
         "content" => Ok(nova_content::schema::sdl()),
         "social" => Ok(nova_social::schema::sdl()),
+        "chat" => Ok(nova_chat::schema::sdl()),
+        "notifications" => Ok(nova_notifications::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

@@ -51,8 +51,26 @@ pub fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// A secret kept in `.nova/secrets.env`, generated on first use.
+/// A random secret (24 bytes, hex) kept in `.nova/secrets.env`, so it stays the
+/// same across `up`s.
 pub fn secret(state: &State, name: &str) -> Result<String> {
+    remembered(state, name, || {
+        Ok(random_bytes(24)?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    })
+}
+
+/// A random 32-byte key, base64, kept like `secret`.
+pub fn key_base64(state: &State, name: &str) -> Result<String> {
+    use base64::Engine;
+    remembered(state, name, || {
+        Ok(base64::engine::general_purpose::STANDARD.encode(random_bytes(32)?))
+    })
+}
+
+fn remembered(state: &State, name: &str, make: impl FnOnce() -> Result<String>) -> Result<String> {
     let path = state.dir.join("secrets.env");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     for line in text.lines() {
@@ -60,15 +78,19 @@ pub fn secret(state: &State, name: &str) -> Result<String> {
             return Ok(value.to_string());
         }
     }
-    let mut bytes = [0u8; 24];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let value = make()?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)?;
     writeln!(file, "{name}={value}")?;
     Ok(value)
+}
+
+fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -243,7 +265,14 @@ pub fn start_background(state: &State, name: &str, mut command: Command) -> Resu
 
 /// Every subgraph a stack runs, in start order (binary `nova-<name>`, database
 /// `<prefix>_<name>`, port after the router's). The router starts after them.
-pub const SUBGRAPHS: [&str; 4] = ["identity", "users", "content", "social"];
+pub const SUBGRAPHS: [&str; 6] = [
+    "identity",
+    "users",
+    "content",
+    "social",
+    "chat",
+    "notifications",
+];
 
 pub const ROUTER_PORT: u16 = 4000;
 
@@ -347,6 +376,19 @@ pub fn services(
         if *name == "identity" {
             env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
+        }
+        if *name == "chat" || *name == "notifications" {
+            // Live events between instances (nova_core::live).
+            env.push(var(
+                "REDIS_URL",
+                format!("redis://127.0.0.1:{}", layout.redis_port),
+            ));
+        }
+        if *name == "chat" {
+            env.push(var(
+                "MESSAGE_ENCRYPTION_MASTER_KEY",
+                key_base64(state, "MESSAGE_ENCRYPTION_MASTER_KEY")?,
+            ));
         }
         // NOVA_IDENTITY_URL, NOVA_USERS_URL, ... as router/router.yaml reads them.
         router_env.push(var(

@@ -5,7 +5,10 @@
 //! refused before it reaches a resolver, so a client that calls a subgraph directly
 //! cannot claim to be someone else.
 
-use async_graphql::Context;
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
+use async_graphql::{Context, ObjectType, Request, Schema, SchemaBuilder, ServerResult, SubscriptionType};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -57,6 +60,48 @@ impl Caller {
     pub fn of(ctx: &Context<'_>) -> Caller {
         ctx.data_opt::<Caller>().cloned().unwrap_or_default()
     }
+}
+
+/// Sets the `Caller` of every request — HTTP or a subscription over
+/// graphql-transport-ws — from the claims the router forwards in
+/// `extensions.jwt`. Per request, not per connection: the router may carry
+/// several clients' subscriptions on one WebSocket.
+pub struct CallerFromClaims;
+
+impl ExtensionFactory for CallerFromClaims {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CallerFromClaims)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for CallerFromClaims {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let claims = request
+            .extensions
+            .remove(CLAIMS_EXTENSION)
+            .and_then(|value| value.into_json().ok());
+        let request = request.data(Caller::from_claims(claims.as_ref()));
+        next.run(ctx, request).await
+    }
+}
+
+/// The schema builder every subgraph starts from: federation on, the caller
+/// taken from the router's forwarded claims.
+pub fn subgraph_schema<Q, M, S>(query: Q, mutation: M, subscription: S) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    Schema::build(query, mutation, subscription)
+        .enable_federation()
+        .extension(CallerFromClaims)
 }
 
 #[cfg(test)]

@@ -36,6 +36,33 @@ pub fn decode_cursor(cursor: &str, argument: &str) -> async_graphql::Result<Uuid
         })
 }
 
+const POSITION_CURSOR_PREFIX: &str = "nova:v1:pos:";
+
+/// The opaque cursor of an item ordered by a number instead of an id (a chat
+/// message's sequence number in its conversation, a notification's position).
+pub fn encode_position_cursor(position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{POSITION_CURSOR_PREFIX}{position}"))
+}
+
+/// The number inside a position cursor, or `BAD_USER_INPUT` naming the argument.
+pub fn decode_position_cursor(cursor: &str, argument: &str) -> async_graphql::Result<i64> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            text.strip_prefix(POSITION_CURSOR_PREFIX)
+                .and_then(|n| n.parse::<i64>().ok())
+        })
+        .filter(|position| *position >= 0)
+        .ok_or_else(|| {
+            bad_input(
+                argument,
+                format!("{argument} is not a cursor from this list"),
+            )
+        })
+}
+
 /// A validated page request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
@@ -90,6 +117,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn position_cursors_round_trip_and_refuse_id_cursors() {
+        assert_eq!(
+            decode_position_cursor(&encode_position_cursor(42), "after").unwrap(),
+            42
+        );
+        assert!(decode_position_cursor(&encode_cursor(Uuid::now_v7()), "after").is_err());
+        assert!(decode_position_cursor("garbage", "after").is_err());
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_bad_input() {

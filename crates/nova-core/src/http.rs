@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::Json;
 use sqlx::migrate::Migrator;
 
-use crate::caller::{router_secret_matches, Caller, CLAIMS_EXTENSION, ROUTER_SECRET_HEADER};
+use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 use crate::config::{exit_on_error, ServiceConfig};
 use crate::db::Db;
 use crate::events::{EventMetrics, EventRuntime, KafkaConfig};
@@ -61,16 +61,12 @@ where
         router_secret_matches(presented, &self.router_secret)
     }
 
-    /// Run one GraphQL request on behalf of the caller the router vouched for.
-    pub async fn execute(&self, mut request: async_graphql::Request) -> GraphQLResponse {
-        let claims = request
-            .extensions
-            .remove(CLAIMS_EXTENSION)
-            .and_then(|value| value.into_json().ok());
-        let caller = Caller::from_claims(claims.as_ref());
+    /// Run one GraphQL request (the schema's `CallerFromClaims` extension reads
+    /// the caller the router vouched for).
+    pub async fn execute(&self, request: async_graphql::Request) -> GraphQLResponse {
         let operation = operation_kind(&request.query);
         let started = Instant::now();
-        let response = self.schema.execute(request.data(caller)).await;
+        let response = self.schema.execute(request).await;
         self.metrics.requests.with_label_values(&[operation]).inc();
         self.metrics
             .latency
@@ -142,9 +138,6 @@ where
     S: SubscriptionType + 'static,
 {
     let (mut parts, body) = request.into_parts();
-    if !state.came_through_router(&parts.headers) {
-        return state.refuse();
-    }
     let wants_websocket = parts
         .headers
         .get(header::UPGRADE)
@@ -159,21 +152,36 @@ where
             Ok(upgrade) => upgrade,
             Err(rejection) => return rejection.into_response(),
         };
+        // Hive Router opens subgraph WebSockets without custom headers and sends
+        // its subgraph headers (the router secret among them) as fields of the
+        // `connection_init` payload instead; either place is accepted, and a
+        // connection with neither is closed (4403) before any operation runs.
+        let secret_on_upgrade = state.came_through_router(&parts.headers);
         let schema = state.schema.clone();
         return upgrade
             .protocols(ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |socket| {
                 GraphQLWebSocket::new(socket, schema, protocol)
-                    .on_connection_init(|payload| async move {
-                        // The upgrade carried the router secret, so claims the router
-                        // puts in the init payload are trusted like `extensions.jwt`.
-                        let mut data = Data::default();
-                        data.insert(Caller::from_claims(payload.get(CLAIMS_EXTENSION)));
-                        Ok(data)
+                    .on_connection_init(move |payload| async move {
+                        let presented = payload
+                            .get(ROUTER_SECRET_HEADER)
+                            .and_then(|v| v.as_str())
+                            .map(str::as_bytes);
+                        if secret_on_upgrade
+                            || router_secret_matches(presented, &state.router_secret)
+                        {
+                            Ok(Data::default())
+                        } else {
+                            state.metrics.refused_direct_calls.inc();
+                            Err("subgraphs accept connections only from the Nova router".into())
+                        }
                     })
                     .serve()
             })
             .into_response();
+    }
+    if !state.came_through_router(&parts.headers) {
+        return state.refuse();
     }
     let request = Request::from_parts(parts, body);
     match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
@@ -229,11 +237,19 @@ where
         .merge(extra)
 }
 
+/// What a subgraph's `build` step gets: its database, its event runtime (to start
+/// consumers) and its metrics registry (for live hubs and the like).
+pub struct Startup {
+    pub db: Db,
+    pub events: EventRuntime,
+    pub metrics: Metrics,
+}
+
 /// Everything a subgraph's `main` does: config, telemetry, database and
 /// migrations, the outbox relay for its topic, then serve until SIGINT/SIGTERM.
 /// `build` makes the schema (and any extra routes) once the database is there, and
-/// starts the subgraph's event consumers on the `EventRuntime`.
-pub async fn run_subgraph<Q, M, S, B>(
+/// starts the subgraph's event consumers on `startup.events`.
+pub async fn run_subgraph<Q, M, S, B, F>(
     service_name: &'static str,
     default_port: u16,
     migrator: &'static Migrator,
@@ -243,7 +259,8 @@ where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
-    B: FnOnce(Db, &EventRuntime) -> anyhow::Result<(Schema<Q, M, S>, axum::Router)>,
+    B: FnOnce(Startup) -> F,
+    F: std::future::Future<Output = anyhow::Result<(Schema<Q, M, S>, axum::Router)>>,
 {
     let config = exit_on_error(ServiceConfig::from_env(service_name, default_port));
     let kafka = exit_on_error(KafkaConfig::from_env());
@@ -259,7 +276,12 @@ where
     .await?;
     let events = EventRuntime::new(db.clone(), kafka, EventMetrics::new(&metrics));
     events.spawn_relay(service_name)?;
-    let (schema, extra) = build(db.clone(), &events)?;
+    let (schema, extra) = build(Startup {
+        db: db.clone(),
+        events,
+        metrics: metrics.clone(),
+    })
+    .await?;
     let state = AppState::new(schema, metrics, db, &config.router_secret);
     serve(&config, app(state, extra)).await
 }

@@ -6,8 +6,8 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |db, _events| {
-        Ok((schema::build(db), axum::Router::new()))
+    nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
+        Ok((schema::build(startup.db), axum::Router::new()))
     })
     .await
 }

@@ -21,7 +21,7 @@ pub const POST_MAX_CHARS: usize = 2000;
 pub const COMMENT_MAX_CHARS: usize = 1000;
 
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
 pub fn build(db: Db) -> ContentSchema {

@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |db, _events| {
+    nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let jwks = tokens.jwks();
         let routes = axum::Router::new().route(
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
                 async move { axum::Json(jwks) }
             }),
         );
-        Ok((schema::build(db, tokens), routes))
+        Ok((schema::build(startup.db, tokens), routes))
     })
     .await
 }

@@ -25,7 +25,7 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 
 /// The schema without its runtime data: enough to print the SDL.
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
 /// The schema a running subgraph serves.

@@ -7,9 +7,9 @@ async fn main() -> anyhow::Result<()> {
         print!("{}", schema::sdl());
         return Ok(());
     }
-    nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |db, events| {
-        events.spawn_consumer(PostCleanup);
-        Ok((schema::build(db), axum::Router::new()))
+    nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |startup| async move {
+        startup.events.spawn_consumer(PostCleanup);
+        Ok((schema::build(startup.db), axum::Router::new()))
     })
     .await
 }

@@ -21,7 +21,7 @@ pub type SocialSchema = Schema<Query, Mutation, EmptySubscription>;
 pub const MAX_SUGGESTIONS: i32 = 50;
 
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
 pub fn build(db: Db) -> SocialSchema {

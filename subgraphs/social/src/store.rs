@@ -128,13 +128,18 @@ pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Er
 }
 
 pub async fn unblock(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
+    let unblocked = Event::Unblocked(Block {
+        blocker_id: blocker,
+        blocked_id: blocked,
+    });
+    change_with_event(
         db,
         "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
-        blocker,
-        blocked,
+        &[blocker, blocked],
+        &unblocked,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {

@@ -21,7 +21,7 @@ pub const BIO_MAX_CHARS: usize = 280;
 pub const AVATAR_URL_MAX_CHARS: usize = 2048;
 
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription).enable_federation()
+    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
 pub fn build(db: Db) -> UsersSchema {

@@ -36,6 +36,12 @@ pub trait EventHandler: Send + Sync + 'static {
         tx: &'a mut PgConnection,
         event: &'a Event,
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'a;
+    /// Runs once the applied event's transaction has committed (and before its
+    /// offset is committed): the place for effects outside Postgres, such as
+    /// telling live subscribers. Not run for duplicates or ignored events.
+    fn after_commit<'a>(&'a self, _event: &'a Event) -> impl Future<Output = ()> + Send + 'a {
+        async {}
+    }
 }
 
 /// Test hook: with `NOVA_FAULT_EXIT_BEFORE_OFFSET_COMMIT=<event type>` the process
@@ -209,6 +215,7 @@ impl<H: EventHandler> EventConsumer<H> {
             return Ok(Outcome::Ignored);
         }
         tx.commit().await?;
+        self.handler.after_commit(&event).await;
         if self.exit_before_commit.as_deref() == Some(envelope.event_type.as_str()) {
             tracing::error!(event_type = %envelope.event_type, "fault injection: exiting before the offset commit");
             std::process::exit(86);

@@ -46,9 +46,16 @@ pub enum Event {
     /// Someone blocked someone; follows both ways were dropped (social). Key: the blocker.
     #[serde(rename = "social.blocked")]
     Blocked(Block),
+    /// Someone lifted a block (social). Key: the blocker.
+    #[serde(rename = "social.unblocked")]
+    Unblocked(Block),
     /// Someone liked a post (social). Key: the post.
     #[serde(rename = "social.post_liked")]
     PostLiked(PostLiked),
+    /// A chat message was sent (chat). Key: the conversation. The body stays in
+    /// chat, encrypted: events never carry message text.
+    #[serde(rename = "chat.message_sent")]
+    MessageSent(MessageSent),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,6 +113,19 @@ pub struct PostLiked {
     pub post_id: Uuid,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSent {
+    pub message_id: Uuid,
+    pub conversation_id: Uuid,
+    /// The message's sequence number in its conversation.
+    pub seq: i64,
+    pub sender_id: Uuid,
+    /// The conversation's other members when it was sent.
+    pub recipient_ids: Vec<Uuid>,
+    pub sent_at: DateTime<Utc>,
+}
+
 impl Event {
     /// The `type` on the wire: `<producer>.<what happened>`.
     pub fn type_name(&self) -> &'static str {
@@ -117,7 +137,9 @@ impl Event {
             Event::Followed(_) => "social.followed",
             Event::Unfollowed(_) => "social.unfollowed",
             Event::Blocked(_) => "social.blocked",
+            Event::Unblocked(_) => "social.unblocked",
             Event::PostLiked(_) => "social.post_liked",
+            Event::MessageSent(_) => "chat.message_sent",
         }
     }
 
@@ -140,8 +162,9 @@ impl Event {
             Event::PostDeleted(e) => e.post_id,
             Event::CommentCreated(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
-            Event::Blocked(e) => e.blocker_id,
+            Event::Blocked(e) | Event::Unblocked(e) => e.blocker_id,
             Event::PostLiked(e) => e.post_id,
+            Event::MessageSent(e) => e.conversation_id,
         }
     }
 }

@@ -1,0 +1,163 @@
+//! Events of notifications.
+//!
+//! Emits nothing. Consumes (consumer `notifications.builder`):
+//! - `nova.social`: `social.followed` → the followee; `social.post_liked` → the
+//!   post's author (a like that arrives before its post is held until it does:
+//!   topics are not ordered with each other);
+//! - `nova.content`: `content.post_created` → remembers the author, notifies the
+//!   mentioned users; `content.comment_created` → the post's author;
+//!   `content.post_deleted` → forgets the post;
+//! - `nova.chat`: `chat.message_sent` → every recipient;
+//! - `nova.identity`: `identity.user_registered` → remembers the username.
+//!
+//! After the transaction commits, each new or grown notification goes live to
+//! its recipient (`after_commit`).
+
+use std::sync::Mutex;
+
+use nova_core::events::{topic_of, Event, EventHandler};
+use sqlx::PgConnection;
+
+use crate::live::NotificationHub;
+use crate::store::{self, Happening, NotificationKind, NotificationRow};
+
+pub struct NotificationBuilder {
+    hub: NotificationHub,
+    /// Notifications changed by the event being applied, published after its
+    /// commit. The consumer applies one event at a time.
+    changed: Mutex<Vec<NotificationRow>>,
+}
+
+impl NotificationBuilder {
+    pub fn new(hub: NotificationHub) -> Self {
+        Self {
+            hub,
+            changed: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn set_changed(&self, rows: Vec<NotificationRow>) {
+        *self.changed.lock().expect("never poisoned") = rows;
+    }
+}
+
+/// What one event means for whom.
+async fn happenings(tx: &mut PgConnection, event: &Event) -> Result<Option<Vec<Happening>>, sqlx::Error> {
+    let happening = |recipient, actor, kind, post_id, conversation_id| Happening {
+        recipient,
+        actor,
+        kind,
+        post_id,
+        conversation_id,
+    };
+    let list = match event {
+        Event::Followed(e) => vec![happening(
+            e.followee_id,
+            e.follower_id,
+            NotificationKind::Followed,
+            None,
+            None,
+        )],
+        Event::PostLiked(e) => match store::post_author(tx, e.post_id).await? {
+            Some(author) => vec![happening(
+                author,
+                e.user_id,
+                NotificationKind::PostLiked,
+                Some(e.post_id),
+                None,
+            )],
+            None => {
+                store::hold_like(tx, e.post_id, e.user_id).await?;
+                vec![]
+            }
+        },
+        Event::CommentCreated(e) => vec![happening(
+            e.post_author_id,
+            e.author_id,
+            NotificationKind::Commented,
+            Some(e.post_id),
+            None,
+        )],
+        Event::PostCreated(e) => {
+            let waiting_likes = store::record_post(tx, e.post_id, e.author_id).await?;
+            let mentioned = store::users_named(tx, &e.mentions).await?;
+            let likes = waiting_likes.into_iter().map(|liker| {
+                happening(
+                    e.author_id,
+                    liker,
+                    NotificationKind::PostLiked,
+                    Some(e.post_id),
+                    None,
+                )
+            });
+            let mentions = mentioned.into_iter().map(|user| {
+                happening(
+                    user,
+                    e.author_id,
+                    NotificationKind::Mentioned,
+                    Some(e.post_id),
+                    None,
+                )
+            });
+            likes.chain(mentions).collect()
+        }
+        Event::PostDeleted(e) => {
+            store::forget_post(tx, e.post_id).await?;
+            vec![]
+        }
+        Event::UserRegistered(e) => {
+            store::record_username(tx, e.user_id, &e.username).await?;
+            vec![]
+        }
+        Event::MessageSent(e) => e
+            .recipient_ids
+            .iter()
+            .map(|recipient| {
+                happening(
+                    *recipient,
+                    e.sender_id,
+                    NotificationKind::Message,
+                    None,
+                    Some(e.conversation_id),
+                )
+            })
+            .collect(),
+        _ => return Ok(None),
+    };
+    Ok(Some(list))
+}
+
+impl EventHandler for NotificationBuilder {
+    fn name(&self) -> &'static str {
+        "notifications.builder"
+    }
+
+    fn topics(&self) -> Vec<String> {
+        ["social", "content", "chat", "identity"]
+            .into_iter()
+            .map(topic_of)
+            .collect()
+    }
+
+    async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
+        self.set_changed(Vec::new());
+        let Some(list) = happenings(tx, event).await? else {
+            return Ok(false);
+        };
+        let mut changed = Vec::new();
+        for happening in &list {
+            if let Some(row) = store::fold(tx, happening).await? {
+                changed.push(row);
+            }
+        }
+        self.set_changed(changed);
+        Ok(true)
+    }
+
+    async fn after_commit(&self, _event: &Event) {
+        let changed = std::mem::take(&mut *self.changed.lock().expect("never poisoned"));
+        for row in changed {
+            self.hub.publish(row.recipient_id, row).await;
+        }
+    }
+}

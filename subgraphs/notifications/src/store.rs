@@ -1,0 +1,248 @@
+//! SQL of `nova_notifications`. Every statement is counted through the `Db`
+//! (the event consumer's statements run on its own transaction).
+
+use chrono::{DateTime, Utc};
+use nova_core::db::Db;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+pub enum NotificationKind {
+    /// Someone followed the recipient.
+    Followed,
+    /// Someone liked the recipient's post.
+    PostLiked,
+    /// Someone commented on the recipient's post.
+    Commented,
+    /// Someone mentioned the recipient in a post.
+    Mentioned,
+    /// Someone messaged the recipient.
+    Message,
+}
+
+impl NotificationKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::Followed => "followed",
+            NotificationKind::PostLiked => "post_liked",
+            NotificationKind::Commented => "commented",
+            NotificationKind::Mentioned => "mentioned",
+            NotificationKind::Message => "message",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "followed" => NotificationKind::Followed,
+            "post_liked" => NotificationKind::PostLiked,
+            "commented" => NotificationKind::Commented,
+            "mentioned" => NotificationKind::Mentioned,
+            _ => NotificationKind::Message,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotificationRow {
+    pub id: Uuid,
+    pub recipient_id: Uuid,
+    pub kind: NotificationKind,
+    pub post_id: Option<Uuid>,
+    pub conversation_id: Option<Uuid>,
+    /// Distinct actors, most recent first.
+    pub actor_ids: Vec<Uuid>,
+    pub event_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub position: i64,
+    pub read: bool,
+}
+
+const COLUMNS: &str = "id, recipient_id, kind, post_id, conversation_id, actor_ids, event_count, \
+     created_at, updated_at, position, read_at IS NOT NULL AS read";
+
+fn notification_row(row: &sqlx::postgres::PgRow) -> NotificationRow {
+    NotificationRow {
+        id: row.get("id"),
+        recipient_id: row.get("recipient_id"),
+        kind: NotificationKind::parse(row.get("kind")),
+        post_id: row.get("post_id"),
+        conversation_id: row.get("conversation_id"),
+        actor_ids: row.get("actor_ids"),
+        event_count: row.get("event_count"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        position: row.get("position"),
+        read: row.get("read"),
+    }
+}
+
+/// One thing that happened to `recipient`, caused by `actor`.
+#[derive(Clone, Debug)]
+pub struct Happening {
+    pub recipient: Uuid,
+    pub actor: Uuid,
+    pub kind: NotificationKind,
+    pub post_id: Option<Uuid>,
+    pub conversation_id: Option<Uuid>,
+}
+
+impl Happening {
+    /// Unread notifications of one recipient with the same kind and group key
+    /// are one notification: "A and 3 others liked your post".
+    fn group_key(&self) -> String {
+        match self.kind {
+            NotificationKind::Followed => String::new(),
+            NotificationKind::Message => self.conversation_id.map(|id| id.to_string()).unwrap_or_default(),
+            _ => self.post_id.map(|id| id.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Fold a happening into the recipient's notifications: a new notification, or
+/// the open (unread) one of its group gains the actor and moves to the top.
+/// Nobody is notified of their own doing.
+pub async fn fold(
+    tx: &mut PgConnection,
+    happening: &Happening,
+) -> Result<Option<NotificationRow>, sqlx::Error> {
+    if happening.actor == happening.recipient {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "INSERT INTO notifications AS n \
+             (id, recipient_id, kind, group_key, post_id, conversation_id, actor_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::uuid]) \
+         ON CONFLICT (recipient_id, kind, group_key) WHERE read_at IS NULL DO UPDATE SET \
+             actor_ids = ARRAY[$7::uuid] || array_remove(n.actor_ids, $7::uuid), \
+             event_count = n.event_count + 1, \
+             updated_at = now(), \
+             position = nextval('notification_position') \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(happening.recipient)
+    .bind(happening.kind.as_str())
+    .bind(happening.group_key())
+    .bind(happening.post_id)
+    .bind(happening.conversation_id)
+    .bind(happening.actor)
+    .fetch_one(tx)
+    .await?;
+    Ok(Some(notification_row(&row)))
+}
+
+/// The recipient's notifications, newest activity first.
+pub async fn page(
+    db: &Db,
+    recipient: Uuid,
+    before_position: Option<i64>,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, sqlx::Error> {
+    db.count_statement();
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE recipient_id = $1 AND position < $2 \
+         ORDER BY position DESC LIMIT $3"
+    ))
+    .bind(recipient)
+    .bind(before_position.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db.statement())
+    .await?;
+    Ok(rows.iter().map(notification_row).collect())
+}
+
+pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> {
+    db.count_statement();
+    sqlx::query_scalar(
+        "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL",
+    )
+    .bind(recipient)
+    .fetch_one(db.statement())
+    .await
+}
+
+/// Mark the recipient's notifications read (only `ids`, when given). Returns
+/// how many stay unread.
+pub async fn mark_read(db: &Db, recipient: Uuid, ids: Option<&[Uuid]>) -> Result<i64, sqlx::Error> {
+    db.count_statement();
+    sqlx::query(
+        "UPDATE notifications SET read_at = now() \
+         WHERE recipient_id = $1 AND read_at IS NULL AND ($2::uuid[] IS NULL OR id = ANY($2))",
+    )
+    .bind(recipient)
+    .bind(ids)
+    .execute(db.statement())
+    .await?;
+    unread_count(db, recipient).await
+}
+
+/// Remember a post's author; returns the likes that were waiting for it.
+pub async fn record_post(
+    tx: &mut PgConnection,
+    post_id: Uuid,
+    author_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query("INSERT INTO post_authors (post_id, author_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(post_id)
+        .bind(author_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query_scalar("DELETE FROM pending_likes WHERE post_id = $1 RETURNING user_id")
+        .bind(post_id)
+        .fetch_all(&mut *tx)
+        .await
+}
+
+pub async fn forget_post(tx: &mut PgConnection, post_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM post_authors WHERE post_id = $1")
+        .bind(post_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM pending_likes WHERE post_id = $1")
+        .bind(post_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn post_author(tx: &mut PgConnection, post_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT author_id FROM post_authors WHERE post_id = $1")
+        .bind(post_id)
+        .fetch_optional(tx)
+        .await
+}
+
+pub async fn hold_like(tx: &mut PgConnection, post_id: Uuid, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO pending_likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(post_id)
+        .bind(user_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_username(
+    tx: &mut PgConnection,
+    user_id: Uuid,
+    username: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO usernames (username, user_id) VALUES (lower($1), $2) \
+         ON CONFLICT (username) DO UPDATE SET user_id = EXCLUDED.user_id",
+    )
+    .bind(username)
+    .bind(user_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The users of the mentioned (lowercase) usernames that exist.
+pub async fn users_named(tx: &mut PgConnection, usernames: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM usernames WHERE username = ANY($1)")
+        .bind(usernames)
+        .fetch_all(tx)
+        .await
+}
