@@ -48,4 +48,3 @@ impl Forger {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der.as_bytes())).unwrap()
     }
 }
-

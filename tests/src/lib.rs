@@ -460,7 +460,11 @@ impl Stack {
         let port = free_port();
         let mut env = self.router_env.clone();
         env.push(("NOVA_ROUTER_PORT".into(), port.to_string()));
-        env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let process = self.launcher.spawn_nova_as(process_name, "router", &env)?;
         self.processes.push(process);
         self.wait_ready(&format!("http://127.0.0.1:{port}/readiness"))
@@ -479,7 +483,9 @@ impl Stack {
         let subgraph = self.subgraph(name);
         let mut env = subgraph.env.clone();
         env.push(("HTTP_PORT".into(), port.to_string()));
-        let process = self.launcher.spawn_nova_as(process_name, subgraph.name, &env)?;
+        let process = self
+            .launcher
+            .spawn_nova_as(process_name, subgraph.name, &env)?;
         self.processes.push(process);
         let url = format!("http://127.0.0.1:{port}");
         self.wait_ready(&format!("{url}/health/ready")).await?;

@@ -1,5 +1,6 @@
 //! graphql-transport-ws on a subgraph's `/graphql` path: served to the router
-//! (with its secret), refused to anyone else at the upgrade.
+//! (its secret on the upgrade, or in the `connection_init` payload as Hive
+//! Router sends it), refused to anyone else before any operation runs.
 
 use futures::{SinkExt, StreamExt};
 use nova_e2e::Stack;
@@ -45,14 +46,44 @@ where
 async fn graphql_transport_ws_on_the_graphql_path() {
     let stack = Stack::start().await.expect("stack starts");
 
-    // Without the router's secret the upgrade itself is refused.
-    let refused = tokio_tungstenite::connect_async(upgrade_request(&stack, None)).await;
-    match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 403)
+    // Without the router's secret the connection is closed at connection_init,
+    // before any operation runs.
+    for payload in [
+        json!({}),
+        json!({ "x-nova-router-secret": "not-the-secret" }),
+    ] {
+        let (mut socket, _) = tokio_tungstenite::connect_async(upgrade_request(&stack, None))
+            .await
+            .expect("the upgrade itself is answered");
+        socket
+            .send(Message::text(
+                json!({ "type": "connection_init", "payload": payload }).to_string(),
+            ))
+            .await
+            .unwrap();
+        match socket.next().await {
+            // async-graphql closes a refused init with 1002 and the reason.
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1002);
+                assert!(frame.reason.contains("only from the Nova router"));
+            }
+            other => panic!("expected the connection closed, got {other:?}"),
         }
-        other => panic!("expected HTTP 403, got {other:?}"),
     }
+
+    // The secret in the init payload, as Hive Router sends its subgraph headers.
+    let (mut socket, _) = tokio_tungstenite::connect_async(upgrade_request(&stack, None))
+        .await
+        .unwrap();
+    socket
+        .send(Message::text(
+            json!({ "type": "connection_init", "payload": { "x-nova-router-secret": stack.router_secret } })
+                .to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    drop(socket);
 
     let (mut socket, response) =
         tokio_tungstenite::connect_async(upgrade_request(&stack, Some(&stack.router_secret)))

@@ -34,6 +34,9 @@ pub const BENCH: Layout = Layout {
         ("NOVA_RATE_LIMIT_USER_PER_SECOND", "1000000"),
         ("NOVA_RATE_LIMIT_ANONYMOUS_BURST", "1000000000"),
         ("NOVA_RATE_LIMIT_ANONYMOUS_PER_SECOND", "1000000"),
+        // The subscription bench signs many users in from one address.
+        ("NOVA_RATE_LIMIT_CREDENTIALS_BURST", "1000000000"),
+        ("NOVA_RATE_LIMIT_CREDENTIALS_PER_SECOND", "1000000"),
     ],
 };
 
@@ -54,10 +57,20 @@ fn skewed(rng: &mut StdRng, n: usize) -> usize {
 
 /// Run a shipped operation by its persisted-query id, as a client in safelist
 /// mode does.
-fn persisted(
+pub fn persisted(
     root: &Path,
     operation: &str,
     variables: serde_json::Value,
+) -> Result<serde_json::Value> {
+    persisted_as(root, operation, variables, None)
+}
+
+/// `persisted` on behalf of the user of `token`.
+pub fn persisted_as(
+    root: &Path,
+    operation: &str,
+    variables: serde_json::Value,
+    token: Option<&str>,
 ) -> Result<serde_json::Value> {
     let body = serde_json::json!({
         "operationName": operation,
@@ -65,11 +78,16 @@ fn persisted(
         "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id(root, operation)? } }
     })
     .to_string();
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(authorization) = &authorization {
+        headers.push(("Authorization", authorization.as_str()));
+    }
     let (_, text) = stack::http(
         BENCH.router_port,
         "POST",
         "/graphql",
-        &[("Content-Type", "application/json")],
+        &headers,
         &body,
         Duration::from_secs(30),
     )?;
@@ -335,7 +353,7 @@ struct Measured {
 }
 
 /// The manifest id of a shipped operation.
-fn document_id(root: &Path, operation: &str) -> Result<String> {
+pub fn document_id(root: &Path, operation: &str) -> Result<String> {
     let text = std::fs::read_to_string(root.join("persisted-queries/manifest.json"))?;
     let manifest: serde_json::Value = serde_json::from_str(&text)?;
     manifest["operations"]
@@ -428,15 +446,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     }
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
-    stack::stop(&state, &BENCH)?;
-    let kafka_brokers = kafka::start_fresh(&state, root, &BENCH)?;
-    redis::stop(&state, &BENCH)?;
-    redis::ensure_running(&state, &BENCH)?;
-    for name in SUBGRAPHS {
-        postgres::recreate_database(&pg, &BENCH.database(name))?;
-    }
-    println!("building release binaries");
-    let bin_dir = stack::build_binaries(root, true)?;
+    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
     let result = (|| -> Result<()> {
         let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
         let policies_off = services
@@ -527,10 +537,35 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         );
         Ok(())
     })();
-    stack::stop(&state, &BENCH)?;
     stack::stop_process(&state, POLICIES_OFF_PROCESS)?;
     stack::stop_process(&state, RATE_LIMITS_ONLY_PROCESS)?;
-    kafka::stop(&state, &BENCH)?;
-    redis::stop(&state, &BENCH)?;
+    stop_stack(&state)?;
     result
+}
+
+/// Stop anything a previous bench left, start a fresh broker and Redis, recreate
+/// the bench databases and build release binaries. Returns the binaries' folder
+/// and KAFKA_BROKERS.
+pub fn prepare_fresh_stack(
+    root: &Path,
+    state: &State,
+    pg: &Postgres,
+) -> Result<(std::path::PathBuf, String)> {
+    stack::stop(state, &BENCH)?;
+    let kafka_brokers = kafka::start_fresh(state, root, &BENCH)?;
+    redis::stop(state, &BENCH)?;
+    redis::ensure_running(state, &BENCH)?;
+    for name in SUBGRAPHS {
+        postgres::recreate_database(pg, &BENCH.database(name))?;
+    }
+    println!("building release binaries");
+    let bin_dir = stack::build_binaries(root, true)?;
+    Ok((bin_dir, kafka_brokers))
+}
+
+/// Stop the bench stack, its broker and its Redis.
+pub fn stop_stack(state: &State) -> Result<()> {
+    stack::stop(state, &BENCH)?;
+    kafka::stop(state, &BENCH)?;
+    redis::stop(state, &BENCH)
 }

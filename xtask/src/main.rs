@@ -4,6 +4,7 @@ mod bench;
 mod compose;
 mod events;
 mod kafka;
+mod live_bench;
 mod operations;
 mod postgres;
 mod redis;
@@ -50,6 +51,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench events [--events N]
                      produce and consume throughput on a fresh local broker, and
                      the outbox's write-to-consumer delay at a fixed write rate
+  bench subscriptions [--subscribers N] [--group-size N] [--users N]
+                     [--connections-per-user N] [--rate N] [--seconds N]
+                     chat subscribers over WebSocket through the router and a
+                     sender at a fixed rate: delivered vs sent, fan-out latency
+                     p50/p99, memory of the router and subgraphs
   events tail <topic> [--from-beginning]
                      print a topic's events as they arrive (KAFKA_BROKERS, or the
                      development broker)
@@ -65,6 +71,9 @@ fn main() -> ExitCode {
         Some("test") => stack::test(&root, &args[1..]),
         Some("bench") if args.get(1).map(String::as_str) == Some("events") => {
             events::bench(&root, &args[2..])
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("subscriptions") => {
+            live_bench::bench(&root, &args[2..])
         }
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("events") => events::run(&args[1..]),

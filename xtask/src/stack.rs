@@ -152,7 +152,7 @@ fn is_alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn recorded_pid(state: &State, name: &str) -> Option<u32> {
+pub fn recorded_pid(state: &State, name: &str) -> Option<u32> {
     std::fs::read_to_string(state.pid_file(name))
         .ok()?
         .trim()

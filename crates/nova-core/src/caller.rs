@@ -7,8 +7,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest};
-use async_graphql::{Context, ObjectType, Request, Schema, SchemaBuilder, ServerResult, SubscriptionType};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{
+    Context, ObjectType, Request, Schema, SchemaBuilder, ServerResult, SubscriptionType,
+};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 

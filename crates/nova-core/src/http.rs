@@ -155,7 +155,8 @@ where
         // Hive Router opens subgraph WebSockets without custom headers and sends
         // its subgraph headers (the router secret among them) as fields of the
         // `connection_init` payload instead; either place is accepted, and a
-        // connection with neither is closed (4403) before any operation runs.
+        // connection with neither is closed at `connection_init` (code 1002 and
+        // the reason) before any operation runs.
         let secret_on_upgrade = state.came_through_router(&parts.headers);
         let schema = state.schema.clone();
         return upgrade

@@ -65,11 +65,8 @@ impl LiveMetrics {
             &["outcome"],
         )
         .expect("metric definition is valid");
-        let subscribers = IntGauge::new(
-            "live_subscribers",
-            "Open subscriptions on this instance",
-        )
-        .expect("metric definition is valid");
+        let subscribers = IntGauge::new("live_subscribers", "Open subscriptions on this instance")
+            .expect("metric definition is valid");
         metrics.register(Box::new(messages.clone()));
         metrics.register(Box::new(subscribers.clone()));
         Self {
@@ -194,8 +191,12 @@ where
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.listen(&client).await {
-                Ok(()) => tracing::warn!(channel = %self.channel, "the live channel closed; reconnecting"),
-                Err(error) => tracing::warn!(%error, channel = %self.channel, "the live channel failed; reconnecting"),
+                Ok(()) => {
+                    tracing::warn!(channel = %self.channel, "the live channel closed; reconnecting")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, channel = %self.channel, "the live channel failed; reconnecting")
+                }
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -143,7 +143,9 @@ mod tests {
     fn a_body_moved_to_another_message_or_tampered_does_not_open() {
         let (conversation, message) = (Uuid::now_v7(), Uuid::now_v7());
         let mut sealed = cipher().seal(conversation, message, "hello");
-        assert!(cipher().open(conversation, Uuid::now_v7(), &sealed).is_err());
+        assert!(cipher()
+            .open(conversation, Uuid::now_v7(), &sealed)
+            .is_err());
         sealed.ciphertext[0] ^= 1;
         assert!(cipher().open(conversation, message, &sealed).is_err());
     }

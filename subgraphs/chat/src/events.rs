@@ -24,10 +24,13 @@ impl EventHandler for BlockMirror {
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
-        let (Block {
-            blocker_id,
-            blocked_id,
-        }, is_blocked) = match event {
+        let (
+            Block {
+                blocker_id,
+                blocked_id,
+            },
+            is_blocked,
+        ) = match event {
             Event::Blocked(block) => (block, true),
             Event::Unblocked(block) => (block, false),
             _ => return Ok(false),

@@ -12,7 +12,9 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use nova_core::connection::{decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use nova_core::connection::{
+    decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, internal, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
@@ -42,8 +44,14 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
             MessageWindowLoader { db: db.clone() },
             tokio::spawn,
         ))
-        .data(DataLoader::new(UnreadLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(MembersLoader { db: db.clone() }, tokio::spawn))
+        .data(DataLoader::new(
+            UnreadLoader { db: db.clone() },
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(
+            MembersLoader { db: db.clone() },
+            tokio::spawn,
+        ))
         .data(db)
         .data(cipher)
         .data(hub)
@@ -159,7 +167,10 @@ impl Conversation {
                 "page forward (first, after) or backward (last, before), not both",
             ));
         }
-        let size = page_size(if forward { first } else { last }, if forward { "first" } else { "last" })?;
+        let size = page_size(
+            if forward { first } else { last },
+            if forward { "first" } else { "last" },
+        )?;
         let after_seq = after
             .as_deref()
             .map(|c| decode_position_cursor(c, "after"))
@@ -358,7 +369,10 @@ impl Mutation {
         let me = Caller::of(ctx).require_user()?;
         let other = parse_id(&user_id, "userId")?;
         if other == me {
-            return Err(bad_input("userId", "a direct conversation needs another user"));
+            return Err(bad_input(
+                "userId",
+                "a direct conversation needs another user",
+            ));
         }
         let db = ctx.data_unchecked::<Db>();
         store::start_direct(db, me, other)
@@ -504,7 +518,12 @@ impl Mutation {
 
     /// Tell the other members the caller is (or stopped) typing. Not stored.
     #[graphql(directive = authenticated::apply())]
-    async fn set_typing(&self, ctx: &Context<'_>, conversation_id: ID, typing: bool) -> Result<bool> {
+    async fn set_typing(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        typing: bool,
+    ) -> Result<bool> {
         let me = Caller::of(ctx).require_user()?;
         let id = self::conversation_id(&conversation_id)?;
         let db = ctx.data_unchecked::<Db>();

@@ -373,7 +373,10 @@ async fn insert_message(
     .bind(sender)
     .fetch_all(&mut *tx)
     .await?;
-    if !members.iter().any(|m| m.get::<Uuid, _>("user_id") == sender) {
+    if !members
+        .iter()
+        .any(|m| m.get::<Uuid, _>("user_id") == sender)
+    {
         return Err(Refusal::NotMember.into());
     }
     let is_direct = members

@@ -42,7 +42,10 @@ impl NotificationBuilder {
 }
 
 /// What one event means for whom.
-async fn happenings(tx: &mut PgConnection, event: &Event) -> Result<Option<Vec<Happening>>, sqlx::Error> {
+async fn happenings(
+    tx: &mut PgConnection,
+    event: &Event,
+) -> Result<Option<Vec<Happening>>, sqlx::Error> {
     let happening = |recipient, actor, kind, post_id, conversation_id| Happening {
         recipient,
         actor,

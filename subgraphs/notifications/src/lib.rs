@@ -9,5 +9,4 @@ pub mod schema;
 pub mod store;
 
 /// The migrations of `nova_notifications`, embedded at build time.
-pub static MIGRATOR: sqlx::migrate::Migrator =
-    sqlx::migrate!("../../migrations/notifications");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/notifications");

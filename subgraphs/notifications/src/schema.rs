@@ -1,10 +1,14 @@
 //! The notifications subgraph's GraphQL schema: types and resolvers.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID};
+use async_graphql::{
+    Context, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID,
+};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use nova_core::connection::{decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use nova_core::connection::{
+    decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
@@ -57,9 +61,15 @@ impl Notification {
         self.0.kind
     }
     /// Who did it, most recent first (`first` of them, 3 unless asked).
-    async fn actors(&self, #[graphql(default_with = "DEFAULT_ACTORS")] first: i32) -> Result<Vec<User>> {
+    async fn actors(
+        &self,
+        #[graphql(default_with = "DEFAULT_ACTORS")] first: i32,
+    ) -> Result<Vec<User>> {
         if !(1..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(bad_input("first", format!("first must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
         Ok(self
             .0
@@ -116,7 +126,10 @@ impl Query {
         let me = Caller::of(ctx).require_user()?;
         let size = first.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(bad_input("first", format!("first must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(bad_input(
+                "first",
+                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
         let after = after
             .as_deref()
@@ -152,7 +165,11 @@ impl Mutation {
     /// Mark notifications read: the given ones, or all when `ids` is left out.
     /// Returns how many stay unread.
     #[graphql(directive = authenticated::apply())]
-    async fn mark_notifications_read(&self, ctx: &Context<'_>, ids: Option<Vec<ID>>) -> Result<i64> {
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+    ) -> Result<i64> {
         let me = Caller::of(ctx).require_user()?;
         let ids: Option<Vec<Uuid>> = ids
             .map(|ids| ids.iter().map(|id| parse_id(id, "ids")).collect())
@@ -169,7 +186,10 @@ pub struct Subscription;
 impl Subscription {
     /// The caller's notifications as they arrive or grow (a grouped notification
     /// that gains an actor comes again, with its new count).
-    async fn notification_added(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = Notification>> {
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = Notification>> {
         let me = Caller::of(ctx).require_user()?;
         let hub = ctx.data_unchecked::<NotificationHub>();
         Ok(hub.subscribe(me).map(Notification))

@@ -94,7 +94,10 @@ impl Happening {
     fn group_key(&self) -> String {
         match self.kind {
             NotificationKind::Followed => String::new(),
-            NotificationKind::Message => self.conversation_id.map(|id| id.to_string()).unwrap_or_default(),
+            NotificationKind::Message => self
+                .conversation_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             _ => self.post_id.map(|id| id.to_string()).unwrap_or_default(),
         }
     }
@@ -184,11 +187,13 @@ pub async fn record_post(
     post_id: Uuid,
     author_id: Uuid,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query("INSERT INTO post_authors (post_id, author_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(post_id)
-        .bind(author_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO post_authors (post_id, author_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(post_id)
+    .bind(author_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query_scalar("DELETE FROM pending_likes WHERE post_id = $1 RETURNING user_id")
         .bind(post_id)
         .fetch_all(&mut *tx)
@@ -207,19 +212,28 @@ pub async fn forget_post(tx: &mut PgConnection, post_id: Uuid) -> Result<(), sql
     Ok(())
 }
 
-pub async fn post_author(tx: &mut PgConnection, post_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn post_author(
+    tx: &mut PgConnection,
+    post_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT author_id FROM post_authors WHERE post_id = $1")
         .bind(post_id)
         .fetch_optional(tx)
         .await
 }
 
-pub async fn hold_like(tx: &mut PgConnection, post_id: Uuid, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO pending_likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(post_id)
-        .bind(user_id)
-        .execute(tx)
-        .await?;
+pub async fn hold_like(
+    tx: &mut PgConnection,
+    post_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pending_likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(post_id)
+    .bind(user_id)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -240,7 +254,10 @@ pub async fn record_username(
 }
 
 /// The users of the mentioned (lowercase) usernames that exist.
-pub async fn users_named(tx: &mut PgConnection, usernames: &[String]) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn users_named(
+    tx: &mut PgConnection,
+    usernames: &[String],
+) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT user_id FROM usernames WHERE username = ANY($1)")
         .bind(usernames)
         .fetch_all(tx)
