@@ -697,6 +697,19 @@ fn sample_matches(printed: &str, wanted: &str) -> bool {
         .all(|l| printed_labels.contains(&l))
 }
 
+/// The `extensions.code` of each error of a GraphQL `errors` list, in order.
+pub fn error_codes(errors: &Value) -> Vec<String> {
+    errors
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An HTTP status and the GraphQL response body.
 #[derive(Debug)]
 pub struct Response {
@@ -718,15 +731,7 @@ impl Response {
 
     /// The `extensions.code` of every error, in order.
     pub fn error_codes(&self) -> Vec<String> {
-        self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
-                    .collect()
-            })
-            .unwrap_or_default()
+        error_codes(&self.body["errors"])
     }
 
     /// Panics with the whole body unless there are no errors.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use nova_e2e::forge::{claims, Forger};
 use nova_e2e::live::LiveClient;
-use nova_e2e::{Response, Stack};
+use nova_e2e::{error_codes, Response, Stack};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -209,21 +209,13 @@ async fn two_users_chat_live_and_a_third_cannot_listen_in() {
     assert_eq!(ciphertext.len(), "hi bob, lunch at noon?".len() + 16);
 }
 
+/// The error codes of a graphql-transport-ws message (`error`, or `next` with errors).
 fn error_codes_of(message: &Value) -> Vec<String> {
-    let errors = if message["type"] == "error" {
-        message["payload"].clone()
+    if message["type"] == "error" {
+        error_codes(&message["payload"])
     } else {
-        message["payload"]["errors"].clone()
-    };
-    errors
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        error_codes(&message["payload"]["errors"])
+    }
 }
 
 #[tokio::test]
@@ -662,4 +654,142 @@ async fn live_events_cross_instances() {
                 .to_string(),
         );
     }
+}
+
+/// Poll the caller's notifications until `done` holds for them.
+async fn notifications_until(stack: &Stack, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let listed = stack
+            .graphql(
+                Some(token),
+                "{ notifications(first: 20) { edges { node { kind actorCount post { id } actors { username } } } } }",
+                json!({}),
+            )
+            .await;
+        let edges = listed.expect_ok()["notifications"]["edges"].clone();
+        if done(&edges) {
+            return edges;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "notifications so far: {edges:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn kinds(edges: &Value) -> Vec<String> {
+    edges
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn likes_comments_and_mentions_notify_and_conversations_page_by_activity() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, alice_token) = stack.sign_up("alice").await;
+    let (bob, bob_token) = stack.sign_up("bob").await;
+    let (carol, carol_token) = stack.sign_up("carol").await;
+
+    // Carol posts mentioning alice; bob likes and comments; carol likes her own.
+    let post = stack
+        .graphql(
+            Some(&carol_token),
+            "mutation { createPost(body: \"lunch with @alice?\") { id } }",
+            json!({}),
+        )
+        .await;
+    let post_id = post.expect_ok()["createPost"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (token, mutation) in [
+        (
+            &bob_token,
+            "mutation($p: ID!) { likePost(postId: $p) { id } }",
+        ),
+        (
+            &bob_token,
+            "mutation($p: ID!) { addComment(postId: $p, body: \"yes\") { id } }",
+        ),
+        (
+            &carol_token,
+            "mutation($p: ID!) { likePost(postId: $p) { id } }",
+        ),
+    ] {
+        stack
+            .graphql(Some(token), mutation, json!({ "p": post_id }))
+            .await
+            .expect_ok();
+    }
+    let carols = notifications_until(&stack, &carol_token, |edges| {
+        let kinds = kinds(edges);
+        kinds.contains(&"POST_LIKED".to_string()) && kinds.contains(&"COMMENTED".to_string())
+    })
+    .await;
+    assert_eq!(carols.as_array().unwrap().len(), 2, "{carols:#}");
+    for edge in carols.as_array().unwrap() {
+        // Her own like notified nobody.
+        assert_eq!(edge["node"]["actorCount"], 1);
+        assert_eq!(edge["node"]["actors"][0]["username"], "bob");
+        assert_eq!(edge["node"]["post"]["id"], post_id.as_str());
+    }
+    let alices = notifications_until(&stack, &alice_token, |edges| {
+        kinds(edges) == vec!["MENTIONED".to_string()]
+    })
+    .await;
+    assert_eq!(alices[0]["node"]["actors"][0]["username"], "carol");
+
+    // Alice's conversations, most recently active first, two to a page.
+    let with_bob = start_direct(&stack, &alice_token, &bob).await;
+    let with_carol = start_direct(&stack, &alice_token, &carol).await;
+    let group = stack
+        .graphql(
+            Some(&alice_token),
+            "mutation($m: [ID!]!) { createGroup(title: \"lunch\", memberIds: $m) { id title } }",
+            json!({ "m": [bob, carol] }),
+        )
+        .await;
+    let group = group.expect_ok()["createGroup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&stack, &bob_token, &with_bob, "newest", "p-1")
+        .await
+        .expect_ok();
+    let page = |after: Option<String>| {
+        let token = alice_token.clone();
+        let stack = &stack;
+        async move {
+            let listed = stack
+                .graphql(
+                    Some(&token),
+                    "query($a: String) { conversations(first: 2, after: $a) { \
+                       edges { cursor node { id unreadCount } } pageInfo { hasNextPage } } }",
+                    json!({ "a": after }),
+                )
+                .await;
+            listed.expect_ok()["conversations"].clone()
+        }
+    };
+    let first = page(None).await;
+    let ids = |page: &Value| -> Vec<String> {
+        page["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first), vec![with_bob.clone(), group.clone()]);
+    assert_eq!(first["edges"][0]["node"]["unreadCount"], 1);
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let cursor = first["edges"][1]["cursor"].as_str().unwrap().to_string();
+    let second = page(Some(cursor)).await;
+    assert_eq!(ids(&second), vec![with_carol]);
+    assert_eq!(second["pageInfo"]["hasNextPage"], false);
 }

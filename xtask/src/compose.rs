@@ -5,8 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use apollo_federation::composition::{compose, CompositionOptions};
-use apollo_federation::subgraph::typestate::Subgraph;
+use nova_schema::SubgraphSource;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -52,26 +51,24 @@ pub fn generate(root: &Path) -> Result<Vec<(String, String)>> {
     let mut subgraphs = Vec::new();
     for (name, entry) in &config.subgraphs {
         let sdl = subgraph_sdl(name)?;
-        let parsed = Subgraph::parse(name, &entry.routing_url, &sdl)
-            .map_err(|e| anyhow::anyhow!("subgraph {name} does not parse: {e}"))?;
-        subgraphs.push(parsed);
         let file = entry.schema.file.trim_start_matches("./").to_string();
-        files.push((file, sdl));
+        files.push((file, sdl.clone()));
+        subgraphs.push(SubgraphSource {
+            name: name.clone(),
+            url: entry.routing_url.clone(),
+            sdl,
+        });
     }
-    let supergraph = match compose(subgraphs, CompositionOptions::default()) {
-        Ok(supergraph) => supergraph,
-        Err(failure) => {
-            let mut message = String::from("composition failed:\n");
-            for error in &failure.errors {
-                message.push_str(&format!("  - {error}\n"));
-            }
-            bail!(message);
-        }
-    };
-    files.push((
-        "schema/supergraph.graphql".to_string(),
-        supergraph.schema().schema().to_string(),
-    ));
+    let supergraph = nova_schema::compose(&subgraphs).map_err(|errors| {
+        anyhow::anyhow!(
+            "composition failed:\n{}",
+            errors
+                .iter()
+                .map(|e| format!("  - {e}\n"))
+                .collect::<String>()
+        )
+    })?;
+    files.push(("schema/supergraph.graphql".to_string(), supergraph));
     Ok(files)
 }
 

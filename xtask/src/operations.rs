@@ -7,19 +7,12 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
-use apollo_federation::{ApiSchemaOptions, Supergraph};
 
 /// The client-facing schema of `schema/supergraph.graphql`.
 pub fn api_schema(root: &Path) -> Result<Valid<Schema>> {
     let path = root.join("schema/supergraph.graphql");
     let sdl = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-    // The router's spec list includes `@authenticated` (a SECURITY feature).
-    let supergraph =
-        Supergraph::new_with_router_specs(&sdl).map_err(|e| anyhow::anyhow!("supergraph: {e}"))?;
-    let api = supergraph
-        .to_api_schema(ApiSchemaOptions::default())
-        .map_err(|e| anyhow::anyhow!("API schema: {e}"))?;
-    Ok(api.schema().clone())
+    nova_schema::api_schema(&sdl).map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Every shipped operation file: (file name, contents), sorted by name.

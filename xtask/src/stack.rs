@@ -143,13 +143,17 @@ impl Service {
     }
 }
 
+/// Whether the process runs. A zombie (exited, not yet reaped: the bench's
+/// own children until xtask exits) counts as gone.
 fn is_alive(pid: u32) -> bool {
-    Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => false,
+    }
 }
 
 pub fn recorded_pid(state: &State, name: &str) -> Option<u32> {

@@ -63,6 +63,51 @@ pub fn decode_position_cursor(cursor: &str, argument: &str) -> async_graphql::Re
         })
 }
 
+/// A page of a list ordered by a number, highest first (conversations by last
+/// activity, notifications by position): `after` is the cursor of the last item
+/// the client has, and the page holds the items below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionPage {
+    pub size: i64,
+    pub after: Option<i64>,
+}
+
+impl PositionPage {
+    pub fn new(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Self> {
+        Ok(Self {
+            size: page_size(first, "first")?,
+            after: after
+                .map(|c| decode_position_cursor(c, "after"))
+                .transpose()?,
+        })
+    }
+
+    /// Rows to fetch: one more than asked, to learn whether there is a next page.
+    pub fn limit(&self) -> i64 {
+        self.size + 1
+    }
+
+    /// The connection of `(position, node)` rows fetched with `limit`.
+    pub fn connection<Node>(
+        &self,
+        mut rows: Vec<(i64, Node)>,
+    ) -> async_graphql::connection::Connection<String, Node>
+    where
+        Node: async_graphql::OutputType,
+    {
+        let has_next_page = rows.len() as i64 > self.size;
+        rows.truncate(self.size as usize);
+        let mut connection =
+            async_graphql::connection::Connection::new(self.after.is_some(), has_next_page);
+        connection
+            .edges
+            .extend(rows.into_iter().map(|(position, node)| {
+                async_graphql::connection::Edge::new(encode_position_cursor(position), node)
+            }));
+        connection
+    }
+}
+
 /// A validated page request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageRequest {
@@ -71,21 +116,25 @@ pub struct PageRequest {
     pub after: Option<Uuid>,
 }
 
+/// A page size argument (`first`, `last`): 20 when absent, else 1..=100, or
+/// `BAD_USER_INPUT` naming the argument.
+pub fn page_size(requested: Option<i32>, argument: &str) -> async_graphql::Result<i64> {
+    let size = requested.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(bad_input(
+            argument,
+            format!("{argument} must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    Ok(i64::from(size))
+}
+
 impl PageRequest {
     /// `first` defaults to 20 and must be 1..=100; `after` must be a cursor.
     pub fn new(first: Option<i32>, after: Option<&str>) -> async_graphql::Result<Self> {
-        let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(bad_input(
-                "first",
-                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
+        let first = page_size(first, "first")?;
         let after = after.map(|c| decode_cursor(c, "after")).transpose()?;
-        Ok(Self {
-            first: i64::from(first),
-            after,
-        })
+        Ok(Self { first, after })
     }
 
     /// Rows to fetch: one more than asked, to learn whether there is a next page.

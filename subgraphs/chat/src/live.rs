@@ -40,3 +40,56 @@ pub struct LiveChatEvent {
     pub typing: Option<bool>,
     pub at: DateTime<Utc>,
 }
+
+impl LiveChatEvent {
+    pub fn message(message: MessageRow) -> Self {
+        Self {
+            kind: ChatEventKind::Message,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+            user_id: message.sender_id,
+            at: message.sent_at,
+            message: Some(message),
+            read_up_to: None,
+            typing: None,
+        }
+    }
+
+    /// `reader` has read up to `read_up_to`; `last_seq` is the newest message.
+    pub fn read_receipt(
+        conversation_id: Uuid,
+        reader: Uuid,
+        read_up_to: i64,
+        last_seq: i64,
+    ) -> Self {
+        Self {
+            read_up_to: Some(read_up_to),
+            ..Self::bare(
+                ChatEventKind::ReadReceipt,
+                conversation_id,
+                reader,
+                last_seq,
+            )
+        }
+    }
+
+    pub fn typing(conversation_id: Uuid, typist: Uuid, typing: bool, last_seq: i64) -> Self {
+        Self {
+            typing: Some(typing),
+            ..Self::bare(ChatEventKind::Typing, conversation_id, typist, last_seq)
+        }
+    }
+
+    fn bare(kind: ChatEventKind, conversation_id: Uuid, user_id: Uuid, seq: i64) -> Self {
+        Self {
+            kind,
+            conversation_id,
+            seq,
+            user_id,
+            message: None,
+            read_up_to: None,
+            typing: None,
+            at: Utc::now(),
+        }
+    }
+}

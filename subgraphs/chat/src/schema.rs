@@ -13,7 +13,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use nova_core::connection::{
-    decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    decode_position_cursor, encode_position_cursor, page_size, PositionPage,
 };
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, internal, parse_id, OrInternal};
@@ -211,17 +211,6 @@ impl Conversation {
     }
 }
 
-fn page_size(requested: Option<i32>, argument: &str) -> Result<i64> {
-    let size = requested.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(bad_input(
-            argument,
-            format!("{argument} must be between 1 and {MAX_PAGE_SIZE}"),
-        ));
-    }
-    Ok(i64::from(size))
-}
-
 pub struct Message(MessageRow);
 
 #[Object]
@@ -323,23 +312,16 @@ impl Query {
         after: Option<String>,
     ) -> Result<Connection<String, Conversation>> {
         let me = Caller::of(ctx).require_user()?;
-        let size = page_size(first, "first")?;
-        let after = after
-            .as_deref()
-            .map(|c| decode_position_cursor(c, "after"))
-            .transpose()?;
+        let page = PositionPage::new(first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let mut rows = store::conversations_page(db, me, after, size + 1)
+        let rows = store::conversations_page(db, me, page.after, page.limit())
             .await
             .or_internal()?;
-        let has_next = rows.len() as i64 > size;
-        rows.truncate(size as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
+        Ok(page.connection(
             rows.into_iter()
-                .map(|c| Edge::new(encode_position_cursor(c.activity), Conversation(c))),
-        );
-        Ok(connection)
+                .map(|c| (c.activity, Conversation(c)))
+                .collect(),
+        ))
     }
 
     /// One conversation of the caller's.
@@ -467,16 +449,7 @@ impl Mutation {
         let message = match sent {
             Sent::Repeated(message) => message,
             Sent::New { message, .. } => {
-                let event = LiveChatEvent {
-                    kind: ChatEventKind::Message,
-                    conversation_id: id,
-                    seq: message.seq,
-                    user_id: me,
-                    message: Some(message.clone()),
-                    read_up_to: None,
-                    typing: None,
-                    at: message.sent_at,
-                };
+                let event = LiveChatEvent::message(message.clone());
                 ctx.data_unchecked::<ChatHub>().publish(id, event).await;
                 message
             }
@@ -499,16 +472,7 @@ impl Mutation {
         let (read_up_to, last_seq) = store::mark_read(db, id, me, up_to)
             .await
             .map_err(chat_error)?;
-        let event = LiveChatEvent {
-            kind: ChatEventKind::ReadReceipt,
-            conversation_id: id,
-            seq: last_seq,
-            user_id: me,
-            message: None,
-            read_up_to: Some(read_up_to),
-            typing: None,
-            at: Utc::now(),
-        };
+        let event = LiveChatEvent::read_receipt(id, me, read_up_to, last_seq);
         ctx.data_unchecked::<ChatHub>().publish(id, event).await;
         store::member_conversation(db, id, me)
             .await
@@ -530,16 +494,7 @@ impl Mutation {
         let conversation = store::member_conversation(db, id, me)
             .await
             .map_err(chat_error)?;
-        let event = LiveChatEvent {
-            kind: ChatEventKind::Typing,
-            conversation_id: id,
-            seq: conversation.last_seq,
-            user_id: me,
-            message: None,
-            read_up_to: None,
-            typing: Some(typing),
-            at: Utc::now(),
-        };
+        let event = LiveChatEvent::typing(id, me, typing, conversation.last_seq);
         ctx.data_unchecked::<ChatHub>().publish(id, event).await;
         Ok(true)
     }

@@ -153,16 +153,7 @@ pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<Conversation
     .await?;
     let conversation = conversation_row(&row);
     // Both are members again, even if one had left.
-    db.count_statement();
-    sqlx::query(
-        "INSERT INTO conversation_members (conversation_id, user_id) \
-         SELECT $1, unnest($2::uuid[]) \
-         ON CONFLICT (conversation_id, user_id) DO UPDATE SET left_at = NULL",
-    )
-    .bind(conversation.id)
-    .bind([me, other].as_slice())
-    .execute(&mut *tx)
-    .await?;
+    add_member_rows(db, &mut tx, conversation.id, &[me, other]).await?;
     tx.commit().await?;
     Ok(conversation)
 }
@@ -191,15 +182,7 @@ pub async fn create_group(
     .fetch_one(&mut *tx)
     .await?;
     let conversation = conversation_row(&row);
-    db.count_statement();
-    sqlx::query(
-        "INSERT INTO conversation_members (conversation_id, user_id) \
-         SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-    )
-    .bind(conversation.id)
-    .bind(&everyone)
-    .execute(&mut *tx)
-    .await?;
+    add_member_rows(db, &mut tx, conversation.id, &everyone).await?;
     tx.commit().await?;
     Ok(conversation)
 }
@@ -219,6 +202,20 @@ pub async fn add_members(
     if let Some(blocked) = first_blocked(db, me, members).await? {
         return Err(Refusal::Blocked(blocked).into());
     }
+    let mut tx = db.begin().await?;
+    add_member_rows(db, &mut tx, conversation_id, members).await?;
+    tx.commit().await?;
+    Ok(conversation)
+}
+
+/// Make `users` current members (again, for one who had left: they read on
+/// from their old marker).
+async fn add_member_rows(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    conversation_id: Uuid,
+    users: &[Uuid],
+) -> Result<(), sqlx::Error> {
     db.count_statement();
     sqlx::query(
         "INSERT INTO conversation_members (conversation_id, user_id) \
@@ -226,10 +223,10 @@ pub async fn add_members(
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET left_at = NULL",
     )
     .bind(conversation_id)
-    .bind(members)
-    .execute(db.statement())
+    .bind(users)
+    .execute(tx)
     .await?;
-    Ok(conversation)
+    Ok(())
 }
 
 /// The caller leaves a conversation (they can be added back, or restart a

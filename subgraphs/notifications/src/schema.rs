@@ -1,16 +1,14 @@
 //! The notifications subgraph's GraphQL schema: types and resolvers.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{
     Context, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID,
 };
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
-use nova_core::connection::{
-    decode_position_cursor, encode_position_cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
-};
+use nova_core::connection::{page_size, PositionPage};
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::errors::{parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::Caller;
 use uuid::Uuid;
@@ -65,12 +63,7 @@ impl Notification {
         &self,
         #[graphql(default_with = "DEFAULT_ACTORS")] first: i32,
     ) -> Result<Vec<User>> {
-        if !(1..=MAX_PAGE_SIZE).contains(&first) {
-            return Err(bad_input(
-                "first",
-                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
+        let first = page_size(Some(first), "first")?;
         Ok(self
             .0
             .actor_ids
@@ -124,29 +117,16 @@ impl Query {
         after: Option<String>,
     ) -> Result<Connection<String, Notification>> {
         let me = Caller::of(ctx).require_user()?;
-        let size = first.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(bad_input(
-                "first",
-                format!("first must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
-        let after = after
-            .as_deref()
-            .map(|c| decode_position_cursor(c, "after"))
-            .transpose()?;
+        let page = PositionPage::new(first, after.as_deref())?;
         let db = ctx.data_unchecked::<Db>();
-        let mut rows = store::page(db, me, after, i64::from(size) + 1)
+        let rows = store::page(db, me, page.after, page.limit())
             .await
             .or_internal()?;
-        let has_next = rows.len() > size as usize;
-        rows.truncate(size as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
+        Ok(page.connection(
             rows.into_iter()
-                .map(|n| Edge::new(encode_position_cursor(n.position), Notification(n))),
-        );
-        Ok(connection)
+                .map(|n| (n.position, Notification(n)))
+                .collect(),
+        ))
     }
 
     #[graphql(directive = authenticated::apply())]

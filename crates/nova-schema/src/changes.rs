@@ -1,0 +1,430 @@
+//! What changes between two API schemas, and how much a client can feel it.
+//!
+//! Breaking: a query that worked can now fail (a type, field, argument, enum
+//! value, union member or interface removed; an output type changed other than
+//! made non-null; an input made stricter; a required argument or input field
+//! added). Dangerous: valid queries keep validating but may see something new (an
+//! enum value or union member added, an argument default changed). Safe:
+//! additions and relaxations.
+
+use apollo_compiler::ast::Type;
+use apollo_compiler::schema::{ExtendedType, InputValueDefinition};
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{Node, Schema};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Breaking,
+    Dangerous,
+    Safe,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub severity: Severity,
+    /// `Type`, `Type.field`, `Type.field(argument:)`, `Enum.VALUE`.
+    pub path: String,
+    pub message: String,
+}
+
+fn change(severity: Severity, path: String, message: String) -> Change {
+    Change {
+        severity,
+        path,
+        message,
+    }
+}
+
+fn kind(ty: &ExtendedType) -> &'static str {
+    match ty {
+        ExtendedType::Scalar(_) => "scalar",
+        ExtendedType::Object(_) => "object",
+        ExtendedType::Interface(_) => "interface",
+        ExtendedType::Union(_) => "union",
+        ExtendedType::Enum(_) => "enum",
+        ExtendedType::InputObject(_) => "input object",
+    }
+}
+
+/// Every change from `old` to `new`, breaking first.
+pub fn changes(old: &Valid<Schema>, new: &Valid<Schema>) -> Vec<Change> {
+    let mut found = Vec::new();
+    for (name, old_type) in &old.types {
+        if old_type.is_built_in() {
+            continue;
+        }
+        let Some(new_type) = new.types.get(name) else {
+            found.push(change(
+                Severity::Breaking,
+                name.to_string(),
+                format!("{} {name} was removed", kind(old_type)),
+            ));
+            continue;
+        };
+        if kind(old_type) != kind(new_type) {
+            found.push(change(
+                Severity::Breaking,
+                name.to_string(),
+                format!(
+                    "{name} changed from {} to {}",
+                    kind(old_type),
+                    kind(new_type)
+                ),
+            ));
+            continue;
+        }
+        compare_type(name.as_str(), old_type, new_type, &mut found);
+    }
+    for (name, new_type) in &new.types {
+        if !new_type.is_built_in() && !old.types.contains_key(name) {
+            found.push(change(
+                Severity::Safe,
+                name.to_string(),
+                format!("{} {name} was added", kind(new_type)),
+            ));
+        }
+    }
+    found.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.path.cmp(&b.path)));
+    found
+}
+
+fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut Vec<Change>) {
+    match (old, new) {
+        (ExtendedType::Object(old), ExtendedType::Object(new)) => {
+            compare_fields(name, &old.fields, &new.fields, found);
+            compare_members(
+                name,
+                "interface",
+                &old.implements_interfaces,
+                &new.implements_interfaces,
+                Severity::Safe,
+                found,
+            );
+        }
+        (ExtendedType::Interface(old), ExtendedType::Interface(new)) => {
+            compare_fields(name, &old.fields, &new.fields, found);
+            compare_members(
+                name,
+                "interface",
+                &old.implements_interfaces,
+                &new.implements_interfaces,
+                Severity::Safe,
+                found,
+            );
+        }
+        (ExtendedType::Union(old), ExtendedType::Union(new)) => {
+            compare_members(
+                name,
+                "member",
+                &old.members,
+                &new.members,
+                Severity::Dangerous,
+                found,
+            );
+        }
+        (ExtendedType::Enum(old), ExtendedType::Enum(new)) => {
+            for value in old.values.keys() {
+                if !new.values.contains_key(value) {
+                    found.push(change(
+                        Severity::Breaking,
+                        format!("{name}.{value}"),
+                        format!("enum value {name}.{value} was removed"),
+                    ));
+                }
+            }
+            for value in new.values.keys() {
+                if !old.values.contains_key(value) {
+                    found.push(change(
+                        Severity::Dangerous,
+                        format!("{name}.{value}"),
+                        format!("enum value {name}.{value} was added (clients that switch over all values may not expect it)"),
+                    ));
+                }
+            }
+        }
+        (ExtendedType::InputObject(old), ExtendedType::InputObject(new)) => {
+            for (field, old_field) in &old.fields {
+                let path = format!("{name}.{field}");
+                match new.fields.get(field) {
+                    None => found.push(change(
+                        Severity::Breaking,
+                        path.clone(),
+                        format!("input field {path} was removed"),
+                    )),
+                    Some(new_field) => {
+                        compare_input(&path, "input field", old_field, new_field, found)
+                    }
+                }
+            }
+            for (field, new_field) in &new.fields {
+                if !old.fields.contains_key(field) {
+                    found.push(added_input(
+                        &format!("{name}.{field}"),
+                        "input field",
+                        new_field,
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn compare_members<T: std::fmt::Display + Eq + std::hash::Hash>(
+    name: &str,
+    what: &str,
+    old: &apollo_compiler::collections::IndexSet<T>,
+    new: &apollo_compiler::collections::IndexSet<T>,
+    added: Severity,
+    found: &mut Vec<Change>,
+) {
+    for member in old {
+        if !new.contains(member) {
+            found.push(change(
+                Severity::Breaking,
+                name.to_string(),
+                format!("{what} {member} was removed from {name}"),
+            ));
+        }
+    }
+    for member in new {
+        if !old.contains(member) {
+            found.push(change(
+                added,
+                name.to_string(),
+                format!("{what} {member} was added to {name}"),
+            ));
+        }
+    }
+}
+
+type Fields = apollo_compiler::collections::IndexMap<
+    apollo_compiler::Name,
+    apollo_compiler::schema::Component<apollo_compiler::schema::FieldDefinition>,
+>;
+
+fn compare_fields(name: &str, old: &Fields, new: &Fields, found: &mut Vec<Change>) {
+    for (field, old_field) in old {
+        let path = format!("{name}.{field}");
+        let Some(new_field) = new.get(field) else {
+            found.push(change(
+                Severity::Breaking,
+                path.clone(),
+                format!("field {path} was removed"),
+            ));
+            continue;
+        };
+        if old_field.ty != new_field.ty {
+            let made_non_null = new_field.ty.is_non_null()
+                && !old_field.ty.is_non_null()
+                && new_field.ty.clone().nullable() == old_field.ty;
+            found.push(if made_non_null {
+                change(
+                    Severity::Safe,
+                    path.clone(),
+                    format!(
+                        "field {path} became non-null ({} → {})",
+                        old_field.ty, new_field.ty
+                    ),
+                )
+            } else {
+                change(
+                    Severity::Breaking,
+                    path.clone(),
+                    format!(
+                        "field {path} changed type from {} to {}",
+                        old_field.ty, new_field.ty
+                    ),
+                )
+            });
+        }
+        for old_argument in &old_field.arguments {
+            let argument_path = format!("{path}({}:)", old_argument.name);
+            match new_field
+                .arguments
+                .iter()
+                .find(|a| a.name == old_argument.name)
+            {
+                None => found.push(change(
+                    Severity::Breaking,
+                    argument_path.clone(),
+                    format!("argument {argument_path} was removed"),
+                )),
+                Some(new_argument) => compare_input(
+                    &argument_path,
+                    "argument",
+                    old_argument,
+                    new_argument,
+                    found,
+                ),
+            }
+        }
+        for new_argument in &new_field.arguments {
+            if !old_field
+                .arguments
+                .iter()
+                .any(|a| a.name == new_argument.name)
+            {
+                found.push(added_input(
+                    &format!("{path}({}:)", new_argument.name),
+                    "argument",
+                    new_argument,
+                ));
+            }
+        }
+    }
+    for field in new.keys() {
+        if !old.contains_key(field) {
+            let path = format!("{name}.{field}");
+            found.push(change(
+                Severity::Safe,
+                path.clone(),
+                format!("field {path} was added"),
+            ));
+        }
+    }
+}
+
+/// An argument or input field that exists in both.
+fn compare_input(
+    path: &str,
+    what: &str,
+    old: &Node<InputValueDefinition>,
+    new: &Node<InputValueDefinition>,
+    found: &mut Vec<Change>,
+) {
+    if old.ty != new.ty {
+        let relaxed = old.ty.is_non_null()
+            && !new.ty.is_non_null()
+            && Type::clone(&old.ty).nullable() == *new.ty;
+        let tightened = matches!(*new.ty, Type::NonNullNamed(_) | Type::NonNullList(_))
+            && Type::clone(&new.ty).nullable() == *old.ty;
+        let (severity, message) = if relaxed {
+            (
+                Severity::Safe,
+                format!("{what} {path} became optional ({} → {})", old.ty, new.ty),
+            )
+        } else if tightened && new.default_value.is_some() {
+            (
+                Severity::Dangerous,
+                format!(
+                    "{what} {path} became non-null with a default ({} → {})",
+                    old.ty, new.ty
+                ),
+            )
+        } else {
+            (
+                Severity::Breaking,
+                format!("{what} {path} changed type from {} to {}", old.ty, new.ty),
+            )
+        };
+        found.push(change(severity, path.to_string(), message));
+    }
+    if old.default_value != new.default_value {
+        found.push(change(
+            Severity::Dangerous,
+            path.to_string(),
+            format!("the default of {what} {path} changed"),
+        ));
+    }
+}
+
+/// An argument or input field that only the new schema has.
+fn added_input(path: &str, what: &str, new: &Node<InputValueDefinition>) -> Change {
+    if new.ty.is_non_null() && new.default_value.is_none() {
+        change(
+            Severity::Breaking,
+            path.to_string(),
+            format!("required {what} {path} was added"),
+        )
+    } else {
+        change(
+            Severity::Safe,
+            path.to_string(),
+            format!("optional {what} {path} was added"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(sdl: &str) -> Valid<Schema> {
+        Schema::parse_and_validate(sdl, "test.graphql").unwrap()
+    }
+
+    const OLD: &str = r#"
+        type Query { post(id: ID!, first: Int): Post, kind: Kind }
+        type Post { id: ID!, body: String!, title: String }
+        enum Kind { A B }
+        input Filter { tag: String, limit: Int! }
+        type Mutation { search(filter: Filter): [Post!]! }
+    "#;
+
+    fn severities(new: &str) -> Vec<(Severity, String)> {
+        changes(&schema(OLD), &schema(new))
+            .into_iter()
+            .map(|c| (c.severity, c.path))
+            .collect()
+    }
+
+    #[test]
+    fn nothing_changed_is_no_change() {
+        assert!(severities(OLD).is_empty());
+    }
+
+    #[test]
+    fn removals_and_retyping_break() {
+        let new = OLD
+            .replace("body: String!, ", "")
+            .replace("enum Kind { A B }", "enum Kind { A }")
+            .replace("post(id: ID!, first: Int)", "post(id: ID!)")
+            .replace("title: String", "title: Int");
+        let found = severities(&new);
+        for path in ["Post.body", "Kind.B", "Query.post(first:)", "Post.title"] {
+            assert!(
+                found.contains(&(Severity::Breaking, path.to_string())),
+                "{path} not breaking in {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stricter_inputs_break_and_looser_ones_are_safe() {
+        let stricter = OLD.replace(
+            "input Filter { tag: String,",
+            "input Filter { tag: String!,",
+        );
+        assert_eq!(
+            severities(&stricter),
+            vec![(Severity::Breaking, "Filter.tag".to_string())]
+        );
+        let looser = OLD.replace("limit: Int!", "limit: Int");
+        assert_eq!(
+            severities(&looser),
+            vec![(Severity::Safe, "Filter.limit".to_string())]
+        );
+        let required_argument = OLD.replace(
+            "post(id: ID!, first: Int)",
+            "post(id: ID!, first: Int, after: String!)",
+        );
+        assert_eq!(
+            severities(&required_argument),
+            vec![(Severity::Breaking, "Query.post(after:)".to_string())]
+        );
+    }
+
+    #[test]
+    fn additions_are_safe_and_new_enum_values_dangerous() {
+        let new = OLD
+            .replace("title: String }", "title: String, views: Int }")
+            .replace("enum Kind { A B }", "enum Kind { A B C }");
+        let found = severities(&new);
+        assert!(found.contains(&(Severity::Safe, "Post.views".to_string())));
+        assert!(found.contains(&(Severity::Dangerous, "Kind.C".to_string())));
+        assert!(found.iter().all(|(s, _)| *s != Severity::Breaking));
+    }
+}

@@ -1,0 +1,12 @@
+//! Supergraph checks, written once for `cargo xtask compose`/`pq` and the schema
+//! registry: compose subgraphs with Apollo's rules (`apollo-federation`), derive
+//! the client-facing API schema, classify the changes between two API schemas,
+//! and validate shipped operations against one.
+
+pub mod changes;
+pub mod compose;
+pub mod operations;
+
+pub use changes::{changes, Change, Severity};
+pub use compose::{api_schema, compose, SubgraphSource};
+pub use operations::{broken_operations, BrokenOperation, ShippedOperation};

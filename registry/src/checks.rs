@@ -1,0 +1,103 @@
+//! What a publish, a check and a rollback decide: compose, then compare the
+//! candidate with the current supergraph (breaking changes) and validate the
+//! shipped operations against it.
+
+use nova_schema::{
+    api_schema, broken_operations, changes, compose, BrokenOperation, Change, ShippedOperation,
+    SubgraphSource,
+};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Empty when the candidate composed.
+    pub composition_errors: Vec<String>,
+    /// Against the current supergraph's API schema, breaking first.
+    pub changes: Vec<Change>,
+    /// Shipped operations that validate now and would not any more.
+    pub broken_operations: Vec<BrokenOperationReport>,
+    /// Whether it may become current without `force`: it composed and breaks no
+    /// shipped operation.
+    pub passes: bool,
+    #[serde(skip)]
+    pub supergraph_sdl: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BrokenOperationReport {
+    pub name: String,
+    pub error: String,
+}
+
+impl From<BrokenOperation> for BrokenOperationReport {
+    fn from(broken: BrokenOperation) -> Self {
+        Self {
+            name: broken.name,
+            error: broken.error,
+        }
+    }
+}
+
+impl Report {
+    pub fn composed(&self) -> bool {
+        self.composition_errors.is_empty()
+    }
+
+    /// `force` overrides broken operations, never a failed composition: a router
+    /// never gets a supergraph that did not compose.
+    pub fn accepted(&self, force: bool) -> bool {
+        self.composed() && (force || self.passes)
+    }
+}
+
+/// Check a candidate set of subgraphs against the current supergraph.
+pub fn check_subgraphs(
+    current_sdl: Option<&str>,
+    candidate: &[SubgraphSource],
+    operations: &[ShippedOperation],
+) -> Report {
+    match compose(candidate) {
+        Err(errors) => Report {
+            composition_errors: errors,
+            ..Report::default()
+        },
+        Ok(sdl) => check_supergraph(current_sdl, sdl, operations),
+    }
+}
+
+/// Check a composed supergraph (a rollback target) against the current one.
+pub fn check_supergraph(
+    current_sdl: Option<&str>,
+    candidate_sdl: String,
+    operations: &[ShippedOperation],
+) -> Report {
+    let candidate = match api_schema(&candidate_sdl) {
+        Ok(candidate) => candidate,
+        Err(error) => {
+            return Report {
+                composition_errors: vec![error],
+                ..Report::default()
+            }
+        }
+    };
+    let current = current_sdl.and_then(|sdl| api_schema(sdl).ok());
+    let changes = current
+        .as_ref()
+        .map(|current| changes(current, &candidate))
+        .unwrap_or_default();
+    let broken: Vec<BrokenOperationReport> =
+        broken_operations(operations, current.as_ref(), &candidate)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    // Breaking changes are reported; what blocks is a shipped operation that
+    // would stop working: in safelist mode those are every client's contract.
+    let passes = broken.is_empty();
+    Report {
+        composition_errors: Vec::new(),
+        changes,
+        broken_operations: broken,
+        passes,
+        supergraph_sdl: Some(candidate_sdl),
+    }
+}

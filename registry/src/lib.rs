@@ -1,0 +1,14 @@
+//! The schema registry: operators publish subgraph versions; each publish is
+//! composed with the current versions of the other subgraphs and checked
+//! (composition, breaking changes, shipped operations) before it becomes the
+//! current supergraph. Routers never talk to the registry: a sync agent
+//! (`nova supergraph sync`) beside each router copies the current supergraph into
+//! the file the router watches, so a registry outage changes nothing for them.
+
+pub mod api;
+pub mod auth;
+pub mod checks;
+pub mod store;
+
+/// The migrations of `nova_registry`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/registry");

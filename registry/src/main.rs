@@ -1,0 +1,79 @@
+//! `nova-registry`: the schema registry service.
+//!
+//! Environment: `DATABASE_URL` (its own database, `nova_registry`),
+//! `NOVA_REGISTRY_TOKENS` (`name:role:sha256hex,...`, role operator or read;
+//! `nova token hash <token>` prints a hash), `NOVA_PQ_MANIFEST_PATH` (the
+//! persisted-query manifest the checks use), `HTTP_HOST`/`HTTP_PORT`
+//! (default 127.0.0.1:4100).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use nova_registry::api::{router, Registry};
+use nova_registry::auth::parse_tokens;
+use nova_registry::MIGRATOR;
+
+fn required(name: &str, hint: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => {
+            eprintln!("configuration error: missing environment variable {name}: {hint}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let database_url = required("DATABASE_URL", "the registry's Postgres database");
+    let tokens = parse_tokens(&required(
+        "NOVA_REGISTRY_TOKENS",
+        "name:role:sha256hex entries (role operator or read)",
+    ))
+    .unwrap_or_else(|error| {
+        eprintln!("configuration error: NOVA_REGISTRY_TOKENS is malformed: {error}");
+        std::process::exit(2);
+    });
+    let manifest_path = required(
+        "NOVA_PQ_MANIFEST_PATH",
+        "the persisted-query manifest whose operations every publish must keep valid",
+    );
+    let host = std::env::var("HTTP_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("HTTP_PORT").unwrap_or_else(|_| "4100".into());
+
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&database_url)
+        .await
+        .context("connecting to DATABASE_URL")?;
+    MIGRATOR.run(&pool).await.context("running migrations")?;
+    let registry = Arc::new(Registry {
+        pool,
+        tokens,
+        manifest_path: manifest_path.into(),
+    });
+    let address = format!("{host}:{port}");
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    tracing::info!(%address, "registry listening");
+    axum::serve(listener, router(registry))
+        .with_graceful_shutdown(async {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("a SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        })
+        .await?;
+    Ok(())
+}
