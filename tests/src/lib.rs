@@ -220,7 +220,16 @@ pub struct Stack {
     broker: Broker,
     redis: Redis,
     router_env: Vec<(String, String)>,
+    run_id: String,
     _state: TempDir,
+}
+
+/// A schema registry started by `Stack::start_registry`.
+pub struct Registry {
+    /// Base URL (`http://127.0.0.1:<port>`).
+    pub url: String,
+    pub operator_token: String,
+    pub read_token: String,
 }
 
 /// A directory removed when dropped.
@@ -355,6 +364,7 @@ impl Stack {
             broker,
             redis,
             router_env: Vec::new(),
+            run_id: run_id.to_string(),
             _state: state,
         };
         let ready_urls: Vec<String> = stack
@@ -470,6 +480,92 @@ impl Stack {
         self.wait_ready(&format!("http://127.0.0.1:{port}/readiness"))
             .await?;
         Ok(format!("http://127.0.0.1:{port}/graphql"))
+    }
+
+    /// The stack's own folder (logs, keys, files a test writes).
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.launcher.state_dir
+    }
+
+    /// Start a schema registry on its own database (process `registry`), with
+    /// one operator and one read token.
+    pub async fn start_registry(&mut self) -> Result<Registry> {
+        use sha2::Digest;
+        let hash = |token: &str| -> String {
+            sha2::Sha256::digest(token.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        let database = format!("nova_t_{}_registry", self.run_id);
+        let database_url = create_database(&self.admin_url, &database).await?;
+        let port = free_port();
+        let registry = Registry {
+            url: format!("http://127.0.0.1:{port}"),
+            operator_token: format!("operator-{}", self.run_id),
+            read_token: format!("reader-{}", self.run_id),
+        };
+        let env: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), database_url),
+            ("HTTP_PORT".into(), port.to_string()),
+            (
+                "NOVA_REGISTRY_TOKENS".into(),
+                format!(
+                    "ops:operator:{},routers:read:{}",
+                    hash(&registry.operator_token),
+                    hash(&registry.read_token)
+                ),
+            ),
+            (
+                "NOVA_PQ_MANIFEST_PATH".into(),
+                self.launcher
+                    .root
+                    .join("persisted-queries/manifest.json")
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        let process = self.launcher.spawn_nova_as("registry", "registry", &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("{}/health/ready", registry.url))
+            .await?;
+        Ok(registry)
+    }
+
+    /// The `nova` command line against `registry` with `token`.
+    pub fn nova(&self, registry: &Registry, token: &str) -> Command {
+        let mut command = Command::new(self.launcher.bin_dir.join("nova"));
+        command
+            .current_dir(&self.launcher.root)
+            .env("NOVA_REGISTRY_URL", &registry.url)
+            .env("NOVA_REGISTRY_TOKEN", token);
+        command
+    }
+
+    /// Write the registry's current supergraph to `out` and keep it current
+    /// with `nova supergraph sync` (process `supergraph-sync`), as beside a router.
+    pub async fn start_supergraph_sync(
+        &mut self,
+        registry: &Registry,
+        out: &std::path::Path,
+    ) -> Result<()> {
+        let fetched = self
+            .nova(registry, &registry.read_token)
+            .args(["supergraph", "fetch", "--out"])
+            .arg(out)
+            .output()?;
+        if !fetched.status.success() {
+            bail!(
+                "nova supergraph fetch failed: {}",
+                String::from_utf8_lossy(&fetched.stderr)
+            );
+        }
+        let mut sync = self.nova(registry, &registry.read_token);
+        sync.args(["supergraph", "sync", "--interval-ms", "1000", "--out"])
+            .arg(out);
+        let process = self.launcher.spawn("supergraph-sync", &mut sync)?;
+        self.processes.push(process);
+        Ok(())
     }
 
     /// Start another instance of subgraph `name` (same database, broker and

@@ -8,6 +8,7 @@ mod live_bench;
 mod operations;
 mod postgres;
 mod redis;
+mod registry;
 mod stack;
 
 use std::path::PathBuf;

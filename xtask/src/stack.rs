@@ -108,7 +108,8 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
     let mut command = cargo();
     command
         .current_dir(root)
-        .args(["build", "--bin", "nova-router"]);
+        .args(["build", "--bin", "nova-router"])
+        .args(["--bin", "nova-registry", "--bin", "nova"]);
     for name in SUBGRAPHS {
         command.args(["--bin", &format!("nova-{name}")]);
     }
@@ -121,7 +122,7 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
 
 /// A process `up` runs: name, port, readiness path, environment.
 pub struct Service {
-    name: String,
+    pub name: String,
     binary: String,
     port: u16,
     ready_path: &'static str,
@@ -324,10 +325,15 @@ impl Layout {
         format!("{}_{subgraph}", self.database_prefix)
     }
 
-    /// Process names, router first.
+    /// Process names, router first (the registry and its sync agent run in the
+    /// development layout only).
     pub fn process_names(&self) -> Vec<String> {
         std::iter::once("router")
             .chain(SUBGRAPHS)
+            .chain([
+                crate::registry::SYNC_PROCESS,
+                crate::registry::REGISTRY_PROCESS,
+            ])
             .map(|name| format!("{}{name}", self.name_prefix))
             .collect()
     }
@@ -455,13 +461,31 @@ pub fn up(root: &Path) -> Result<()> {
     redis::ensure_running(&state, &DEVELOPMENT)?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
+    // The router reads the supergraph the registry's sync agent keeps current.
+    crate::registry::up(&state, &pg, &bin_dir, root)?;
+    let supergraph = crate::registry::supergraph_path(&state);
+    let supergraph = supergraph.display().to_string();
     for service in services(&state, &pg, &kafka_brokers, root, &DEVELOPMENT)? {
+        let service = if service.name == "router" {
+            service.variant(
+                "router",
+                ROUTER_PORT,
+                &[("NOVA_SUPERGRAPH_PATH", &supergraph)],
+            )
+        } else {
+            service
+        };
         start(&state, &bin_dir, root, &service)?;
         wait_ready(&state, &service, Duration::from_secs(60))?;
     }
     println!();
     println!(
         "Nova is up: router at http://127.0.0.1:{ROUTER_PORT}/graphql (GraphiQL in a browser)"
+    );
+    println!(
+        "schema registry at {} (operator token: NOVA_REGISTRY_OPERATOR_TOKEN in {})",
+        crate::registry::url(),
+        state.dir.join("secrets.env").display()
     );
     println!(
         "logs in {}; stop with `cargo xtask down`",

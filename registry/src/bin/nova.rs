@@ -148,10 +148,13 @@ fn print_report(report: &Value) {
     } else {
         println!("shipped operations broken: {}", broken.len());
         for operation in broken {
+            // The compiler's first line says what is wrong; the full diagnostic
+            // (with its source excerpt) is in the JSON report.
+            let error = operation["error"].as_str().unwrap_or("");
             println!(
                 "  {}: {}",
                 operation["name"].as_str().unwrap_or(""),
-                operation["error"].as_str().unwrap_or("").trim()
+                error.lines().next().unwrap_or("").trim()
             );
         }
     }
