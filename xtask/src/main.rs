@@ -57,6 +57,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                      chat subscribers over WebSocket through the router and a
                      sender at a fixed rate: delivered vs sent, fan-out latency
                      p50/p99, memory of the router and subgraphs
+  bench registry [--publishes N]
+                     compatible publishes through the schema registry, each timed
+                     until the router serves it: p50/p99
   events tail <topic> [--from-beginning]
                      print a topic's events as they arrive (KAFKA_BROKERS, or the
                      development broker)
@@ -72,6 +75,9 @@ fn main() -> ExitCode {
         Some("test") => stack::test(&root, &args[1..]),
         Some("bench") if args.get(1).map(String::as_str) == Some("events") => {
             events::bench(&root, &args[2..])
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("registry") => {
+            registry::bench(&root, &args[2..])
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("subscriptions") => {
             live_bench::bench(&root, &args[2..])

@@ -17,18 +17,37 @@ use crate::compose::read_config;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, secret, State};
 
-pub const REGISTRY_PORT: u16 = 4100;
 pub const REGISTRY_PROCESS: &str = "registry";
 pub const SYNC_PROCESS: &str = "supergraph-sync";
-pub const DATABASE: &str = "nova_registry";
 
-/// The supergraph file the development router reads.
-pub fn supergraph_path(state: &State) -> PathBuf {
-    state.dir.join("supergraph.graphql")
+/// Where one registry runs: the development one of `up`, or the bench's.
+pub struct Setup {
+    pub port: u16,
+    /// Prefix of its process names (`registry`, `supergraph-sync`).
+    pub name_prefix: &'static str,
+    pub database: &'static str,
+    /// The supergraph file its sync agent writes, in `.nova/`.
+    pub file_name: &'static str,
+    pub sync_interval_ms: u64,
 }
 
-pub fn url() -> String {
-    format!("http://127.0.0.1:{REGISTRY_PORT}")
+pub const DEVELOPMENT: Setup = Setup {
+    port: 4100,
+    name_prefix: "",
+    database: "nova_registry",
+    file_name: "supergraph.graphql",
+    sync_interval_ms: 1000,
+};
+
+impl Setup {
+    /// The supergraph file the router of this setup reads.
+    pub fn supergraph_path(&self, state: &State) -> PathBuf {
+        state.dir.join(self.file_name)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -49,24 +68,24 @@ fn read_token(state: &State) -> Result<String> {
 }
 
 /// `nova` with the registry's URL and `token`.
-fn nova(bin_dir: &Path, token: &str) -> Command {
+pub fn nova(setup: &Setup, bin_dir: &Path, token: &str) -> Command {
     let mut command = Command::new(bin_dir.join("nova"));
     command
-        .env("NOVA_REGISTRY_URL", url())
+        .env("NOVA_REGISTRY_URL", setup.url())
         .env("NOVA_REGISTRY_TOKEN", token);
     command
 }
 
 /// Start the registry, publish `supergraph.yaml`'s subgraphs, write the router's
 /// supergraph file and start the sync agent.
-pub fn up(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path) -> Result<()> {
-    postgres::ensure_database(pg, DATABASE)?;
+pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Path) -> Result<()> {
+    postgres::ensure_database(pg, setup.database)?;
     let operator = operator_token(state)?;
     let reader = read_token(state)?;
     let mut registry = Command::new(bin_dir.join("nova-registry"));
     registry
         .current_dir(root)
-        .env("DATABASE_URL", pg.url(DATABASE))
+        .env("DATABASE_URL", pg.url(setup.database))
         .env(
             "NOVA_REGISTRY_TOKENS",
             format!(
@@ -79,14 +98,18 @@ pub fn up(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path) -> Result<(
             "NOVA_PQ_MANIFEST_PATH",
             root.join("persisted-queries/manifest.json"),
         )
-        .env("HTTP_PORT", REGISTRY_PORT.to_string());
-    stack::start_background(state, REGISTRY_PROCESS, registry)?;
+        .env("HTTP_PORT", setup.port.to_string());
+    let registry_process = format!("{}{REGISTRY_PROCESS}", setup.name_prefix);
+    stack::start_background(state, &registry_process, registry)?;
     let started = Instant::now();
-    while stack::http_status(REGISTRY_PORT, "/health/ready") != Some(200) {
+    while stack::http_status(setup.port, "/health/ready") != Some(200) {
         if started.elapsed() > Duration::from_secs(60) {
             bail!(
                 "the registry was not ready within 60s (log: {})",
-                state.logs().join("registry.log").display()
+                state
+                    .logs()
+                    .join(format!("{registry_process}.log"))
+                    .display()
             );
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -96,7 +119,7 @@ pub fn up(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path) -> Result<(
     // the code; the report still says what changed).
     for (name, entry) in read_config(root)?.subgraphs {
         let schema = root.join(entry.schema.file.trim_start_matches("./"));
-        let output = nova(bin_dir, &operator)
+        let output = nova(setup, bin_dir, &operator)
             .args([
                 "subgraph",
                 "publish",
@@ -123,16 +146,117 @@ pub fn up(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path) -> Result<(
         }
     }
 
-    let out = supergraph_path(state);
-    let fetched = nova(bin_dir, &reader)
+    let out = setup.supergraph_path(state);
+    let fetched = nova(setup, bin_dir, &reader)
         .args(["supergraph", "fetch", "--out"])
         .arg(&out)
         .status()?;
     if !fetched.success() {
         bail!("fetching the current supergraph from the registry failed");
     }
-    let mut sync = nova(bin_dir, &reader);
-    sync.args(["supergraph", "sync", "--interval-ms", "1000", "--out"])
+    let mut sync = nova(setup, bin_dir, &reader);
+    sync.args(["supergraph", "sync", "--interval-ms"])
+        .arg(setup.sync_interval_ms.to_string())
+        .arg("--out")
         .arg(&out);
-    stack::start_background(state, SYNC_PROCESS, sync)
+    stack::start_background(state, &format!("{}{SYNC_PROCESS}", setup.name_prefix), sync)
+}
+
+/// The bench's registry, beside the bench stack.
+const BENCH_SETUP: Setup = Setup {
+    port: 14100,
+    name_prefix: "bench-",
+    database: "nova_bench_registry",
+    file_name: "bench-supergraph.graphql",
+    sync_interval_ms: 1000,
+};
+
+/// Whether the router on `port` serves type `name` (introspection).
+fn serves_type(port: u16, name: &str) -> bool {
+    let body = format!(r#"{{"query":"{{ __type(name: \"{name}\") {{ name }} }}"}}"#);
+    stack::http(
+        port,
+        "POST",
+        "/graphql",
+        &[("Content-Type", "application/json")],
+        &body,
+        Duration::from_secs(5),
+    )
+    .ok()
+    .and_then(|(_, text)| serde_json::from_str::<serde_json::Value>(&text).ok())
+    .is_some_and(|v| v["data"]["__type"]["name"] == name)
+}
+
+/// `cargo xtask bench registry [--publishes N]`: the bench stack with its own
+/// registry and sync agent (1 s, as in development); N compatible publishes of
+/// users one after another, each timed from the end of `nova subgraph publish`
+/// until the router answers an introspection query with the new type.
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    use crate::bench::{prepare_fresh_stack, stop_stack, BENCH};
+    let publishes = crate::number_option(args, "--publishes", 20)?;
+    let state = State::open(root)?;
+    let pg = postgres::ensure_running(&state)?;
+    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
+    postgres::recreate_database(&pg, BENCH_SETUP.database)?;
+    let result = (|| -> Result<()> {
+        up(&BENCH_SETUP, &state, &pg, &bin_dir, root)?;
+        let file = BENCH_SETUP.supergraph_path(&state).display().to_string();
+        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
+            let service = if service.name == "bench-router" {
+                // Introspection is how the bench asks what the router serves.
+                service.variant(
+                    "bench-router",
+                    BENCH.router_port,
+                    &[("NOVA_SUPERGRAPH_PATH", &file), ("NOVA_SAFELIST", "false")],
+                )
+            } else {
+                service
+            };
+            stack::start(&state, &bin_dir, root, &service)?;
+            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+        }
+        let operator = operator_token(&state)?;
+        let users = std::fs::read_to_string(root.join("schema/users.graphql"))?;
+        let candidate = state.dir.join("bench-users.graphql");
+        let mut delays = Vec::with_capacity(publishes);
+        for round in 0..publishes {
+            let probe = format!("BenchProbe{round}");
+            std::fs::write(
+                &candidate,
+                format!("{users}\ntype {probe} {{\n  id: ID!\n}}\n"),
+            )?;
+            let output = nova(&BENCH_SETUP, &bin_dir, &operator)
+                .args(["subgraph", "publish", "--name", "users"])
+                .args(["--url", "http://127.0.0.1:14002/graphql", "--schema"])
+                .arg(&candidate)
+                .output()?;
+            if !output.status.success() {
+                bail!(
+                    "publish {round} was rejected: {}",
+                    String::from_utf8_lossy(&output.stdout)
+                );
+            }
+            let published = Instant::now();
+            while !serves_type(BENCH.router_port, &probe) {
+                if published.elapsed() > Duration::from_secs(30) {
+                    bail!("the router did not serve publish {round} within 30 s");
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            delays.push(published.elapsed().as_secs_f64() * 1000.0);
+        }
+        delays.sort_by(|a, b| a.total_cmp(b));
+        let at = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "publish → router serving it, {publishes} publishes (sync agent and router both poll every 1 s): \
+             p50 {:.0} ms, p99 {:.0} ms, min {:.0} ms, max {:.0} ms",
+            at(0.5),
+            at(0.99),
+            delays[0],
+            delays[delays.len() - 1]
+        );
+        Ok(())
+    })();
+    stop_stack(&state)?;
+    result
 }

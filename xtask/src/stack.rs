@@ -462,8 +462,9 @@ pub fn up(root: &Path) -> Result<()> {
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
     // The router reads the supergraph the registry's sync agent keeps current.
-    crate::registry::up(&state, &pg, &bin_dir, root)?;
-    let supergraph = crate::registry::supergraph_path(&state);
+    let registry = &crate::registry::DEVELOPMENT;
+    crate::registry::up(registry, &state, &pg, &bin_dir, root)?;
+    let supergraph = registry.supergraph_path(&state);
     let supergraph = supergraph.display().to_string();
     for service in services(&state, &pg, &kafka_brokers, root, &DEVELOPMENT)? {
         let service = if service.name == "router" {
@@ -484,7 +485,7 @@ pub fn up(root: &Path) -> Result<()> {
     );
     println!(
         "schema registry at {} (operator token: NOVA_REGISTRY_OPERATOR_TOKEN in {})",
-        crate::registry::url(),
+        crate::registry::DEVELOPMENT.url(),
         state.dir.join("secrets.env").display()
     );
     println!(
