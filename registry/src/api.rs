@@ -37,6 +37,75 @@ pub struct Registry {
     pub tokens: Vec<TokenEntry>,
     /// The persisted-query manifest the checks validate against (re-read each time).
     pub manifest_path: std::path::PathBuf,
+    pub metrics: RegistryMetrics,
+}
+
+/// `GET /metrics` (Prometheus text).
+pub struct RegistryMetrics {
+    registry: prometheus::Registry,
+    /// Publishes and rollbacks by outcome: published, unchanged, forced,
+    /// rejected_composition, rejected_operations.
+    changes: prometheus::IntCounterVec,
+    /// `GET /v1/supergraph` answers by status (200, 304, ...).
+    supergraph_reads: prometheus::IntCounterVec,
+}
+
+impl Default for RegistryMetrics {
+    fn default() -> Self {
+        let registry = prometheus::Registry::new_custom(Some("nova_registry".into()), None)
+            .expect("a static prefix is valid");
+        let changes = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "changes_total",
+                "Publishes and rollbacks by kind and outcome",
+            ),
+            &["kind", "outcome"],
+        )
+        .expect("a valid metric");
+        let supergraph_reads = prometheus::IntCounterVec::new(
+            prometheus::Opts::new(
+                "supergraph_reads_total",
+                "GET /v1/supergraph answers by status",
+            ),
+            &["status"],
+        )
+        .expect("a valid metric");
+        registry
+            .register(Box::new(changes.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(supergraph_reads.clone()))
+            .expect("registered once");
+        Self {
+            registry,
+            changes,
+            supergraph_reads,
+        }
+    }
+}
+
+impl RegistryMetrics {
+    fn change(&self, kind: &str, outcome: &str) {
+        self.changes.with_label_values(&[kind, outcome]).inc();
+    }
+
+    fn render(&self) -> String {
+        use prometheus::Encoder;
+        let mut buffer = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding succeeds");
+        String::from_utf8(buffer).expect("Prometheus text is UTF-8")
+    }
+}
+
+/// What a rejected report counts as.
+fn rejected_outcome(report: &Report) -> &'static str {
+    if report.composed() {
+        "rejected_operations"
+    } else {
+        "rejected_composition"
+    }
 }
 
 type Shared = State<Arc<Registry>>;
@@ -45,6 +114,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(ready))
+        .route(
+            "/metrics",
+            get(|State(registry): Shared| async move { registry.metrics.render() }),
+        )
         .route("/v1/supergraph", get(current_supergraph))
         .route("/v1/supergraphs", get(history))
         .route("/v1/supergraphs/rollback", post(rollback))
@@ -126,6 +199,11 @@ async fn current_supergraph(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == etag)
     {
+        registry
+            .metrics
+            .supergraph_reads
+            .with_label_values(&["304"])
+            .inc();
         return Ok((
             StatusCode::NOT_MODIFIED,
             [
@@ -135,6 +213,11 @@ async fn current_supergraph(
         )
             .into_response());
     }
+    registry
+        .metrics
+        .supergraph_reads
+        .with_label_values(&["200"])
+        .inc();
     Ok((
         StatusCode::OK,
         [
@@ -302,6 +385,7 @@ async fn publish(
                 .into_iter()
                 .any(|v| v.sdl == input.sdl && v.routing_url == input.url);
             if same {
+                registry.metrics.change("publish", "unchanged");
                 return Ok(Json(json!({
                     "status": "unchanged",
                     "supergraphId": current.id,
@@ -313,6 +397,9 @@ async fn publish(
     let set = candidate_set(&mut tx, current.as_ref(), &name, &input).await?;
     let report = check_subgraphs(current.as_ref().map(|c| c.sdl.as_str()), &set, &operations);
     if !report.accepted(input.force) {
+        registry
+            .metrics
+            .change("publish", rejected_outcome(&report));
         return Err(rejection(&report));
     }
     let sdl = report
@@ -345,7 +432,11 @@ async fn publish(
     .await
     .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    tracing::info!(subgraph = %name, %version_id, %supergraph_id, by = %principal.name, forced = input.force && !report.passes, "published");
+    let forced = input.force && !report.passes;
+    registry
+        .metrics
+        .change("publish", if forced { "forced" } else { "published" });
+    tracing::info!(subgraph = %name, %version_id, %supergraph_id, by = %principal.name, forced, "published");
     Ok(Json(json!({
         "status": "published",
         "versionId": version_id,
@@ -389,6 +480,9 @@ async fn rollback(
         &operations,
     );
     if !report.accepted(input.force) {
+        registry
+            .metrics
+            .change("rollback", rejected_outcome(&report));
         return Err(rejection(&report));
     }
     let supergraph_id = store::insert_current(
@@ -405,6 +499,10 @@ async fn rollback(
     .await
     .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
+    let forced = input.force && !report.passes;
+    registry
+        .metrics
+        .change("rollback", if forced { "forced" } else { "rolled_back" });
     tracing::info!(to = %target.id, %supergraph_id, by = %principal.name, "rolled back");
     Ok(Json(json!({
         "status": "rolled back",

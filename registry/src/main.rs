@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         pool,
         tokens,
         manifest_path: manifest_path.into(),
+        metrics: Default::default(),
     });
     let address = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&address)

@@ -527,4 +527,14 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
     let listed = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(listed.lines().next().unwrap().starts_with("* "), "{listed}");
     assert!(listed.contains("rollback"), "{listed}");
+
+    // What happened, as an operator's dashboard sees it.
+    let (_, metrics) = stack.get(&format!("{}/metrics", registry.url)).await;
+    for sample in [
+        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_composition\"} 1",
+        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_operations\"} 1",
+        "nova_registry_changes_total{kind=\"rollback\",outcome=\"rolled_back\"} 1",
+    ] {
+        assert!(metrics.contains(sample), "{sample} not in\n{metrics}");
+    }
 }
