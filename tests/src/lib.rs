@@ -351,6 +351,10 @@ impl Stack {
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // Hive closes idle connections after 5 s (`traffic_shaping.router.
+            // keep_alive`); a pooled connection reused just as the router closes
+            // it fails with IncompleteMessage, so the client lets go first.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()?;
         let mut stack = Stack {
             router_url: format!("http://127.0.0.1:{router_port}/graphql"),
@@ -596,7 +600,13 @@ impl Stack {
     /// Stop the broker (SIGTERM, as an operator's restart would); its log stays
     /// for `start_broker`.
     pub fn stop_broker(&mut self) {
-        if let Some(mut process) = self.take_process("kafka") {
+        self.terminate("kafka");
+    }
+
+    /// Stop process `name` as an operator would: SIGTERM, up to 10 s to exit,
+    /// then SIGKILL (when the `Process` drops).
+    fn terminate(&mut self, name: &str) {
+        if let Some(mut process) = self.take_process(name) {
             let _ = Command::new("kill")
                 .arg(process.child.id().to_string())
                 .status();
@@ -617,10 +627,13 @@ impl Stack {
         Ok(())
     }
 
-    /// Kill a subgraph (if it runs) and start it again with `extra_env` added;
+    /// Stop a subgraph (if it runs) and start it again with `extra_env` added;
     /// waits until it is ready.
     pub async fn restart_subgraph(&mut self, name: &str, extra_env: &[(&str, &str)]) -> Result<()> {
-        drop(self.take_process(name));
+        // Gracefully, so its consumers leave their groups rather than linger
+        // until the session timeout (tansu did not always rebalance past a
+        // killed member).
+        self.terminate(name);
         let subgraph = self.subgraph(name);
         let (name, url) = (subgraph.name, subgraph.url.clone());
         let mut env = subgraph.env.clone();

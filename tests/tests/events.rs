@@ -246,6 +246,23 @@ async fn a_consumer_killed_before_its_offset_commit_changes_nothing_on_redeliver
     let (_, bob_token) = stack.sign_up("bob").await;
     let post = create_post(&stack, &alice_token, "to be deleted").await;
     write(&stack, &bob_token, LIKE_POST, json!({ "p": post })).await;
+    // Let the first consumer join its group and read the post's creation before
+    // the restart, so the restarted one takes over a settled group.
+    eventually(
+        60,
+        "social's consumer reading content.post_created",
+        &stack,
+        || async {
+            stack
+                .metric(
+                    "social",
+                    "nova_events_consumed_total{consumer=\"social.post-cleanup\",outcome=\"ignored\"}",
+                )
+                .await
+                >= 1.0
+        },
+    )
+    .await;
 
     stack
         .restart_subgraph(
