@@ -793,3 +793,73 @@ async fn likes_comments_and_mentions_notify_and_conversations_page_by_activity()
     assert_eq!(ids(&second), vec![with_carol]);
     assert_eq!(second["pageInfo"]["hasNextPage"], false);
 }
+
+#[tokio::test]
+async fn leaving_a_group_ends_the_leavers_subscription_and_others_see_it() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, alice_token) = stack.sign_up("alice").await;
+    let (bob, bob_token) = stack.sign_up("bob").await;
+    let (carol, carol_token) = stack.sign_up("carol").await;
+    let group = stack
+        .graphql(
+            Some(&alice_token),
+            "mutation($m: [ID!]!) { createGroup(title: \"trip\", memberIds: $m) { id } }",
+            json!({ "m": [bob] }),
+        )
+        .await;
+    let group = group.expect_ok()["createGroup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut alice_live = subscribe_chat(&stack, &alice_token, &group).await;
+    let mut bob_live = subscribe_chat(&stack, &bob_token, &group).await;
+    wait_for_subscribers(&stack, "chat", 2.0).await;
+
+    // Carol is added: everyone listening sees her join.
+    stack
+        .graphql(
+            Some(&alice_token),
+            "mutation($c: ID!, $u: [ID!]!) { addMembers(conversationId: $c, userIds: $u) { id } }",
+            json!({ "c": group, "u": [carol] }),
+        )
+        .await
+        .expect_ok();
+    for live in [&mut alice_live, &mut bob_live] {
+        let joined = next_chat_event(live).await;
+        assert_eq!(joined["kind"], "MEMBER_JOINED");
+        assert_eq!(joined["user"]["username"], "carol");
+    }
+
+    // Bob leaves: his subscription completes, alice sees MEMBER_LEFT.
+    stack
+        .graphql(
+            Some(&bob_token),
+            "mutation($c: ID!) { leave(conversationId: $c) }",
+            json!({ "c": group }),
+        )
+        .await
+        .expect_ok();
+    let left = next_chat_event(&mut alice_live).await;
+    assert_eq!(left["kind"], "MEMBER_LEFT");
+    assert_eq!(left["user"]["username"], "bob");
+    let ended = bob_live.next_message(WAIT).await.unwrap();
+    assert_eq!(ended["type"], "complete", "{ended}");
+
+    // What is said afterwards reaches carol's and alice's screens, not bob's.
+    send(&stack, &carol_token, &group, "bye bob", "l-1")
+        .await
+        .expect_ok();
+    assert_eq!(
+        next_chat_event(&mut alice_live).await["message"]["body"],
+        "bye bob"
+    );
+    assert!(bob_live.stays_quiet(Duration::from_millis(500)).await);
+    let bob_reads = stack
+        .graphql(
+            Some(&bob_token),
+            "query($c: ID!) { conversation(id: $c) { id } }",
+            json!({ "c": group }),
+        )
+        .await;
+    assert_eq!(bob_reads.error_codes(), vec!["FORBIDDEN"]);
+}

@@ -24,6 +24,10 @@ pub enum ChatEventKind {
     ReadReceipt,
     /// A member started or stopped typing (`typing`).
     Typing,
+    /// `user` joined (was added to) the conversation.
+    MemberJoined,
+    /// `user` left; their own subscription to the conversation ends with it.
+    MemberLeft,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -78,6 +82,21 @@ impl LiveChatEvent {
             typing: Some(typing),
             ..Self::bare(ChatEventKind::Typing, conversation_id, typist, last_seq)
         }
+    }
+
+    /// `user` joined or left (`kind` is `MemberJoined` or `MemberLeft`).
+    pub fn membership(
+        kind: ChatEventKind,
+        conversation_id: Uuid,
+        user: Uuid,
+        last_seq: i64,
+    ) -> Self {
+        Self::bare(kind, conversation_id, user, last_seq)
+    }
+
+    /// Whether this event ends `user`'s subscription (they left).
+    pub fn ends_subscription_of(&self, user: Uuid) -> bool {
+        self.kind == ChatEventKind::MemberLeft && self.user_id == user
     }
 
     fn bare(kind: ChatEventKind, conversation_id: Uuid, user_id: Uuid, seq: i64) -> Self {

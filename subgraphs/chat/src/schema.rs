@@ -399,19 +399,32 @@ impl Mutation {
         let id = self::conversation_id(&conversation_id)?;
         let members = self::user_ids(&user_ids, "userIds")?;
         let db = ctx.data_unchecked::<Db>();
-        store::add_members(db, id, me, &members)
+        let conversation = store::add_members(db, id, me, &members)
             .await
-            .map(Conversation)
-            .map_err(chat_error)
+            .map_err(chat_error)?;
+        let hub = ctx.data_unchecked::<ChatHub>();
+        for member in members {
+            let event = LiveChatEvent::membership(
+                ChatEventKind::MemberJoined,
+                id,
+                member,
+                conversation.last_seq,
+            );
+            hub.publish(id, event).await;
+        }
+        Ok(Conversation(conversation))
     }
 
-    /// Leave a conversation: no more messages or events from it.
+    /// Leave a conversation: no more messages or events from it (the caller's
+    /// open `chatEvents` of it end; the others see MEMBER_LEFT).
     #[graphql(directive = authenticated::apply())]
     async fn leave(&self, ctx: &Context<'_>, conversation_id: ID) -> Result<bool> {
         let me = Caller::of(ctx).require_user()?;
         let id = self::conversation_id(&conversation_id)?;
         let db = ctx.data_unchecked::<Db>();
-        store::leave(db, id, me).await.map_err(chat_error)?;
+        let last_seq = store::leave(db, id, me).await.map_err(chat_error)?;
+        let event = LiveChatEvent::membership(ChatEventKind::MemberLeft, id, me, last_seq);
+        ctx.data_unchecked::<ChatHub>().publish(id, event).await;
         Ok(true)
     }
 
@@ -521,6 +534,9 @@ impl Subscription {
         store::member_conversation(db, id, me)
             .await
             .map_err(chat_error)?;
-        Ok(events.map(ChatEvent))
+        // Membership is checked here once; leaving ends the stream.
+        Ok(events
+            .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
+            .map(ChatEvent))
     }
 }

@@ -231,20 +231,20 @@ async fn add_member_rows(
 
 /// The caller leaves a conversation (they can be added back, or restart a
 /// direct one).
-pub async fn leave(db: &Db, conversation_id: Uuid, me: Uuid) -> Result<(), ChatError> {
+/// Returns the conversation's newest `seq` (for the live event).
+pub async fn leave(db: &Db, conversation_id: Uuid, me: Uuid) -> Result<i64, ChatError> {
     db.count_statement();
-    let left = sqlx::query(
-        "UPDATE conversation_members SET left_at = now() \
-         WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL",
+    let last_seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversation_members cm SET left_at = now() FROM conversations c \
+         WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
+           AND cm.left_at IS NULL \
+         RETURNING c.last_seq",
     )
     .bind(conversation_id)
     .bind(me)
-    .execute(db.statement())
+    .fetch_optional(db.statement())
     .await?;
-    if left.rows_affected() == 0 {
-        return Err(Refusal::NotMember.into());
-    }
-    Ok(())
+    last_seq.ok_or(ChatError::Refused(Refusal::NotMember))
 }
 
 /// The conversation, if `user` is a current member of it.
