@@ -605,7 +605,7 @@ impl Stack {
 
     /// Stop process `name` as an operator would: SIGTERM, up to 10 s to exit,
     /// then SIGKILL (when the `Process` drops).
-    fn terminate(&mut self, name: &str) {
+    pub fn terminate(&mut self, name: &str) {
         if let Some(mut process) = self.take_process(name) {
             let _ = Command::new("kill")
                 .arg(process.child.id().to_string())

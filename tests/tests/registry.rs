@@ -528,6 +528,26 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
     assert!(listed.lines().next().unwrap().starts_with("* "), "{listed}");
     assert!(listed.contains("rollback"), "{listed}");
 
+    // The sync agent asks with the ETag; an unchanged supergraph is a 304.
+    let current = stack
+        .http
+        .get(format!("{}/v1/supergraph", registry.url))
+        .bearer_auth(&registry.read_token)
+        .send()
+        .await
+        .unwrap();
+    let etag = current.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(current.text().await.unwrap(), served);
+    let unchanged = stack
+        .http
+        .get(format!("{}/v1/supergraph", registry.url))
+        .bearer_auth(&registry.read_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status().as_u16(), 304);
+
     // What happened, as an operator's dashboard sees it.
     let (_, metrics) = stack.get(&format!("{}/metrics", registry.url)).await;
     for sample in [
@@ -537,4 +557,22 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
     ] {
         assert!(metrics.contains(sample), "{sample} not in\n{metrics}");
     }
+
+    // The registry goes down: the router goes on serving the last supergraph,
+    // and the sync agent leaves the file alone.
+    stack.terminate("registry");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
+    let during_outage = stack
+        .http
+        .post(&routers[0])
+        .json(&json!({ "query": "{ __type(name: \"Post\") { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(during_outage.status().as_u16(), 200);
+    assert_eq!(
+        during_outage.json::<Value>().await.unwrap()["data"]["__type"]["name"],
+        "Post"
+    );
 }
