@@ -296,34 +296,40 @@ fn validate_input(name: &str, input: &SubgraphInput) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The current members with `name` replaced by the candidate.
-async fn candidate_set(
-    conn: &mut sqlx::PgConnection,
+/// The subgraph versions the current supergraph was composed from.
+async fn current_members<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     current: Option<&store::SupergraphRow>,
-    name: &str,
-    input: &SubgraphInput,
 ) -> Result<Vec<SubgraphSource>, Refusal> {
     let ids: Vec<Uuid> = current
         .map(|c| c.members.values().copied().collect())
         .unwrap_or_default();
-    let mut set: Vec<SubgraphSource> = store::versions_by_id(conn, &ids)
+    Ok(store::versions_by_id(executor, &ids)
         .await
         .map_err(internal)?
         .into_iter()
-        .filter(|v| v.subgraph != name)
         .map(|v| SubgraphSource {
             name: v.subgraph,
             url: v.routing_url,
             sdl: v.sdl,
         })
-        .collect();
+        .collect())
+}
+
+/// `members` with `name` replaced by (or joined by) the candidate.
+fn candidate_set(
+    members: Vec<SubgraphSource>,
+    name: &str,
+    input: &SubgraphInput,
+) -> Vec<SubgraphSource> {
+    let mut set: Vec<SubgraphSource> = members.into_iter().filter(|m| m.name != name).collect();
     set.push(SubgraphSource {
         name: name.to_string(),
         url: input.url.clone(),
         sdl: input.sdl.clone(),
     });
     set.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(set)
+    set
 }
 
 fn rejection(report: &Report) -> Refusal {
@@ -358,9 +364,9 @@ async fn check(
     registry.principal(&headers, Role::Read)?;
     validate_input(&name, &input)?;
     let operations = registry.operations()?;
-    let mut conn = registry.pool.acquire().await.map_err(internal)?;
     let current = store::current(&registry.pool).await.map_err(internal)?;
-    let set = candidate_set(&mut conn, current.as_ref(), &name, &input).await?;
+    let members = current_members(&registry.pool, current.as_ref()).await?;
+    let set = candidate_set(members, &name, &input);
     let report = check_subgraphs(current.as_ref().map(|c| c.sdl.as_str()), &set, &operations);
     Ok(Json(json!({ "report": report })).into_response())
 }
@@ -376,25 +382,20 @@ async fn publish(
     let operations = registry.operations()?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
     let current = store::lock_current(&mut tx).await.map_err(internal)?;
+    let members = current_members(&mut *tx, current.as_ref()).await?;
     // Publishing what is already current changes nothing.
-    if let Some(current) = &current {
-        if let Some(version_id) = current.members.get(&name) {
-            let same = store::versions_by_id(&mut tx, &[*version_id])
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .any(|v| v.sdl == input.sdl && v.routing_url == input.url);
-            if same {
-                registry.metrics.change("publish", "unchanged");
-                return Ok(Json(json!({
-                    "status": "unchanged",
-                    "supergraphId": current.id,
-                }))
-                .into_response());
-            }
-        }
+    let same = members
+        .iter()
+        .any(|m| m.name == name && m.sdl == input.sdl && m.url == input.url);
+    if let (true, Some(current)) = (same, &current) {
+        registry.metrics.change("publish", "unchanged");
+        return Ok(Json(json!({
+            "status": "unchanged",
+            "supergraphId": current.id,
+        }))
+        .into_response());
     }
-    let set = candidate_set(&mut tx, current.as_ref(), &name, &input).await?;
+    let set = candidate_set(members, &name, &input);
     let report = check_subgraphs(current.as_ref().map(|c| c.sdl.as_str()), &set, &operations);
     if !report.accepted(input.force) {
         registry

@@ -28,8 +28,14 @@ pub struct Principal {
     pub role: Role,
 }
 
+/// What `NOVA_REGISTRY_TOKENS` holds for a token.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
+    sha256_hex(token)
+}
+
+/// SHA-256 of `text`, lowercase hex (token hashes, supergraph ETags).
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -103,15 +103,15 @@ pub async fn supergraph(
     Ok(row.as_ref().map(supergraph_row))
 }
 
-pub async fn versions_by_id(
-    conn: &mut PgConnection,
+pub async fn versions_by_id<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     ids: &[Uuid],
 ) -> Result<Vec<VersionRow>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {VERSION_COLUMNS} FROM subgraph_versions WHERE id = ANY($1) ORDER BY subgraph"
     ))
     .bind(ids)
-    .fetch_all(conn)
+    .fetch_all(executor)
     .await?;
     Ok(rows.iter().map(version_row).collect())
 }
@@ -161,7 +161,7 @@ pub async fn insert_current(
     )
     .bind(id)
     .bind(new.sdl)
-    .bind(crate::auth::hash_token(new.sdl))
+    .bind(crate::auth::sha256_hex(new.sdl))
     .bind(sqlx::types::Json(new.members))
     .bind(new.reason)
     .bind(new.subject)

@@ -1,8 +1,10 @@
 //! The `nova` router plugin.
 //!
-//! 1. Adds `x-nova-router-secret` to every subgraph request. Subgraphs believe the
-//!    forwarded JWT claims (`extensions.jwt`) only with this header, so a client
-//!    calling a subgraph directly cannot act as someone else.
+//! 1. Checks at start that the router secret is set and long enough. The
+//!    `headers:` rule in `router.yaml` adds it to every subgraph request (HTTP,
+//!    and the `connection_init` of subscription WebSockets); subgraphs believe the
+//!    forwarded JWT claims (`extensions.jwt`) only with it, so a client calling a
+//!    subgraph directly cannot act as someone else.
 //! 2. Refuses a request whose bearer token failed verification (expired, bad
 //!    signature, wrong issuer, ...) with HTTP 401 and `UNAUTHENTICATED`. Hive
 //!    Router, with `require_authentication: false`, would otherwise serve it as
@@ -27,9 +29,6 @@ use hive_router::executor::hooks::on_http_request::{
     OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
-use hive_router::executor::hooks::on_subgraph_http_request::{
-    OnSubgraphHttpRequestHookPayload, OnSubgraphHttpRequestHookResult,
-};
 use hive_router::executor::plugin_trait::{EarlyHTTPResponse, RouterPlugin, StartHookPayload};
 use hive_router::http::{header::AUTHORIZATION, HeaderMap, HeaderValue, StatusCode};
 use hive_router::query_planner::ast::selection_item::SelectionItem;
@@ -40,9 +39,6 @@ use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CLIENT_IP_HEADER,
     CREDENTIAL_FIELDS,
 };
-
-/// Must match `nova_core::caller::ROUTER_SECRET_HEADER`.
-const ROUTER_SECRET_HEADER: &str = "x-nova-router-secret";
 
 /// Router error codes that mean "we do not know who you are".
 const UNAUTHENTICATED_CODES: &[&str] = &[
@@ -70,7 +66,8 @@ fn nova_code(router_code: &str) -> Option<&'static str> {
 
 #[derive(Deserialize)]
 pub struct NovaPluginConfig {
-    /// Usually `{ from_env: NOVA_ROUTER_SECRET }` in the router config.
+    /// `{ from_env: NOVA_ROUTER_SECRET }`, the value the `headers:` rule sends;
+    /// only checked here.
     router_secret: String,
     rate_limits: RateLimitConfig,
     /// Most root fields one operation may select (hive limits depth, aliases,
@@ -79,7 +76,6 @@ pub struct NovaPluginConfig {
 }
 
 pub struct NovaPlugin {
-    router_secret: HeaderValue,
     rate_limiter: RateLimiter,
     max_root_fields: usize,
 }
@@ -99,12 +95,11 @@ impl RouterPlugin for NovaPlugin {
         if config.router_secret.len() < 32 {
             return Err("NOVA_ROUTER_SECRET must be at least 32 characters".into());
         }
-        let mut router_secret = HeaderValue::from_str(&config.router_secret)
-            .map_err(|_| "NOVA_ROUTER_SECRET must be printable ASCII")?;
-        router_secret.set_sensitive(true);
+        if !config.router_secret.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("NOVA_ROUTER_SECRET must be printable ASCII".into());
+        }
         let rate_limiter = RateLimiter::new(config.rate_limits)?;
         payload.initialize_plugin(NovaPlugin {
-            router_secret,
             rate_limiter,
             max_root_fields: config.max_root_fields.0,
         })
@@ -139,17 +134,6 @@ impl RouterPlugin for NovaPlugin {
             }
             payload.proceed()
         })
-    }
-
-    async fn on_subgraph_http_request<'exec>(
-        &'exec self,
-        mut payload: OnSubgraphHttpRequestHookPayload<'exec>,
-    ) -> OnSubgraphHttpRequestHookResult<'exec> {
-        payload
-            .execution_request
-            .headers
-            .insert(ROUTER_SECRET_HEADER, self.router_secret.clone());
-        payload.proceed()
     }
 
     async fn on_execute<'exec>(

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use nova_registry::auth::hash_token;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -494,13 +495,6 @@ impl Stack {
     /// Start a schema registry on its own database (process `registry`), with
     /// one operator and one read token.
     pub async fn start_registry(&mut self) -> Result<Registry> {
-        use sha2::Digest;
-        let hash = |token: &str| -> String {
-            sha2::Sha256::digest(token.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        };
         let database = format!("nova_t_{}_registry", self.run_id);
         let database_url = create_database(&self.admin_url, &database).await?;
         let port = free_port();
@@ -516,8 +510,8 @@ impl Stack {
                 "NOVA_REGISTRY_TOKENS".into(),
                 format!(
                     "ops:operator:{},routers:read:{}",
-                    hash(&registry.operator_token),
-                    hash(&registry.read_token)
+                    hash_token(&registry.operator_token),
+                    hash_token(&registry.read_token)
                 ),
             ),
             (
@@ -664,9 +658,12 @@ impl Stack {
     /// The value of one sample of a subgraph's /metrics, matched by its name and
     /// labels as printed (`name{label="value",...}`), or 0 when absent.
     pub async fn metric(&self, subgraph: &str, sample: &str) -> f64 {
-        let (_, text) = self
-            .get(&format!("{}/metrics", self.subgraph_url(subgraph)))
-            .await;
+        self.metric_at(self.subgraph_url(subgraph), sample).await
+    }
+
+    /// `metric` of the instance at `base_url` (a second instance of a subgraph).
+    pub async fn metric_at(&self, base_url: &str, sample: &str) -> f64 {
+        let (_, text) = self.get(&format!("{base_url}/metrics")).await;
         text.lines()
             .filter(|line| !line.starts_with('#'))
             .find(|line| {

@@ -48,15 +48,22 @@ async fn send(stack: &Stack, token: &str, conversation: &str, body: &str, key: &
 /// Wait until `count` subscriptions are open on a subgraph (the router has
 /// reached it), so what is sent next is seen live.
 async fn wait_for_subscribers(stack: &Stack, subgraph: &str, count: f64) {
+    let url = stack.subgraph_url(subgraph);
+    wait_for_open_subscriptions(stack, url, |open| open >= count).await
+}
+
+/// Wait until the number of subscriptions open on the instance at `base_url`
+/// satisfies `done`.
+async fn wait_for_open_subscriptions(stack: &Stack, base_url: &str, done: impl Fn(f64) -> bool) {
     let started = Instant::now();
     loop {
-        let open = stack.metric(subgraph, "nova_live_subscribers").await;
-        if open >= count {
+        let open = stack.metric_at(base_url, "nova_live_subscribers").await;
+        if done(open) {
             return;
         }
         assert!(
             started.elapsed() < WAIT,
-            "{subgraph} has {open} subscribers, expected {count}\n{}",
+            "{base_url} has {open} subscriptions open\n{}",
             stack.logs()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -236,7 +243,7 @@ async fn a_dropped_connection_catches_up_and_a_retried_send_is_one_message() {
 
     // Bob's network drops; alice goes on writing.
     bob_live.drop_connection();
-    wait_for_subscribers_to_leave(&stack).await;
+    wait_for_open_subscriptions(&stack, stack.subgraph_url("chat"), |open| open == 0.0).await;
     for (body, key) in [("two", "k-2"), ("three", "k-3"), ("four", "k-4")] {
         send(&stack, &alice_token, &conversation, body, key)
             .await
@@ -324,17 +331,6 @@ async fn a_dropped_connection_catches_up_and_a_retried_send_is_one_message() {
         .await
         .unwrap();
     assert_eq!(total, 7);
-}
-
-async fn wait_for_subscribers_to_leave(stack: &Stack) {
-    let started = Instant::now();
-    while stack.metric("chat", "nova_live_subscribers").await > 0.0 {
-        assert!(
-            started.elapsed() < WAIT,
-            "the dropped subscription stayed open"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -605,20 +601,7 @@ async fn live_events_cross_instances() {
         .subscribe("n", NOTIFICATION_ADDED, json!({}))
         .await
         .unwrap();
-    let started = Instant::now();
-    while stack
-        .get(&format!("{chat_2}/metrics"))
-        .await
-        .1
-        .lines()
-        .all(|l| !l.starts_with("nova_live_subscribers{") || l.ends_with(" 0"))
-    {
-        assert!(
-            started.elapsed() < WAIT,
-            "bob's subscription never reached chat-2"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_open_subscriptions(&stack, &chat_2, |open| open >= 1.0).await;
     assert_eq!(stack.metric("chat", "nova_live_subscribers").await, 0.0);
 
     send(

@@ -98,6 +98,37 @@ pub fn persisted_as(
     Ok(value["data"].clone())
 }
 
+/// A bench user, signed up and in through the router.
+pub struct Account {
+    pub id: String,
+    pub token: String,
+}
+
+/// Register `name` (`<name>@bench.test`) and log in, by persisted operations.
+pub fn sign_up(root: &Path, name: &str) -> Result<Account> {
+    let email = format!("{name}@bench.test");
+    let registered = persisted(
+        root,
+        "Register",
+        serde_json::json!({ "email": email, "username": name, "password": PASSWORD }),
+    )?;
+    let login = persisted(
+        root,
+        "Login",
+        serde_json::json!({ "email": email, "password": PASSWORD }),
+    )?;
+    Ok(Account {
+        id: registered["register"]["id"]
+            .as_str()
+            .context("register returned no id")?
+            .to_string(),
+        token: login["login"]["accessToken"]
+            .as_str()
+            .context("login returned no token")?
+            .to_string(),
+    })
+}
+
 /// Load a CSV into a table with psql's \copy.
 fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &str) -> Result<()> {
     let mut child = Command::new("psql")
@@ -129,15 +160,8 @@ struct Seeded {
 fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(7);
     // One real account, so its argon2 hash can be reused for the seeded ones.
-    let registered = persisted(
-        root,
-        "Register",
-        serde_json::json!({ "email": "viewer@bench.test", "username": "viewer", "password": PASSWORD }),
-    )?;
-    let viewer_id: Uuid = registered["register"]["id"]
-        .as_str()
-        .context("register returned no id")?
-        .parse()?;
+    let viewer = sign_up(root, "viewer")?;
+    let viewer_id: Uuid = viewer.id.parse()?;
     let hash = postgres::psql(
         pg,
         &BENCH.database("identity"),
@@ -251,22 +275,13 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
     }
 
-    let login = persisted(
-        root,
-        "Login",
-        serde_json::json!({ "email": "viewer@bench.test", "password": PASSWORD }),
-    )?;
-    let viewer_token = login["login"]["accessToken"]
-        .as_str()
-        .context("no access token")?
-        .to_string();
     println!(
         "seeded {USERS} users, {} follows, {POSTS} posts, {COMMENTS} comments, {} likes",
         seen.len(),
         liked.len()
     );
     Ok(Seeded {
-        viewer_token,
+        viewer_token: viewer.token,
         post_ids: (0..SAMPLE)
             .map(|_| post_ids[skewed(&mut rng, POSTS)])
             .collect(),
@@ -322,12 +337,7 @@ end
 }
 
 fn statements(port: u16) -> Result<u64> {
-    let (_, text) = stack::http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
-    text.lines()
-        .find(|l| l.starts_with("nova_sql_statements_total"))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .context("no nova_sql_statements_total in /metrics")
+    Ok(stack::metric(port, "nova_sql_statements_total")? as u64)
 }
 
 fn field(line: &str, name: &str) -> Result<f64> {

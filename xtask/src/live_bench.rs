@@ -25,11 +25,12 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bench::{document_id, persisted, persisted_as, prepare_fresh_stack, stop_stack, BENCH};
+use crate::bench::{
+    document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, Account, BENCH,
+};
+use crate::events::percentile;
 use crate::postgres;
 use crate::stack::{self, State};
-
-const PASSWORD: &str = "bench password 1";
 
 struct Options {
     subscribers: usize,
@@ -64,35 +65,6 @@ impl Options {
     }
 }
 
-struct Account {
-    id: String,
-    token: String,
-}
-
-fn sign_up(root: &Path, name: &str) -> Result<Account> {
-    let email = format!("{name}@bench.test");
-    let registered = persisted(
-        root,
-        "Register",
-        json!({ "email": email, "username": name, "password": PASSWORD }),
-    )?;
-    let login = persisted(
-        root,
-        "Login",
-        json!({ "email": email, "password": PASSWORD }),
-    )?;
-    Ok(Account {
-        id: registered["register"]["id"]
-            .as_str()
-            .context("register returned no id")?
-            .to_string(),
-        token: login["login"]["accessToken"]
-            .as_str()
-            .context("login returned no token")?
-            .to_string(),
-    })
-}
-
 /// Resident memory of a bench process, in MiB.
 fn resident_mib(state: &State, process: &str) -> f64 {
     stack::recorded_pid(state, process)
@@ -125,21 +97,11 @@ fn memory_line(state: &State, when: &str) -> String {
 
 /// `nova_live_subscribers` of the bench chat.
 fn open_subscriptions() -> f64 {
-    let port = BENCH.subgraph_port(
-        stack::SUBGRAPHS
-            .iter()
-            .position(|s| *s == "chat")
-            .unwrap_or(0),
-    );
-    stack::http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))
-        .ok()
-        .and_then(|(_, text)| {
-            text.lines()
-                .find(|l| l.starts_with("nova_live_subscribers"))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0.0)
+    let chat = stack::SUBGRAPHS
+        .iter()
+        .position(|s| *s == "chat")
+        .unwrap_or(0);
+    stack::metric(BENCH.subgraph_port(chat), "nova_live_subscribers").unwrap_or(0.0)
 }
 
 /// What the receivers saw.
@@ -229,13 +191,6 @@ async fn connection(
         }
     }
     Ok(())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {

@@ -11,9 +11,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
+use nova_registry::auth::hash_token;
 
 use crate::compose::read_config;
+use crate::events::percentile;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, secret, State};
 
@@ -50,13 +51,6 @@ impl Setup {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The operator token of the development registry (`nova` reads it from
 /// `NOVA_REGISTRY_TOKEN`).
 pub fn operator_token(state: &State) -> Result<String> {
@@ -90,8 +84,8 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
             "NOVA_REGISTRY_TOKENS",
             format!(
                 "xtask:operator:{},routers:read:{}",
-                sha256_hex(&operator),
-                sha256_hex(&reader)
+                hash_token(&operator),
+                hash_token(&reader)
             ),
         )
         .env(
@@ -246,12 +240,11 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             delays.push(published.elapsed().as_secs_f64() * 1000.0);
         }
         delays.sort_by(|a, b| a.total_cmp(b));
-        let at = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize];
         println!(
             "publish → router serving it, {publishes} publishes (sync agent and router both poll every 1 s): \
              p50 {:.0} ms, p99 {:.0} ms, min {:.0} ms, max {:.0} ms",
-            at(0.5),
-            at(0.99),
+            percentile(&delays, 0.5),
+            percentile(&delays, 0.99),
             delays[0],
             delays[delays.len() - 1]
         );

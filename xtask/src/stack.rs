@@ -198,6 +198,16 @@ pub fn http(
 }
 
 /// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
+/// The first sample named `name` (labels ignored) on 127.0.0.1:`port`/metrics.
+pub fn metric(port: u16, name: &str) -> Result<f64> {
+    let (_, text) = http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no {name} in /metrics on port {port}"))
+}
+
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
     http(port, "GET", path, &[], "", Duration::from_secs(2))
         .ok()

@@ -39,10 +39,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn anonymous() -> Self {
-        Self::default()
-    }
-
     /// Read the caller from the forwarded claims (`extensions.jwt`). A claims object
     /// without a UUID `sub` is treated as anonymous: the router only forwards claims
     /// it verified, so this only happens with a token from another issuer.

@@ -181,12 +181,6 @@ where
         })
     }
 
-    /// Subscribers of `key` on this instance.
-    pub fn local_subscribers(&self, key: &K) -> usize {
-        let senders = self.senders.lock().expect("the hub lock is never poisoned");
-        senders.get(key).map_or(0, |s| s.receiver_count())
-    }
-
     async fn listen_forever(self, client: redis::Client) {
         let mut backoff = Duration::from_millis(100);
         loop {

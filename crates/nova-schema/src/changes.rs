@@ -94,23 +94,19 @@ fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut 
     match (old, new) {
         (ExtendedType::Object(old), ExtendedType::Object(new)) => {
             compare_fields(name, &old.fields, &new.fields, found);
-            compare_members(
+            compare_interfaces(
                 name,
-                "interface",
                 &old.implements_interfaces,
                 &new.implements_interfaces,
-                Severity::Safe,
                 found,
             );
         }
         (ExtendedType::Interface(old), ExtendedType::Interface(new)) => {
             compare_fields(name, &old.fields, &new.fields, found);
-            compare_members(
+            compare_interfaces(
                 name,
-                "interface",
                 &old.implements_interfaces,
                 &new.implements_interfaces,
-                Severity::Safe,
                 found,
             );
         }
@@ -170,6 +166,12 @@ fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut 
         }
         _ => {}
     }
+}
+
+type Interfaces = apollo_compiler::collections::IndexSet<apollo_compiler::schema::ComponentName>;
+
+fn compare_interfaces(name: &str, old: &Interfaces, new: &Interfaces, found: &mut Vec<Change>) {
+    compare_members(name, "interface", old, new, Severity::Safe, found);
 }
 
 fn compare_members<T: std::fmt::Display + Eq + std::hash::Hash>(

@@ -382,7 +382,7 @@ async fn supergraph_sync(client: &Client, args: &[String]) -> Outcome {
     loop {
         match fetch_once(client, Path::new(&out), etag.as_deref()).await {
             Ok(Some(new)) => {
-                println!("{} wrote {out} (etag {new})", chrono_now());
+                println!("{} wrote {out} (etag {new})", now());
                 etag = Some(new);
                 failing = false;
             }
@@ -390,7 +390,7 @@ async fn supergraph_sync(client: &Client, args: &[String]) -> Outcome {
             Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
             Err(Failure::Rejected(message)) | Err(Failure::Unreachable(message)) => {
                 if !failing {
-                    eprintln!("{} {message}; keeping {out} as it is", chrono_now());
+                    eprintln!("{} {message}; keeping {out} as it is", now());
                 }
                 failing = true;
             }
@@ -399,11 +399,11 @@ async fn supergraph_sync(client: &Client, args: &[String]) -> Outcome {
     }
 }
 
-fn chrono_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("[{}.{:03}]", now.as_secs(), now.subsec_millis())
+/// A log line's timestamp.
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
 }
 
 #[tokio::main]

@@ -482,15 +482,12 @@ impl Mutation {
         let id = self::conversation_id(&conversation_id)?;
         let up_to = decode_position_cursor(&up_to, "upTo")?;
         let db = ctx.data_unchecked::<Db>();
-        let (read_up_to, last_seq) = store::mark_read(db, id, me, up_to)
+        let (read_up_to, conversation) = store::mark_read(db, id, me, up_to)
             .await
             .map_err(chat_error)?;
-        let event = LiveChatEvent::read_receipt(id, me, read_up_to, last_seq);
+        let event = LiveChatEvent::read_receipt(id, me, read_up_to, conversation.last_seq);
         ctx.data_unchecked::<ChatHub>().publish(id, event).await;
-        store::member_conversation(db, id, me)
-            .await
-            .map(Conversation)
-            .map_err(chat_error)
+        Ok(Conversation(conversation))
     }
 
     /// Tell the other members the caller is (or stopped) typing. Not stored.

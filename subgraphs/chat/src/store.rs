@@ -446,29 +446,29 @@ async fn insert_message(
 }
 
 /// Move the reader's marker forward to `up_to` (never back, never past the
-/// newest message). Returns the marker and the conversation's newest seq.
+/// newest message). Returns the marker and the conversation.
 pub async fn mark_read(
     db: &Db,
     conversation_id: Uuid,
     reader: Uuid,
     up_to: i64,
-) -> Result<(i64, i64), ChatError> {
+) -> Result<(i64, ConversationRow), ChatError> {
     db.count_statement();
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE conversation_members cm \
          SET last_read_seq = GREATEST(cm.last_read_seq, LEAST($3, c.last_seq)) \
          FROM conversations c \
          WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
            AND cm.left_at IS NULL \
-         RETURNING cm.last_read_seq, c.last_seq",
-    )
+         RETURNING cm.last_read_seq, {CONVERSATION_COLUMNS}"
+    ))
     .bind(conversation_id)
     .bind(reader)
     .bind(up_to)
     .fetch_optional(db.statement())
     .await?;
     let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
-    Ok((row.get("last_read_seq"), row.get("last_seq")))
+    Ok((row.get("last_read_seq"), conversation_row(&row)))
 }
 
 /// One page of messages of each conversation. `after`/`before` are exclusive
