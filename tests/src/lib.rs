@@ -17,13 +17,14 @@ pub mod forge;
 pub mod live;
 
 /// The subgraphs every stack runs, as named in supergraph.yaml.
-pub const SUBGRAPHS: [&str; 6] = [
+pub const SUBGRAPHS: [&str; 7] = [
     "identity",
     "users",
     "content",
     "social",
     "chat",
     "notifications",
+    "feed",
 ];
 
 /// chat's MESSAGE_ENCRYPTION_MASTER_KEY in tests (32 bytes, base64).
@@ -327,8 +328,21 @@ impl Stack {
                 ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),
                 ("KAFKA_MAX_POLL_INTERVAL_MS", "10000".into()),
             ];
-            if name == "chat" || name == "notifications" {
+            if name == "chat" || name == "notifications" || name == "feed" {
                 env.push(("REDIS_URL", redis.url()));
+            }
+            if name == "feed" {
+                // The owners the feed asks directly (started before it).
+                for (variable, owner) in [
+                    ("CONTENT_SERVICE_URL", "content"),
+                    ("SOCIAL_SERVICE_URL", "social"),
+                ] {
+                    let owner = subgraphs
+                        .iter()
+                        .find(|s: &&Subgraph| s.name == owner)
+                        .context("the feed's owners start before it")?;
+                    env.push((variable, owner.url.clone()));
+                }
             }
             if name == "chat" {
                 env.push(("MESSAGE_ENCRYPTION_MASTER_KEY", TEST_MESSAGE_KEY.into()));
@@ -446,6 +460,11 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("{url} was not ready within 60s\n{}", self.logs())
+    }
+
+    /// REDIS_URL of this stack's Redis.
+    pub fn redis_url(&self) -> String {
+        self.redis.url()
     }
 
     /// KAFKA_BROKERS of this stack's broker.
@@ -785,6 +804,22 @@ impl Stack {
         }
         Response::from(request.send().await.expect("the router answers")).await
     }
+}
+
+/// Poll `check` until it holds or `seconds` pass.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, stack: &Stack, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen within {seconds}s\n{}", stack.logs());
 }
 
 /// Whether a printed sample name (`name{a="1",service="x"}`) is `wanted`, which

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nova_core::events::envelope::Follow;
 use nova_core::events::{EventMetrics, KafkaConfig, Relay};
 use nova_core::metrics::Metrics;
-use nova_e2e::Stack;
+use nova_e2e::{eventually, Stack};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -122,22 +122,6 @@ async fn likes_of(stack: &Stack, post: &str) -> i64 {
 async fn unsent(stack: &Stack, subgraph: &str) -> i64 {
     let sql = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
     count(stack, subgraph, sql, &[]).await
-}
-
-/// Poll `check` until it holds or `seconds` pass.
-async fn eventually<F, Fut>(seconds: u64, what: &str, stack: &Stack, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what} did not happen within {seconds}s\n{}", stack.logs());
 }
 
 #[tokio::test]

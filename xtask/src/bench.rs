@@ -46,7 +46,7 @@ const POSTS: usize = 20_000;
 const COMMENTS: usize = 30_000;
 const LIKES: usize = 100_000;
 const SAMPLE: usize = 500;
-const PASSWORD: &str = "bench password 1";
+pub const PASSWORD: &str = "bench password 1";
 
 /// A skewed pick in 0..n: low indices (the "popular" users and posts) are chosen
 /// far more often (u³ puts about half the picks in the first 12.5%).
@@ -130,7 +130,7 @@ pub fn sign_up(root: &Path, name: &str) -> Result<Account> {
 }
 
 /// Load a CSV into a table with psql's \copy.
-fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &str) -> Result<()> {
+pub fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &str) -> Result<()> {
     let mut child = Command::new("psql")
         .arg(pg.url(database))
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])

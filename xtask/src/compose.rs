@@ -40,6 +40,7 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
         "social" => Ok(nova_social::schema::sdl()),
         "chat" => Ok(nova_chat::schema::sdl()),
         "notifications" => Ok(nova_notifications::schema::sdl()),
+        "feed" => Ok(nova_feed::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

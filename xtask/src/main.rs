@@ -3,6 +3,7 @@
 mod bench;
 mod compose;
 mod events;
+mod feed_bench;
 mod kafka;
 mod live_bench;
 mod operations;
@@ -57,6 +58,11 @@ const USAGE: &str = "usage: cargo xtask <command>
                      chat subscribers over WebSocket through the router and a
                      sender at a fixed rate: delivered vs sent, fan-out latency
                      p50/p99, memory of the router and subgraphs
+  bench feed [--users N] [--posts N] [--viewers N] [--rate N] [--seconds N]
+                     the home feed at scale: backfill, cold rebuilds and Redis
+                     memory per timeline, HomeFeed pages at a fixed arrival rate
+                     (p50/p99, errors, SQL per request), fan-out delay of a
+                     10 000-follower account and of one above the fan-out limit
   bench registry [--publishes N]
                      compatible publishes through the schema registry, each timed
                      until the router serves it: p50/p99
@@ -75,6 +81,9 @@ fn main() -> ExitCode {
         Some("test") => stack::test(&root, &args[1..]),
         Some("bench") if args.get(1).map(String::as_str) == Some("events") => {
             events::bench(&root, &args[2..])
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("feed") => {
+            feed_bench::bench(&root, &args[2..])
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("registry") => {
             registry::bench(&root, &args[2..])

@@ -130,6 +130,10 @@ pub struct Service {
 }
 
 impl Service {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The same service as process `name` on `port`, with `extra_env` on top.
     pub fn variant(&self, name: &str, port: u16, extra_env: &[(&str, &str)]) -> Service {
         let mut env = self.env.clone();
@@ -280,13 +284,14 @@ pub fn start_background(state: &State, name: &str, mut command: Command) -> Resu
 
 /// Every subgraph a stack runs, in start order (binary `nova-<name>`, database
 /// `<prefix>_<name>`, port after the router's). The router starts after them.
-pub const SUBGRAPHS: [&str; 6] = [
+pub const SUBGRAPHS: [&str; 7] = [
     "identity",
     "users",
     "content",
     "social",
     "chat",
     "notifications",
+    "feed",
 ];
 
 pub const ROUTER_PORT: u16 = 4000;
@@ -397,8 +402,19 @@ pub fn services(
             env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
         }
-        if *name == "chat" || *name == "notifications" {
-            // Live events between instances (nova_core::live).
+        if *name == "feed" {
+            // The owners the feed asks directly (nova_core::internal).
+            for (variable, owner) in [
+                ("CONTENT_SERVICE_URL", "content"),
+                ("SOCIAL_SERVICE_URL", "social"),
+            ] {
+                let index = SUBGRAPHS.iter().position(|s| *s == owner);
+                let port = layout.subgraph_port(index.expect("owners are in SUBGRAPHS"));
+                env.push(var(variable, format!("http://127.0.0.1:{port}")));
+            }
+        }
+        if *name == "chat" || *name == "notifications" || *name == "feed" {
+            // Live events between instances (nova_core::live); feed's timelines.
             env.push(var(
                 "REDIS_URL",
                 format!("redis://127.0.0.1:{}", layout.redis_port),

@@ -242,6 +242,9 @@ where
 /// consumers) and its metrics registry (for live hubs and the like).
 pub struct Startup {
     pub db: Db,
+    /// The router secret: `/internal/` routes check it (`internal::protected`)
+    /// and internal calls to other subgraphs present it.
+    pub router_secret: String,
     pub events: EventRuntime,
     pub metrics: Metrics,
 }
@@ -279,6 +282,7 @@ where
     events.spawn_relay(service_name)?;
     let (schema, extra) = build(Startup {
         db: db.clone(),
+        router_secret: config.router_secret.clone(),
         events,
         metrics: metrics.clone(),
     })

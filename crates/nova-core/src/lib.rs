@@ -10,6 +10,7 @@ pub mod db;
 pub mod errors;
 pub mod events;
 pub mod http;
+pub mod internal;
 pub mod live;
 pub mod metrics;
 pub mod sdl;

@@ -41,10 +41,14 @@ pub fn redis_url_from_env() -> Result<String, ConfigError> {
     )
 }
 
-/// What travels on the channel: the key it is for and the event.
+/// Keys one message carries at most (`publish_to_many`), so a message to 10 000
+/// followers is ten messages of a few dozen kilobytes, not one huge one.
+const KEYS_PER_MESSAGE: usize = 1000;
+
+/// What travels on the channel: the keys it is for and the event.
 #[derive(Serialize, Deserialize)]
 struct Wire<K, V> {
-    key: K,
+    keys: Vec<K>,
     event: V,
 }
 
@@ -130,7 +134,28 @@ where
     /// logged and counted, not returned: the change it describes is already
     /// committed, and subscribers recover through the sequence numbers.
     pub async fn publish(&self, key: K, event: V) {
-        let payload = match serde_json::to_string(&Wire { key, event }) {
+        self.publish_wire(&Wire {
+            keys: vec![key],
+            event,
+        })
+        .await
+    }
+
+    /// Send the same `event` to the subscribers of every key in `keys` (a new
+    /// post to each follower's home screen): one Redis message per
+    /// `KEYS_PER_MESSAGE` keys instead of one per key.
+    pub async fn publish_to_many(&self, keys: &[K], event: V) {
+        for chunk in keys.chunks(KEYS_PER_MESSAGE) {
+            self.publish_wire(&Wire {
+                keys: chunk.to_vec(),
+                event: event.clone(),
+            })
+            .await;
+        }
+    }
+
+    async fn publish_wire(&self, wire: &Wire<K, V>) {
+        let payload = match serde_json::to_string(wire) {
             Ok(payload) => payload,
             Err(error) => {
                 tracing::error!(%error, "a live event did not serialize");
@@ -212,16 +237,18 @@ where
                     continue;
                 }
             };
-            self.deliver(wire.key, wire.event);
+            for key in &wire.keys {
+                self.deliver(key, &wire.event);
+            }
         }
         Ok(())
     }
 
-    fn deliver(&self, key: K, event: V) {
+    fn deliver(&self, key: &K, event: &V) {
         let senders = self.senders.lock().expect("the hub lock is never poisoned");
-        if let Some(sender) = senders.get(&key) {
+        if let Some(sender) = senders.get(key) {
             // An error only means nobody listens any more; the guard cleans up.
-            let delivered = sender.send(event).unwrap_or(0);
+            let delivered = sender.send(event.clone()).unwrap_or(0);
             self.metrics.count("delivered", delivered as u64);
         }
     }

@@ -1,6 +1,7 @@
 //! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`.
 
 pub mod events;
+pub mod internal;
 pub mod loaders;
 pub mod schema;
 pub mod store;

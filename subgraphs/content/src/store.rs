@@ -148,6 +148,32 @@ pub async fn delete_post(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
     Ok(true)
 }
 
+/// Which of `ids` are posts that exist now.
+pub async fn existing_posts(db: &Db, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM posts WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(db.statement())
+        .await
+}
+
+/// `(id, author, created_at)` of posts after `after`, oldest first (ids are
+/// UUIDv7, so id order is time order): one page of a read model's backfill.
+/// Background work for another service: not counted.
+pub async fn export_posts(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, author_id, created_at FROM posts \
+         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db.background_pool())
+    .await
+}
+
 pub async fn posts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Post>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {POST_COLUMNS} FROM posts WHERE id = ANY($1)"

@@ -1,7 +1,8 @@
 //! Events of social.
 //!
 //! Emits (on `nova.social`, written by `store` with the change they describe):
-//! `social.followed`, `social.unfollowed`, `social.blocked`, `social.post_liked`.
+//! `social.followed`, `social.unfollowed`, `social.blocked`, `social.unblocked`,
+//! `social.muted`, `social.unmuted`, `social.post_liked`.
 //!
 //! Consumes `nova.content`: when a post is deleted its likes go too, so like
 //! counts and "liked by" never point at a post that no longer exists.

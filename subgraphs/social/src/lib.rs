@@ -2,6 +2,7 @@
 //! `User` and `Post`, and `Query.suggestedUsers`.
 
 pub mod events;
+pub mod internal;
 pub mod loaders;
 pub mod schema;
 pub mod store;

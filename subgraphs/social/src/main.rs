@@ -1,5 +1,5 @@
 use nova_social::events::PostCleanup;
-use nova_social::{schema, MIGRATOR};
+use nova_social::{internal, schema, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -9,7 +9,8 @@ async fn main() -> anyhow::Result<()> {
     }
     nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |startup| async move {
         startup.events.spawn_consumer(PostCleanup);
-        Ok((schema::build(startup.db), axum::Router::new()))
+        let internal = internal::routes(startup.db.clone(), &startup.router_secret);
+        Ok((schema::build(startup.db), internal))
     })
     .await
 }

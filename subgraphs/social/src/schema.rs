@@ -173,7 +173,8 @@ pub struct Query;
 #[Object]
 impl Query {
     /// People followed by people you follow, most shared follows first; never
-    /// someone you follow already or a block in either direction.
+    /// someone you follow already, someone you muted, or a block in either
+    /// direction.
     #[graphql(directive = authenticated::apply())]
     async fn suggested_users(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<User>> {
         let viewer = Caller::of(ctx).require_user()?;
@@ -256,7 +257,8 @@ impl Mutation {
         Ok(User { id: other })
     }
 
-    /// Mute a user (stored now; the feed will hide their posts).
+    /// Mute a user: their posts leave your home feed and stay out while the mute
+    /// lasts, and they are not suggested to you. They are not told. Idempotent.
     #[graphql(directive = authenticated::apply())]
     async fn mute_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
         let (me, other) = caller_and_other(ctx, &user_id, "mute")?;

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use nova_core::connection::PageRequest;
 use nova_core::db::Db;
-use nova_core::events::envelope::{Block, Follow, PostLiked};
+use nova_core::events::envelope::{Block, Follow, Mute, PostLiked};
 use nova_core::events::{self, Event};
 use sqlx::Row;
 use uuid::Uuid;
@@ -143,23 +143,33 @@ pub async fn unblock(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::
 }
 
 pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
+    let event = Event::Muted(Mute {
+        muter_id: muter,
+        muted_id: muted,
+    });
+    change_with_event(
         db,
         "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        muter,
-        muted,
+        &[muter, muted],
+        &event,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
+    let event = Event::Unmuted(Mute {
+        muter_id: muter,
+        muted_id: muted,
+    });
+    change_with_event(
         db,
         "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2",
-        muter,
-        muted,
+        &[muter, muted],
+        &event,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
@@ -325,13 +335,15 @@ pub async fn follow_pages(
 }
 
 /// People followed by people the viewer follows, most shared follows first,
-/// excluding the viewer, whom they follow already, and blocks either way.
+/// excluding the viewer, whom they follow already, whom they muted, and blocks
+/// either way.
 pub async fn suggested_users(db: &Db, viewer: Uuid, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT f2.followee_id FROM follows f1 \
          JOIN follows f2 ON f2.follower_id = f1.followee_id \
          WHERE f1.follower_id = $1 AND f2.followee_id <> $1 \
            AND NOT EXISTS (SELECT 1 FROM follows x WHERE x.follower_id = $1 AND x.followee_id = f2.followee_id) \
+           AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f2.followee_id) \
            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $1 AND b.blocked_id = f2.followee_id) \
                                                   OR (b.blocker_id = f2.followee_id AND b.blocked_id = $1)) \
          GROUP BY f2.followee_id ORDER BY count(*) DESC, f2.followee_id LIMIT $2",
@@ -339,5 +351,39 @@ pub async fn suggested_users(db: &Db, viewer: Uuid, limit: i64) -> Result<Vec<Uu
     .bind(viewer)
     .bind(limit)
     .fetch_all(db.statement())
+    .await
+}
+
+/// A relation between two users, as exported to read models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    Follows,
+    Blocks,
+    Mutes,
+}
+
+/// One page of a relation's pairs after `after`, in pair order. Background work
+/// for another service: not counted.
+pub async fn export_pairs(
+    db: &Db,
+    relation: Relation,
+    after: Option<(Uuid, Uuid)>,
+    limit: i64,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let (table, a, b) = match relation {
+        Relation::Follows => ("follows", "follower_id", "followee_id"),
+        Relation::Blocks => ("blocks", "blocker_id", "blocked_id"),
+        Relation::Mutes => ("mutes", "muter_id", "muted_id"),
+    };
+    let (after_a, after_b) = after.unzip();
+    sqlx::query_as(&format!(
+        "SELECT {a}, {b} FROM {table} \
+         WHERE $1::uuid IS NULL OR ({a}, {b}) > ($1, $2) ORDER BY {a}, {b} LIMIT $3"
+    ))
+    .bind(after_a)
+    .bind(after_b)
+    .bind(limit)
+    .fetch_all(db.background_pool())
     .await
 }

@@ -4,9 +4,16 @@
 //! after a crash between the database commit and the offset commit, or a relay
 //! that published twice) finds its id recorded and changes nothing.
 //!
+//! Effects outside Postgres (a Redis timeline, a search index) cannot join that
+//! transaction. They run after it commits — for a first delivery and again for a
+//! redelivery of an event already recorded — and the offset is committed only
+//! once they succeed: a crash between the database commit and the external write
+//! means a redelivery, which redoes the write (see
+//! [`EventHandler::external_effects`]).
+//!
 //! A message that is not a readable event is logged, counted and parked in
-//! `parked_messages`, and the consumer moves on. A database error retries the
-//! same message with backoff and never skips it.
+//! `parked_messages`, and the consumer moves on. A database error, or a failed
+//! external effect, retries the same message with backoff and never skips it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,10 +44,24 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &'a Event,
     ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'a;
     /// Runs once the applied event's transaction has committed (and before its
-    /// offset is committed): the place for effects outside Postgres, such as
-    /// telling live subscribers. Not run for duplicates or ignored events.
+    /// offset is committed): the place for best-effort notices such as telling
+    /// live subscribers. Not run for duplicates or ignored events.
     fn after_commit<'a>(&'a self, _event: &'a Event) -> impl Future<Output = ()> + Send + 'a {
         async {}
+    }
+    /// Durable effects outside Postgres (a Redis timeline, a search index). Runs
+    /// after the event's transaction committed, for its first delivery AND for
+    /// every redelivery of an event already recorded (the previous attempt may
+    /// have crashed before finishing them), and before the offset is committed.
+    /// An error retries it with backoff; the offset waits. So it must be
+    /// idempotent by key and derive what it writes from the committed state, not
+    /// from the event alone: redone late, it must not undo a later change (a
+    /// post deleted since, a block added since).
+    fn external_effects<'a>(
+        &'a self,
+        _event: &'a Event,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'a {
+        async { Ok(()) }
     }
 }
 
@@ -48,6 +69,11 @@ pub trait EventHandler: Send + Sync + 'static {
 /// exits right after applying such an event and before committing its offset, as
 /// a crash there would. The fault tests use it; nothing else sets it.
 pub const FAULT_EXIT_BEFORE_OFFSET_COMMIT: &str = "NOVA_FAULT_EXIT_BEFORE_OFFSET_COMMIT";
+
+/// Test hook: with `NOVA_FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS=<event type>` the
+/// process exits right after such an event's transaction committed and before
+/// its external effects ran, as a crash there would.
+pub const FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS: &str = "NOVA_FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS";
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Outcome {
@@ -100,6 +126,7 @@ pub struct EventConsumer<H> {
     kafka: KafkaConfig,
     metrics: EventMetrics,
     exit_before_commit: Option<String>,
+    exit_before_effects: Option<String>,
 }
 
 impl<H: EventHandler> EventConsumer<H> {
@@ -110,6 +137,7 @@ impl<H: EventHandler> EventConsumer<H> {
             kafka,
             metrics,
             exit_before_commit: crate::config::optional(FAULT_EXIT_BEFORE_OFFSET_COMMIT),
+            exit_before_effects: crate::config::optional(FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS),
         }
     }
 
@@ -153,44 +181,82 @@ impl<H: EventHandler> EventConsumer<H> {
         }
     }
 
-    /// Apply one message, retrying database failures until they pass.
+    /// Apply one message and then its external effects, retrying failures of
+    /// either until they pass.
     async fn handle_until_done(&self, message: &BorrowedMessage<'_>) -> Outcome {
         let mut delay = Duration::from_millis(100);
-        loop {
+        let (outcome, event) = loop {
             match self.handle(message).await {
-                Ok(outcome) => return outcome,
+                Ok(done) => break done,
                 Err(error) => {
-                    self.metrics
-                        .consumer_failures
-                        .with_label_values(&[self.handler.name()])
-                        .inc();
-                    tracing::warn!(
-                        consumer = self.handler.name(),
-                        topic = message.topic(),
-                        offset = message.offset(),
-                        %error,
-                        "cannot apply event; retrying"
-                    );
+                    self.count_failure(message, &error, "cannot apply event; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
+        };
+        let Some(event) = event else {
+            return outcome;
+        };
+        if self.exit_before_effects.as_deref() == Some(event.type_name()) {
+            tracing::error!(event_type = event.type_name(), "fault injection: exiting before the external effects");
+            std::process::exit(87);
         }
+        let mut delay = Duration::from_millis(100);
+        while let Err(error) = self.handler.external_effects(&event).await {
+            self.count_failure(message, &*error, "external effects failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        if outcome == Outcome::Applied
+            && self.exit_before_commit.as_deref() == Some(event.type_name())
+        {
+            tracing::error!(event_type = event.type_name(), "fault injection: exiting before the offset commit");
+            std::process::exit(86);
+        }
+        outcome
     }
 
-    async fn handle(&self, message: &BorrowedMessage<'_>) -> Result<Outcome, sqlx::Error> {
+    fn count_failure(
+        &self,
+        message: &BorrowedMessage<'_>,
+        error: &dyn std::fmt::Display,
+        what: &str,
+    ) {
+        self.metrics
+            .consumer_failures
+            .with_label_values(&[self.handler.name()])
+            .inc();
+        tracing::warn!(
+            consumer = self.handler.name(),
+            topic = message.topic(),
+            offset = message.offset(),
+            %error,
+            "{what}"
+        );
+    }
+
+    /// The outcome, and the event when its external effects are due (applied
+    /// now, or applied before and delivered again).
+    async fn handle(
+        &self,
+        message: &BorrowedMessage<'_>,
+    ) -> Result<(Outcome, Option<Event>), sqlx::Error> {
         let payload = message.payload().unwrap_or_default();
         let envelope: Envelope = match serde_json::from_slice(payload) {
             Ok(envelope) => envelope,
-            Err(error) => return self.park(message, &format!("not an event: {error}")).await,
+            Err(error) => {
+                let outcome = self.park(message, &format!("not an event: {error}")).await?;
+                return Ok((outcome, None));
+            }
         };
         let event = match envelope.event() {
             Ok(event) => event,
             // A type this build does not know (a newer producer): not ours to read.
-            Err(_) if !is_known_type(&envelope.event_type) => return Ok(Outcome::Ignored),
+            Err(_) if !is_known_type(&envelope.event_type) => return Ok((Outcome::Ignored, None)),
             Err(error) => {
                 let reason = format!("{} payload unreadable: {error}", envelope.event_type);
-                return self.park(message, &reason).await;
+                return Ok((self.park(message, &reason).await?, None));
             }
         };
         let mut tx = self.pool.begin().await?;
@@ -207,20 +273,16 @@ impl<H: EventHandler> EventConsumer<H> {
             == 1;
         if !first_time {
             tx.rollback().await?;
-            tracing::info!(consumer = self.handler.name(), event_id = %envelope.id, "duplicate event skipped");
-            return Ok(Outcome::Duplicate);
+            tracing::info!(consumer = self.handler.name(), event_id = %envelope.id, "duplicate event: its database effect is skipped, its external effects redone");
+            return Ok((Outcome::Duplicate, Some(event)));
         }
         if !self.handler.apply(&mut tx, &event).await? {
             tx.rollback().await?;
-            return Ok(Outcome::Ignored);
+            return Ok((Outcome::Ignored, None));
         }
         tx.commit().await?;
         self.handler.after_commit(&event).await;
-        if self.exit_before_commit.as_deref() == Some(envelope.event_type.as_str()) {
-            tracing::error!(event_type = %envelope.event_type, "fault injection: exiting before the offset commit");
-            std::process::exit(86);
-        }
-        Ok(Outcome::Applied)
+        Ok((Outcome::Applied, Some(event)))
     }
 
     async fn park(

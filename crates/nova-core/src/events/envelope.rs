@@ -49,6 +49,13 @@ pub enum Event {
     /// Someone lifted a block (social). Key: the blocker.
     #[serde(rename = "social.unblocked")]
     Unblocked(Block),
+    /// Someone muted someone: the muted account's posts leave the muter's feed
+    /// (social). Key: the muter.
+    #[serde(rename = "social.muted")]
+    Muted(Mute),
+    /// Someone lifted a mute (social). Key: the muter.
+    #[serde(rename = "social.unmuted")]
+    Unmuted(Mute),
     /// Someone liked a post (social). Key: the post.
     #[serde(rename = "social.post_liked")]
     PostLiked(PostLiked),
@@ -108,6 +115,13 @@ pub struct Block {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct Mute {
+    pub muter_id: Uuid,
+    pub muted_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PostLiked {
     pub user_id: Uuid,
     pub post_id: Uuid,
@@ -138,6 +152,8 @@ impl Event {
             Event::Unfollowed(_) => "social.unfollowed",
             Event::Blocked(_) => "social.blocked",
             Event::Unblocked(_) => "social.unblocked",
+            Event::Muted(_) => "social.muted",
+            Event::Unmuted(_) => "social.unmuted",
             Event::PostLiked(_) => "social.post_liked",
             Event::MessageSent(_) => "chat.message_sent",
         }
@@ -163,6 +179,7 @@ impl Event {
             Event::CommentCreated(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
             Event::Blocked(e) | Event::Unblocked(e) => e.blocker_id,
+            Event::Muted(e) | Event::Unmuted(e) => e.muter_id,
             Event::PostLiked(e) => e.post_id,
             Event::MessageSent(e) => e.conversation_id,
         }

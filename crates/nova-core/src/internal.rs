@@ -1,0 +1,81 @@
+//! Calls between subgraphs that the router does not make: a read model asking
+//! the owner of some data (the feed asks content which posts it still serves).
+//! Such a call carries the router secret exactly like a router call, and the
+//! owner serves it under `/internal/` only to callers presenting it. Every such
+//! path is listed in ARCHITECTURE.md ("Internal calls"); the deployment's network
+//! policy allows exactly those.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::IntoResponse;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
+
+/// `routes` (paths under `/internal/`) answer 403 to a caller without the secret.
+pub fn protected(routes: axum::Router, secret: &str) -> axum::Router {
+    let secret: Arc<str> = Arc::from(secret);
+    routes.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let secret = secret.clone();
+            async move {
+                let presented = request
+                    .headers()
+                    .get(ROUTER_SECRET_HEADER)
+                    .map(|v| v.as_bytes());
+                if router_secret_matches(presented, &secret) {
+                    next.run(request).await
+                } else {
+                    (StatusCode::FORBIDDEN, "internal calls need the router secret")
+                        .into_response()
+                }
+            }
+        },
+    ))
+}
+
+/// A client for another subgraph's `/internal/` routes.
+#[derive(Clone)]
+pub struct InternalClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    secret: Arc<str>,
+}
+
+impl InternalClient {
+    /// `base_url` is the other subgraph's base (`http://host:port`).
+    pub fn new(base_url: &str, secret: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(Self {
+            http,
+            base_url: Arc::from(base_url.trim_end_matches('/')),
+            secret: Arc::from(secret),
+        })
+    }
+
+    /// POST `body` as JSON to `path` and read the JSON answer; a status other
+    /// than 2xx is an error naming the path.
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<R> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header(ROUTER_SECRET_HEADER, &*self.secret)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("{path} answered {status}");
+        }
+        Ok(response.json().await?)
+    }
+}

@@ -1,0 +1,94 @@
+//! content's `/internal/` routes (see `nova_core::internal`): what read models
+//! ask the owner of posts directly.
+//!
+//! - `POST /internal/posts/served` `{ "ids": [...] }` → `{ "ids": [...] }`: which
+//!   of these posts content serves now. The feed asks before it answers a page,
+//!   so a deleted post leaves every feed at once, not when the event arrives.
+//! - `POST /internal/posts/export` `{ "after": id | null, "limit": n }` →
+//!   `{ "posts": [{ "postId", "authorId", "createdAt" }] }`, oldest first: the
+//!   backfill of a new read model (it then follows `nova.content`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use nova_core::db::Db;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::store;
+
+/// Ids one `served` call may ask about (a page with its look-ahead).
+pub const MAX_SERVED_IDS: usize = 1000;
+/// Posts one export call returns at most.
+pub const MAX_EXPORT_PAGE: i64 = 5000;
+
+#[derive(Deserialize, Serialize)]
+pub struct Ids {
+    pub ids: Vec<Uuid>,
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct ExportRequest {
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedPost {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct ExportPage {
+    pub posts: Vec<ExportedPost>,
+}
+
+type Answer<T> = Result<Json<T>, (StatusCode, String)>;
+
+fn failed(error: sqlx::Error) -> (StatusCode, String) {
+    tracing::error!(%error, "internal call failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+async fn served(State(db): State<Db>, Json(request): Json<Ids>) -> Answer<Ids> {
+    if request.ids.len() > MAX_SERVED_IDS {
+        let message = format!("at most {MAX_SERVED_IDS} ids per call");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let ids = store::existing_posts(&db, &request.ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(Ids { ids }))
+}
+
+async fn export(State(db): State<Db>, Json(request): Json<ExportRequest>) -> Answer<ExportPage> {
+    if !(1..=MAX_EXPORT_PAGE).contains(&request.limit) {
+        let message = format!("limit must be between 1 and {MAX_EXPORT_PAGE}");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let posts = store::export_posts(&db, request.after, request.limit)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|(post_id, author_id, created_at)| ExportedPost {
+            post_id,
+            author_id,
+            created_at,
+        })
+        .collect();
+    Ok(Json(ExportPage { posts }))
+}
+
+/// The routes, protected by the router secret.
+pub fn routes(db: Db, router_secret: &str) -> axum::Router {
+    let routes = axum::Router::new()
+        .route("/internal/posts/served", post(served))
+        .route("/internal/posts/export", post(export))
+        .with_state(db);
+    nova_core::internal::protected(routes, router_secret)
+}

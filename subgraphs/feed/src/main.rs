@@ -1,0 +1,57 @@
+use std::time::Duration;
+
+use nova_core::config::exit_on_error;
+use nova_core::internal::InternalClient;
+use nova_core::live::{redis_url_from_env, LiveHub};
+use nova_feed::events::FeedBuilder;
+use nova_feed::page::FeedReader;
+use nova_feed::settings::FeedSettings;
+use nova_feed::timeline::Timelines;
+use nova_feed::{backfill, schema, MIGRATOR};
+
+/// How long a page waits for content's answer.
+const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("print-schema") {
+        print!("{}", schema::sdl());
+        return Ok(());
+    }
+    let redis_url = exit_on_error(redis_url_from_env());
+    let settings = exit_on_error(FeedSettings::from_env());
+    nova_core::http::run_subgraph("feed", 4007, &MIGRATOR, |startup| async move {
+        let secret = &startup.router_secret;
+        let content = InternalClient::new(&settings.content_url, secret, INTERNAL_CALL_TIMEOUT)?;
+        let social = InternalClient::new(&settings.social_url, secret, INTERNAL_CALL_TIMEOUT)?;
+        let timelines = Timelines::connect(
+            &redis_url,
+            settings.timeline_cap,
+            settings.timeline_ttl_seconds(),
+        )
+        .await?;
+        let hub = LiveHub::start(&redis_url, "feed", &startup.metrics).await?;
+        let builder = FeedBuilder::new(
+            startup.db.background_pool().clone(),
+            timelines.clone(),
+            hub.clone(),
+            settings.clone(),
+        );
+        // The consumer starts once the backfill has copied the owners' data.
+        let pool = startup.db.background_pool().clone();
+        let events = startup.events;
+        let backfill_content = content.clone();
+        tokio::spawn(async move {
+            backfill::run_until_done(&pool, &social, &backfill_content).await;
+            events.spawn_consumer(builder);
+        });
+        let reader = FeedReader {
+            db: startup.db,
+            timelines,
+            content,
+            settings,
+        };
+        Ok((schema::build(reader, hub), axum::Router::new()))
+    })
+    .await
+}

@@ -1,0 +1,143 @@
+//! One page of a home feed: candidates from the viewer's Redis timeline and,
+//! merged in, the newest posts of followed accounts above the fan-out limit;
+//! then the read-time checks — the feed's rule (`store::visible`) and the owner
+//! (`content` serves the post now) — so a deleted or hidden post is left out of
+//! the page, never returned as a null.
+//!
+//! The statements per page do not depend on its size: a reader touch, the merge,
+//! the visibility check, and one call to content (more rounds only when most
+//! candidates were filtered out).
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use nova_core::db::Db;
+use nova_core::internal::InternalClient;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::settings::FeedSettings;
+use crate::store;
+use crate::timeline::Timelines;
+
+/// Rounds of candidates a page tries before it returns what it has.
+const MAX_ROUNDS: usize = 3;
+
+/// What a page read needs.
+#[derive(Clone)]
+pub struct FeedReader {
+    pub db: Db,
+    pub timelines: Timelines,
+    pub content: InternalClient,
+    pub settings: FeedSettings,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ids {
+    ids: Vec<Uuid>,
+}
+
+impl FeedReader {
+    /// Up to `limit` post ids for `viewer` older than `before`, newest first.
+    pub async fn page(
+        &self,
+        viewer: Uuid,
+        before: Option<Uuid>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Uuid>> {
+        let last_read = store::touch_reader(&self.db, viewer).await?;
+        let window = Duration::days(self.settings.inactive_days);
+        // Fan-out skipped this viewer while inactive: what Redis holds is stale.
+        if last_read.is_none_or(|at| at < Utc::now() - window) {
+            self.rebuild(viewer).await?;
+        }
+        let mut page = Vec::with_capacity(limit);
+        let mut before = before;
+        for _ in 0..MAX_ROUNDS {
+            let wanted = limit - page.len();
+            // Room for candidates the checks remove.
+            let fetch = wanted * 2 + 4;
+            let (candidates, exhausted) = self.candidates(viewer, before, fetch).await?;
+            let Some(oldest) = candidates.last().copied() else {
+                break;
+            };
+            let visible = store::visible(&self.db, viewer, &candidates).await?;
+            let checked: Vec<Uuid> = candidates
+                .into_iter()
+                .filter(|id| visible.contains(id))
+                .collect();
+            let served = self.served(&checked).await?;
+            page.extend(
+                checked
+                    .into_iter()
+                    .filter(|id| served.contains(id))
+                    .take(wanted),
+            );
+            if page.len() >= limit || exhausted {
+                break;
+            }
+            before = Some(oldest);
+        }
+        Ok(page)
+    }
+
+    /// The newest `count` candidates older than `before`, and whether there are
+    /// no more beyond them.
+    async fn candidates(
+        &self,
+        viewer: Uuid,
+        before: Option<Uuid>,
+        count: usize,
+    ) -> anyhow::Result<(Vec<Uuid>, bool)> {
+        let cached = match self.timelines.page(viewer, before, count).await? {
+            Some(ids) => ids,
+            None => {
+                self.rebuild(viewer).await?;
+                self.timelines
+                    .page(viewer, before, count)
+                    .await?
+                    .unwrap_or_default()
+            }
+        };
+        let merged_in = store::posts_of_followed_above_limit(
+            &self.db,
+            viewer,
+            self.settings.fan_out_limit,
+            before,
+            count as i64,
+        )
+        .await?;
+        let exhausted = cached.len() < count && merged_in.len() < count;
+        let mut all: Vec<Uuid> = cached.into_iter().chain(merged_in).collect();
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        all.dedup();
+        all.truncate(count);
+        Ok((all, exhausted))
+    }
+
+    /// Which of `ids` content serves now.
+    async fn served(&self, ids: &[Uuid]) -> anyhow::Result<HashSet<Uuid>> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let answer: Ids = self
+            .content
+            .post("/internal/posts/served", &Ids { ids: ids.to_vec() })
+            .await?;
+        Ok(answer.ids.into_iter().collect())
+    }
+
+    /// Rebuild `viewer`'s timeline from the feed's tables.
+    async fn rebuild(&self, viewer: Uuid) -> anyhow::Result<()> {
+        self.timelines.start_rebuild(viewer).await?;
+        let posts = store::timeline_source(
+            &self.db,
+            viewer,
+            self.settings.fan_out_limit,
+            self.timelines.cap() as i64,
+        )
+        .await?;
+        self.timelines.add_if_present(&[viewer], &posts).await?;
+        Ok(())
+    }
+}
