@@ -50,7 +50,12 @@ async fn post(stack: &Stack, token: &str, body: &str) -> String {
 }
 
 /// One page: the post ids and the cursor to go on from (when there is more).
-async fn page(stack: &Stack, token: &str, n: i32, after: Option<&str>) -> (Vec<String>, Option<String>) {
+async fn page(
+    stack: &Stack,
+    token: &str,
+    n: i32,
+    after: Option<&str>,
+) -> (Vec<String>, Option<String>) {
     let response = stack
         .graphql(Some(token), FEED_IDS, json!({ "n": n, "after": after }))
         .await;
@@ -81,7 +86,10 @@ async fn feed(stack: &Stack, token: &str) -> Vec<String> {
 }
 
 async fn wait_for_feed(stack: &Stack, token: &str, what: &str, check: impl Fn(&[String]) -> bool) {
-    eventually(30, what, stack, || async { check(&feed(stack, token).await) }).await;
+    eventually(30, what, stack, || async {
+        check(&feed(stack, token).await)
+    })
+    .await;
 }
 
 fn newest_first(mut ids: Vec<String>) -> Vec<String> {
@@ -99,17 +107,26 @@ async fn follow_post_page_unfollow_and_delete() {
 
     let before_follow = post(&stack, &bob, "written before ann followed").await;
     let own = post(&stack, &ann, "ann's own post").await;
-    wait_for_feed(&stack, &ann, "ann's own post in her feed", |ids| ids == [own.clone()]).await;
+    wait_for_feed(&stack, &ann, "ann's own post in her feed", |ids| {
+        ids == [own.clone()]
+    })
+    .await;
     write(&stack, &ann, FOLLOW, json!({ "u": bob_id })).await;
     // Follow → the followed account's recent posts are backfilled.
-    wait_for_feed(&stack, &ann, "bob's earlier post backfilled", |ids| ids.contains(&before_follow)).await;
+    wait_for_feed(&stack, &ann, "bob's earlier post backfilled", |ids| {
+        ids.contains(&before_follow)
+    })
+    .await;
     let mut bobs = vec![before_follow];
     for i in 0..11 {
         bobs.push(post(&stack, &bob, &format!("bob #{i}")).await);
     }
     post(&stack, &cat, "cat is not followed").await;
     let expected = newest_first(bobs.iter().cloned().chain([own.clone()]).collect());
-    wait_for_feed(&stack, &ann, "bob's posts fanned out", |ids| ids == expected).await;
+    wait_for_feed(&stack, &ann, "bob's posts fanned out", |ids| {
+        ids == expected
+    })
+    .await;
 
     // Paging while bob keeps posting: nothing repeats, nothing is skipped.
     let mut seen = Vec::new();
@@ -126,33 +143,62 @@ async fn follow_post_page_unfollow_and_delete() {
     assert_eq!(seen, expected, "paging with new posts arriving");
 
     // One page of the home screen; statements per subgraph do not grow with size.
-    let screen = stack.graphql(Some(&ann), FEED_SCREEN, json!({ "n": 3 })).await;
+    let screen = stack
+        .graphql(Some(&ann), FEED_SCREEN, json!({ "n": 3 }))
+        .await;
     let first = &screen.expect_ok()["homeFeed"]["edges"][0]["node"];
     assert_eq!(first["author"]["username"], "bob", "{:#}", screen.body);
     assert_eq!(first["likeCount"], 0);
+    // The fewest of three runs: a DataLoader batch that a busy machine splits in
+    // two is timing, not growth with the page size.
     let mut per_size = Vec::new();
     for n in [5, 20] {
-        let before = statements(&stack).await;
-        stack.graphql(Some(&ann), FEED_SCREEN, json!({ "n": n })).await.expect_ok();
-        let after = statements(&stack).await;
-        per_size.push(before.iter().zip(&after).map(|(b, a)| a - b).collect::<Vec<_>>());
+        let mut fewest = vec![u64::MAX; 5];
+        for _ in 0..3 {
+            let before = statements(&stack).await;
+            stack
+                .graphql(Some(&ann), FEED_SCREEN, json!({ "n": n }))
+                .await
+                .expect_ok();
+            let after = statements(&stack).await;
+            for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+                fewest[i] = fewest[i].min(a - b);
+            }
+        }
+        per_size.push(fewest);
     }
-    assert_eq!(per_size[0], per_size[1], "statements per subgraph for 5 vs 20 posts");
+    assert_eq!(
+        per_size[0], per_size[1],
+        "statements per subgraph for 5 vs 20 posts"
+    );
+    // feed: reader, merge, visibility; content: served, posts, comment counts, comments.
+    assert_eq!(
+        per_size[1][..2],
+        [3, 4],
+        "feed and content statements per page"
+    );
 
     // A deleted post leaves the page at once: the owner is asked at read time.
     let deleted = feed(&stack, &ann).await[0].clone();
     write(&stack, &bob, DELETE_POST, json!({ "id": deleted })).await;
     let now = feed(&stack, &ann).await;
     assert!(!now.contains(&deleted), "a deleted post stayed in the feed");
-    let screen = stack.graphql(Some(&ann), FEED_SCREEN, json!({ "n": 20 })).await;
+    let screen = stack
+        .graphql(Some(&ann), FEED_SCREEN, json!({ "n": 20 }))
+        .await;
     assert!(screen.body.get("errors").is_none(), "{:#}", screen.body);
 
     // Unfollow → bob's posts leave; ann's own stay.
     write(&stack, &ann, UNFOLLOW, json!({ "u": bob_id })).await;
-    wait_for_feed(&stack, &ann, "bob's posts gone after unfollow", |ids| ids == [own.clone()]).await;
+    wait_for_feed(&stack, &ann, "bob's posts gone after unfollow", |ids| {
+        ids == [own.clone()]
+    })
+    .await;
 
     // Bad input and signed-out callers.
-    let too_many = stack.graphql(Some(&ann), FEED_IDS, json!({ "n": 101 })).await;
+    let too_many = stack
+        .graphql(Some(&ann), FEED_IDS, json!({ "n": 101 }))
+        .await;
     assert_eq!(too_many.error_codes(), ["BAD_USER_INPUT"]);
     let bad_cursor = stack
         .graphql(Some(&ann), FEED_IDS, json!({ "n": 5, "after": "nope" }))
@@ -187,7 +233,10 @@ async fn redeliver_sent_events(stack: &Stack, subgraph: &str) -> usize {
         let key: String = row.get("event_key");
         let envelope: String = row.get("envelope");
         producer
-            .send(FutureRecord::to(&topic).key(&key).payload(&envelope), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&topic).key(&key).payload(&envelope),
+                Duration::from_secs(10),
+            )
             .await
             .map_err(|(error, _)| error)
             .unwrap();
@@ -202,14 +251,23 @@ async fn blocked_and_muted_accounts_stay_out_even_when_events_come_again() {
     let (bob_id, bob) = stack.sign_up("bob").await;
     let (cat_id, cat) = stack.sign_up("cat").await;
     let (dan_id, dan) = stack.sign_up("dan").await;
-    for (token, followee) in [(&ann, &bob_id), (&ann, &cat_id), (&ann, &dan_id), (&bob, &ann_id), (&bob, &cat_id)] {
+    for (token, followee) in [
+        (&ann, &bob_id),
+        (&ann, &cat_id),
+        (&ann, &dan_id),
+        (&bob, &ann_id),
+        (&bob, &cat_id),
+    ] {
         write(&stack, token, FOLLOW, json!({ "u": followee })).await;
     }
     let bobs = post(&stack, &bob, "bob").await;
     let cats = post(&stack, &cat, "cat").await;
     let anns = post(&stack, &ann, "ann").await;
     wait_for_feed(&stack, &ann, "posts of bob and cat", |ids| ids.len() == 3).await;
-    wait_for_feed(&stack, &bob, "ann's post in bob's feed", |ids| ids.contains(&anns)).await;
+    wait_for_feed(&stack, &bob, "ann's post in bob's feed", |ids| {
+        ids.contains(&anns)
+    })
+    .await;
 
     // Who to follow: bob follows cat... ann follows cat too; dan follows bob.
     write(&stack, &dan, FOLLOW, json!({ "u": bob_id })).await;
@@ -220,46 +278,88 @@ async fn blocked_and_muted_accounts_stay_out_even_when_events_come_again() {
         .iter()
         .map(|u| u["id"].as_str().unwrap())
         .collect();
-    assert!(ids.contains(&ann_id.as_str()) && ids.contains(&cat_id.as_str()), "{ids:?}");
+    assert!(
+        ids.contains(&ann_id.as_str()) && ids.contains(&cat_id.as_str()),
+        "{ids:?}"
+    );
     write(&stack, &dan, MUTE, json!({ "u": cat_id })).await;
     let suggested = stack.graphql(Some(&dan), SUGGESTED, json!({})).await;
     let ids = suggested.expect_ok()["suggestedUsers"].to_string();
-    assert!(!ids.contains(&cat_id), "a muted account was suggested: {ids}");
+    assert!(
+        !ids.contains(&cat_id),
+        "a muted account was suggested: {ids}"
+    );
 
     // Mute: cat's posts leave ann's feed, and new ones never come in.
     write(&stack, &ann, MUTE, json!({ "u": cat_id })).await;
-    wait_for_feed(&stack, &ann, "cat's post gone after mute", |ids| !ids.contains(&cats)).await;
+    wait_for_feed(&stack, &ann, "cat's post gone after mute", |ids| {
+        !ids.contains(&cats)
+    })
+    .await;
     let cats_new = post(&stack, &cat, "cat, while muted").await;
     let dans = post(&stack, &dan, "dan, after cat's").await;
     wait_for_feed(&stack, &ann, "dan's later post", |ids| ids.contains(&dans)).await;
-    assert!(!feed(&stack, &ann).await.contains(&cats_new), "a muted account's new post came in");
+    assert!(
+        !feed(&stack, &ann).await.contains(&cats_new),
+        "a muted account's new post came in"
+    );
 
     // Block (bob blocks ann): gone both ways.
     write(&stack, &bob, BLOCK, json!({ "u": ann_id })).await;
-    wait_for_feed(&stack, &ann, "bob's post gone after his block", |ids| !ids.contains(&bobs)).await;
-    wait_for_feed(&stack, &bob, "ann's post gone from the blocker's feed", |ids| !ids.contains(&anns)).await;
+    wait_for_feed(&stack, &ann, "bob's post gone after his block", |ids| {
+        !ids.contains(&bobs)
+    })
+    .await;
+    wait_for_feed(
+        &stack,
+        &bob,
+        "ann's post gone from the blocker's feed",
+        |ids| !ids.contains(&anns),
+    )
+    .await;
 
     // Every event again, same ids: nothing comes back.
     let consumed_before = stack
-        .metric("feed", r#"nova_events_consumed_total{consumer="feed.timelines",outcome="duplicate"}"#)
+        .metric(
+            "feed",
+            r#"nova_events_consumed_total{consumer="feed.timelines",outcome="duplicate"}"#,
+        )
         .await;
     let social_events = redeliver_sent_events(&stack, "social").await;
     let content_events = redeliver_sent_events(&stack, "content").await;
     let expected = consumed_before + (social_events + content_events) as f64;
-    eventually(30, "the feed reading every redelivered event", &stack, || async {
-        let duplicates = stack
-            .metric("feed", r#"nova_events_consumed_total{consumer="feed.timelines",outcome="duplicate"}"#)
-            .await;
-        duplicates >= expected
-    })
+    eventually(
+        30,
+        "the feed reading every redelivered event",
+        &stack,
+        || async {
+            let duplicates = stack
+                .metric(
+                    "feed",
+                    r#"nova_events_consumed_total{consumer="feed.timelines",outcome="duplicate"}"#,
+                )
+                .await;
+            duplicates >= expected
+        },
+    )
     .await;
     let ann_feed = feed(&stack, &ann).await;
-    assert_eq!(ann_feed, newest_first(vec![dans.clone(), anns.clone()]), "ann's feed after redelivery");
-    assert!(!feed(&stack, &bob).await.contains(&anns), "the blocked account's post came back");
+    assert_eq!(
+        ann_feed,
+        newest_first(vec![dans.clone(), anns.clone()]),
+        "ann's feed after redelivery"
+    );
+    assert!(
+        !feed(&stack, &bob).await.contains(&anns),
+        "the blocked account's post came back"
+    );
 
     // Unmute: cat's posts come back (ann still follows cat).
     write(&stack, &ann, UNMUTE, json!({ "u": cat_id })).await;
-    wait_for_feed(&stack, &ann, "cat's posts back after unmute", |ids| ids.contains(&cats) && ids.contains(&cats_new)).await;
+    wait_for_feed(&stack, &ann, "cat's posts back after unmute", |ids| {
+        ids.contains(&cats) && ids.contains(&cats_new)
+    })
+    .await;
 }
 
 async fn timeline_members(stack: &Stack, user: &str) -> Vec<String> {
@@ -277,7 +377,10 @@ async fn timeline_members(stack: &Stack, user: &str) -> Vec<String> {
 async fn flush_redis(stack: &Stack) {
     let client = redis::Client::open(stack.redis_url()).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
-    redis::cmd("FLUSHALL").query_async::<()>(&mut redis).await.unwrap();
+    redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -297,13 +400,23 @@ async fn redis_is_a_cache_crashes_redo_the_fan_out_and_big_accounts_merge_at_rea
     let before = feed(&stack, &ann).await;
     flush_redis(&stack).await;
     assert_eq!(feed(&stack, &ann).await, before, "feed after FLUSHALL");
-    assert_eq!(timeline_members(&stack, &ann_id).await.len(), 4, "rebuilt timeline: sentinel + 3");
+    assert_eq!(
+        timeline_members(&stack, &ann_id).await.len(),
+        4,
+        "rebuilt timeline: sentinel + 3"
+    );
 
     // The live pill: ann hears of bob's next post.
-    let mut live = LiveClient::connect(&stack.router_url, Some(&ann)).await.unwrap();
-    live.subscribe("feed", "subscription { homeFeedUpdated { post { id body } author { username } } }", json!({}))
+    let mut live = LiveClient::connect(&stack.router_url, Some(&ann))
         .await
         .unwrap();
+    live.subscribe(
+        "feed",
+        "subscription { homeFeedUpdated { post { id body } author { username } } }",
+        json!({}),
+    )
+    .await
+    .unwrap();
     eventually(10, "the subscription open at the feed", &stack, || async {
         stack.metric("feed", "nova_live_subscribers").await == 1.0
     })
@@ -313,24 +426,39 @@ async fn redis_is_a_cache_crashes_redo_the_fan_out_and_big_accounts_merge_at_rea
     assert_eq!(update["homeFeedUpdated"]["post"]["id"], live_post.as_str());
     assert_eq!(update["homeFeedUpdated"]["post"]["body"], "heard live");
     assert_eq!(update["homeFeedUpdated"]["author"]["username"], "bob");
-    wait_for_feed(&stack, &ann, "the live post in the feed", |ids| ids.contains(&live_post)).await;
+    wait_for_feed(&stack, &ann, "the live post in the feed", |ids| {
+        ids.contains(&live_post)
+    })
+    .await;
 
     // A crash after the database commit, before the Redis write: the restarted
     // consumer gets the event again and redoes the write.
     stack
-        .restart_subgraph("feed", &[(FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS, "content.post_created")])
+        .restart_subgraph(
+            "feed",
+            &[(FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS, "content.post_created")],
+        )
         .await
         .unwrap();
     let lost = post(&stack, &bob, "written while the feed crashed").await;
-    assert_eq!(stack.wait_for_exit("feed", Duration::from_secs(60)).await, Some(87));
+    assert_eq!(
+        stack.wait_for_exit("feed", Duration::from_secs(60)).await,
+        Some(87)
+    );
     stack.restart_subgraph("feed", &[]).await.unwrap();
-    eventually(60, "the post in ann's timeline after the crash", &stack, || async {
-        timeline_members(&stack, &ann_id).await.contains(&lost)
-    })
+    eventually(
+        60,
+        "the post in ann's timeline after the crash",
+        &stack,
+        || async { timeline_members(&stack, &ann_id).await.contains(&lost) },
+    )
     .await;
 
     // Above the fan-out limit (2 followers here): merged in at read time, in order.
-    stack.restart_subgraph("feed", &[("FEED_FAN_OUT_LIMIT", "2")]).await.unwrap();
+    stack
+        .restart_subgraph("feed", &[("FEED_FAN_OUT_LIMIT", "2")])
+        .await
+        .unwrap();
     let (_, cat) = stack.sign_up("cat").await;
     write(&stack, &cat, FOLLOW, json!({ "u": star_id })).await;
     write(&stack, &ann, FOLLOW, json!({ "u": star_id })).await;
@@ -343,9 +471,20 @@ async fn redis_is_a_cache_crashes_redo_the_fan_out_and_big_accounts_merge_at_rea
     .await;
     let members = timeline_members(&stack, &ann_id).await;
     assert!(members.contains(&bob_middle), "bob is fanned out");
-    assert!(!members.contains(&star_new), "star is above the limit: merged at read, not written");
+    assert!(
+        !members.contains(&star_new),
+        "star is above the limit: merged at read, not written"
+    );
     let cat_view = feed(&stack, &cat).await;
-    assert_eq!(cat_view, newest_first(vec![star_new, star_old]), "cat sees star's posts");
+    assert_eq!(
+        cat_view,
+        newest_first(vec![star_new, star_old]),
+        "cat sees star's posts"
+    );
     let unique: HashSet<String> = feed(&stack, &ann).await.into_iter().collect();
-    assert_eq!(unique.len(), 8, "ann's posts: bob's 6, star's 2, none twice");
+    assert_eq!(
+        unique.len(),
+        8,
+        "ann's posts: bob's 6, star's 2, none twice"
+    );
 }

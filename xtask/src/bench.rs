@@ -130,7 +130,13 @@ pub fn sign_up(root: &Path, name: &str) -> Result<Account> {
 }
 
 /// Load a CSV into a table with psql's \copy.
-pub fn copy_csv(pg: &Postgres, database: &str, table: &str, columns: &str, rows: &str) -> Result<()> {
+pub fn copy_csv(
+    pg: &Postgres,
+    database: &str,
+    table: &str,
+    columns: &str,
+    rows: &str,
+) -> Result<()> {
     let mut child = Command::new("psql")
         .arg(pg.url(database))
         .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])

@@ -103,16 +103,15 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Build the router and subgraph binaries; returns the folder holding them.
+/// Build the router, registry and subgraph binaries; returns the folder holding
+/// them. Every binary of the workspace, so dependencies are built with the
+/// workspace's feature set — the one `cargo test --workspace` uses next — instead
+/// of a second variant for a subset of packages (minutes on a cold machine).
 pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
     let mut command = cargo();
     command
         .current_dir(root)
-        .args(["build", "--bin", "nova-router"])
-        .args(["--bin", "nova-registry", "--bin", "nova"]);
-    for name in SUBGRAPHS {
-        command.args(["--bin", &format!("nova-{name}")]);
-    }
+        .args(["build", "--workspace", "--bins"]);
     if release {
         command.arg("--release");
     }

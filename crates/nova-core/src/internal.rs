@@ -31,7 +31,10 @@ pub fn protected(routes: axum::Router, secret: &str) -> axum::Router {
                 if router_secret_matches(presented, &secret) {
                     next.run(request).await
                 } else {
-                    (StatusCode::FORBIDDEN, "internal calls need the router secret")
+                    (
+                        StatusCode::FORBIDDEN,
+                        "internal calls need the router secret",
+                    )
                         .into_response()
                 }
             }

@@ -63,7 +63,11 @@ pub async fn run_until_done(pool: &PgPool, social: &InternalClient, content: &In
     }
 }
 
-async fn run(pool: &PgPool, social: &InternalClient, content: &InternalClient) -> anyhow::Result<()> {
+async fn run(
+    pool: &PgPool,
+    social: &InternalClient,
+    content: &InternalClient,
+) -> anyhow::Result<()> {
     if !store::backfilled(pool, "social").await? {
         for relation in ["follows", "blocks", "mutes"] {
             copy_relation(pool, social, relation).await?;
@@ -80,7 +84,11 @@ async fn run(pool: &PgPool, social: &InternalClient, content: &InternalClient) -
     Ok(())
 }
 
-async fn copy_relation(pool: &PgPool, social: &InternalClient, relation: &str) -> anyhow::Result<()> {
+async fn copy_relation(
+    pool: &PgPool,
+    social: &InternalClient,
+    relation: &str,
+) -> anyhow::Result<()> {
     let mut after = None;
     loop {
         let request = GraphRequest {

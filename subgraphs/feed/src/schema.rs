@@ -3,7 +3,9 @@
 //! their owners resolve through the router.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, EmptyMutation, Object, Result, Schema, SchemaBuilder, Subscription, ID};
+use async_graphql::{
+    Context, EmptyMutation, Object, Result, Schema, SchemaBuilder, Subscription, ID,
+};
 use futures::{Stream, StreamExt};
 use nova_core::connection::{connection, PageRequest};
 use nova_core::errors::OrInternal;

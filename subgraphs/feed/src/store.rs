@@ -102,11 +102,13 @@ pub async fn add_block(
     blocker: Uuid,
     blocked: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(blocker)
+    .bind(blocked)
+    .execute(&mut *tx)
+    .await?;
     remove_follow(tx, blocker, blocked).await?;
     remove_follow(tx, blocked, blocker).await
 }

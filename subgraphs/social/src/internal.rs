@@ -43,7 +43,10 @@ async fn export(
         .await
         .map_err(|error| {
             tracing::error!(%error, "graph export failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".to_string(),
+            )
         })?;
     Ok(Json(ExportPage { pairs }))
 }

@@ -23,7 +23,9 @@ use anyhow::{bail, Context, Result};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::bench::{document_id, persisted, persisted_as, prepare_fresh_stack, stop_stack, BENCH, PASSWORD};
+use crate::bench::{
+    document_id, persisted, persisted_as, prepare_fresh_stack, stop_stack, BENCH, PASSWORD,
+};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
 
@@ -44,20 +46,24 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let rate: u64 = crate::number_option(args, "--rate", 200)?;
     let seconds: u64 = crate::number_option(args, "--seconds", 20)?;
     if options.users < seed::FAN_FOLLOWERS + 1000 || options.viewers < 1 || rate < 1 {
-        bail!("--users must be at least {}, --viewers and --rate at least 1", seed::FAN_FOLLOWERS + 1000);
+        bail!(
+            "--users must be at least {}, --viewers and --rate at least 1",
+            seed::FAN_FOLLOWERS + 1000
+        );
     }
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
     let result = (|| -> Result<()> {
         let limit = seed::FAN_OUT_LIMIT.to_string();
-        let services: Vec<stack::Service> = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?
-            .into_iter()
-            .map(|s| match s.name.strip_prefix(BENCH.name_prefix) {
-                Some("feed") => s.variant(&s.name, s.port(), &[("FEED_FAN_OUT_LIMIT", &limit)]),
-                _ => s,
-            })
-            .collect();
+        let services: Vec<stack::Service> =
+            stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?
+                .into_iter()
+                .map(|s| match s.name.strip_prefix(BENCH.name_prefix) {
+                    Some("feed") => s.variant(&s.name, s.port(), &[("FEED_FAN_OUT_LIMIT", &limit)]),
+                    _ => s,
+                })
+                .collect();
         for service in &services {
             stack::start(&state, &bin_dir, root, service)?;
             stack::wait_ready(&state, service, Duration::from_secs(60))?;
@@ -68,7 +74,9 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
             .find(|s| s.name == format!("{}feed", BENCH.name_prefix))
             .context("the feed service")?;
         backfill(&state, &pg, &bin_dir, root, feed)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(measure(root, &seeded, rate, seconds))
     })();
     stop_stack(&state)?;
@@ -76,7 +84,13 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// Clear the feed's backfill marks and restart it: it copies the owners' data.
-fn backfill(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path, feed: &stack::Service) -> Result<()> {
+fn backfill(
+    state: &State,
+    pg: &Postgres,
+    bin_dir: &Path,
+    root: &Path,
+    feed: &stack::Service,
+) -> Result<()> {
     let database = BENCH.database("feed");
     stack::stop_process(state, &feed.name)?;
     postgres::psql(pg, &database, "DELETE FROM backfills")?;
@@ -94,7 +108,11 @@ fn backfill(state: &State, pg: &Postgres, bin_dir: &Path, root: &Path, feed: &st
         &database,
         "SELECT (SELECT count(*) FROM follows) || ' follows, ' || (SELECT count(*) FROM posts) || ' posts'",
     )?;
-    println!("feed backfill from the owners' exports: {} in {:.1} s", counts.trim(), started.elapsed().as_secs_f64());
+    println!(
+        "feed backfill from the owners' exports: {} in {:.1} s",
+        counts.trim(),
+        started.elapsed().as_secs_f64()
+    );
     // Everyone has opened the app recently, so fan-out reaches them all.
     postgres::psql(
         pg,
@@ -118,7 +136,13 @@ impl Client {
             "variables": { "first": 20, "after": after },
             "extensions": { "persistedQuery": { "version": 1, "sha256Hash": self.home_feed_id } }
         });
-        let response = self.http.post(&self.url).bearer_auth(token).json(&body).send().await?;
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status();
         let value: Value = response.json().await?;
         if !status.is_success() || value.get("errors").is_some() {
@@ -139,7 +163,9 @@ fn ids(page: &Value) -> Vec<String> {
 
 async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) -> Result<()> {
     let client = Arc::new(Client {
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
         url: format!("http://127.0.0.1:{}/graphql", BENCH.router_port),
         home_feed_id: document_id(root, "HomeFeed")?,
     });
@@ -159,9 +185,17 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
     let mut entries = 0i64;
     for viewer in &seeded.viewers {
         let key = format!("nova:feed:timeline:{}", viewer.id);
-        let usage: Option<i64> = redis::cmd("MEMORY").arg("USAGE").arg(&key).query_async(&mut redis).await?;
+        let usage: Option<i64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await?;
         bytes += usage.context("a viewer's timeline is missing after its read")?;
-        entries += redis::cmd("ZCARD").arg(&key).query_async::<i64>(&mut redis).await? - 1;
+        entries += redis::cmd("ZCARD")
+            .arg(&key)
+            .query_async::<i64>(&mut redis)
+            .await?
+            - 1;
     }
     let n = seeded.viewers.len() as f64;
     println!(
@@ -169,7 +203,8 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
         ms(&cold, 0.5), ms(&cold, 0.99), entries as f64 / n, bytes as f64 / n / 1024.0
     );
 
-    let tokens: Arc<Vec<String>> = Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
+    let tokens: Arc<Vec<String>> =
+        Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
     let cursors = Arc::new(cursors);
     println!("\nload: {rate} requests/s for {seconds} s, open model (latency from each request's due time), HomeFeed first 20");
     for next_page in [false, true] {
@@ -183,7 +218,11 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep_until(due.into()).await;
                 let viewer = i as usize % tokens.len();
-                let after = if next_page { cursors[viewer].as_deref() } else { None };
+                let after = if next_page {
+                    cursors[viewer].as_deref()
+                } else {
+                    None
+                };
                 let ok = client.home_feed(&tokens[viewer], after).await.is_ok();
                 (due.elapsed(), ok)
             }));
@@ -221,13 +260,23 @@ fn statements() -> Result<Vec<f64>> {
 }
 
 fn log_in(root: &Path, email: &str) -> Result<String> {
-    let login = persisted(root, "Login", json!({ "email": email, "password": PASSWORD }))?;
-    Ok(login["login"]["accessToken"].as_str().context("no token")?.to_string())
+    let login = persisted(
+        root,
+        "Login",
+        json!({ "email": email, "password": PASSWORD }),
+    )?;
+    Ok(login["login"]["accessToken"]
+        .as_str()
+        .context("no token")?
+        .to_string())
 }
 
 fn create_post(root: &Path, token: &str, body: &str) -> Result<String> {
     let created = persisted_as(root, "CreatePost", json!({ "body": body }), Some(token))?;
-    Ok(created["createPost"]["id"].as_str().context("no post id")?.to_string())
+    Ok(created["createPost"]["id"]
+        .as_str()
+        .context("no post id")?
+        .to_string())
 }
 
 async fn fan_out(
@@ -238,7 +287,11 @@ async fn fan_out(
 ) -> Result<()> {
     const POSTS: usize = 5;
     // The followers' timelines exist (built, empty), as after a first read.
-    let keys: Vec<String> = seeded.fan_followers.iter().map(|f| format!("nova:feed:timeline:{f}")).collect();
+    let keys: Vec<String> = seeded
+        .fan_followers
+        .iter()
+        .map(|f| format!("nova:feed:timeline:{f}"))
+        .collect();
     let mut pipe = redis::pipe();
     for key in &keys {
         pipe.cmd("ZADD").arg(key).arg("NX").arg(0).arg("!").ignore();
@@ -254,7 +307,11 @@ async fn fan_out(
         let mut waiting: Vec<&String> = keys.iter().collect();
         while !waiting.is_empty() {
             if started.elapsed() > Duration::from_secs(30) {
-                bail!("{} of {} timelines lack the post after 30 s", waiting.len(), keys.len());
+                bail!(
+                    "{} of {} timelines lack the post after 30 s",
+                    waiting.len(),
+                    keys.len()
+                );
             }
             let mut pipe = redis::pipe();
             for key in &waiting {
@@ -287,7 +344,9 @@ async fn fan_out(
         let post = create_post(root, &celebrity, &format!("merged probe {i}"))?;
         while !ids(&client.home_feed(&viewer.token, None).await?).contains(&post) {
             if started.elapsed() > Duration::from_secs(30) {
-                bail!("a post above the fan-out limit was not on a follower's first page after 30 s");
+                bail!(
+                    "a post above the fan-out limit was not on a follower's first page after 30 s"
+                );
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -60,7 +60,10 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
     let hash = postgres::psql(
         pg,
         &BENCH.database("identity"),
-        &format!("SELECT password_hash FROM accounts WHERE id = '{}'", viewer_ids[0]),
+        &format!(
+            "SELECT password_hash FROM accounts WHERE id = '{}'",
+            viewer_ids[0]
+        ),
     )?;
     let seeded: Vec<Uuid> = (0..options.users).map(|_| Uuid::now_v7()).collect();
     let mut accounts = String::new();
@@ -70,8 +73,20 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
     }
     let identity = BENCH.database("identity");
-    copy_csv(pg, &identity, "accounts", "id, email, username, password_hash", &accounts)?;
-    copy_csv(pg, &BENCH.database("users"), "profiles", "user_id, display_name, bio", &profiles)?;
+    copy_csv(
+        pg,
+        &identity,
+        "accounts",
+        "id, email, username, password_hash",
+        &accounts,
+    )?;
+    copy_csv(
+        pg,
+        &BENCH.database("users"),
+        "profiles",
+        "user_id, display_name, bio",
+        &profiles,
+    )?;
 
     // user0 is the fanned-out big account, user1 and user2 are above the limit.
     let everyone: Vec<Uuid> = viewer_ids.iter().chain(&seeded).copied().collect();
@@ -85,7 +100,10 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         let mut followers: Vec<Uuid> = viewer_ids.clone();
         let mut pool: Vec<Uuid> = seeded.iter().copied().filter(|u| *u != celebrity).collect();
         pool.shuffle(&mut rng);
-        followers.extend(pool.into_iter().take(CELEBRITY_FOLLOWERS - viewer_ids.len()));
+        followers.extend(
+            pool.into_iter()
+                .take(CELEBRITY_FOLLOWERS - viewer_ids.len()),
+        );
         edges.extend(followers.iter().map(|f| (*f, celebrity)));
     }
     for follower in &everyone {
@@ -100,7 +118,13 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         .iter()
         .map(|(a, b)| format!("{a},{b},{}\n", Uuid::now_v7()))
         .collect();
-    copy_csv(pg, &BENCH.database("social"), "follows", "follower_id, followee_id, id", &follows)?;
+    copy_csv(
+        pg,
+        &BENCH.database("social"),
+        "follows",
+        "follower_id, followee_id, id",
+        &follows,
+    )?;
 
     // Posts over the last 30 days, oldest first; ids are UUIDv7 of their time.
     let now = chrono::Utc::now().timestamp() as u64;
@@ -110,12 +134,25 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
     times.sort_unstable();
     let mut posts = String::new();
     for (i, at) in times.iter().enumerate() {
-        let id = Uuid::new_v7(Timestamp::from_unix(NoContext, *at, rng.gen_range(0..1_000_000_000)));
+        let id = Uuid::new_v7(Timestamp::from_unix(
+            NoContext,
+            *at,
+            rng.gen_range(0..1_000_000_000),
+        ));
         let author = seeded[skewed(&mut rng, seeded.len())];
         let created = chrono::DateTime::from_timestamp(*at as i64, 0).context("a time")?;
-        posts.push_str(&format!("{id},{author},Post {i},{}\n", created.to_rfc3339()));
+        posts.push_str(&format!(
+            "{id},{author},Post {i},{}\n",
+            created.to_rfc3339()
+        ));
     }
-    copy_csv(pg, &BENCH.database("content"), "posts", "id, author_id, body, created_at", &posts)?;
+    copy_csv(
+        pg,
+        &BENCH.database("content"),
+        "posts",
+        "id, author_id, body, created_at",
+        &posts,
+    )?;
     for name in SUBGRAPHS {
         postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
     }

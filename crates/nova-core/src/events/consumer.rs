@@ -199,7 +199,10 @@ impl<H: EventHandler> EventConsumer<H> {
             return outcome;
         };
         if self.exit_before_effects.as_deref() == Some(event.type_name()) {
-            tracing::error!(event_type = event.type_name(), "fault injection: exiting before the external effects");
+            tracing::error!(
+                event_type = event.type_name(),
+                "fault injection: exiting before the external effects"
+            );
             std::process::exit(87);
         }
         let mut delay = Duration::from_millis(100);
@@ -211,7 +214,10 @@ impl<H: EventHandler> EventConsumer<H> {
         if outcome == Outcome::Applied
             && self.exit_before_commit.as_deref() == Some(event.type_name())
         {
-            tracing::error!(event_type = event.type_name(), "fault injection: exiting before the offset commit");
+            tracing::error!(
+                event_type = event.type_name(),
+                "fault injection: exiting before the offset commit"
+            );
             std::process::exit(86);
         }
         outcome
@@ -246,7 +252,9 @@ impl<H: EventHandler> EventConsumer<H> {
         let envelope: Envelope = match serde_json::from_slice(payload) {
             Ok(envelope) => envelope,
             Err(error) => {
-                let outcome = self.park(message, &format!("not an event: {error}")).await?;
+                let outcome = self
+                    .park(message, &format!("not an event: {error}"))
+                    .await?;
                 return Ok((outcome, None));
             }
         };
