@@ -136,20 +136,23 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
         }
     }
 
-    // The writes above sent 80 events (20 posts, 60 comments) that social's
-    // consumer reads; let that settle first, so the measured page does not share
-    // the CPU with it (a DataLoader batch can split when its resolvers are slow
-    // to run, and the counts would measure the machine's load).
-    let seen = "nova_events_consumed_total{consumer=\"social.post-cleanup\",outcome=\"ignored\"}";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while stack.metric("social", seen).await < 80.0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "social did not read the events\n{}",
-            stack.logs()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    // The writes above sent 80 content events (20 posts, 60 comments) that
+    // social's consumer reads, and 60 likes more that the feed's reads; let that
+    // settle first, so the measured page does not share the CPU with them (a
+    // DataLoader batch can split when its resolvers are slow to run, and the
+    // counts would measure the machine's load).
+    let social_seen =
+        "nova_events_consumed_total{consumer=\"social.post-cleanup\",outcome=\"ignored\"}";
+    let feed_applied =
+        "nova_events_consumed_total{consumer=\"feed.timelines\",outcome=\"applied\"}";
+    let feed_ignored =
+        "nova_events_consumed_total{consumer=\"feed.timelines\",outcome=\"ignored\"}";
+    nova_e2e::eventually(60, "social and feed reading the events", &stack, || async {
+        let feed_seen =
+            stack.metric("feed", feed_applied).await + stack.metric("feed", feed_ignored).await;
+        stack.metric("social", social_seen).await >= 80.0 && feed_seen >= 140.0
+    })
+    .await;
 
     let viewer = &readers[0];
     let mut statements_by_size = Vec::new();
