@@ -17,7 +17,7 @@ pub mod forge;
 pub mod live;
 
 /// The subgraphs every stack runs, as named in supergraph.yaml.
-pub const SUBGRAPHS: [&str; 7] = [
+pub const SUBGRAPHS: [&str; 8] = [
     "identity",
     "users",
     "content",
@@ -25,6 +25,7 @@ pub const SUBGRAPHS: [&str; 7] = [
     "chat",
     "notifications",
     "feed",
+    "search",
 ];
 
 /// chat's MESSAGE_ENCRYPTION_MASTER_KEY in tests (32 bytes, base64).
@@ -331,18 +332,17 @@ impl Stack {
             if name == "chat" || name == "notifications" || name == "feed" {
                 env.push(("REDIS_URL", redis.url()));
             }
-            if name == "feed" {
-                // The owners the feed asks directly (started before it).
-                for (variable, owner) in [
-                    ("CONTENT_SERVICE_URL", "content"),
-                    ("SOCIAL_SERVICE_URL", "social"),
-                ] {
-                    let owner = subgraphs
-                        .iter()
-                        .find(|s: &&Subgraph| s.name == owner)
-                        .context("the feed's owners start before it")?;
-                    env.push((variable, owner.url.clone()));
-                }
+            // The owners it asks directly (nova_core::internal; started before it).
+            for (_, variable, owner) in nova_core::internal::CALLS.iter().filter(|c| c.0 == name) {
+                let owner = subgraphs
+                    .iter()
+                    .find(|s: &&Subgraph| s.name == *owner)
+                    .context("owners start before the subgraphs that ask them")?;
+                env.push((*variable, owner.url.clone()));
+            }
+            if name == "search" {
+                let path = state.0.join("search-index");
+                env.push(("SEARCH_INDEX_PATH", path.display().to_string()));
             }
             if name == "chat" {
                 env.push(("MESSAGE_ENCRYPTION_MASTER_KEY", TEST_MESSAGE_KEY.into()));
@@ -592,10 +592,26 @@ impl Stack {
         name: &str,
         process_name: &'static str,
     ) -> Result<String> {
+        self.start_subgraph_instance_with(name, process_name, &[])
+            .await
+    }
+
+    /// `start_subgraph_instance` with `extra_env` on top of the first's settings.
+    pub async fn start_subgraph_instance_with(
+        &mut self,
+        name: &str,
+        process_name: &'static str,
+        extra_env: &[(&str, &str)],
+    ) -> Result<String> {
         let port = free_port();
         let subgraph = self.subgraph(name);
         let mut env = subgraph.env.clone();
         env.push(("HTTP_PORT".into(), port.to_string()));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let process = self
             .launcher
             .spawn_nova_as(process_name, subgraph.name, &env)?;

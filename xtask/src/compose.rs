@@ -41,6 +41,7 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
         "chat" => Ok(nova_chat::schema::sdl()),
         "notifications" => Ok(nova_notifications::schema::sdl()),
         "feed" => Ok(nova_feed::schema::sdl()),
+        "search" => Ok(nova_search::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

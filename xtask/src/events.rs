@@ -96,6 +96,7 @@ fn sample_event() -> Event {
         hashtags: vec!["bench".into()],
         mentions: vec![],
         created_at: chrono::Utc::now(),
+        body: "a bench post about #bench".into(),
     })
 }
 

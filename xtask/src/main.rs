@@ -10,6 +10,7 @@ mod operations;
 mod postgres;
 mod redis;
 mod registry;
+mod search;
 mod stack;
 
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   events tail <topic> [--from-beginning]
                      print a topic's events as they arrive (KAFKA_BROKERS, or the
                      development broker)
+  search reindex     rebuild the search index of the stack `up` started from
+                     search's tables and swap it in while queries go on
   compose [--check]  write schema/*.graphql and schema/supergraph.graphql from the
                      subgraphs' code; --check fails when the committed files are stale";
 
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::bench(&root, &args[1..]),
         Some("events") => events::run(&args[1..]),
+        Some("search") => search::run(&root, &args[1..]),
         Some("pq") => operations::run_pq(&root, args.iter().any(|a| a == "--check")),
         Some("compose") => compose::run(&root, args.iter().any(|a| a == "--check")),
         _ => {

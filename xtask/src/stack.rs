@@ -283,7 +283,7 @@ pub fn start_background(state: &State, name: &str, mut command: Command) -> Resu
 
 /// Every subgraph a stack runs, in start order (binary `nova-<name>`, database
 /// `<prefix>_<name>`, port after the router's). The router starts after them.
-pub const SUBGRAPHS: [&str; 7] = [
+pub const SUBGRAPHS: [&str; 8] = [
     "identity",
     "users",
     "content",
@@ -291,6 +291,7 @@ pub const SUBGRAPHS: [&str; 7] = [
     "chat",
     "notifications",
     "feed",
+    "search",
 ];
 
 pub const ROUTER_PORT: u16 = 4000;
@@ -401,16 +402,17 @@ pub fn services(
             env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
         }
-        if *name == "feed" {
-            // The owners the feed asks directly (nova_core::internal).
-            for (variable, owner) in [
-                ("CONTENT_SERVICE_URL", "content"),
-                ("SOCIAL_SERVICE_URL", "social"),
-            ] {
-                let index = SUBGRAPHS.iter().position(|s| *s == owner);
-                let port = layout.subgraph_port(index.expect("owners are in SUBGRAPHS"));
-                env.push(var(variable, format!("http://127.0.0.1:{port}")));
-            }
+        // The owners it asks directly (nova_core::internal).
+        for (_, variable, owner) in nova_core::internal::CALLS.iter().filter(|c| c.0 == *name) {
+            let index = SUBGRAPHS.iter().position(|s| s == owner);
+            let port = layout.subgraph_port(index.expect("owners are in SUBGRAPHS"));
+            env.push(var(variable, format!("http://127.0.0.1:{port}")));
+        }
+        if *name == "search" {
+            let path = state
+                .dir
+                .join(format!("{}search-index", layout.name_prefix));
+            env.push(var("SEARCH_INDEX_PATH", path.display().to_string()));
         }
         if *name == "chat" || *name == "notifications" || *name == "feed" {
             // Live events between instances (nova_core::live); feed's timelines.

@@ -17,6 +17,50 @@ use serde::Serialize;
 
 use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 
+/// Every internal call between subgraphs: (caller, the caller's variable that
+/// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
+/// harness) set the variables from this list; a deployment's network policy
+/// allows exactly these paths.
+pub const CALLS: [(&str, &str, &str); 6] = [
+    ("feed", "CONTENT_SERVICE_URL", "content"),
+    ("feed", "SOCIAL_SERVICE_URL", "social"),
+    ("search", "IDENTITY_SERVICE_URL", "identity"),
+    ("search", "USERS_SERVICE_URL", "users"),
+    ("search", "CONTENT_SERVICE_URL", "content"),
+    ("search", "SOCIAL_SERVICE_URL", "social"),
+];
+
+/// One page of an owner's export to a read model: the items after `after`
+/// (exclusive, in the export's order), at most `limit`.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct ExportRequest<K> {
+    pub after: Option<K>,
+    pub limit: i64,
+}
+
+/// What an internal route answers when it fails: a status and a short text.
+pub type Refusal = (StatusCode, String);
+
+impl<K> ExportRequest<K> {
+    /// The limit, or 400 when it is outside 1..=`max`.
+    pub fn checked_limit(&self, max: i64) -> Result<i64, Refusal> {
+        if (1..=max).contains(&self.limit) {
+            Ok(self.limit)
+        } else {
+            Err((
+                StatusCode::BAD_REQUEST,
+                format!("limit must be between 1 and {max}"),
+            ))
+        }
+    }
+}
+
+/// Log a failure of an internal route and answer 500 without its details.
+pub fn failed(error: impl std::fmt::Display) -> Refusal {
+    tracing::error!(%error, "internal call failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
 /// `routes` (paths under `/internal/`) answer 403 to a caller without the secret.
 pub fn protected(routes: axum::Router, secret: &str) -> axum::Router {
     let secret: Arc<str> = Arc::from(secret);

@@ -5,8 +5,9 @@
 //!   of these posts content serves now. The feed asks before it answers a page,
 //!   so a deleted post leaves every feed at once, not when the event arrives.
 //! - `POST /internal/posts/export` `{ "after": id | null, "limit": n }` →
-//!   `{ "posts": [{ "postId", "authorId", "createdAt" }] }`, oldest first: the
-//!   backfill of a new read model (it then follows `nova.content`).
+//!   `{ "posts": [{ "postId", "authorId", "createdAt", "body", "hashtags" }] }`,
+//!   oldest first: the backfill of a new read model (it then follows
+//!   `nova.content`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +15,7 @@ use axum::routing::post;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
+use nova_core::internal::{failed, ExportRequest, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -30,17 +32,13 @@ pub struct Ids {
 }
 
 #[derive(Deserialize, Serialize)]
-pub struct ExportRequest {
-    pub after: Option<Uuid>,
-    pub limit: i64,
-}
-
-#[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedPost {
     pub post_id: Uuid,
     pub author_id: Uuid,
     pub created_at: DateTime<Utc>,
+    pub body: String,
+    pub hashtags: Vec<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -48,12 +46,7 @@ pub struct ExportPage {
     pub posts: Vec<ExportedPost>,
 }
 
-type Answer<T> = Result<Json<T>, (StatusCode, String)>;
-
-fn failed(error: sqlx::Error) -> (StatusCode, String) {
-    tracing::error!(%error, "internal call failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
-}
+type Answer<T> = Result<Json<T>, Refusal>;
 
 async fn served(State(db): State<Db>, Json(request): Json<Ids>) -> Answer<Ids> {
     if request.ids.len() > MAX_SERVED_IDS {
@@ -66,19 +59,21 @@ async fn served(State(db): State<Db>, Json(request): Json<Ids>) -> Answer<Ids> {
     Ok(Json(Ids { ids }))
 }
 
-async fn export(State(db): State<Db>, Json(request): Json<ExportRequest>) -> Answer<ExportPage> {
-    if !(1..=MAX_EXPORT_PAGE).contains(&request.limit) {
-        let message = format!("limit must be between 1 and {MAX_EXPORT_PAGE}");
-        return Err((StatusCode::BAD_REQUEST, message));
-    }
-    let posts = store::export_posts(&db, request.after, request.limit)
+async fn export(
+    State(db): State<Db>,
+    Json(request): Json<ExportRequest<Uuid>>,
+) -> Answer<ExportPage> {
+    let limit = request.checked_limit(MAX_EXPORT_PAGE)?;
+    let posts = store::export_posts(&db, request.after, limit)
         .await
         .map_err(failed)?
         .into_iter()
-        .map(|(post_id, author_id, created_at)| ExportedPost {
-            post_id,
-            author_id,
-            created_at,
+        .map(|post| ExportedPost {
+            post_id: post.id,
+            author_id: post.author_id,
+            created_at: post.created_at,
+            body: post.body,
+            hashtags: post.hashtags,
         })
         .collect();
     Ok(Json(ExportPage { posts }))

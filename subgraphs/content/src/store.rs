@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use nova_core::connection::PageRequest;
 use nova_core::db::Db;
-use nova_core::events::envelope::{CommentCreated, PostCreated, PostDeleted};
+use nova_core::events::envelope::{CommentCreated, PostCreated, PostDeleted, PostEdited};
 use nova_core::events::{self, Event};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -83,6 +83,7 @@ pub async fn create_post(db: &Db, post_row: &Post) -> Result<Post, sqlx::Error> 
         hashtags: created.hashtags.clone(),
         mentions: created.mentions.clone(),
         created_at: created.created_at,
+        body: created.body.clone(),
     });
     events::enqueue(db, &mut tx, &event).await?;
     tx.commit().await?;
@@ -123,8 +124,17 @@ pub async fn edit_post(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    let edited = post(&row)?;
+    let event = Event::PostEdited(PostEdited {
+        post_id: edited.id,
+        author_id: edited.author_id,
+        body: edited.body.clone(),
+        hashtags: edited.hashtags.clone(),
+        edited_at: edited.edited_at.unwrap_or(edited.created_at),
+    });
+    events::enqueue(db, &mut tx, &event).await?;
     tx.commit().await?;
-    Ok(Some(post(&row)?))
+    Ok(Some(edited))
 }
 
 /// Delete a post; its comments and tags go with it (ON DELETE CASCADE).
@@ -156,22 +166,22 @@ pub async fn existing_posts(db: &Db, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Er
         .await
 }
 
-/// `(id, author, created_at)` of posts after `after`, oldest first (ids are
-/// UUIDv7, so id order is time order): one page of a read model's backfill.
-/// Background work for another service: not counted.
+/// Posts after `after`, oldest first (ids are UUIDv7, so id order is time
+/// order): one page of a read model's backfill. Background work for another
+/// service: not counted.
 pub async fn export_posts(
     db: &Db,
     after: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, author_id, created_at FROM posts \
-         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
-    )
+) -> Result<Vec<Post>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {POST_COLUMNS} FROM posts WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+    ))
     .bind(after)
     .bind(limit)
     .fetch_all(db.background_pool())
-    .await
+    .await?;
+    rows.iter().map(post).collect()
 }
 
 pub async fn posts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Post>, sqlx::Error> {

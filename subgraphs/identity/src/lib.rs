@@ -3,6 +3,7 @@
 //! entity's `id`, `username`, `createdAt` and `email`.
 
 pub mod events;
+pub mod internal;
 pub mod keys;
 pub mod loaders;
 pub mod passwords;

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use nova_core::config::exit_on_error;
-use nova_identity::{schema, tokens::TokenIssuer, MIGRATOR};
+use nova_identity::{internal, schema, tokens::TokenIssuer, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,13 +12,15 @@ async fn main() -> anyhow::Result<()> {
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let jwks = tokens.jwks();
-        let routes = axum::Router::new().route(
-            "/.well-known/jwks.json",
-            axum::routing::get(move || {
-                let jwks = jwks.clone();
-                async move { axum::Json(jwks) }
-            }),
-        );
+        let routes = axum::Router::new()
+            .route(
+                "/.well-known/jwks.json",
+                axum::routing::get(move || {
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+            .merge(internal::routes(startup.db.clone(), &startup.router_secret));
         Ok((schema::build(startup.db, tokens), routes))
     })
     .await

@@ -1,4 +1,4 @@
-use nova_users::{schema, MIGRATOR};
+use nova_users::{internal, schema, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -7,7 +7,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     nova_core::http::run_subgraph("users", 4002, &MIGRATOR, |startup| async move {
-        Ok((schema::build(startup.db), axum::Router::new()))
+        let internal = internal::routes(startup.db.clone(), &startup.router_secret);
+        Ok((schema::build(startup.db), internal))
     })
     .await
 }

@@ -1,6 +1,8 @@
 //! SQL of `nova_users`. Every statement is counted through `Db::statement`.
 
 use nova_core::db::Db;
+use nova_core::events::envelope::ProfileChanged;
+use nova_core::events::{self, Event};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -45,12 +47,15 @@ pub struct ProfileChange {
     pub avatar_url: Option<Option<String>>,
 }
 
-/// Apply a change, creating the row on first use; returns the profile after it.
+/// Apply a change, creating the row on first use, with its
+/// `users.profile_changed` event; returns the profile after it.
 pub async fn update_profile(
     db: &Db,
     user_id: Uuid,
     change: &ProfileChange,
 ) -> Result<Profile, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
     let row = sqlx::query(
         "INSERT INTO profiles (user_id, display_name, bio, avatar_url) \
          VALUES ($1, $3, coalesce($5, ''), $7) \
@@ -68,11 +73,19 @@ pub async fn update_profile(
     .bind(change.bio.clone())
     .bind(change.avatar_url.is_some())
     .bind(change.avatar_url.clone().flatten())
-    .fetch_one(db.statement())
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(Profile {
+    let profile = Profile {
         display_name: row.try_get("display_name")?,
         bio: row.try_get("bio")?,
         avatar_url: row.try_get("avatar_url")?,
-    })
+    };
+    let event = Event::ProfileChanged(ProfileChanged {
+        user_id,
+        display_name: profile.display_name.clone(),
+        bio: profile.bio.clone(),
+    });
+    events::enqueue(db, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(profile)
 }

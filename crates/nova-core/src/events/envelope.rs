@@ -31,9 +31,15 @@ pub enum Event {
     /// A post was published (content). Key: the post.
     #[serde(rename = "content.post_created")]
     PostCreated(PostCreated),
+    /// A post's body was changed (content). Key: the post.
+    #[serde(rename = "content.post_edited")]
+    PostEdited(PostEdited),
     /// A post was deleted, with its comments (content). Key: the post.
     #[serde(rename = "content.post_deleted")]
     PostDeleted(PostDeleted),
+    /// A profile's public fields changed (users). Key: the user.
+    #[serde(rename = "users.profile_changed")]
+    ProfileChanged(ProfileChanged),
     /// A comment was added to a post (content). Key: the post.
     #[serde(rename = "content.comment_created")]
     CommentCreated(CommentCreated),
@@ -81,6 +87,28 @@ pub struct PostCreated {
     /// Usernames mentioned in the body, without `@`.
     pub mentions: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The text (search indexes it). Absent in events written before it was
+    /// added: read as empty.
+    #[serde(default)]
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostEdited {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+    pub body: String,
+    pub hashtags: Vec<String>,
+    pub edited_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileChanged {
+    pub user_id: Uuid,
+    pub display_name: Option<String>,
+    pub bio: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +174,9 @@ impl Event {
         match self {
             Event::UserRegistered(_) => "identity.user_registered",
             Event::PostCreated(_) => "content.post_created",
+            Event::PostEdited(_) => "content.post_edited",
             Event::PostDeleted(_) => "content.post_deleted",
+            Event::ProfileChanged(_) => "users.profile_changed",
             Event::CommentCreated(_) => "content.comment_created",
             Event::Followed(_) => "social.followed",
             Event::Unfollowed(_) => "social.unfollowed",
@@ -175,7 +205,9 @@ impl Event {
         match self {
             Event::UserRegistered(e) => e.user_id,
             Event::PostCreated(e) => e.post_id,
+            Event::PostEdited(e) => e.post_id,
             Event::PostDeleted(e) => e.post_id,
+            Event::ProfileChanged(e) => e.user_id,
             Event::CommentCreated(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
             Event::Blocked(e) | Event::Unblocked(e) => e.blocker_id,

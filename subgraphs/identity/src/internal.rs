@@ -1,0 +1,56 @@
+//! identity's `/internal/` routes (see `nova_core::internal`).
+//!
+//! - `POST /internal/accounts/export` `{ "after": id | null, "limit": n }` →
+//!   `{ "accounts": [{ "userId", "username" }] }` in id order: the backfill of a
+//!   new read model (search), which then follows `nova.identity`.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::Json;
+use nova_core::db::Db;
+use nova_core::internal::{failed, ExportRequest, Refusal};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Accounts one export call returns at most.
+pub const MAX_EXPORT_PAGE: i64 = 10_000;
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedAccount {
+    pub user_id: Uuid,
+    pub username: String,
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct ExportPage {
+    pub accounts: Vec<ExportedAccount>,
+}
+
+async fn export(
+    State(db): State<Db>,
+    Json(request): Json<ExportRequest<Uuid>>,
+) -> Result<Json<ExportPage>, Refusal> {
+    let limit = request.checked_limit(MAX_EXPORT_PAGE)?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, username FROM accounts WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+    )
+    .bind(request.after)
+    .bind(limit)
+    .fetch_all(db.background_pool())
+    .await
+    .map_err(failed)?;
+    let accounts = rows
+        .into_iter()
+        .map(|(user_id, username)| ExportedAccount { user_id, username })
+        .collect();
+    Ok(Json(ExportPage { accounts }))
+}
+
+/// The routes, protected by the router secret.
+pub fn routes(db: Db, router_secret: &str) -> axum::Router {
+    let routes = axum::Router::new()
+        .route("/internal/accounts/export", post(export))
+        .with_state(db);
+    nova_core::internal::protected(routes, router_secret)
+}

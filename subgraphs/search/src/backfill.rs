@@ -1,0 +1,203 @@
+//! How search gets its documents without replaying the event log: a new search
+//! copies the owners' current data through their `/internal/` exports (identity's
+//! accounts, users' profiles, content's posts, social's blocks) — the same path
+//! the feed starts from — once per source, before its consumer starts. And how
+//! an index is (re)built from search's own tables while queries go on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use nova_core::internal::{ExportRequest, InternalClient};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::engine::SearchEngine;
+use crate::index::TantivyEngine;
+use crate::store;
+
+const PAGE: i64 = 5_000;
+
+/// The owners search copies from.
+pub struct Owners {
+    pub identity: InternalClient,
+    pub users: InternalClient,
+    pub content: InternalClient,
+    pub social: InternalClient,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Account {
+    user_id: Uuid,
+    username: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    user_id: Uuid,
+    display_name: Option<String>,
+    bio: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Post {
+    post_id: Uuid,
+    author_id: Uuid,
+    created_at: DateTime<Utc>,
+    body: String,
+    hashtags: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PairsRequest {
+    relation: &'static str,
+    after: Option<(Uuid, Uuid)>,
+    limit: i64,
+}
+
+/// Every page of one export: `items` picks the list out of a page, `key` the
+/// cursor of an item, `store` writes a page.
+async fn copy<T: DeserializeOwned>(
+    client: &InternalClient,
+    path: &str,
+    field: &str,
+    key: impl Fn(&T) -> Uuid,
+    mut store: impl AsyncFnMut(Vec<T>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut after = None;
+    loop {
+        let mut page: serde_json::Map<String, serde_json::Value> = client
+            .post(path, &ExportRequest { after, limit: PAGE })
+            .await?;
+        let items: Vec<T> = serde_json::from_value(page.remove(field).unwrap_or_default())?;
+        let Some(last) = items.last().map(&key) else {
+            return Ok(());
+        };
+        store(items).await?;
+        after = Some(last);
+    }
+}
+
+async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
+    if !store::backfilled(pool, "identity").await? {
+        copy(
+            &owners.identity,
+            "/internal/accounts/export",
+            "accounts",
+            |a: &Account| a.user_id,
+            async |page| {
+                let mut tx = pool.begin().await?;
+                for a in page {
+                    store::upsert_username(&mut tx, a.user_id, &a.username).await?;
+                }
+                Ok(tx.commit().await?)
+            },
+        )
+        .await?;
+        store::mark_backfilled(pool, "identity").await?;
+    }
+    if !store::backfilled(pool, "users").await? {
+        copy(
+            &owners.users,
+            "/internal/profiles/export",
+            "profiles",
+            |p: &Profile| p.user_id,
+            async |page| {
+                let mut tx = pool.begin().await?;
+                for p in page {
+                    store::upsert_profile(&mut tx, p.user_id, p.display_name.as_deref(), &p.bio)
+                        .await?;
+                }
+                Ok(tx.commit().await?)
+            },
+        )
+        .await?;
+        store::mark_backfilled(pool, "users").await?;
+    }
+    if !store::backfilled(pool, "content").await? {
+        copy(
+            &owners.content,
+            "/internal/posts/export",
+            "posts",
+            |p: &Post| p.post_id,
+            async |page| {
+                let mut tx = pool.begin().await?;
+                for p in page {
+                    store::upsert_post(
+                        &mut tx,
+                        p.post_id,
+                        p.author_id,
+                        &p.body,
+                        &p.hashtags,
+                        p.created_at,
+                    )
+                    .await?;
+                }
+                Ok(tx.commit().await?)
+            },
+        )
+        .await?;
+        store::mark_backfilled(pool, "content").await?;
+    }
+    if !store::backfilled(pool, "social").await? {
+        let mut after = None;
+        loop {
+            let request = PairsRequest {
+                relation: "blocks",
+                after,
+                limit: PAGE,
+            };
+            let page: serde_json::Value = owners
+                .social
+                .post("/internal/graph/export", &request)
+                .await?;
+            let pairs: Vec<(Uuid, Uuid)> = serde_json::from_value(page["pairs"].clone())?;
+            let Some(last) = pairs.last().copied() else {
+                break;
+            };
+            let mut tx = pool.begin().await?;
+            for (blocker, blocked) in pairs {
+                store::set_block(&mut tx, blocker, blocked, true).await?;
+            }
+            tx.commit().await?;
+            after = Some(last);
+        }
+        store::mark_backfilled(pool, "social").await?;
+    }
+    Ok(())
+}
+
+/// Copy what has not been copied yet, retrying until the owners answer.
+pub async fn run_until_done(pool: &PgPool, owners: &Owners) {
+    let mut delay = Duration::from_millis(200);
+    while let Err(error) = run(pool, owners).await {
+        tracing::warn!(%error, "search backfill failed; retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Build a fresh index from search's tables and swap it in, then bring it up to
+/// date with what changed meanwhile (changes from a minute before the start
+/// on, so a transaction that committed late is not missed). Returns the
+/// documents indexed.
+pub async fn rebuild_index(pool: &PgPool, engine: &Arc<TantivyEngine>) -> anyhow::Result<usize> {
+    let since = Utc::now() - chrono::Duration::minutes(1);
+    let (documents, _) = store::documents_since(pool, None).await?;
+    let target = engine.clone();
+    let count =
+        tokio::task::spawn_blocking(move || target.rebuild(&mut documents.into_iter())).await??;
+    let (changed, deleted) = store::documents_since(pool, Some(since)).await?;
+    let target = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        target.upsert(&changed)?;
+        target.delete(&deleted)
+    })
+    .await??;
+    Ok(count)
+}

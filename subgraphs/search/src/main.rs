@@ -1,0 +1,61 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use nova_core::config::exit_on_error;
+use nova_core::internal::InternalClient;
+use nova_search::backfill::{self, Owners};
+use nova_search::events::Indexer;
+use nova_search::index::TantivyEngine;
+use nova_search::query::Searcher;
+use nova_search::settings::SearchSettings;
+use nova_search::{internal, schema, MIGRATOR};
+
+/// How long a search waits for an owner's answer.
+const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Exports may take longer than a page's check.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("print-schema") {
+        print!("{}", schema::sdl());
+        return Ok(());
+    }
+    let settings = exit_on_error(SearchSettings::from_env());
+    nova_core::http::run_subgraph("search", 4008, &MIGRATOR, |startup| async move {
+        let secret = &startup.router_secret;
+        let owners = Owners {
+            identity: InternalClient::new(&settings.identity_url, secret, EXPORT_TIMEOUT)?,
+            users: InternalClient::new(&settings.users_url, secret, EXPORT_TIMEOUT)?,
+            content: InternalClient::new(&settings.content_url, secret, EXPORT_TIMEOUT)?,
+            social: InternalClient::new(&settings.social_url, secret, EXPORT_TIMEOUT)?,
+        };
+        let pool = startup.db.background_pool().clone();
+        // Not ready (not even listening) until the index can answer: first the
+        // owners' data, then an index that opens, or one rebuilt from the tables.
+        backfill::run_until_done(&pool, &owners).await;
+        let engine = match TantivyEngine::open(&settings.index_path) {
+            Ok(engine) => Arc::new(engine),
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "rebuilding the search index");
+                let engine = Arc::new(TantivyEngine::create(&settings.index_path)?);
+                let documents = backfill::rebuild_index(&pool, &engine).await?;
+                tracing::info!(documents, "search index rebuilt");
+                engine
+            }
+        };
+        startup.events.spawn_consumer(Indexer::new(
+            &settings.instance,
+            pool.clone(),
+            engine.clone(),
+        ));
+        let routes = internal::routes(pool, engine.clone(), secret);
+        let searcher = Searcher {
+            engine,
+            db: startup.db,
+            content: InternalClient::new(&settings.content_url, secret, INTERNAL_CALL_TIMEOUT)?,
+        };
+        Ok((schema::build(searcher), routes))
+    })
+    .await
+}
