@@ -488,3 +488,41 @@ async fn redis_is_a_cache_crashes_redo_the_fan_out_and_big_accounts_merge_at_rea
         "ann's posts: bob's 6, star's 2, none twice"
     );
 }
+
+#[tokio::test]
+async fn a_new_feed_starts_from_the_owners_current_data() {
+    let mut stack = Stack::start().await.expect("stack starts");
+    let (ann_id, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let (cat_id, cat) = stack.sign_up("cat").await;
+    write(&stack, &ann, FOLLOW, json!({ "u": bob_id })).await;
+    write(&stack, &ann, FOLLOW, json!({ "u": cat_id })).await;
+    write(&stack, &cat, BLOCK, json!({ "u": ann_id })).await;
+    let bobs = vec![
+        post(&stack, &bob, "one").await,
+        post(&stack, &bob, "two").await,
+    ];
+    post(&stack, &cat, "cat blocked ann").await;
+    wait_for_feed(&stack, &ann, "bob's posts", |ids| ids.len() == 2).await;
+
+    // The feed loses everything it had: tables, marks and Redis. Its consumer
+    // group has committed its offsets, so the events do not come again: only
+    // the backfill from the owners' exports can bring the feed back.
+    stack.terminate("feed");
+    let mut db = stack.connect("feed").await.unwrap();
+    sqlx::query("TRUNCATE posts, follows, authors, blocks, mutes, readers, backfills")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    flush_redis(&stack).await;
+    stack.restart_subgraph("feed", &[]).await.unwrap();
+    wait_for_feed(&stack, &ann, "the feed rebuilt from the owners", |ids| {
+        ids == newest_first(bobs.clone())
+    })
+    .await;
+    let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM backfills")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(copied, 2, "social and content copied");
+}

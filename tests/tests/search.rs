@@ -148,6 +148,20 @@ async fn people_and_posts_are_found_the_way_people_type() {
         json!({ "name": "travel", "postCount": 2 })
     );
 
+    // An edit is searchable by its new words.
+    stack
+        .graphql(
+            Some(&gregory),
+            "mutation($id: ID!, $b: String!) { editPost(id: $id, body: $b) { id } }",
+            json!({ "id": cafe, "b": "Café in Zürich with fondue #Travel" }),
+        )
+        .await
+        .expect_ok();
+    eventually(30, "the edit indexed", &stack, || async {
+        post_ids(&search(&stack, None, "fondue").await) == [cafe.clone()]
+    })
+    .await;
+
     // Bad input is plain text or a clear error, never a failure.
     for odd in ["", "   ", "\"café*\" AND (zurich:", "*", &"x".repeat(1000)] {
         search(&stack, None, odd).await;
