@@ -147,45 +147,62 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
         "nova_events_consumed_total{consumer=\"feed.timelines\",outcome=\"applied\"}";
     let feed_ignored =
         "nova_events_consumed_total{consumer=\"feed.timelines\",outcome=\"ignored\"}";
-    nova_e2e::eventually(60, "social and feed reading the events", &stack, || async {
-        let feed_seen =
-            stack.metric("feed", feed_applied).await + stack.metric("feed", feed_ignored).await;
-        stack.metric("social", social_seen).await >= 80.0 && feed_seen >= 140.0
-    })
+    let search_applied =
+        "nova_events_consumed_total{consumer=\"search.index.main\",outcome=\"applied\"}";
+    let search_ignored =
+        "nova_events_consumed_total{consumer=\"search.index.main\",outcome=\"ignored\"}";
+    nova_e2e::eventually(
+        60,
+        "social, feed and search reading the events",
+        &stack,
+        || async {
+            let feed_seen =
+                stack.metric("feed", feed_applied).await + stack.metric("feed", feed_ignored).await;
+            let search_seen = stack.metric("search", search_applied).await
+                + stack.metric("search", search_ignored).await;
+            stack.metric("social", social_seen).await >= 80.0
+                && feed_seen >= 140.0
+                && search_seen >= 140.0
+        },
+    )
     .await;
 
     let viewer = &readers[0];
     let mut statements_by_size = Vec::new();
+    // The fewest of three runs per size: a DataLoader batch that a busy machine
+    // splits in two is timing, not growth with the page size.
     for n in [20, 5] {
-        let mut before = Vec::new();
-        for subgraph in nova_e2e::SUBGRAPHS {
-            before.push(stack.sql_statements(subgraph).await);
+        let mut fewest: Vec<(&str, u64)> =
+            nova_e2e::SUBGRAPHS.iter().map(|s| (*s, u64::MAX)).collect();
+        for _ in 0..3 {
+            let mut before = Vec::new();
+            for subgraph in nova_e2e::SUBGRAPHS {
+                before.push(stack.sql_statements(subgraph).await);
+            }
+            let page = stack
+                .graphql(Some(viewer), POST_PAGE, json!({ "id": author_id, "n": n }))
+                .await;
+            let edges = page.expect_ok()["user"]["posts"]["edges"]
+                .as_array()
+                .unwrap()
+                .clone();
+            assert_eq!(edges.len(), n);
+            let first = &edges[0]["node"];
+            assert_eq!(first["author"]["username"], "author");
+            assert_eq!(first["likeCount"], 3);
+            assert_eq!(first["viewerHasLiked"], true);
+            let comments = first["comments"]["edges"].as_array().unwrap();
+            assert_eq!(comments.len(), 3);
+            assert!(comments[0]["node"]["author"]["displayName"]
+                .as_str()
+                .unwrap()
+                .starts_with("Reader"));
+            for ((subgraph, least), before) in fewest.iter_mut().zip(before) {
+                *least = (*least).min(stack.sql_statements(subgraph).await - before);
+            }
         }
-        let page = stack
-            .graphql(Some(viewer), POST_PAGE, json!({ "id": author_id, "n": n }))
-            .await;
-        let edges = page.expect_ok()["user"]["posts"]["edges"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert_eq!(edges.len(), n);
-        let first = &edges[0]["node"];
-        assert_eq!(first["author"]["username"], "author");
-        assert_eq!(first["likeCount"], 3);
-        assert_eq!(first["viewerHasLiked"], true);
-        let comments = first["comments"]["edges"].as_array().unwrap();
-        assert_eq!(comments.len(), 3);
-        assert!(comments[0]["node"]["author"]["displayName"]
-            .as_str()
-            .unwrap()
-            .starts_with("Reader"));
-
-        let mut spent = Vec::new();
-        for (subgraph, before) in nova_e2e::SUBGRAPHS.iter().zip(before) {
-            spent.push((*subgraph, stack.sql_statements(subgraph).await - before));
-        }
-        eprintln!("SQL statements for a page of {n} posts: {spent:?}");
-        statements_by_size.push(spent);
+        eprintln!("SQL statements for a page of {n} posts (fewest of 3): {fewest:?}");
+        statements_by_size.push(fewest);
     }
     assert_eq!(
         statements_by_size[0], statements_by_size[1],

@@ -156,6 +156,36 @@ pub fn copy_csv(
     Ok(())
 }
 
+/// `count` accounts `user<i>` (`user<i>@bench.test`, the password of `hash`)
+/// with profiles, loaded straight into identity's and users' databases.
+pub fn seed_accounts(pg: &Postgres, count: usize, hash: &str) -> Result<Vec<Uuid>> {
+    let user_ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
+    let mut accounts = String::new();
+    let mut profiles = String::new();
+    for (i, id) in user_ids.iter().enumerate() {
+        // The argon2 hash holds commas: quote it.
+        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
+        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
+    }
+    let identity = BENCH.database("identity");
+    copy_csv(
+        pg,
+        &identity,
+        "accounts",
+        "id, email, username, password_hash",
+        &accounts,
+    )?;
+    let users = BENCH.database("users");
+    copy_csv(
+        pg,
+        &users,
+        "profiles",
+        "user_id, display_name, bio",
+        &profiles,
+    )?;
+    Ok(user_ids)
+}
+
 /// What the load scripts pick from.
 struct Seeded {
     viewer_token: String,
@@ -174,29 +204,8 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         &format!("SELECT password_hash FROM accounts WHERE id = '{viewer_id}'"),
     )?;
 
-    let user_ids: Vec<Uuid> = (0..USERS).map(|_| Uuid::now_v7()).collect();
+    let user_ids = seed_accounts(pg, USERS, &hash)?;
     let usernames: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
-    let mut accounts = String::new();
-    let mut profiles = String::new();
-    for (i, id) in user_ids.iter().enumerate() {
-        // The argon2 hash holds commas: quote it.
-        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
-        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
-    }
-    copy_csv(
-        pg,
-        &BENCH.database("identity"),
-        "accounts",
-        "id, email, username, password_hash",
-        &accounts,
-    )?;
-    copy_csv(
-        pg,
-        &BENCH.database("users"),
-        "profiles",
-        "user_id, display_name, bio",
-        &profiles,
-    )?;
 
     // A skewed follow graph: everyone (the viewer too) follows popular users more.
     let mut follows = String::new();

@@ -61,6 +61,43 @@ pub fn failed(error: impl std::fmt::Display) -> Refusal {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
 }
 
+/// Which of `ids` content serves now (`POST /internal/posts/served`): every
+/// read model that lists posts (feed, search) asks before it answers, so a
+/// deleted post never reaches a client.
+pub async fn served_posts(
+    content: &InternalClient,
+    ids: &[uuid::Uuid],
+) -> anyhow::Result<std::collections::HashSet<uuid::Uuid>> {
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Ids {
+        ids: Vec<uuid::Uuid>,
+    }
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = Ids { ids: ids.to_vec() };
+    let answer: Ids = content.post("/internal/posts/served", &request).await?;
+    Ok(answer.ids.into_iter().collect())
+}
+
+/// Whether a read model's backfill from `source` has completed (the
+/// `backfills` table of its database).
+pub async fn backfilled(pool: &sqlx::PgPool, source: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM backfills WHERE source = $1)")
+        .bind(source)
+        .fetch_one(pool)
+        .await
+}
+
+/// Record that the backfill from `source` has completed.
+pub async fn mark_backfilled(pool: &sqlx::PgPool, source: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO backfills (source) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(source)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// `routes` (paths under `/internal/`) answer 403 to a caller without the secret.
 pub fn protected(routes: axum::Router, secret: &str) -> axum::Router {
     let secret: Arc<str> = Arc::from(secret);

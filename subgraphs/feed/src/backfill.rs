@@ -1,6 +1,7 @@
 //! How a new feed starts: it copies the owners' current data through their
 //! `/internal/` exports (social's follows, blocks and mutes; content's posts),
-//! once per source, before its consumer starts; the consumer then follows the
+//! once per source, before it serves and before its consumer starts; the
+//! consumer then follows the
 //! topics and its idempotent writes absorb what the copy already holds. The
 //! broker's log is bounded, so replaying it could not rebuild the graph.
 
@@ -68,17 +69,17 @@ async fn run(
     social: &InternalClient,
     content: &InternalClient,
 ) -> anyhow::Result<()> {
-    if !store::backfilled(pool, "social").await? {
+    if !nova_core::internal::backfilled(pool, "social").await? {
         for relation in ["follows", "blocks", "mutes"] {
             copy_relation(pool, social, relation).await?;
         }
         store::recount_followers(pool).await?;
-        store::mark_backfilled(pool, "social").await?;
+        nova_core::internal::mark_backfilled(pool, "social").await?;
         tracing::info!("feed backfill: social graph copied");
     }
-    if !store::backfilled(pool, "content").await? {
+    if !nova_core::internal::backfilled(pool, "content").await? {
         copy_posts(pool, content).await?;
-        store::mark_backfilled(pool, "content").await?;
+        nova_core::internal::mark_backfilled(pool, "content").await?;
         tracing::info!("feed backfill: posts copied");
     }
     Ok(())

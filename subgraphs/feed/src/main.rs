@@ -37,14 +37,11 @@ async fn main() -> anyhow::Result<()> {
             hub.clone(),
             settings.clone(),
         );
-        // The consumer starts once the backfill has copied the owners' data.
+        // Not ready (not even listening) until the owners' data is copied: a
+        // page read before would build timelines the copy never reaches.
         let pool = startup.db.background_pool().clone();
-        let events = startup.events;
-        let backfill_content = content.clone();
-        tokio::spawn(async move {
-            backfill::run_until_done(&pool, &social, &backfill_content).await;
-            events.spawn_consumer(builder);
-        });
+        backfill::run_until_done(&pool, &social, &content).await;
+        startup.events.spawn_consumer(builder);
         let reader = FeedReader {
             db: startup.db,
             timelines,

@@ -8,12 +8,9 @@
 //! the visibility check, and one call to content (more rounds only when most
 //! candidates were filtered out).
 
-use std::collections::HashSet;
-
 use chrono::{Duration, Utc};
 use nova_core::db::Db;
-use nova_core::internal::InternalClient;
-use serde::{Deserialize, Serialize};
+use nova_core::internal::{served_posts, InternalClient};
 use uuid::Uuid;
 
 use crate::settings::FeedSettings;
@@ -30,11 +27,6 @@ pub struct FeedReader {
     pub timelines: Timelines,
     pub content: InternalClient,
     pub settings: FeedSettings,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Ids {
-    ids: Vec<Uuid>,
 }
 
 impl FeedReader {
@@ -66,7 +58,7 @@ impl FeedReader {
                 .into_iter()
                 .filter(|id| visible.contains(id))
                 .collect();
-            let served = self.served(&checked).await?;
+            let served = served_posts(&self.content, &checked).await?;
             page.extend(
                 checked
                     .into_iter()
@@ -113,18 +105,6 @@ impl FeedReader {
         all.dedup();
         all.truncate(count);
         Ok((all, exhausted))
-    }
-
-    /// Which of `ids` content serves now.
-    async fn served(&self, ids: &[Uuid]) -> anyhow::Result<HashSet<Uuid>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let answer: Ids = self
-            .content
-            .post("/internal/posts/served", &Ids { ids: ids.to_vec() })
-            .await?;
-        Ok(answer.ids.into_iter().collect())
     }
 
     /// Rebuild `viewer`'s timeline from the feed's tables.

@@ -337,22 +337,6 @@ pub async fn visible(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uu
 
 // ---- Backfill ----
 
-/// Whether the backfill from `source` has completed.
-pub async fn backfilled(pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM backfills WHERE source = $1)")
-        .bind(source)
-        .fetch_one(pool)
-        .await
-}
-
-pub async fn mark_backfilled(pool: &PgPool, source: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO backfills (source) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(source)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// Insert exported pairs of `relation` (`follows`, `blocks` or `mutes`).
 pub async fn insert_pairs(
     pool: &PgPool,

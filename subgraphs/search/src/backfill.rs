@@ -84,7 +84,7 @@ async fn copy<T: DeserializeOwned>(
 }
 
 async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
-    if !store::backfilled(pool, "identity").await? {
+    if !nova_core::internal::backfilled(pool, "identity").await? {
         copy(
             &owners.identity,
             "/internal/accounts/export",
@@ -99,9 +99,9 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
             },
         )
         .await?;
-        store::mark_backfilled(pool, "identity").await?;
+        nova_core::internal::mark_backfilled(pool, "identity").await?;
     }
-    if !store::backfilled(pool, "users").await? {
+    if !nova_core::internal::backfilled(pool, "users").await? {
         copy(
             &owners.users,
             "/internal/profiles/export",
@@ -117,9 +117,9 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
             },
         )
         .await?;
-        store::mark_backfilled(pool, "users").await?;
+        nova_core::internal::mark_backfilled(pool, "users").await?;
     }
-    if !store::backfilled(pool, "content").await? {
+    if !nova_core::internal::backfilled(pool, "content").await? {
         copy(
             &owners.content,
             "/internal/posts/export",
@@ -142,9 +142,9 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
             },
         )
         .await?;
-        store::mark_backfilled(pool, "content").await?;
+        nova_core::internal::mark_backfilled(pool, "content").await?;
     }
-    if !store::backfilled(pool, "social").await? {
+    if !nova_core::internal::backfilled(pool, "social").await? {
         let mut after = None;
         loop {
             let request = PairsRequest {
@@ -167,7 +167,7 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
             tx.commit().await?;
             after = Some(last);
         }
-        store::mark_backfilled(pool, "social").await?;
+        nova_core::internal::mark_backfilled(pool, "social").await?;
     }
     Ok(())
 }

@@ -11,8 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use nova_core::db::Db;
-use nova_core::internal::InternalClient;
-use serde::{Deserialize, Serialize};
+use nova_core::internal::{served_posts, InternalClient};
 use uuid::Uuid;
 
 use crate::engine::{Document, Kinds, SearchEngine};
@@ -44,11 +43,6 @@ pub struct Searcher {
     pub engine: Arc<TantivyEngine>,
     pub db: Db,
     pub content: InternalClient,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Ids {
-    ids: Vec<Uuid>,
 }
 
 struct Ranked {
@@ -171,7 +165,7 @@ impl Searcher {
                 _ => None,
             })
             .collect();
-        let served = self.served(&posts).await?;
+        let served = served_posts(&self.content, &posts).await?;
         let mut hits: Vec<Hit> = ranked
             .into_iter()
             .filter(|r| match r.hit {
@@ -195,18 +189,6 @@ impl Searcher {
         Ok(hits)
     }
 
-    /// Which of `ids` content serves now.
-    pub async fn served(&self, ids: &[Uuid]) -> anyhow::Result<HashSet<Uuid>> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let answer: Ids = self
-            .content
-            .post("/internal/posts/served", &Ids { ids: ids.to_vec() })
-            .await?;
-        Ok(answer.ids.into_iter().collect())
-    }
-
     /// A page of a hashtag's posts the viewer may see: post ids, newest first.
     pub async fn hashtag_posts(
         &self,
@@ -228,7 +210,7 @@ impl Searcher {
             .filter(|(_, a)| !blocked.contains(a))
             .map(|(p, _)| *p)
             .collect();
-        let served = self.served(&ids).await?;
+        let served = served_posts(&self.content, &ids).await?;
         Ok(ids.into_iter().filter(|id| served.contains(id)).collect())
     }
 }

@@ -287,18 +287,3 @@ pub async fn trending(
 }
 
 // ---- Backfill ----
-
-pub async fn backfilled(pool: &PgPool, source: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM backfills WHERE source = $1)")
-        .bind(source)
-        .fetch_one(pool)
-        .await
-}
-
-pub async fn mark_backfilled(pool: &PgPool, source: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO backfills (source) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(source)
-        .execute(pool)
-        .await?;
-    Ok(())
-}

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::bench::{copy_csv, sign_up, Account, BENCH};
+use crate::bench::{copy_csv, seed_accounts, sign_up, Account, BENCH};
 use crate::postgres::{self, Postgres};
 use crate::stack::SUBGRAPHS;
 
@@ -65,28 +65,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
             viewer_ids[0]
         ),
     )?;
-    let seeded: Vec<Uuid> = (0..options.users).map(|_| Uuid::now_v7()).collect();
-    let mut accounts = String::new();
-    let mut profiles = String::new();
-    for (i, id) in seeded.iter().enumerate() {
-        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
-        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
-    }
-    let identity = BENCH.database("identity");
-    copy_csv(
-        pg,
-        &identity,
-        "accounts",
-        "id, email, username, password_hash",
-        &accounts,
-    )?;
-    copy_csv(
-        pg,
-        &BENCH.database("users"),
-        "profiles",
-        "user_id, display_name, bio",
-        &profiles,
-    )?;
+    let seeded = seed_accounts(pg, options.users, &hash)?;
 
     // user0 is the fanned-out big account, user1 and user2 are above the limit.
     let everyone: Vec<Uuid> = viewer_ids.iter().chain(&seeded).copied().collect();
