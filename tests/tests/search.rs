@@ -113,7 +113,7 @@ async fn people_and_posts_are_found_the_way_people_type() {
         "{hits:#?}"
     );
     let hits = search(&stack, None, "cafe zurihc").await;
-    assert_eq!(post_ids(&hits), [cafe.clone()]);
+    assert_eq!(post_ids(&hits), std::slice::from_ref(&cafe));
     assert_eq!(
         hits[0]["highlight"],
         "<em>Café</em> in <em>Zürich</em> #Travel"

@@ -177,7 +177,7 @@ impl TantivyEngine {
         doc
     }
 
-    fn from_tantivy(&self, doc: &TantivyDocument) -> Option<Document> {
+    fn document_of(&self, doc: &TantivyDocument) -> Option<Document> {
         let f = self.fields;
         let text = |field| {
             doc.get_first(field)
@@ -323,7 +323,7 @@ impl SearchEngine for TantivyEngine {
         let mut candidates = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            if let Some(document) = self.from_tantivy(&doc) {
+            if let Some(document) = self.document_of(&doc) {
                 candidates.push(Candidate { document, score });
             }
         }
