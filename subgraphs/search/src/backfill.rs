@@ -1,10 +1,8 @@
 //! How search gets its documents without replaying the event log: a new search
 //! copies the owners' current data through their `/internal/` exports (identity's
 //! accounts, users' profiles, content's posts, social's blocks) — the same path
-//! the feed starts from — once per source, before its consumer starts. And how
-//! an index is (re)built from search's own tables while queries go on.
+//! the feed starts from — once per source, before its consumer starts.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,8 +12,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::engine::SearchEngine;
-use crate::index::TantivyEngine;
 use crate::store;
 
 const PAGE: i64 = 5_000;
@@ -83,8 +79,12 @@ async fn copy<T: DeserializeOwned>(
     }
 }
 
-async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
+/// Copy each source not copied yet; true when something was copied (the
+/// index must then be rebuilt from the tables).
+async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<bool> {
+    let mut copied = false;
     if !nova_core::internal::backfilled(pool, "identity").await? {
+        copied = true;
         copy(
             &owners.identity,
             "/internal/accounts/export",
@@ -102,6 +102,7 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
         nova_core::internal::mark_backfilled(pool, "identity").await?;
     }
     if !nova_core::internal::backfilled(pool, "users").await? {
+        copied = true;
         copy(
             &owners.users,
             "/internal/profiles/export",
@@ -120,6 +121,7 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
         nova_core::internal::mark_backfilled(pool, "users").await?;
     }
     if !nova_core::internal::backfilled(pool, "content").await? {
+        copied = true;
         copy(
             &owners.content,
             "/internal/posts/export",
@@ -145,6 +147,7 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
         nova_core::internal::mark_backfilled(pool, "content").await?;
     }
     if !nova_core::internal::backfilled(pool, "social").await? {
+        copied = true;
         let mut after = None;
         loop {
             let request = PairsRequest {
@@ -169,35 +172,24 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<()> {
         }
         nova_core::internal::mark_backfilled(pool, "social").await?;
     }
-    Ok(())
+    Ok(copied)
 }
 
-/// Copy what has not been copied yet, retrying until the owners answer.
-pub async fn run_until_done(pool: &PgPool, owners: &Owners) {
+/// Copy what has not been copied yet, retrying until the owners answer. True
+/// when something was copied.
+pub async fn run_until_done(pool: &PgPool, owners: &Owners) -> bool {
     let mut delay = Duration::from_millis(200);
-    while let Err(error) = run(pool, owners).await {
-        tracing::warn!(%error, "search backfill failed; retrying");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
+    let mut copied = false;
+    loop {
+        match run(pool, owners).await {
+            Ok(now) => return copied || now,
+            Err(error) => {
+                // A failed pass may have copied some sources already.
+                copied = true;
+                tracing::warn!(%error, "search backfill failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
     }
-}
-
-/// Build a fresh index from search's tables and swap it in, then bring it up to
-/// date with what changed meanwhile (changes from a minute before the start
-/// on, so a transaction that committed late is not missed). Returns the
-/// documents indexed.
-pub async fn rebuild_index(pool: &PgPool, engine: &Arc<TantivyEngine>) -> anyhow::Result<usize> {
-    let since = Utc::now() - chrono::Duration::minutes(1);
-    let (documents, _) = store::documents_since(pool, None).await?;
-    let target = engine.clone();
-    let count =
-        tokio::task::spawn_blocking(move || target.rebuild(&mut documents.into_iter())).await??;
-    let (changed, deleted) = store::documents_since(pool, Some(since)).await?;
-    let target = engine.clone();
-    tokio::task::spawn_blocking(move || {
-        target.upsert(&changed)?;
-        target.delete(&deleted)
-    })
-    .await??;
-    Ok(count)
 }

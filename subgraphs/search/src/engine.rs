@@ -48,10 +48,10 @@ pub struct Candidate {
 }
 
 pub trait SearchEngine: Send + Sync + 'static {
-    /// Add or replace documents (by id).
-    fn upsert(&self, documents: &[Document]) -> anyhow::Result<()>;
-    /// Remove documents (absent ones are no-ops).
-    fn delete(&self, ids: &[Uuid]) -> anyhow::Result<()>;
+    /// Add or replace `upserts` (by id) and remove `deletes` (absent ones are
+    /// no-ops), durably, in one commit: once it returns, the changes survive a
+    /// crash and queries see them.
+    fn write(&self, upserts: &[Document], deletes: &[Uuid]) -> anyhow::Result<()>;
     /// Up to `limit` documents matching every word of `query` by the rules of
     /// `text`, most relevant first.
     fn search(

@@ -5,51 +5,29 @@
 //! (`identity.user_registered`), `nova.users` (`users.profile_changed`),
 //! `nova.content` (`content.post_created`, `post_edited`, `post_deleted`) and
 //! `nova.social` (`social.blocked`, `unblocked`). `apply` updates search's
-//! tables; `external_effects` then writes the document as those tables hold it
-//! into the index (or removes it) — on a redelivery too, so an index write lost
-//! in a crash is redone.
+//! tables and, in the same transaction, queues the document for this
+//! instance's index; the index writer (`indexing.rs`) writes queued documents
+//! in batches. An index write lost in a crash is redone from the queue.
 
 use std::sync::Arc;
 
 use nova_core::events::{topic_of, Event, EventHandler};
-use sqlx::{PgConnection, PgPool};
-use uuid::Uuid;
+use sqlx::PgConnection;
 
-use crate::engine::SearchEngine;
-use crate::index::TantivyEngine;
-use crate::store;
+use crate::indexing::IndexSync;
+use crate::store::{self, Kind};
 
 pub struct Indexer {
     name: &'static str,
-    pool: PgPool,
-    engine: Arc<TantivyEngine>,
+    index: Arc<IndexSync>,
 }
 
 impl Indexer {
-    pub fn new(instance: &str, pool: PgPool, engine: Arc<TantivyEngine>) -> Self {
+    pub fn new(index: Arc<IndexSync>) -> Self {
         // One name per instance for the process's life: its consumer group.
-        let name: &'static str = Box::leak(format!("search.index.{instance}").into_boxed_str());
-        Self { name, pool, engine }
-    }
-
-    async fn reindex_user(&self, user: Uuid) -> anyhow::Result<()> {
-        let document = store::user_document(&self.pool, user).await?;
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || match document {
-            Some(document) => engine.upsert(&[document]),
-            None => Ok(()),
-        })
-        .await?
-    }
-
-    async fn reindex_post(&self, post: Uuid) -> anyhow::Result<()> {
-        let document = store::post_document(&self.pool, post).await?;
-        let engine = self.engine.clone();
-        tokio::task::spawn_blocking(move || match document {
-            Some(document) => engine.upsert(&[document]),
-            None => engine.delete(&[post]),
-        })
-        .await?
+        let name = format!("search.index.{}", index.instance());
+        let name: &'static str = Box::leak(name.into_boxed_str());
+        Self { name, index }
     }
 }
 
@@ -66,10 +44,14 @@ impl EventHandler for Indexer {
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
-        match event {
-            Event::UserRegistered(e) => store::upsert_username(tx, e.user_id, &e.username).await?,
+        let changed = match event {
+            Event::UserRegistered(e) => {
+                store::upsert_username(tx, e.user_id, &e.username).await?;
+                (Kind::User, e.user_id)
+            }
             Event::ProfileChanged(e) => {
-                store::upsert_profile(tx, e.user_id, e.display_name.as_deref(), &e.bio).await?
+                store::upsert_profile(tx, e.user_id, e.display_name.as_deref(), &e.bio).await?;
+                (Kind::User, e.user_id)
             }
             Event::PostCreated(e) => {
                 store::upsert_post(
@@ -80,7 +62,8 @@ impl EventHandler for Indexer {
                     &e.hashtags,
                     e.created_at,
                 )
-                .await?
+                .await?;
+                (Kind::Post, e.post_id)
             }
             Event::PostEdited(e) => {
                 store::upsert_post(
@@ -91,24 +74,30 @@ impl EventHandler for Indexer {
                     &e.hashtags,
                     e.edited_at,
                 )
-                .await?
+                .await?;
+                (Kind::Post, e.post_id)
             }
-            Event::PostDeleted(e) => store::tombstone_post(tx, e.post_id, e.author_id).await?,
-            Event::Blocked(e) => store::set_block(tx, e.blocker_id, e.blocked_id, true).await?,
-            Event::Unblocked(e) => store::set_block(tx, e.blocker_id, e.blocked_id, false).await?,
+            Event::PostDeleted(e) => {
+                store::tombstone_post(tx, e.post_id, e.author_id).await?;
+                (Kind::Post, e.post_id)
+            }
+            // Blocks filter at query time: no document changes.
+            Event::Blocked(e) => {
+                store::set_block(tx, e.blocker_id, e.blocked_id, true).await?;
+                return Ok(true);
+            }
+            Event::Unblocked(e) => {
+                store::set_block(tx, e.blocker_id, e.blocked_id, false).await?;
+                return Ok(true);
+            }
             _ => return Ok(false),
-        }
+        };
+        let (kind, id) = changed;
+        store::enqueue(tx, self.index.instance(), kind, id).await?;
         Ok(true)
     }
 
-    async fn external_effects(&self, event: &Event) -> anyhow::Result<()> {
-        match event {
-            Event::UserRegistered(e) => self.reindex_user(e.user_id).await,
-            Event::ProfileChanged(e) => self.reindex_user(e.user_id).await,
-            Event::PostCreated(e) => self.reindex_post(e.post_id).await,
-            Event::PostEdited(e) => self.reindex_post(e.post_id).await,
-            Event::PostDeleted(e) => self.reindex_post(e.post_id).await,
-            _ => Ok(()),
-        }
+    async fn after_commit(&self, _event: &Event) {
+        self.index.wake();
     }
 }

@@ -254,28 +254,24 @@ fn write_current(root: &Path, name: &str) -> anyhow::Result<()> {
 }
 
 impl SearchEngine for TantivyEngine {
-    fn upsert(&self, documents: &[Document]) -> anyhow::Result<()> {
+    fn write(&self, upserts: &[Document], deletes: &[Uuid]) -> anyhow::Result<()> {
         let serving = self.serving.read().expect("never poisoned");
         let mut writer = serving.writer.lock().expect("never poisoned");
-        for document in documents {
-            writer.delete_term(Term::from_field_text(
-                self.fields.id,
-                &document.id().to_string(),
-            ));
-            writer.add_document(self.to_tantivy(document))?;
-        }
-        writer.commit()?;
-        serving.reader.reload()?;
-        Ok(())
-    }
-
-    fn delete(&self, ids: &[Uuid]) -> anyhow::Result<()> {
-        let serving = self.serving.read().expect("never poisoned");
-        let mut writer = serving.writer.lock().expect("never poisoned");
+        let ids = upserts
+            .iter()
+            .map(Document::id)
+            .chain(deletes.iter().copied());
         for id in ids {
             writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
         }
-        writer.commit()?;
+        let added: tantivy::Result<()> = upserts
+            .iter()
+            .try_for_each(|document| writer.add_document(self.to_tantivy(document)).map(|_| ()));
+        if let Err(error) = added.and_then(|()| writer.commit().map(|_| ())) {
+            // Leave nothing half-written for the next commit to pick up.
+            writer.rollback()?;
+            return Err(error.into());
+        }
         serving.reader.reload()?;
         Ok(())
     }

@@ -11,34 +11,24 @@ use axum::routing::post;
 use axum::Json;
 use nova_core::internal::{failed, Refusal};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 
-use crate::backfill::rebuild_index;
-use crate::index::TantivyEngine;
+use crate::indexing::IndexSync;
 
 #[derive(Deserialize, Serialize)]
 pub struct Reindexed {
     pub documents: usize,
 }
 
-#[derive(Clone)]
-struct Reindex {
-    pool: PgPool,
-    engine: Arc<TantivyEngine>,
-}
-
-async fn reindex(State(state): State<Reindex>) -> Result<Json<Reindexed>, Refusal> {
-    let documents = rebuild_index(&state.pool, &state.engine)
-        .await
-        .map_err(failed)?;
+async fn reindex(State(index): State<Arc<IndexSync>>) -> Result<Json<Reindexed>, Refusal> {
+    let documents = index.rebuild().await.map_err(failed)?;
     tracing::info!(documents, "search index rebuilt and swapped in");
     Ok(Json(Reindexed { documents }))
 }
 
 /// The routes, protected by the router secret.
-pub fn routes(pool: PgPool, engine: Arc<TantivyEngine>, router_secret: &str) -> axum::Router {
+pub fn routes(index: Arc<IndexSync>, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/reindex", post(reindex))
-        .with_state(Reindex { pool, engine });
+        .with_state(index);
     nova_core::internal::protected(routes, router_secret)
 }

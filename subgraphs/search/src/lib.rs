@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod engine;
 pub mod events;
 pub mod index;
+pub mod indexing;
 pub mod internal;
 pub mod query;
 pub mod schema;

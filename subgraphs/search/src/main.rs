@@ -6,6 +6,7 @@ use nova_core::internal::InternalClient;
 use nova_search::backfill::{self, Owners};
 use nova_search::events::Indexer;
 use nova_search::index::TantivyEngine;
+use nova_search::indexing::IndexSync;
 use nova_search::query::Searcher;
 use nova_search::settings::SearchSettings;
 use nova_search::{internal, schema, MIGRATOR};
@@ -32,24 +33,24 @@ async fn main() -> anyhow::Result<()> {
         };
         let pool = startup.db.background_pool().clone();
         // Not ready (not even listening) until the index can answer: first the
-        // owners' data, then an index that opens, or one rebuilt from the tables.
-        backfill::run_until_done(&pool, &owners).await;
-        let engine = match TantivyEngine::open(&settings.index_path) {
-            Ok(engine) => Arc::new(engine),
+        // owners' data, then an index that opens — rebuilt from the tables when
+        // it cannot be opened or when the copy brought documents it lacks.
+        let copied = backfill::run_until_done(&pool, &owners).await;
+        let (engine, rebuild) = match TantivyEngine::open(&settings.index_path) {
+            Ok(engine) => (Arc::new(engine), copied),
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "rebuilding the search index");
-                let engine = Arc::new(TantivyEngine::create(&settings.index_path)?);
-                let documents = backfill::rebuild_index(&pool, &engine).await?;
-                tracing::info!(documents, "search index rebuilt");
-                engine
+                (Arc::new(TantivyEngine::create(&settings.index_path)?), true)
             }
         };
-        startup.events.spawn_consumer(Indexer::new(
-            &settings.instance,
-            pool.clone(),
-            engine.clone(),
-        ));
-        let routes = internal::routes(pool, engine.clone(), secret);
+        let index = IndexSync::new(&settings.instance, pool, engine.clone());
+        if rebuild {
+            let documents = index.rebuild().await?;
+            tracing::info!(documents, "search index rebuilt");
+        }
+        tokio::spawn(index.clone().run());
+        startup.events.spawn_consumer(Indexer::new(index.clone()));
+        let routes = internal::routes(index, secret);
         let searcher = Searcher {
             engine,
             db: startup.db,

@@ -17,12 +17,14 @@ use uuid::Uuid;
 use crate::engine::{Document, Kinds, SearchEngine};
 use crate::index::TantivyEngine;
 use crate::store;
-use crate::text::{match_text, snippet, QueryWords, TextMatch};
+use crate::text::{match_text, snippet, words_with_offsets, QueryWords, TextMatch};
 
 /// Candidates the engine hands over for ranking and filtering.
 const CANDIDATES: usize = 200;
 /// Hashtags a search shows at most.
-const HASHTAGS: i64 = 5;
+const HASHTAGS: usize = 5;
+/// Hashtags sharing a query's first letter that are checked for a match.
+const HASHTAG_CANDIDATES: i64 = 2_000;
 
 #[derive(Clone, Debug)]
 pub enum Hit {
@@ -176,7 +178,7 @@ impl Searcher {
             .collect();
         if wanted.hashtags {
             if let [word] = query.words.as_slice() {
-                let tags = store::hashtags_starting(&self.db, word, HASHTAGS).await?;
+                let tags = self.hashtags_like(&query, word).await?;
                 let at = usize::from(matches!(hits.first(), Some(Hit::User { .. })));
                 for (offset, (name, post_count)) in tags.into_iter().enumerate() {
                     hits.insert(
@@ -187,6 +189,35 @@ impl Searcher {
             }
         }
         Ok(hits)
+    }
+
+    /// Hashtags the one query word matches by the same rules as documents
+    /// (folded, typos by length, as a prefix): fewest typos first, then most
+    /// used. Candidates share the word's first letter (a typo there is not
+    /// forgiven), the most used first.
+    async fn hashtags_like(
+        &self,
+        query: &QueryWords,
+        word: &str,
+    ) -> anyhow::Result<Vec<(String, i64)>> {
+        let initial: String = word.chars().take(1).collect();
+        let candidates = store::hashtags_starting(&self.db, &initial, HASHTAG_CANDIDATES).await?;
+        let mut matched: Vec<(u8, String, i64)> = candidates
+            .into_iter()
+            .filter_map(|(tag, count)| {
+                let folded: String = words_with_offsets(&tag)
+                    .into_iter()
+                    .map(|(w, _)| w)
+                    .collect();
+                query.typos(0, &folded).map(|typos| (typos, tag, count))
+            })
+            .collect();
+        matched.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+        Ok(matched
+            .into_iter()
+            .take(HASHTAGS)
+            .map(|(_, tag, count)| (tag, count))
+            .collect())
     }
 
     /// A page of a hashtag's posts the viewer may see: post ids, newest first.

@@ -154,60 +154,144 @@ fn post(row: PostRow) -> Document {
     }
 }
 
-/// The user's document, if it can be indexed (its registration has arrived).
-pub async fn user_document(pool: &PgPool, user_id: Uuid) -> Result<Option<Document>, sqlx::Error> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "SELECT user_id, username, display_name, bio FROM users WHERE user_id = $1 AND username <> ''",
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(user))
-}
-
-/// The post's document; `None` when unknown or deleted.
-pub async fn post_document(pool: &PgPool, post_id: Uuid) -> Result<Option<Document>, sqlx::Error> {
-    let row: Option<PostRow> = sqlx::query_as(
-        "SELECT post_id, author_id, body, hashtags, created_at FROM posts WHERE post_id = $1 AND NOT deleted",
-    )
-    .bind(post_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(post))
-}
-
-/// Every indexable document changed at or after `since` (all with `None`), and
-/// the posts deleted since then.
-pub async fn documents_since(
-    pool: &PgPool,
-    since: Option<DateTime<Utc>>,
-) -> Result<(Vec<Document>, Vec<Uuid>), sqlx::Error> {
+/// Every indexable document: what a fresh index is built from.
+pub async fn all_documents(pool: &PgPool) -> Result<Vec<Document>, sqlx::Error> {
     let users: Vec<UserRow> = sqlx::query_as(
-        "SELECT user_id, username, display_name, bio FROM users \
-         WHERE username <> '' AND ($1::timestamptz IS NULL OR updated_at >= $1)",
+        "SELECT user_id, username, display_name, bio FROM users WHERE username <> ''",
     )
-    .bind(since)
     .fetch_all(pool)
     .await?;
     let posts: Vec<PostRow> = sqlx::query_as(
-        "SELECT post_id, author_id, body, hashtags, created_at FROM posts \
-         WHERE NOT deleted AND ($1::timestamptz IS NULL OR updated_at >= $1)",
+        "SELECT post_id, author_id, body, hashtags, created_at FROM posts WHERE NOT deleted",
     )
-    .bind(since)
     .fetch_all(pool)
     .await?;
-    let deleted: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT post_id FROM posts WHERE deleted AND ($1::timestamptz IS NULL OR updated_at >= $1)",
-    )
-    .bind(since)
-    .fetch_all(pool)
-    .await?;
-    let documents = users
+    Ok(users
         .into_iter()
         .map(user)
         .chain(posts.into_iter().map(post))
-        .collect();
-    Ok((documents, deleted))
+        .collect())
+}
+
+// ---- The index queue (see migrations/search/0002_index_queue.sql) ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Post,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Post => "post",
+        }
+    }
+}
+
+/// Mark a document out of date in `instance`'s index, inside the consumer's
+/// transaction.
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    instance: &str,
+    kind: Kind,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO index_queue (instance, document_id, kind) VALUES ($1, $2, $3) \
+         ON CONFLICT (instance, document_id) DO UPDATE SET version = index_queue.version + 1",
+    )
+    .bind(instance)
+    .bind(id)
+    .bind(kind.as_str())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// A queued document as the tables hold it now: `document` is `None` when it
+/// must leave the index (a deleted post) or cannot be indexed yet (a profile
+/// whose registration has not arrived).
+pub struct Queued {
+    pub id: Uuid,
+    pub version: i64,
+    pub document: Option<Document>,
+}
+
+#[derive(sqlx::FromRow)]
+struct QueuedRow {
+    document_id: Uuid,
+    version: i64,
+    username: Option<String>,
+    display_name: Option<String>,
+    bio: Option<String>,
+    author_id: Option<Uuid>,
+    body: Option<String>,
+    hashtags: Option<Vec<String>>,
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl QueuedRow {
+    fn into_queued(self) -> Queued {
+        let id = self.document_id;
+        let document = match (self.username, self.author_id, self.created_at) {
+            (Some(username), _, _) => Some(Document::User {
+                id,
+                username,
+                display_name: self.display_name,
+                bio: self.bio.unwrap_or_default(),
+            }),
+            (None, Some(author_id), Some(created_at)) => Some(Document::Post {
+                id,
+                author_id,
+                body: self.body.unwrap_or_default(),
+                hashtags: self.hashtags.unwrap_or_default(),
+                created_at,
+            }),
+            _ => None,
+        };
+        Queued {
+            id,
+            version: self.version,
+            document,
+        }
+    }
+}
+
+/// Up to `limit` queued documents of `instance`, oldest first, read with their
+/// rows in one statement (one snapshot).
+pub async fn queued(pool: &PgPool, instance: &str, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+    let rows: Vec<QueuedRow> = sqlx::query_as(
+        "SELECT q.document_id, q.version, \
+           u.username, u.display_name, u.bio, \
+           p.author_id, p.body, p.hashtags, p.created_at \
+         FROM index_queue q \
+         LEFT JOIN users u ON q.kind = 'user' AND u.user_id = q.document_id AND u.username <> '' \
+         LEFT JOIN posts p ON q.kind = 'post' AND p.post_id = q.document_id AND NOT p.deleted \
+         WHERE q.instance = $1 ORDER BY q.queued_at LIMIT $2",
+    )
+    .bind(instance)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(QueuedRow::into_queued).collect())
+}
+
+/// Remove queued documents the index now holds, unless queued again since.
+pub async fn dequeue(pool: &PgPool, instance: &str, written: &[Queued]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = written.iter().map(|q| q.id).collect();
+    let versions: Vec<i64> = written.iter().map(|q| q.version).collect();
+    sqlx::query(
+        "DELETE FROM index_queue q USING unnest($2::uuid[], $3::bigint[]) AS w(id, version) \
+         WHERE q.instance = $1 AND q.document_id = w.id AND q.version = w.version",
+    )
+    .bind(instance)
+    .bind(&ids)
+    .bind(&versions)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 // ---- Reads a request causes (counted) ----
@@ -229,17 +313,18 @@ pub async fn blocked_either_way(
     Ok(ids.into_iter().collect())
 }
 
-/// Hashtags starting with `prefix`, most used first: `(tag, live posts)`.
+/// Hashtags starting with `initial`, most used first, at most `limit`: `(tag,
+/// live posts)`. The candidates a typo-tolerant hashtag match picks from.
 pub async fn hashtags_starting(
     db: &Db,
-    prefix: &str,
+    initial: &str,
     limit: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT tag, count(*) FROM post_tags WHERE starts_with(tag, $1) \
          GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $2",
     )
-    .bind(prefix)
+    .bind(initial)
     .bind(limit)
     .fetch_all(db.statement())
     .await
