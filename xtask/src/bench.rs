@@ -5,40 +5,20 @@
 //! requests per second, p50/p99 latency, errors and SQL statements per request per
 //! subgraph. Then stop what it started.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
-use crate::postgres::{self, Postgres};
-use crate::stack::{self, Layout, State, SUBGRAPHS};
-use crate::{kafka, redis};
-
-pub const BENCH: Layout = Layout {
-    name_prefix: "bench-",
-    database_prefix: "nova_bench",
-    router_port: 14000,
-    kafka_port: 14092,
-    redis_port: 14379,
-    // The router under test has every Nova policy on: safelist mode and rate
-    // limits. wrk sends from one address as one user, so the buckets are big
-    // enough that the run measures the cost of checking, not the refusals.
-    router_env: &[
-        ("NOVA_SAFELIST", "true"),
-        ("NOVA_RATE_LIMIT_USER_BURST", "1000000000"),
-        ("NOVA_RATE_LIMIT_USER_PER_SECOND", "1000000"),
-        ("NOVA_RATE_LIMIT_ANONYMOUS_BURST", "1000000000"),
-        ("NOVA_RATE_LIMIT_ANONYMOUS_PER_SECOND", "1000000"),
-        // The subscription bench signs many users in from one address.
-        ("NOVA_RATE_LIMIT_CREDENTIALS_BURST", "1000000000"),
-        ("NOVA_RATE_LIMIT_CREDENTIALS_PER_SECOND", "1000000"),
-    ],
+use crate::bench_stack::{
+    copy_csv, document_id, prepare_fresh_stack, seed_accounts, sign_up, stop_stack, BENCH,
 };
+use crate::postgres::{self, Postgres};
+use crate::stack::{self, State, SUBGRAPHS};
 
 const USERS: usize = 5_000;
 const FOLLOWS_PER_USER: usize = 20;
@@ -46,144 +26,12 @@ const POSTS: usize = 20_000;
 const COMMENTS: usize = 30_000;
 const LIKES: usize = 100_000;
 const SAMPLE: usize = 500;
-pub const PASSWORD: &str = "bench password 1";
 
 /// A skewed pick in 0..n: low indices (the "popular" users and posts) are chosen
 /// far more often (u³ puts about half the picks in the first 12.5%).
 fn skewed(rng: &mut StdRng, n: usize) -> usize {
     let u: f64 = rng.gen();
     ((u * u * u) * n as f64) as usize % n
-}
-
-/// Run a shipped operation by its persisted-query id, as a client in safelist
-/// mode does.
-pub fn persisted(
-    root: &Path,
-    operation: &str,
-    variables: serde_json::Value,
-) -> Result<serde_json::Value> {
-    persisted_as(root, operation, variables, None)
-}
-
-/// `persisted` on behalf of the user of `token`.
-pub fn persisted_as(
-    root: &Path,
-    operation: &str,
-    variables: serde_json::Value,
-    token: Option<&str>,
-) -> Result<serde_json::Value> {
-    let body = serde_json::json!({
-        "operationName": operation,
-        "variables": variables,
-        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id(root, operation)? } }
-    })
-    .to_string();
-    let authorization = token.map(|token| format!("Bearer {token}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(authorization) = &authorization {
-        headers.push(("Authorization", authorization.as_str()));
-    }
-    let (_, text) = stack::http(
-        BENCH.router_port,
-        "POST",
-        "/graphql",
-        &headers,
-        &body,
-        Duration::from_secs(30),
-    )?;
-    let value: serde_json::Value = serde_json::from_str(&text)?;
-    if value.get("errors").is_some() {
-        bail!("GraphQL errors: {value}");
-    }
-    Ok(value["data"].clone())
-}
-
-/// A bench user, signed up and in through the router.
-pub struct Account {
-    pub id: String,
-    pub token: String,
-}
-
-/// Register `name` (`<name>@bench.test`) and log in, by persisted operations.
-pub fn sign_up(root: &Path, name: &str) -> Result<Account> {
-    let email = format!("{name}@bench.test");
-    let registered = persisted(
-        root,
-        "Register",
-        serde_json::json!({ "email": email, "username": name, "password": PASSWORD }),
-    )?;
-    let login = persisted(
-        root,
-        "Login",
-        serde_json::json!({ "email": email, "password": PASSWORD }),
-    )?;
-    Ok(Account {
-        id: registered["register"]["id"]
-            .as_str()
-            .context("register returned no id")?
-            .to_string(),
-        token: login["login"]["accessToken"]
-            .as_str()
-            .context("login returned no token")?
-            .to_string(),
-    })
-}
-
-/// Load a CSV into a table with psql's \copy.
-pub fn copy_csv(
-    pg: &Postgres,
-    database: &str,
-    table: &str,
-    columns: &str,
-    rows: &str,
-) -> Result<()> {
-    let mut child = Command::new("psql")
-        .arg(pg.url(database))
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
-        .arg(format!(
-            "\\copy {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ))
-        .stdin(std::process::Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .context("psql stdin")?
-        .write_all(rows.as_bytes())?;
-    if !child.wait()?.success() {
-        bail!("loading {table} into {database} failed");
-    }
-    Ok(())
-}
-
-/// `count` accounts `user<i>` (`user<i>@bench.test`, the password of `hash`)
-/// with profiles, loaded straight into identity's and users' databases.
-pub fn seed_accounts(pg: &Postgres, count: usize, hash: &str) -> Result<Vec<Uuid>> {
-    let user_ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
-    let mut accounts = String::new();
-    let mut profiles = String::new();
-    for (i, id) in user_ids.iter().enumerate() {
-        // The argon2 hash holds commas: quote it.
-        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
-        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
-    }
-    let identity = BENCH.database("identity");
-    copy_csv(
-        pg,
-        &identity,
-        "accounts",
-        "id, email, username, password_hash",
-        &accounts,
-    )?;
-    let users = BENCH.database("users");
-    copy_csv(
-        pg,
-        &users,
-        "profiles",
-        "user_id, display_name, bio",
-        &profiles,
-    )?;
-    Ok(user_ids)
 }
 
 /// What the load scripts pick from.
@@ -377,20 +225,6 @@ struct Measured {
     p99_ms: f64,
 }
 
-/// The manifest id of a shipped operation.
-pub fn document_id(root: &Path, operation: &str) -> Result<String> {
-    let text = std::fs::read_to_string(root.join("persisted-queries/manifest.json"))?;
-    let manifest: serde_json::Value = serde_json::from_str(&text)?;
-    manifest["operations"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|op| op["name"] == operation)
-        .and_then(|op| op["id"].as_str())
-        .map(str::to_string)
-        .with_context(|| format!("{operation} is not in persisted-queries/manifest.json"))
-}
-
 fn run_scenario(
     root: &Path,
     state: &State,
@@ -566,31 +400,4 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     stack::stop_process(&state, RATE_LIMITS_ONLY_PROCESS)?;
     stop_stack(&state)?;
     result
-}
-
-/// Stop anything a previous bench left, start a fresh broker and Redis, recreate
-/// the bench databases and build release binaries. Returns the binaries' folder
-/// and KAFKA_BROKERS.
-pub fn prepare_fresh_stack(
-    root: &Path,
-    state: &State,
-    pg: &Postgres,
-) -> Result<(std::path::PathBuf, String)> {
-    stack::stop(state, &BENCH)?;
-    let kafka_brokers = kafka::start_fresh(state, root, &BENCH)?;
-    redis::stop(state, &BENCH)?;
-    redis::ensure_running(state, &BENCH)?;
-    for name in SUBGRAPHS {
-        postgres::recreate_database(pg, &BENCH.database(name))?;
-    }
-    println!("building release binaries");
-    let bin_dir = stack::build_binaries(root, true)?;
-    Ok((bin_dir, kafka_brokers))
-}
-
-/// Stop the bench stack, its broker and its Redis.
-pub fn stop_stack(state: &State) -> Result<()> {
-    stack::stop(state, &BENCH)?;
-    kafka::stop(state, &BENCH)?;
-    redis::stop(state, &BENCH)
 }

@@ -17,7 +17,7 @@ use rdkafka::producer::FutureRecord;
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
-use crate::bench::BENCH;
+use crate::bench_stack::BENCH;
 use crate::stack::{State, DEVELOPMENT};
 use crate::{kafka, postgres};
 

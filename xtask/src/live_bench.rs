@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bench::{
+use crate::bench_stack::{
     document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, Account, BENCH,
 };
 use crate::events::percentile;

@@ -1,16 +1,19 @@
 //! Developer entry points: `cargo xtask up | down | test | compose [--check]`.
 
 mod bench;
+mod bench_stack;
 mod compose;
 mod events;
 mod feed_bench;
 mod kafka;
 mod live_bench;
+mod load;
 mod operations;
 mod postgres;
 mod redis;
 mod registry;
 mod search;
+mod search_bench;
 mod stack;
 
 use std::path::PathBuf;
@@ -64,6 +67,10 @@ const USAGE: &str = "usage: cargo xtask <command>
                      memory per timeline, HomeFeed pages at a fixed arrival rate
                      (p50/p99, errors, SQL per request), fan-out delay of a
                      10 000-follower account and of one above the fan-out limit
+  bench search [--users N] [--posts N] [--rate N] [--seconds N] [--probes N]
+                     search at scale: indexing from events (documents/s, index
+                     size), Search at a fixed arrival rate with exact, prefix and
+                     misspelled queries (p50/p99, errors), event-to-searchable delay
   bench registry [--publishes N]
                      compatible publishes through the schema registry, each timed
                      until the router serves it: p50/p99
@@ -90,6 +97,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("registry") => {
             registry::bench(&root, &args[2..])
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("search") => {
+            search_bench::bench(&root, &args[2..])
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("subscriptions") => {
             live_bench::bench(&root, &args[2..])

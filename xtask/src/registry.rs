@@ -186,7 +186,7 @@ fn serves_type(port: u16, name: &str) -> bool {
 /// users one after another, each timed from the end of `nova subgraph publish`
 /// until the router answers an introspection query with the new type.
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    use crate::bench::{prepare_fresh_stack, stop_stack, BENCH};
+    use crate::bench_stack::{prepare_fresh_stack, stop_stack, BENCH};
     let publishes = crate::number_option(args, "--publishes", 20)?;
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;

@@ -20,22 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::bench::{
+use crate::bench_stack::{
     document_id, persisted, persisted_as, prepare_fresh_stack, stop_stack, BENCH, PASSWORD,
 };
+use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
-}
-
-fn ms(histogram: &Histogram<u64>, quantile: f64) -> f64 {
-    histogram.value_at_quantile(quantile) as f64 / 1000.0
-}
 
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     let options = seed::Options {
@@ -209,31 +201,21 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
     println!("\nload: {rate} requests/s for {seconds} s, open model (latency from each request's due time), HomeFeed first 20");
     for next_page in [false, true] {
         let before = statements()?;
-        let started = Instant::now();
         let total = rate * seconds;
-        let mut tasks = Vec::with_capacity(total as usize);
-        for i in 0..total {
-            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
-            let (client, tokens, cursors) = (client.clone(), tokens.clone(), cursors.clone());
-            tasks.push(tokio::spawn(async move {
-                tokio::time::sleep_until(due.into()).await;
+        let shared = (client.clone(), tokens.clone(), cursors.clone());
+        let (latency, errors) = open_model(rate, seconds, move |i| {
+            let (client, tokens, cursors) = (shared.0.clone(), shared.1.clone(), shared.2.clone());
+            async move {
                 let viewer = i as usize % tokens.len();
                 let after = if next_page {
                     cursors[viewer].as_deref()
                 } else {
                     None
                 };
-                let ok = client.home_feed(&tokens[viewer], after).await.is_ok();
-                (due.elapsed(), ok)
-            }));
-        }
-        let mut latency = histogram();
-        let mut errors = 0;
-        for task in tasks {
-            let (elapsed, ok) = task.await?;
-            latency.record(elapsed.as_micros() as u64)?;
-            errors += usize::from(!ok);
-        }
+                client.home_feed(&tokens[viewer], after).await.is_ok()
+            }
+        })
+        .await?;
         let after = statements()?;
         let per_request: Vec<String> = SUBGRAPHS
             .iter()

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::bench::{copy_csv, seed_accounts, sign_up, Account, BENCH};
+use crate::bench_stack::{copy_csv, seed_accounts, sign_up, Account, BENCH};
 use crate::postgres::{self, Postgres};
 use crate::stack::SUBGRAPHS;
 

@@ -1,0 +1,375 @@
+//! Operating a running test stack: replicas, restarts, crashes, the registry,
+//! metrics, databases, users and GraphQL requests.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nova_registry::auth::hash_token;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+use crate::processes::{create_database, database_url, free_port, Process, Subgraph};
+use crate::response::{sample_matches, Response};
+use crate::{Registry, Stack, TEST_PASSWORD};
+
+impl Stack {
+    /// REDIS_URL of this stack's Redis.
+    pub fn redis_url(&self) -> String {
+        self.redis.url()
+    }
+
+    /// KAFKA_BROKERS of this stack's broker.
+    pub fn kafka_brokers(&self) -> String {
+        self.broker.brokers()
+    }
+
+    fn take_process(&mut self, name: &str) -> Option<Process> {
+        let index = self.processes.iter().position(|p| p.name == name)?;
+        Some(self.processes.remove(index))
+    }
+
+    /// Start a second router replica with the first one's settings (same
+    /// subgraphs, same Redis); returns its `/graphql` URL.
+    pub async fn start_second_router(&mut self) -> Result<String> {
+        self.start_router_replica("router-2", &[]).await
+    }
+
+    /// Start another router as process `process_name` with the first one's
+    /// settings and `overrides` on top (`NOVA_CHAT_URL` to send it to another
+    /// chat instance, ...); returns its `/graphql` URL.
+    pub async fn start_router_replica(
+        &mut self,
+        process_name: &'static str,
+        overrides: &[(&str, &str)],
+    ) -> Result<String> {
+        let port = free_port();
+        let mut env = self.router_env.clone();
+        env.push(("NOVA_ROUTER_PORT".into(), port.to_string()));
+        env.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let process = self.launcher.spawn_nova_as(process_name, "router", &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("http://127.0.0.1:{port}/readiness"))
+            .await?;
+        Ok(format!("http://127.0.0.1:{port}/graphql"))
+    }
+
+    /// The stack's own folder (logs, keys, files a test writes).
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.launcher.state_dir
+    }
+
+    /// Start a schema registry on its own database (process `registry`), with
+    /// one operator and one read token.
+    pub async fn start_registry(&mut self) -> Result<Registry> {
+        let database = format!("nova_t_{}_registry", self.run_id);
+        let database_url = create_database(&self.admin_url, &database).await?;
+        let port = free_port();
+        let registry = Registry {
+            url: format!("http://127.0.0.1:{port}"),
+            operator_token: format!("operator-{}", self.run_id),
+            read_token: format!("reader-{}", self.run_id),
+        };
+        let env: Vec<(String, String)> = vec![
+            ("DATABASE_URL".into(), database_url),
+            ("HTTP_PORT".into(), port.to_string()),
+            (
+                "NOVA_REGISTRY_TOKENS".into(),
+                format!(
+                    "ops:operator:{},routers:read:{}",
+                    hash_token(&registry.operator_token),
+                    hash_token(&registry.read_token)
+                ),
+            ),
+            (
+                "NOVA_PQ_MANIFEST_PATH".into(),
+                self.launcher
+                    .root
+                    .join("persisted-queries/manifest.json")
+                    .display()
+                    .to_string(),
+            ),
+        ];
+        let process = self.launcher.spawn_nova_as("registry", "registry", &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("{}/health/ready", registry.url))
+            .await?;
+        Ok(registry)
+    }
+
+    /// The `nova` command line against `registry` with `token`.
+    pub fn nova(&self, registry: &Registry, token: &str) -> Command {
+        let mut command = Command::new(self.launcher.bin_dir.join("nova"));
+        command
+            .current_dir(&self.launcher.root)
+            .env("NOVA_REGISTRY_URL", &registry.url)
+            .env("NOVA_REGISTRY_TOKEN", token);
+        command
+    }
+
+    /// Write the registry's current supergraph to `out` and keep it current
+    /// with `nova supergraph sync` (process `supergraph-sync`), as beside a router.
+    pub async fn start_supergraph_sync(
+        &mut self,
+        registry: &Registry,
+        out: &std::path::Path,
+    ) -> Result<()> {
+        let fetched = self
+            .nova(registry, &registry.read_token)
+            .args(["supergraph", "fetch", "--out"])
+            .arg(out)
+            .output()?;
+        if !fetched.status.success() {
+            bail!(
+                "nova supergraph fetch failed: {}",
+                String::from_utf8_lossy(&fetched.stderr)
+            );
+        }
+        let mut sync = self.nova(registry, &registry.read_token);
+        sync.args(["supergraph", "sync", "--interval-ms", "1000", "--out"])
+            .arg(out);
+        let process = self.launcher.spawn("supergraph-sync", &mut sync)?;
+        self.processes.push(process);
+        Ok(())
+    }
+
+    /// Start another instance of subgraph `name` (same database, broker and
+    /// Redis) as process `process_name`; returns its base URL.
+    pub async fn start_subgraph_instance(
+        &mut self,
+        name: &str,
+        process_name: &'static str,
+    ) -> Result<String> {
+        self.start_subgraph_instance_with(name, process_name, &[])
+            .await
+    }
+
+    /// `start_subgraph_instance` with `extra_env` on top of the first's settings.
+    pub async fn start_subgraph_instance_with(
+        &mut self,
+        name: &str,
+        process_name: &'static str,
+        extra_env: &[(&str, &str)],
+    ) -> Result<String> {
+        let port = free_port();
+        let subgraph = self.subgraph(name);
+        let mut env = subgraph.env.clone();
+        env.push(("HTTP_PORT".into(), port.to_string()));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let process = self
+            .launcher
+            .spawn_nova_as(process_name, subgraph.name, &env)?;
+        self.processes.push(process);
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_ready(&format!("{url}/health/ready")).await?;
+        Ok(url)
+    }
+
+    /// Kill the stack's Redis (the rate limits' store).
+    pub fn stop_redis(&mut self) {
+        drop(self.take_process("redis"));
+    }
+
+    /// Stop the broker (SIGTERM, as an operator's restart would); its log stays
+    /// for `start_broker`.
+    pub fn stop_broker(&mut self) {
+        self.terminate("kafka");
+    }
+
+    /// Stop process `name` as an operator would: SIGTERM, up to 10 s to exit,
+    /// then SIGKILL (when the `Process` drops).
+    pub fn terminate(&mut self, name: &str) {
+        if let Some(mut process) = self.take_process(name) {
+            let _ = Command::new("kill")
+                .arg(process.child.id().to_string())
+                .status();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = process.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Start the broker again on the same port and log.
+    pub fn start_broker(&mut self) -> Result<()> {
+        let process = self.broker.start(&self.launcher)?;
+        self.processes.push(process);
+        Ok(())
+    }
+
+    /// Stop a subgraph (if it runs) and start it again with `extra_env` added;
+    /// waits until it is ready.
+    pub async fn restart_subgraph(&mut self, name: &str, extra_env: &[(&str, &str)]) -> Result<()> {
+        // Gracefully, so its consumers leave their groups rather than linger
+        // until the session timeout (tansu did not always rebalance past a
+        // killed member).
+        self.terminate(name);
+        let subgraph = self.subgraph(name);
+        let (name, url) = (subgraph.name, subgraph.url.clone());
+        let mut env = subgraph.env.clone();
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let process = self.launcher.spawn_nova(name, &env)?;
+        self.processes.push(process);
+        self.wait_ready(&format!("{url}/health/ready")).await
+    }
+
+    /// Wait for a process of the stack to exit on its own; its exit code.
+    pub async fn wait_for_exit(&mut self, name: &str, timeout: Duration) -> Option<i32> {
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            let process = self.processes.iter_mut().find(|p| p.name == name)?;
+            if let Ok(Some(status)) = process.child.try_wait() {
+                self.take_process(name);
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// The value of one sample of a subgraph's /metrics, matched by its name and
+    /// labels as printed (`name{label="value",...}`), or 0 when absent.
+    pub async fn metric(&self, subgraph: &str, sample: &str) -> f64 {
+        self.metric_at(self.subgraph_url(subgraph), sample).await
+    }
+
+    /// `metric` of the instance at `base_url` (a second instance of a subgraph).
+    pub async fn metric_at(&self, base_url: &str, sample: &str) -> f64 {
+        let (_, text) = self.get(&format!("{base_url}/metrics")).await;
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find(|line| {
+                line.rsplit_once(' ')
+                    .is_some_and(|(name, _)| sample_matches(name, sample))
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// The URL of a subgraph's database.
+    pub fn database_url(&self, subgraph: &str) -> String {
+        database_url(&self.admin_url, self.database(subgraph))
+    }
+
+    /// Connect to a subgraph's database (to look at what it stored).
+    pub async fn connect(&self, subgraph: &str) -> Result<sqlx::PgConnection> {
+        Ok(sqlx::PgConnection::connect(&self.database_url(subgraph)).await?)
+    }
+
+    /// `GET url`: the status and the body text.
+    pub async fn get(&self, url: &str) -> (u16, String) {
+        let response = self.http.get(url).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Run one SQL statement as the test cluster's superuser.
+    pub async fn admin_sql(&self, sql: &str) -> Result<()> {
+        let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(sql).execute(&mut admin).await?;
+        Ok(())
+    }
+
+    /// Register `username` (email `<username>@example.com`); returns the user id.
+    pub async fn register(&self, username: &str) -> String {
+        let registered = self
+            .graphql(
+                None,
+                "mutation($e: String!, $u: String!, $p: String!) { register(email: $e, username: $u, password: $p) { id } }",
+                json!({ "e": format!("{username}@example.com"), "u": username, "p": TEST_PASSWORD }),
+            )
+            .await;
+        registered.expect_ok()["register"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_string()
+    }
+
+    /// Register and log in a user named `username`; returns (user id, access token).
+    pub async fn sign_up(&self, username: &str) -> (String, String) {
+        let id = self.register(username).await;
+        let login = self
+            .graphql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                json!({ "e": format!("{username}@example.com"), "p": TEST_PASSWORD }),
+            )
+            .await;
+        let token = login.expect_ok()["login"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_string();
+        (id, token)
+    }
+
+    /// `nova_sql_statements_total` of one subgraph, from its /metrics.
+    pub async fn sql_statements(&self, subgraph: &str) -> u64 {
+        let (_, text) = self
+            .get(&format!("{}/metrics", self.subgraph_url(subgraph)))
+            .await;
+        text.lines()
+            .find(|line| line.starts_with("nova_sql_statements_total"))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no nova_sql_statements_total in:\n{text}"))
+    }
+
+    fn subgraph(&self, name: &str) -> &Subgraph {
+        self.subgraphs
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a subgraph this stack runs")
+    }
+
+    /// A subgraph's base URL (`http://127.0.0.1:<port>`).
+    pub fn subgraph_url(&self, name: &str) -> &str {
+        &self.subgraph(name).url
+    }
+
+    /// The name of a subgraph's database.
+    pub fn database(&self, name: &str) -> &str {
+        &self.subgraph(name).database
+    }
+
+    /// Every process's log, for a failing assertion's message.
+    pub fn logs(&self) -> String {
+        self.processes
+            .iter()
+            .map(|p| {
+                format!(
+                    "--- {} ---\n{}",
+                    p.name,
+                    std::fs::read_to_string(&p.log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// POST a GraphQL operation to the router, with an optional bearer token.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Response {
+        let mut request = self
+            .http
+            .post(&self.router_url)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Response::from(request.send().await.expect("the router answers")).await
+    }
+}

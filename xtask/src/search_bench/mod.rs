@@ -1,0 +1,259 @@
+//! `cargo xtask bench search`: search at scale, on the release bench stack
+//! (ports 14000+, every router policy on: safelist, rate limits, JWT).
+//!
+//! 1. Seed (`seed.rs`) accounts and posts in the owners' databases with their
+//!    events in the owners' outboxes; time until search has applied every event
+//!    and written every document into its index (relay, broker, consumer and
+//!    index writer together): documents per second, and the index's size.
+//! 2. `Search` at a fixed arrival rate (open model) with a mix of exact
+//!    usernames, prefixes as typed, misspelled words and two-word queries:
+//!    p50/p99, errors, hits per query.
+//! 3. Posts created through the router, each searched for until found: the
+//!    event-to-searchable delay p50/p99.
+
+mod seed;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::bench_stack::{
+    document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, BENCH,
+};
+use crate::load::{histogram, ms, open_model};
+use crate::postgres::{self, Postgres};
+use crate::stack::{self, State};
+
+pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+    let users: usize = crate::number_option(args, "--users", 10_000)?;
+    let posts: usize = crate::number_option(args, "--posts", 100_000)?;
+    let rate: u64 = crate::number_option(args, "--rate", 200)?;
+    let seconds: u64 = crate::number_option(args, "--seconds", 20)?;
+    let probes: usize = crate::number_option(args, "--probes", 50)?;
+    if users < 1 || rate < 1 || probes < 1 {
+        bail!("--users, --rate and --probes must be at least 1");
+    }
+    let state = State::open(root)?;
+    let pg = postgres::ensure_running(&state)?;
+    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
+    let result = (|| -> Result<()> {
+        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
+            stack::start(&state, &bin_dir, root, &service)?;
+            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+        }
+        let viewer = sign_up(root, "viewer")?;
+        let hash = postgres::psql(
+            &pg,
+            &BENCH.database("identity"),
+            &format!(
+                "SELECT password_hash FROM accounts WHERE id = '{}'",
+                viewer.id
+            ),
+        )?;
+        let processed_before = processed(&pg)?;
+        let seeded = seed::seed(&pg, users, posts, &hash)?;
+        println!(
+            "seeded {users} accounts and {posts} posts with their {} events",
+            seeded.events
+        );
+        wait_indexed(&state, &pg, processed_before + seeded.events, &seeded)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(measure(root, &viewer.token, users, rate, seconds, probes))
+    })();
+    stop_stack(&state)?;
+    result
+}
+
+/// Events search's consumer has applied.
+fn processed(pg: &Postgres) -> Result<usize> {
+    let count = postgres::psql(
+        pg,
+        &BENCH.database("search"),
+        "SELECT count(*) FROM processed_events WHERE consumer = 'search.index.main'",
+    )?;
+    Ok(count.trim().parse()?)
+}
+
+/// Wait until search applied `events` events in all and its index queue is
+/// empty; print the throughput and the index's size.
+fn wait_indexed(state: &State, pg: &Postgres, events: usize, seeded: &seed::Seeded) -> Result<()> {
+    let started = Instant::now();
+    let database = BENCH.database("search");
+    loop {
+        let queued: usize = postgres::psql(pg, &database, "SELECT count(*) FROM index_queue")?
+            .trim()
+            .parse()?;
+        if queued == 0 && processed(pg)? >= events {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            bail!("search had not indexed the seeded events after 30 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes = folder_size(&state.dir.join(format!("{}search-index", BENCH.name_prefix)))?;
+    println!(
+        "indexed from events (relay, broker, consumer, index writer): {} documents ({} events) in {seconds:.1} s: {:.0} documents/s; index on disk {:.1} MiB",
+        seeded.documents,
+        seeded.events,
+        seeded.documents as f64 / seconds,
+        bytes as f64 / 1024.0 / 1024.0
+    );
+    Ok(())
+}
+
+fn folder_size(path: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        total += if metadata.is_dir() {
+            folder_size(&entry.path())?
+        } else {
+            metadata.len()
+        };
+    }
+    Ok(total)
+}
+
+/// Query `i` of the mix: an exact username, a word as typed so far, a word
+/// with one typo or a transposition, two words.
+fn query(i: u64, users: usize) -> String {
+    let n = i as usize * 7919;
+    let word = seed::word(n % 400);
+    match i % 4 {
+        0 => format!("user{}", n % users),
+        1 => word[..4.min(word.len())].to_string(),
+        2 => {
+            let mut letters: Vec<char> = word.chars().collect();
+            if i % 8 == 2 {
+                letters.swap(1, 2);
+            } else {
+                letters[2] = 'x';
+            }
+            letters.into_iter().collect()
+        }
+        _ => format!("{} {}", word, &seed::word(n % 97)[..3]),
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    search_id: String,
+    token: String,
+}
+
+impl Client {
+    /// One `Search`: the ids of its hits, or an error.
+    async fn search(&self, text: &str) -> Result<Vec<String>> {
+        let body = json!({
+            "operationName": "Search",
+            "variables": { "query": text, "first": 20 },
+            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": self.search_id } }
+        });
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let value: Value = response.json().await?;
+        if !status.is_success() || value.get("errors").is_some() {
+            bail!("{status}: {value}");
+        }
+        Ok(value["data"]["search"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let node = &e["node"];
+                node["post"]["id"]
+                    .as_str()
+                    .or(node["user"]["id"].as_str())
+                    .or(node["name"].as_str())
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+}
+
+async fn measure(
+    root: &Path,
+    token: &str,
+    users: usize,
+    rate: u64,
+    seconds: u64,
+    probes: usize,
+) -> Result<()> {
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        url: format!("http://127.0.0.1:{}/graphql", BENCH.router_port),
+        search_id: document_id(root, "Search")?,
+        token: token.to_string(),
+    });
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let shared = (client.clone(), hits.clone());
+    println!("\nload: {rate} Search requests/s for {seconds} s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
+    let (latency, errors) = open_model(rate, seconds, move |i| {
+        let (client, hits) = (shared.0.clone(), shared.1.clone());
+        async move {
+            match client.search(&query(i, users)).await {
+                Ok(found) => {
+                    hits.fetch_add(found.len(), std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await?;
+    let total = rate * seconds;
+    println!(
+        "search     p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{total}   hits per query {:.1}",
+        ms(&latency, 0.5),
+        ms(&latency, 0.99),
+        hits.load(std::sync::atomic::Ordering::Relaxed) as f64 / total as f64
+    );
+
+    // Event to searchable: create a post with a word of its own, search until found.
+    let mut delay = histogram();
+    for i in 0..probes {
+        let marker = format!("benchprobe{i}marker");
+        let created = persisted_as(
+            root,
+            "CreatePost",
+            json!({ "body": format!("searchable soon {marker}") }),
+            Some(token),
+        )?;
+        let post = created["createPost"]["id"]
+            .as_str()
+            .context("no post id")?
+            .to_string();
+        let started = Instant::now();
+        while !client.search(&marker).await?.contains(&post) {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("a new post was not searchable after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        delay.record(started.elapsed().as_micros() as u64)?;
+    }
+    println!(
+        "\npost created through the router until found by search ({probes} posts): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        ms(&delay, 0.5),
+        ms(&delay, 0.99),
+        ms(&delay, 1.0)
+    );
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Starting, watching and stopping a stack's processes by their recorded
+//! PIDs, and talking to them over plain HTTP.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::{run, Layout, Service, State};
+
+/// Whether the process runs. A zombie (exited, not yet reaped: the bench's
+/// own children until xtask exits) counts as gone.
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
+
+pub fn recorded_pid(state: &State, name: &str) -> Option<u32> {
+    std::fs::read_to_string(state.pid_file(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// One HTTP request to 127.0.0.1:port: the status and the body. HTTP/1.0, so the
+/// answer is never chunked and ends when the server closes the connection.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, String)> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP response")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    Ok((status, body.to_string()))
+}
+
+/// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
+/// The first sample named `name` (labels ignored) on 127.0.0.1:`port`/metrics.
+pub fn metric(port: u16, name: &str) -> Result<f64> {
+    let (_, text) = http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .with_context(|| format!("no {name} in /metrics on port {port}"))
+}
+
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    http(port, "GET", path, &[], "", Duration::from_secs(2))
+        .ok()
+        .map(|(status, _)| status)
+}
+
+pub fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if http_status(service.port, service.ready_path) == Some(200) {
+            return Ok(());
+        }
+        if let Some(pid) = recorded_pid(state, &service.name) {
+            if !is_alive(pid) {
+                bail!(
+                    "{} exited during start; see {}",
+                    service.name,
+                    state.logs().join(format!("{}.log", service.name)).display()
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!(
+        "{} was not ready within {}s; see {}",
+        service.name,
+        timeout.as_secs(),
+        state.logs().join(format!("{}.log", service.name)).display()
+    )
+}
+
+pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
+    let mut command = Command::new(bin_dir.join(&service.binary));
+    command
+        .current_dir(root)
+        .envs(service.env.iter().map(|(k, v)| (k, v)));
+    start_background(state, &service.name, command)
+}
+
+/// Start `command` in the background as process `name` (PID file, log), unless the
+/// recorded process is still alive.
+pub fn start_background(state: &State, name: &str, mut command: Command) -> Result<()> {
+    if let Some(pid) = recorded_pid(state, name) {
+        if is_alive(pid) {
+            println!("{name} already running (pid {pid})");
+            return Ok(());
+        }
+    }
+    let log_path = state.logs().join(format!("{name}.log"));
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own process group, so it outlives `cargo xtask up`.
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", command.get_program()))?;
+    std::fs::write(state.pid_file(name), child.id().to_string())?;
+    println!(
+        "started {name} (pid {}, log {})",
+        child.id(),
+        log_path.display()
+    );
+    Ok(())
+}
+
+/// Stop the processes of a layout, by the PIDs recorded when they started.
+pub fn stop(state: &State, layout: &Layout) -> Result<()> {
+    for name in layout.process_names() {
+        stop_process(state, &name)?;
+    }
+    Ok(())
+}
+
+/// Stop one process `start_background` started, by its recorded PID.
+pub fn stop_process(state: &State, name: &str) -> Result<()> {
+    let Some(pid) = recorded_pid(state, name) else {
+        return Ok(());
+    };
+    if is_alive(pid) {
+        println!("stopping {name} (pid {pid})");
+        run(Command::new("kill").arg(pid.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if is_alive(pid) {
+            run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+        }
+    }
+    std::fs::remove_file(state.pid_file(name))?;
+    Ok(())
+}
+
+/// Wait until something listens on 127.0.0.1:`port`.
+pub fn wait_listening(what: &str, port: u16, timeout: Duration) -> Result<()> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "{what} did not listen on {address} within {}s",
+        timeout.as_secs()
+    )
+}
