@@ -320,8 +320,9 @@ async fn reindex_under_queries_corrupt_index_crash_and_two_instances() {
     }
 
     // Last, as no consumer is needed after it: a crash after the event was
-    // applied (and its offset committed) but before the index write. The
-    // queued document is written after the restart, by the index writer alone.
+    // applied but before the index write. The queued document is written after
+    // the restart from the queue (a redelivery, if the offset had not been
+    // committed yet, is a duplicate that changes nothing).
     stack
         .restart_subgraph("search", &[("NOVA_FAULT_EXIT_BEFORE_INDEX_WRITE", "1")])
         .await

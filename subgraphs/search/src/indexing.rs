@@ -25,7 +25,7 @@ use crate::store;
 
 /// Test hook: with `NOVA_FAULT_EXIT_BEFORE_INDEX_WRITE=1` the process exits when
 /// it is about to write a batch into the index, as a crash after the events'
-/// transactions (and their offsets) but before the index write would. The
+/// transactions but before the index write would. The
 /// fault test uses it; nothing else sets it.
 pub const FAULT_EXIT_BEFORE_INDEX_WRITE: &str = "NOVA_FAULT_EXIT_BEFORE_INDEX_WRITE";
 

@@ -1,6 +1,7 @@
 //! Idempotent consumers. For each message: read the envelope, and in one
 //! transaction record `(consumer, event id)` in `processed_events` and apply the
-//! effect; only then commit the Kafka offset. An event seen again (a redelivery
+//! effect; only then store the Kafka offset (librdkafka commits stored offsets
+//! once per `auto.commit.interval.ms` and on close). An event seen again (a redelivery
 //! after a crash between the database commit and the offset commit, or a relay
 //! that published twice) finds its id recorded and changes nothing.
 //!
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use sqlx::{PgConnection, PgPool};
@@ -173,10 +174,13 @@ impl<H: EventHandler> EventConsumer<H> {
                 .consumed
                 .with_label_values(&[name, outcome.label()])
                 .inc();
-            // Async: the offset rides on the next commit request; a crash before it
-            // lands means a redelivery, which the processed_events record absorbs.
-            if let Err(error) = consumer.commit_message(&message, CommitMode::Async) {
-                tracing::warn!(consumer = name, %error, "offset commit failed");
+            // Stored now, committed by librdkafka once per commit interval (and on
+            // close): a commit request per message overloaded the broker under a
+            // backlog until heartbeats timed out and the group kept rebalancing.
+            // A crash before the commit means a redelivery, which the
+            // processed_events record absorbs.
+            if let Err(error) = consumer.store_offset_from_message(&message) {
+                tracing::warn!(consumer = name, %error, "offset store failed");
             }
         }
     }

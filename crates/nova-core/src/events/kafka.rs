@@ -89,13 +89,16 @@ impl KafkaConfig {
             .create()
     }
 
-    /// Settings of a consumer in `group` that commits offsets itself, only after
-    /// the event's effect is durable.
+    /// Settings of a consumer in `group` whose offsets advance only after the
+    /// event's effect is durable.
     pub fn consumer_config(&self, group: &str) -> ClientConfig {
         let mut config = self.client();
         config
             .set("group.id", group)
-            .set("enable.auto.commit", "false")
+            // Offsets are stored by the consumer after each event's effect is
+            // durable, never before; librdkafka commits what is stored.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
