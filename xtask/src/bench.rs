@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::bench_stack::{
-    copy_csv, document_id, prepare_fresh_stack, seed_accounts, sign_up, stop_stack, BENCH,
+    copy_csv, document_id, prepare_fresh_stack, seed_accounts, sign_up, skewed, stop_stack, BENCH,
 };
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
@@ -26,13 +26,6 @@ const POSTS: usize = 20_000;
 const COMMENTS: usize = 30_000;
 const LIKES: usize = 100_000;
 const SAMPLE: usize = 500;
-
-/// A skewed pick in 0..n: low indices (the "popular" users and posts) are chosen
-/// far more often (u³ puts about half the picks in the first 12.5%).
-fn skewed(rng: &mut StdRng, n: usize) -> usize {
-    let u: f64 = rng.gen();
-    ((u * u * u) * n as f64) as usize % n
-}
 
 /// What the load scripts pick from.
 struct Seeded {

@@ -9,6 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use rand::rngs::StdRng;
+use rand::Rng;
 use uuid::Uuid;
 
 use crate::postgres::{self, Postgres};
@@ -208,4 +210,11 @@ pub fn stop_stack(state: &State) -> Result<()> {
     stack::stop(state, &BENCH)?;
     kafka::stop(state, &BENCH)?;
     redis::stop(state, &BENCH)
+}
+
+/// A skewed pick in 0..n: low indices (the "popular" users and posts) are chosen
+/// far more often (u³ puts about half the picks in the first 12.5%).
+pub fn skewed(rng: &mut StdRng, n: usize) -> usize {
+    let u: f64 = rng.gen();
+    ((u * u * u) * n as f64) as usize % n
 }

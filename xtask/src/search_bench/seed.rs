@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::bench_stack::{copy_csv, seed_accounts, BENCH};
+use crate::bench_stack::{copy_csv, seed_accounts, skewed, BENCH};
 use crate::postgres::{self, Postgres};
 
 const SYLLABLES: [&str; 20] = [
@@ -34,12 +34,6 @@ pub fn word(i: usize) -> String {
             syllable
         })
         .collect()
-}
-
-/// A pick in 0..n with u³: low indices are common words.
-fn skewed(rng: &mut StdRng, n: usize) -> usize {
-    let u: f64 = rng.gen();
-    ((u * u * u) * n as f64) as usize % n
 }
 
 /// One CSV line of an outbox row: the event, its topic, key and envelope.
