@@ -24,6 +24,7 @@ use crate::text::{analyzer, typo_budget, QueryWords};
 
 const ANALYZER: &str = "nova_folded";
 const WRITER_MEMORY: usize = 50_000_000;
+const DOC_STORE_CACHE_BLOCKS: usize = 2_000;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -83,6 +84,7 @@ impl Generation {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         // Reading every segment proves the files are whole.

@@ -21,6 +21,8 @@ use crate::text::{match_text, snippet, words_with_offsets, QueryWords, TextMatch
 
 /// Candidates the engine hands over for ranking and filtering.
 const CANDIDATES: usize = 200;
+/// Candidates checked against blocks and content at least at a time.
+const MIN_CHECKED: usize = 10;
 /// Hashtags a search shows at most.
 const HASHTAGS: usize = 5;
 /// Hashtags sharing a query's first letter that are checked for a match.
@@ -53,69 +55,81 @@ struct Ranked {
     matched: TextMatch,
     score: f32,
     newest: i64,
-    hit: Hit,
     author: Uuid,
+    document: Document,
 }
 
-/// How the whole document matches (for ranking), and the highlight of the
-/// first of its fields that matched.
-fn match_fields(query: &QueryWords, fields: &[&str]) -> (TextMatch, Option<String>) {
-    let (matched, _) = match_text(query, &fields.join("\n"));
-    let highlight = fields.iter().find_map(|field| {
-        let (_, ranges) = match_text(query, field);
-        snippet(field, &ranges)
-    });
-    (matched, highlight)
+/// What a page lists before highlights are made: a document or a hashtag.
+enum Entry {
+    Document(Ranked),
+    Hashtag { name: String, post_count: i64 },
 }
 
-fn rank(query: &QueryWords, document: Document, score: f32) -> Ranked {
+/// The fields of a document a query is matched against, in highlight order.
+fn text_fields(document: &Document) -> Vec<String> {
     match document {
         Document::User {
-            id,
             username,
             display_name,
             bio,
-        } => {
-            let folded = crate::text::words_with_offsets(&username)
-                .into_iter()
-                .map(|(w, _)| w)
-                .collect::<String>();
-            let joined: String = query.words.concat();
-            let display_name = display_name.unwrap_or_default();
-            let (matched, highlight) = match_fields(query, &[&username, &display_name, &bio]);
-            Ranked {
-                exact: folded == joined,
-                username_prefix: folded.starts_with(&joined),
-                matched,
-                score,
-                newest: 0,
-                hit: Hit::User { id, highlight },
-                author: id,
-            }
-        }
-        Document::Post {
-            id,
-            author_id,
-            body,
-            hashtags,
-            created_at,
-        } => {
-            let tags: String = hashtags
+            ..
+        } => vec![
+            username.clone(),
+            display_name.clone().unwrap_or_default(),
+            bio.clone(),
+        ],
+        Document::Post { body, hashtags, .. } => {
+            let tags = hashtags
                 .iter()
                 .map(|t| format!("#{t}"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            let (matched, highlight) = match_fields(query, &[&body, &tags]);
-            Ranked {
-                exact: false,
-                username_prefix: false,
-                matched,
-                score,
-                newest: created_at.timestamp_millis(),
-                hit: Hit::Post { id, highlight },
-                author: author_id,
-            }
+            vec![body.clone(), tags]
         }
+    }
+}
+
+fn rank(query: &QueryWords, document: Document, score: f32) -> Ranked {
+    let (matched, _) = match_text(query, &text_fields(&document).join("\n"));
+    let joined: String = query.words.concat();
+    let (exact, username_prefix, newest, author) = match &document {
+        Document::User { id, username, .. } => {
+            let folded: String = words_with_offsets(username)
+                .into_iter()
+                .map(|(w, _)| w)
+                .collect();
+            (folded == joined, folded.starts_with(&joined), 0, *id)
+        }
+        Document::Post {
+            author_id,
+            created_at,
+            ..
+        } => (false, false, created_at.timestamp_millis(), *author_id),
+    };
+    Ranked {
+        exact,
+        username_prefix,
+        matched,
+        score,
+        newest,
+        author,
+        document,
+    }
+}
+
+/// The hit a page shows: the highlight of the first field that matched.
+fn hit(query: &QueryWords, entry: Entry) -> Hit {
+    let document = match entry {
+        Entry::Hashtag { name, post_count } => return Hit::Hashtag { name, post_count },
+        Entry::Document(ranked) => ranked.document,
+    };
+    let highlight = text_fields(&document).iter().find_map(|field| {
+        let (_, ranges) = match_text(query, field);
+        snippet(field, &ranges)
+    });
+    match document {
+        Document::User { id, .. } => Hit::User { id, highlight },
+        Document::Post { id, .. } => Hit::Post { id, highlight },
     }
 }
 
@@ -130,12 +144,17 @@ fn order(a: &Ranked, b: &Ranked) -> Ordering {
 }
 
 impl Searcher {
-    /// Every hit for `text`, best first, as `viewer` may see them.
+    /// Hits for `text` as `viewer` may see them, best first: `take` of them
+    /// from position `skip`. Only as many candidates as the page needs are
+    /// checked against blocks and content and highlighted: the rest cost
+    /// nothing.
     pub async fn search(
         &self,
         viewer: Option<Uuid>,
         text: &str,
         wanted: Wanted,
+        skip: usize,
+        take: usize,
     ) -> anyhow::Result<Vec<Hit>> {
         let query = QueryWords::parse(text);
         if query.is_empty() {
@@ -151,44 +170,85 @@ impl Searcher {
             .map(|c| rank(&query, c.document, c.score))
             .collect();
         ranked.sort_by(order);
-
-        let blocked = match viewer {
-            Some(viewer) => {
-                let people: Vec<Uuid> = ranked.iter().map(|r| r.author).collect();
-                store::blocked_either_way(&self.db, viewer, &people).await?
-            }
-            None => HashSet::new(),
-        };
-        ranked.retain(|r| !blocked.contains(&r.author));
-        let posts: Vec<Uuid> = ranked
-            .iter()
-            .filter_map(|r| match r.hit {
-                Hit::Post { id, .. } => Some(id),
-                _ => None,
+        // Hashtags only add entries, so the page's end is reached with at most
+        // this many documents.
+        let documents = self.visible(viewer, ranked, skip + take).await?;
+        let first_is_user = matches!(
+            documents.first(),
+            Some(Ranked {
+                document: Document::User { .. },
+                ..
             })
-            .collect();
-        let served = served_posts(&self.content, &posts).await?;
-        let mut hits: Vec<Hit> = ranked
-            .into_iter()
-            .filter(|r| match r.hit {
-                Hit::Post { id, .. } => served.contains(&id),
-                _ => true,
-            })
-            .map(|r| r.hit)
-            .collect();
+        );
+        let mut entries: Vec<Entry> = documents.into_iter().map(Entry::Document).collect();
         if wanted.hashtags {
             if let [word] = query.words.as_slice() {
                 let tags = self.hashtags_like(&query, word).await?;
-                let at = usize::from(matches!(hits.first(), Some(Hit::User { .. })));
+                // After an exact or prefix user, hashtags come before the rest.
+                let at = usize::from(first_is_user);
                 for (offset, (name, post_count)) in tags.into_iter().enumerate() {
-                    hits.insert(
-                        (at + offset).min(hits.len()),
-                        Hit::Hashtag { name, post_count },
-                    );
+                    let position = (at + offset).min(entries.len());
+                    entries.insert(position, Entry::Hashtag { name, post_count });
                 }
             }
         }
-        Ok(hits)
+        Ok(entries
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|entry| hit(&query, entry))
+            .collect())
+    }
+
+    /// The first `needed` of `ranked` the viewer may see: none by or about an
+    /// account blocked either way, no post content does not serve now. Checked
+    /// a chunk at a time, so a first page asks about a few dozen ids, not all.
+    async fn visible(
+        &self,
+        viewer: Option<Uuid>,
+        ranked: Vec<Ranked>,
+        needed: usize,
+    ) -> anyhow::Result<Vec<Ranked>> {
+        let needed = needed.min(ranked.len());
+        let mut visible = Vec::with_capacity(needed);
+        let mut rest = ranked.into_iter();
+        while visible.len() < needed {
+            let chunk: Vec<Ranked> = rest
+                .by_ref()
+                .take(((needed - visible.len()) * 2).max(MIN_CHECKED))
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let people: Vec<Uuid> = chunk.iter().map(|r| r.author).collect();
+            let posts: Vec<Uuid> = chunk
+                .iter()
+                .filter_map(|r| match r.document {
+                    Document::Post { id, .. } => Some(id),
+                    Document::User { .. } => None,
+                })
+                .collect();
+            let (blocked, served) = tokio::try_join!(
+                async {
+                    match viewer {
+                        Some(viewer) => {
+                            Ok(store::blocked_either_way(&self.db, viewer, &people).await?)
+                        }
+                        None => anyhow::Ok(HashSet::new()),
+                    }
+                },
+                served_posts(&self.content, &posts),
+            )?;
+            visible.extend(chunk.into_iter().filter(|r| {
+                !blocked.contains(&r.author)
+                    && match r.document {
+                        Document::Post { id, .. } => served.contains(&id),
+                        Document::User { .. } => true,
+                    }
+            }));
+        }
+        visible.truncate(needed);
+        Ok(visible)
     }
 
     /// Hashtags the one query word matches by the same rules as documents

@@ -185,21 +185,19 @@ impl Query {
             hashtags: types.contains(&SearchType::Hashtag),
         };
         let viewer = Caller::of(ctx).user_id;
-        let hits = ctx
-            .data_unchecked::<Searcher>()
-            .search(viewer, &query, wanted)
-            .await
-            .or_internal()?;
         // A hit's cursor is its rank (1, 2, …); `after` skips that many.
         let start = page
             .after
             .map_or(0, |after| usize::try_from(after).unwrap_or(0));
+        let hits = ctx
+            .data_unchecked::<Searcher>()
+            .search(viewer, &query, wanted, start, page.limit() as usize)
+            .await
+            .or_internal()?;
         let rows = hits
             .into_iter()
             .enumerate()
-            .skip(start)
-            .take(page.limit() as usize)
-            .map(|(i, h)| (i as i64 + 1, hit(h)))
+            .map(|(i, h)| ((start + i) as i64 + 1, hit(h)))
             .collect();
         Ok(page.connection(rows))
     }

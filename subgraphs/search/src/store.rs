@@ -321,8 +321,8 @@ pub async fn hashtags_starting(
     limit: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT tag, count(*) FROM post_tags WHERE starts_with(tag, $1) \
-         GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $2",
+        "SELECT tag, post_count FROM hashtags WHERE post_count > 0 AND starts_with(tag, $1) \
+         ORDER BY post_count DESC, tag LIMIT $2",
     )
     .bind(initial)
     .bind(limit)
@@ -331,7 +331,7 @@ pub async fn hashtags_starting(
 }
 
 pub async fn hashtag_count(db: &Db, tag: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM post_tags WHERE tag = $1")
+    sqlx::query_scalar("SELECT coalesce((SELECT post_count FROM hashtags WHERE tag = $1), 0)")
         .bind(tag)
         .fetch_one(db.statement())
         .await

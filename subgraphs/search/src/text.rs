@@ -68,18 +68,34 @@ impl QueryWords {
     /// word `i`, or `None` when it does not match.
     pub fn typos(&self, i: usize, candidate: &str) -> Option<u8> {
         let word = &self.words[i];
-        let budget = typo_budget(word);
-        let whole = strsim::osa_distance(word, candidate);
-        let mut best = (whole <= usize::from(budget)).then_some(whole as u8);
-        if self.is_last(i) {
-            // As a prefix: the candidate's start, as long as the word.
-            let prefix: String = candidate.chars().take(word.chars().count()).collect();
-            let distance = strsim::osa_distance(word, &prefix);
-            if distance <= usize::from(budget) {
-                best = Some(best.map_or(distance as u8, |b| b.min(distance as u8)));
+        let budget = usize::from(typo_budget(word));
+        let length = word.chars().count();
+        // The distance is at least the difference in length, so most words
+        // are ruled out before it is computed (ranking calls this for every
+        // word of every candidate).
+        let within = |other: &str, other_length: usize| -> Option<u8> {
+            if length.abs_diff(other_length) > budget {
+                return None;
             }
+            let distance = if budget == 0 {
+                usize::from(word != other)
+            } else {
+                strsim::osa_distance(word, other)
+            };
+            (distance <= budget).then_some(distance as u8)
+        };
+        let candidate_length = candidate.chars().count();
+        let whole = within(candidate, candidate_length);
+        if !self.is_last(i) {
+            return whole;
         }
-        best
+        // As a prefix: the candidate's start, as long as the word.
+        let end = candidate
+            .char_indices()
+            .nth(length)
+            .map_or(candidate.len(), |(at, _)| at);
+        let prefix = within(&candidate[..end], candidate_length.min(length));
+        whole.into_iter().chain(prefix).min()
     }
 }
 

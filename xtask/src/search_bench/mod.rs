@@ -186,6 +186,48 @@ impl Client {
     }
 }
 
+/// The subgraphs a `Search` reaches through the router.
+const SEARCH_PATH: [&str; 4] = ["search", "content", "users", "social"];
+
+/// Per subgraph on `SEARCH_PATH`: GraphQL queries served and seconds spent in
+/// them, from its `/metrics`.
+fn query_time_by_subgraph() -> Result<Vec<(f64, f64)>> {
+    SEARCH_PATH
+        .iter()
+        .map(|name| {
+            let index = stack::SUBGRAPHS
+                .iter()
+                .position(|s| s == name)
+                .context("a subgraph of the stack")?;
+            let port = BENCH.subgraph_port(index);
+            let sample = |suffix: &str| {
+                stack::metric(
+                    port,
+                    &format!("nova_graphql_request_duration_seconds_{suffix}{{operation=\"query\""),
+                )
+            };
+            Ok((sample("count")?, sample("sum")?))
+        })
+        .collect()
+}
+
+/// Where a search's time goes: each subgraph's calls per search and mean time
+/// per call during the load.
+fn print_query_time(before: &[(f64, f64)], after: &[(f64, f64)], searches: u64) {
+    for ((name, (count0, sum0)), (count1, sum1)) in SEARCH_PATH.iter().zip(before).zip(after) {
+        let calls = count1 - count0;
+        if calls == 0.0 {
+            println!("  {name:<8} no calls");
+            continue;
+        }
+        println!(
+            "  {name:<8} {:.2} calls per search, {:.2} ms per call",
+            calls / searches as f64,
+            (sum1 - sum0) / calls * 1000.0
+        );
+    }
+}
+
 async fn measure(
     root: &Path,
     token: &str,
@@ -204,6 +246,7 @@ async fn measure(
     });
     let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = (client.clone(), hits.clone());
+    let before = query_time_by_subgraph()?;
     println!("\nload: {rate} Search requests/s for {seconds} s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
     let (latency, errors) = open_model(rate, seconds, move |i| {
         let (client, hits) = (shared.0.clone(), shared.1.clone());
@@ -225,6 +268,7 @@ async fn measure(
         ms(&latency, 0.99),
         hits.load(std::sync::atomic::Ordering::Relaxed) as f64 / total as f64
     );
+    print_query_time(&before, &query_time_by_subgraph()?, total);
 
     // Event to searchable: create a post with a word of its own, search until found.
     let mut delay = histogram();

@@ -65,7 +65,6 @@ pub fn http(
     Ok((status, body.to_string()))
 }
 
-/// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
 /// The first sample named `name` (labels ignored) on 127.0.0.1:`port`/metrics.
 pub fn metric(port: u16, name: &str) -> Result<f64> {
     let (_, text) = http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
@@ -76,6 +75,7 @@ pub fn metric(port: u16, name: &str) -> Result<f64> {
         .with_context(|| format!("no {name} in /metrics on port {port}"))
 }
 
+/// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
     http(port, "GET", path, &[], "", Duration::from_secs(2))
         .ok()
