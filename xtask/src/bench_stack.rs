@@ -193,12 +193,31 @@ pub fn prepare_fresh_stack(
     state: &State,
     pg: &Postgres,
 ) -> Result<(std::path::PathBuf, String)> {
+    prepare_stack(root, state, Some(pg))
+}
+
+/// As `prepare_fresh_stack`, but the bench databases stay as the last run left
+/// them (a bench's `--reuse`: measure again without seeding again).
+pub fn prepare_stack_keeping_data(
+    root: &Path,
+    state: &State,
+) -> Result<(std::path::PathBuf, String)> {
+    prepare_stack(root, state, None)
+}
+
+fn prepare_stack(
+    root: &Path,
+    state: &State,
+    recreate: Option<&Postgres>,
+) -> Result<(std::path::PathBuf, String)> {
     stack::stop(state, &BENCH)?;
     let kafka_brokers = kafka::start_fresh(state, root, &BENCH)?;
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
-    for name in SUBGRAPHS {
-        postgres::recreate_database(pg, &BENCH.database(name))?;
+    if let Some(pg) = recreate {
+        for name in SUBGRAPHS {
+            postgres::recreate_database(pg, &BENCH.database(name))?;
+        }
     }
     println!("building release binaries");
     let bin_dir = stack::build_binaries(root, true)?;

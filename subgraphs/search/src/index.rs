@@ -38,6 +38,9 @@ struct Fields {
     body: Field,
     hashtags: Field,
     created: Field,
+    /// Every text field of the document in one: typo and prefix matching runs
+    /// one automaton per query word over it instead of one per field.
+    all: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -60,6 +63,14 @@ fn schema() -> (Schema, Fields) {
         body: builder.add_text_field("body", text.clone()),
         hashtags: builder.add_text_field("hashtags", text),
         created: builder.add_i64_field("created", INDEXED | STORED | FAST),
+        all: builder.add_text_field(
+            "all",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(ANALYZER)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        ),
     };
     (builder.build(), fields)
 }
@@ -78,7 +89,13 @@ impl Generation {
             std::fs::create_dir_all(&folder)?;
             Index::create_in_dir(&folder, schema)?
         } else {
-            Index::open_in_dir(&folder)?
+            let index = Index::open_in_dir(&folder)?;
+            // An index written by an older release is rebuilt, never misread.
+            anyhow::ensure!(
+                index.schema() == schema,
+                "the index was written with another schema"
+            );
+            index
         };
         index.tokenizers().register(ANALYZER, analyzer());
         let reader = index
@@ -161,6 +178,9 @@ impl TantivyEngine {
                     doc.add_text(f.display_name, name);
                 }
                 doc.add_text(f.bio, bio);
+                for text in [username, bio].into_iter().chain(display_name) {
+                    doc.add_text(f.all, text);
+                }
             }
             Document::Post {
                 author_id,
@@ -174,6 +194,8 @@ impl TantivyEngine {
                 doc.add_text(f.body, body);
                 doc.add_text(f.hashtags, hashtags.join(" "));
                 doc.add_i64(f.created, created_at.timestamp_millis());
+                doc.add_text(f.all, body);
+                doc.add_text(f.all, hashtags.join(" "));
             }
         }
         doc
@@ -211,12 +233,23 @@ impl TantivyEngine {
         }
     }
 
-    /// Query word `i` over the text fields, by the typo rules.
+    /// Query word `i` by the typo rules: one automaton over `all` (the last
+    /// word as a prefix, which also matches it whole), and the exact word in
+    /// each field, boosted by field, so exact matches are scored (BM25) and
+    /// names outrank bodies.
     fn word_query(&self, query: &QueryWords, i: usize) -> Box<dyn Query> {
         let f = self.fields;
         let word = &query.words[i];
         let budget = typo_budget(word);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let anywhere = Term::from_field_text(f.all, word);
+        let typed: Box<dyn Query> = if query.is_last(i) {
+            Box::new(FuzzyTermQuery::new_prefix(anywhere, budget, true))
+        } else if budget == 0 {
+            Box::new(TermQuery::new(anywhere, IndexRecordOption::Basic))
+        } else {
+            Box::new(FuzzyTermQuery::new(anywhere, budget, true))
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, typed)];
         for (field, boost) in [
             (f.username, 3.0),
             (f.display_name, 2.0),
@@ -224,20 +257,14 @@ impl TantivyEngine {
             (f.body, 1.0),
             (f.bio, 0.5),
         ] {
-            let term = Term::from_field_text(field, word);
-            let whole: Box<dyn Query> = if budget == 0 {
-                Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs))
-            } else {
-                Box::new(FuzzyTermQuery::new(term.clone(), budget, true))
-            };
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(whole, boost))));
-            if query.is_last(i) {
-                let prefix = Box::new(FuzzyTermQuery::new_prefix(term, budget, true));
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(prefix, boost * 0.8)),
-                ));
-            }
+            let exact = TermQuery::new(
+                Term::from_field_text(field, word),
+                IndexRecordOption::WithFreqs,
+            );
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(exact), boost)),
+            ));
         }
         Box::new(BooleanQuery::new(clauses))
     }
@@ -357,5 +384,34 @@ impl SearchEngine for TantivyEngine {
     fn count(&self) -> anyhow::Result<u64> {
         let serving = self.serving.read().expect("never poisoned");
         Ok(serving.reader.searcher().num_docs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_of_another_schema_is_refused_and_its_own_opens() {
+        let root = std::env::temp_dir().join(format!("nova-index-{}", Uuid::now_v7()));
+        let engine = TantivyEngine::create(&root).unwrap();
+        let user = Document::User {
+            id: Uuid::now_v7(),
+            username: "ada".into(),
+            display_name: None,
+            bio: String::new(),
+        };
+        engine.write(&[user], &[]).unwrap();
+        drop(engine);
+        assert_eq!(TantivyEngine::open(&root).unwrap().count().unwrap(), 1);
+
+        let mut older = Schema::builder();
+        older.add_text_field("id", STRING | STORED);
+        let folder = root.join("gen-older");
+        std::fs::create_dir_all(&folder).unwrap();
+        Index::create_in_dir(&folder, older.build()).unwrap();
+        write_current(&root, "gen-older").unwrap();
+        assert!(TantivyEngine::open(&root).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

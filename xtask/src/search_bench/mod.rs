@@ -21,7 +21,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::bench_stack::{
-    document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, BENCH,
+    document_id, persisted_as, prepare_fresh_stack, prepare_stack_keeping_data, sign_up,
+    stop_stack, BENCH,
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
@@ -36,30 +37,42 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     if users < 1 || rate < 1 || probes < 1 {
         bail!("--users, --rate and --probes must be at least 1");
     }
+    let reuse = args.iter().any(|a| a == "--reuse");
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
+    let (bin_dir, kafka_brokers) = if reuse {
+        prepare_stack_keeping_data(root, &state)?
+    } else {
+        prepare_fresh_stack(root, &state, &pg)?
+    };
     let result = (|| -> Result<()> {
         for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
             stack::start(&state, &bin_dir, root, &service)?;
             stack::wait_ready(&state, &service, Duration::from_secs(60))?;
         }
-        let viewer = sign_up(root, "viewer")?;
-        let hash = postgres::psql(
-            &pg,
-            &BENCH.database("identity"),
-            &format!(
-                "SELECT password_hash FROM accounts WHERE id = '{}'",
-                viewer.id
-            ),
-        )?;
-        let processed_before = processed(&pg)?;
-        let seeded = seed::seed(&pg, users, posts, &hash)?;
-        println!(
-            "seeded {users} accounts and {posts} posts with their {} events",
-            seeded.events
-        );
-        wait_indexed(&state, &pg, processed_before + seeded.events, &seeded)?;
+        if reuse {
+            check_reusable(&pg, posts)?;
+        }
+        // A viewer of its own each run: a reused data set has the last one.
+        let viewer_name = format!("viewer{}", std::process::id());
+        let viewer = sign_up(root, &viewer_name)?;
+        if !reuse {
+            let hash = postgres::psql(
+                &pg,
+                &BENCH.database("identity"),
+                &format!(
+                    "SELECT password_hash FROM accounts WHERE id = '{}'",
+                    viewer.id
+                ),
+            )?;
+            let processed_before = processed(&pg)?;
+            let seeded = seed::seed(&pg, users, posts, &hash)?;
+            println!(
+                "seeded {users} accounts and {posts} posts with their {} events",
+                seeded.events
+            );
+            wait_indexed(&state, &pg, processed_before + seeded.events, &seeded)?;
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -67,6 +80,21 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
     })();
     stop_stack(&state)?;
     result
+}
+
+/// With `--reuse`: the last run's data set is whole (as many posts as asked
+/// for, nothing left to index), or the bench stops.
+fn check_reusable(pg: &Postgres, posts: usize) -> Result<()> {
+    let database = BENCH.database("search");
+    let count =
+        |sql: &str| -> Result<usize> { Ok(postgres::psql(pg, &database, sql)?.trim().parse()?) };
+    let indexed = count("SELECT count(*) FROM posts")?;
+    let queued = count("SELECT count(*) FROM index_queue")?;
+    if indexed < posts || queued > 0 {
+        bail!("--reuse: the bench databases hold {indexed} posts with {queued} documents queued, not a finished data set of {posts} posts; run without --reuse first");
+    }
+    println!("reusing the last run's data set ({indexed} posts indexed)");
+    Ok(())
 }
 
 /// Events search's consumer has applied.
@@ -190,8 +218,9 @@ impl Client {
 const SEARCH_PATH: [&str; 4] = ["search", "content", "users", "social"];
 
 /// Per subgraph on `SEARCH_PATH`: GraphQL queries served and seconds spent in
-/// them, from its `/metrics`.
-fn query_time_by_subgraph() -> Result<Vec<(f64, f64)>> {
+/// them, from its `/metrics`. `before_any_query`: a subgraph that has served no
+/// query yet has no series for them, which then reads as none served.
+fn query_time_by_subgraph(before_any_query: bool) -> Result<Vec<(f64, f64)>> {
     SEARCH_PATH
         .iter()
         .map(|name| {
@@ -206,7 +235,11 @@ fn query_time_by_subgraph() -> Result<Vec<(f64, f64)>> {
                     &format!("nova_graphql_request_duration_seconds_{suffix}{{operation=\"query\""),
                 )
             };
-            Ok((sample("count")?, sample("sum")?))
+            match (sample("count"), sample("sum")) {
+                (Ok(count), Ok(sum)) => Ok((count, sum)),
+                (Err(_), Err(_)) if before_any_query => Ok((0.0, 0.0)),
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            }
         })
         .collect()
 }
@@ -246,7 +279,7 @@ async fn measure(
     });
     let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = (client.clone(), hits.clone());
-    let before = query_time_by_subgraph()?;
+    let before = query_time_by_subgraph(true)?;
     println!("\nload: {rate} Search requests/s for {seconds} s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
     let (latency, errors) = open_model(rate, seconds, move |i| {
         let (client, hits) = (shared.0.clone(), shared.1.clone());
@@ -268,7 +301,7 @@ async fn measure(
         ms(&latency, 0.99),
         hits.load(std::sync::atomic::Ordering::Relaxed) as f64 / total as f64
     );
-    print_query_time(&before, &query_time_by_subgraph()?, total);
+    print_query_time(&before, &query_time_by_subgraph(false)?, total);
 
     // Event to searchable: create a post with a word of its own, search until found.
     let mut delay = histogram();
