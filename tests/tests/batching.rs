@@ -213,3 +213,56 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
         assert!(*count <= 4, "{subgraph} ran {count} statements");
     }
 }
+
+/// A chat page counts each statement once: reading a conversation's messages is
+/// the membership check and the page, whatever the page's size; sending a
+/// message is counted as the statements its transaction sends.
+#[tokio::test]
+async fn a_chat_page_costs_an_exact_number_of_sql_statements() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, ada) = stack.sign_up("ada").await;
+    let (bob_id, _) = stack.sign_up("bob").await;
+    let started = stack
+        .graphql(
+            Some(&ada),
+            "mutation($u: ID!) { startDirectConversation(userId: $u) { id } }",
+            json!({ "u": bob_id }),
+        )
+        .await;
+    let conversation = started.expect_ok()["startDirectConversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 0..25 {
+        stack
+            .graphql(
+                Some(&ada),
+                "mutation($c: ID!, $b: String!, $k: String!) { \
+                 sendMessage(conversationId: $c, body: $b, clientMessageId: $k) { id } }",
+                json!({ "c": conversation, "b": format!("message {i}"), "k": format!("k-{i}") }),
+            )
+            .await
+            .expect_ok();
+    }
+    for n in [5, 20] {
+        let before = stack.sql_statements("chat").await;
+        let page = stack
+            .graphql(
+                Some(&ada),
+                "query($c: ID!, $n: Int) { conversation(id: $c) { \
+                 messages(first: $n) { edges { node { id body sender { id username } } } } } }",
+                json!({ "c": conversation, "n": n }),
+            )
+            .await;
+        let edges = page.expect_ok()["conversation"]["messages"]["edges"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(edges, n);
+        assert_eq!(
+            stack.sql_statements("chat").await - before,
+            2,
+            "chat statements for a page of {n}: the membership check and the page"
+        );
+    }
+}

@@ -233,7 +233,6 @@ async fn add_member_rows(
 /// direct one).
 /// Returns the conversation's newest `seq` (for the live event).
 pub async fn leave(db: &Db, conversation_id: Uuid, me: Uuid) -> Result<i64, ChatError> {
-    db.count_statement();
     let last_seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversation_members cm SET left_at = now() FROM conversations c \
          WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
@@ -253,7 +252,6 @@ pub async fn member_conversation(
     conversation_id: Uuid,
     user: Uuid,
 ) -> Result<ConversationRow, ChatError> {
-    db.count_statement();
     let row = sqlx::query(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
          JOIN conversation_members cm ON cm.conversation_id = c.id \
@@ -274,7 +272,6 @@ pub async fn conversations_page(
     before_activity: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
-    db.count_statement();
     let rows = sqlx::query(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
          JOIN conversation_members cm ON cm.conversation_id = c.id \
@@ -334,7 +331,6 @@ async fn sent_before(
     sender: Uuid,
     client_message_id: &str,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
-    db.count_statement();
     let row = sqlx::query(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m \
          WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"
@@ -453,7 +449,6 @@ pub async fn mark_read(
     reader: Uuid,
     up_to: i64,
 ) -> Result<(i64, ConversationRow), ChatError> {
-    db.count_statement();
     let row = sqlx::query(&format!(
         "UPDATE conversation_members cm \
          SET last_read_seq = GREATEST(cm.last_read_seq, LEAST($3, c.last_seq)) \
@@ -493,7 +488,6 @@ pub async fn message_windows(
     let befores: Vec<i64> = windows.iter().map(|w| w.before).collect();
     let forwards: Vec<bool> = windows.iter().map(|w| w.forward).collect();
     let limits: Vec<i64> = windows.iter().map(|w| w.limit).collect();
-    db.count_statement();
     let rows = sqlx::query(&format!(
         "SELECT k.idx, {MESSAGE_COLUMNS} \
          FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::bigint[]) \
@@ -528,7 +522,6 @@ pub async fn unread_counts(
     reader: Uuid,
     conversations: &[Uuid],
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    db.count_statement();
     let rows = sqlx::query(
         "SELECT cm.conversation_id, count(m.id) AS unread \
          FROM conversation_members cm \
@@ -552,7 +545,6 @@ pub async fn members(
     db: &Db,
     conversations: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
-    db.count_statement();
     let rows = sqlx::query(
         "SELECT conversation_id, user_id FROM conversation_members \
          WHERE conversation_id = ANY($1) AND left_at IS NULL ORDER BY joined_at, user_id",
@@ -571,7 +563,6 @@ pub async fn members(
 }
 
 async fn blocked_either_way(db: &Db, a: Uuid, b: Uuid) -> Result<bool, sqlx::Error> {
-    db.count_statement();
     sqlx::query_scalar(&format!("SELECT {BLOCKED_EITHER_WAY}"))
         .bind(a)
         .bind(b)
@@ -581,7 +572,6 @@ async fn blocked_either_way(db: &Db, a: Uuid, b: Uuid) -> Result<bool, sqlx::Err
 
 /// The first of `others` with a block between them and `me`, if any.
 async fn first_blocked(db: &Db, me: Uuid, others: &[Uuid]) -> Result<Option<Uuid>, sqlx::Error> {
-    db.count_statement();
     sqlx::query_scalar(
         "SELECT o FROM unnest($2::uuid[]) AS o WHERE EXISTS (SELECT 1 FROM blocks \
          WHERE (blocker_id = $1 AND blocked_id = o) OR (blocker_id = o AND blocked_id = $1)) \

@@ -143,7 +143,6 @@ pub async fn page(
     before_position: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
-    db.count_statement();
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM notifications WHERE recipient_id = $1 AND position < $2 \
          ORDER BY position DESC LIMIT $3"
@@ -157,7 +156,6 @@ pub async fn page(
 }
 
 pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> {
-    db.count_statement();
     sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL",
     )
@@ -169,7 +167,6 @@ pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> 
 /// Mark the recipient's notifications read (only `ids`, when given). Returns
 /// how many stay unread.
 pub async fn mark_read(db: &Db, recipient: Uuid, ids: Option<&[Uuid]>) -> Result<i64, sqlx::Error> {
-    db.count_statement();
     sqlx::query(
         "UPDATE notifications SET read_at = now() \
          WHERE recipient_id = $1 AND read_at IS NULL AND ($2::uuid[] IS NULL OR id = ANY($2))",
