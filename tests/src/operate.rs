@@ -259,7 +259,7 @@ impl Stack {
             })
             .and_then(|line| line.rsplit(' ').next())
             .and_then(|n| n.parse().ok())
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| panic!("no {sample} in {base_url}/metrics:\n{text}"))
     }
 
     /// The URL of a subgraph's database.

@@ -269,10 +269,13 @@ fn run_scenario(
         .iter()
         .enumerate()
         .map(|(i, subgraph)| {
-            let spent = statements(BENCH.subgraph_port(i)).unwrap_or(0) - before[i];
-            format!("{subgraph} {:.2}", spent as f64 / requests.max(1.0))
+            let spent = statements(BENCH.subgraph_port(i))? - before[i];
+            Ok(format!(
+                "{subgraph} {:.2}",
+                spent as f64 / requests.max(1.0)
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let measured = Measured {
         requests_per_second: requests / field(line, "seconds")?,
         p50_ms: field(line, "p50_us")? / 1000.0,

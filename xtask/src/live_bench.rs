@@ -96,12 +96,12 @@ fn memory_line(state: &State, when: &str) -> String {
 }
 
 /// `nova_live_subscribers` of the bench chat.
-fn open_subscriptions() -> f64 {
+fn open_subscriptions() -> Result<f64> {
     let chat = stack::SUBGRAPHS
         .iter()
         .position(|s| *s == "chat")
-        .unwrap_or(0);
-    stack::metric(BENCH.subgraph_port(chat), "nova_live_subscribers").unwrap_or(0.0)
+        .context("chat is a subgraph of the stack")?;
+    stack::metric(BENCH.subgraph_port(chat), "nova_live_subscribers")
 }
 
 /// What the receivers saw.
@@ -284,11 +284,11 @@ fn run(root: &Path, state: &State, options: &Options) -> Result<()> {
         }
     }
     let connections = tasks.len();
-    while open_subscriptions() < expected_subscriptions {
+    while open_subscriptions()? < expected_subscriptions {
         if started.elapsed() > Duration::from_secs(300) {
             bail!(
                 "only {} of {expected_subscriptions} subscriptions opened in 300s",
-                open_subscriptions()
+                open_subscriptions()?
             );
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -109,10 +109,14 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
     // clone (one under /var/lib/nova) still opens for the next clone at that path.
     let password_path = base.join("superuser-password");
     let password = match std::fs::read_to_string(&password_path) {
-        Ok(password) => password.trim().to_string(),
+        Ok(password) => {
+            // Written readable by others before this release.
+            crate::stack::write_secret_file(&password_path, password.trim())?;
+            password.trim().to_string()
+        }
         Err(_) => {
             let password = secret(state, "POSTGRES_PASSWORD")?;
-            std::fs::write(&password_path, &password)?;
+            crate::stack::write_secret_file(&password_path, &password)?;
             password
         }
     };
@@ -127,7 +131,7 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         println!("creating the Postgres cluster in {}", data.display());
         std::fs::create_dir_all(&socket_dir)?;
         let password_file = base.join("initdb-password");
-        std::fs::write(&password_file, &postgres.password)?;
+        crate::stack::write_secret_file(&password_file, &postgres.password)?;
         if is_root() {
             run(Command::new("chown")
                 .args(["-R", "postgres:postgres"])

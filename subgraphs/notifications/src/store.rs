@@ -32,13 +32,17 @@ impl NotificationKind {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    /// The kind stored as `text`; an unknown one is an error, never another kind.
+    fn parse(text: &str) -> Result<Self, sqlx::Error> {
         match text {
-            "followed" => NotificationKind::Followed,
-            "post_liked" => NotificationKind::PostLiked,
-            "commented" => NotificationKind::Commented,
-            "mentioned" => NotificationKind::Mentioned,
-            _ => NotificationKind::Message,
+            "followed" => Ok(NotificationKind::Followed),
+            "post_liked" => Ok(NotificationKind::PostLiked),
+            "commented" => Ok(NotificationKind::Commented),
+            "mentioned" => Ok(NotificationKind::Mentioned),
+            "message" => Ok(NotificationKind::Message),
+            other => Err(sqlx::Error::Decode(
+                format!("unknown notification kind {other:?}").into(),
+            )),
         }
     }
 }
@@ -62,20 +66,20 @@ pub struct NotificationRow {
 const COLUMNS: &str = "id, recipient_id, kind, post_id, conversation_id, actor_ids, event_count, \
      created_at, updated_at, position, read_at IS NOT NULL AS read";
 
-fn notification_row(row: &sqlx::postgres::PgRow) -> NotificationRow {
-    NotificationRow {
-        id: row.get("id"),
-        recipient_id: row.get("recipient_id"),
-        kind: NotificationKind::parse(row.get("kind")),
-        post_id: row.get("post_id"),
-        conversation_id: row.get("conversation_id"),
-        actor_ids: row.get("actor_ids"),
-        event_count: row.get("event_count"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        position: row.get("position"),
-        read: row.get("read"),
-    }
+fn notification_row(row: &sqlx::postgres::PgRow) -> Result<NotificationRow, sqlx::Error> {
+    Ok(NotificationRow {
+        id: row.try_get("id")?,
+        recipient_id: row.try_get("recipient_id")?,
+        kind: NotificationKind::parse(row.try_get("kind")?)?,
+        post_id: row.try_get("post_id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        actor_ids: row.try_get("actor_ids")?,
+        event_count: row.try_get("event_count")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        position: row.try_get("position")?,
+        read: row.try_get("read")?,
+    })
 }
 
 /// One thing that happened to `recipient`, caused by `actor`.
@@ -133,7 +137,7 @@ pub async fn fold(
     .bind(happening.actor)
     .fetch_one(tx)
     .await?;
-    Ok(Some(notification_row(&row)))
+    notification_row(&row).map(Some)
 }
 
 /// The recipient's notifications, newest activity first.
@@ -152,7 +156,7 @@ pub async fn page(
     .bind(limit)
     .fetch_all(db.statement())
     .await?;
-    Ok(rows.iter().map(notification_row).collect())
+    rows.iter().map(notification_row).collect()
 }
 
 pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> {
@@ -259,4 +263,23 @@ pub async fn users_named(
         .bind(usernames)
         .fetch_all(tx)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_and_an_unknown_one_is_an_error() {
+        for kind in [
+            NotificationKind::Followed,
+            NotificationKind::PostLiked,
+            NotificationKind::Commented,
+            NotificationKind::Mentioned,
+            NotificationKind::Message,
+        ] {
+            assert_eq!(NotificationKind::parse(kind.as_str()).unwrap(), kind);
+        }
+        assert!(NotificationKind::parse("reposted").is_err());
+    }
 }

@@ -8,7 +8,8 @@
 //! .nova/logs/         one log per process
 //! .nova/pids/         one PID file per process `up` started
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -79,6 +80,10 @@ pub fn key_base64(state: &State, name: &str) -> Result<String> {
 
 fn remembered(state: &State, name: &str, make: impl FnOnce() -> Result<String>) -> Result<String> {
     let path = state.dir.join("secrets.env");
+    if path.exists() {
+        // A file made by an older release may be readable by others.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     for line in text.lines() {
         if let Some(value) = line.strip_prefix(&format!("{name}=")) {
@@ -89,14 +94,29 @@ fn remembered(state: &State, name: &str, make: impl FnOnce() -> Result<String>) 
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&path)?;
     writeln!(file, "{name}={value}")?;
     Ok(value)
 }
 
+/// Write a file only its owner can read (passwords, keys).
+pub fn write_secret_file(path: &std::path::Path, contents: &str) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
 fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    use rand::RngCore;
     let mut bytes = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    rand::rngs::OsRng.try_fill_bytes(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -206,4 +226,21 @@ pub fn apt_install(packages: &[&str]) -> Result<()> {
         .args(["install", "-y", "-qq"])
         .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn secret_files_are_readable_by_their_owner_only() {
+        let path = std::env::temp_dir().join(format!("nova-secret-{}", std::process::id()));
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        super::write_secret_file(&path, "new").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        std::fs::remove_file(&path).unwrap();
+    }
 }

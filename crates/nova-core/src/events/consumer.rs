@@ -132,6 +132,18 @@ pub struct EventConsumer<H> {
 
 impl<H: EventHandler> EventConsumer<H> {
     pub fn new(handler: H, pool: PgPool, kafka: KafkaConfig, metrics: EventMetrics) -> Self {
+        // Every outcome's series exists from the start at 0, so a reader of
+        // /metrics can tell "none yet" from "no such consumer".
+        for outcome in [
+            Outcome::Applied,
+            Outcome::Duplicate,
+            Outcome::Ignored,
+            Outcome::Parked,
+        ] {
+            metrics
+                .consumed
+                .with_label_values(&[handler.name(), outcome.label()]);
+        }
         Self {
             handler: Arc::new(handler),
             pool,
