@@ -91,10 +91,12 @@ fn cluster_dir(state: &State) -> Result<PathBuf> {
     if reachable {
         return Ok(preferred);
     }
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    state.dir.hash(&mut hasher);
-    let fallback = PathBuf::from(format!("/var/lib/nova/{:016x}/postgres", hasher.finish()));
+    // SHA-256 of the path, not std's DefaultHasher: its output may change between
+    // Rust releases, and the cluster must be found again after a toolchain update.
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(state.dir.as_os_str().as_encoded_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let fallback = PathBuf::from(format!("/var/lib/nova/{name}/postgres"));
     std::fs::create_dir_all(&fallback)?;
     Ok(fallback)
 }
