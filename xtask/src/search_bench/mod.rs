@@ -214,8 +214,9 @@ impl Client {
     }
 }
 
-/// The subgraphs a `Search` reaches through the router.
-const SEARCH_PATH: [&str; 4] = ["search", "content", "users", "social"];
+/// The subgraphs a `Search` reaches through the router (the router's request log
+/// lists them as `involved_subgraphs`).
+const SEARCH_PATH: [&str; 5] = ["search", "content", "users", "identity", "social"];
 
 /// Per subgraph on `SEARCH_PATH`: GraphQL queries served and seconds spent in
 /// them, from its `/metrics`. `before_any_query`: a subgraph that has served no
