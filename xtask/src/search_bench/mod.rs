@@ -85,11 +85,8 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
 /// With `--reuse`: the last run's data set is whole (as many posts as asked
 /// for, nothing left to index), or the bench stops.
 fn check_reusable(pg: &Postgres, posts: usize) -> Result<()> {
-    let database = BENCH.database("search");
-    let count =
-        |sql: &str| -> Result<usize> { Ok(postgres::psql(pg, &database, sql)?.trim().parse()?) };
-    let indexed = count("SELECT count(*) FROM posts")?;
-    let queued = count("SELECT count(*) FROM index_queue")?;
+    let indexed = search_count(pg, "SELECT count(*) FROM posts")?;
+    let queued = search_count(pg, QUEUED)?;
     if indexed < posts || queued > 0 {
         bail!("--reuse: the bench databases hold {indexed} posts with {queued} documents queued, not a finished data set of {posts} posts; run without --reuse first");
     }
@@ -97,25 +94,30 @@ fn check_reusable(pg: &Postgres, posts: usize) -> Result<()> {
     Ok(())
 }
 
+/// Documents waiting for the index writer.
+const QUEUED: &str = "SELECT count(*) FROM index_queue";
+
+/// The number a `SELECT count(*) …` on the bench's search database returns.
+fn search_count(pg: &Postgres, sql: &str) -> Result<usize> {
+    Ok(postgres::psql(pg, &BENCH.database("search"), sql)?
+        .trim()
+        .parse()?)
+}
+
 /// Events search's consumer has applied.
 fn processed(pg: &Postgres) -> Result<usize> {
-    let count = postgres::psql(
+    search_count(
         pg,
-        &BENCH.database("search"),
         "SELECT count(*) FROM processed_events WHERE consumer = 'search.index.main'",
-    )?;
-    Ok(count.trim().parse()?)
+    )
 }
 
 /// Wait until search applied `events` events in all and its index queue is
 /// empty; print the throughput and the index's size.
 fn wait_indexed(state: &State, pg: &Postgres, events: usize, seeded: &seed::Seeded) -> Result<()> {
     let started = Instant::now();
-    let database = BENCH.database("search");
     loop {
-        let queued: usize = postgres::psql(pg, &database, "SELECT count(*) FROM index_queue")?
-            .trim()
-            .parse()?;
+        let queued = search_count(pg, QUEUED)?;
         if queued == 0 && processed(pg)? >= events {
             break;
         }
@@ -229,17 +231,17 @@ fn query_time_by_subgraph(before_any_query: bool) -> Result<Vec<(f64, f64)>> {
                 .iter()
                 .position(|s| s == name)
                 .context("a subgraph of the stack")?;
-            let port = BENCH.subgraph_port(index);
-            let sample = |suffix: &str| {
-                stack::metric(
-                    port,
+            let text = stack::metrics_text(BENCH.subgraph_port(index))?;
+            let series = |suffix: &str| {
+                stack::sample(
+                    &text,
                     &format!("nova_graphql_request_duration_seconds_{suffix}{{operation=\"query\""),
                 )
             };
-            match (sample("count"), sample("sum")) {
-                (Ok(count), Ok(sum)) => Ok((count, sum)),
-                (Err(_), Err(_)) if before_any_query => Ok((0.0, 0.0)),
-                (Err(error), _) | (_, Err(error)) => Err(error),
+            match (series("count"), series("sum")) {
+                (Some(count), Some(sum)) => Ok((count, sum)),
+                (None, None) if before_any_query => Ok((0.0, 0.0)),
+                _ => bail!("no query duration histogram in {name}'s /metrics"),
             }
         })
         .collect()

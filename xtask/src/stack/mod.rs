@@ -24,8 +24,8 @@ mod process;
 
 pub use layout::{services, Layout, Service, DEVELOPMENT, ROUTER_PORT, SUBGRAPHS};
 pub use process::{
-    http, http_status, metric, recorded_pid, start, start_background, stop, stop_process,
-    wait_listening, wait_ready,
+    http, http_status, metric, metrics_text, recorded_pid, sample, start, start_background, stop,
+    stop_process, wait_listening, wait_ready,
 };
 
 pub struct State {

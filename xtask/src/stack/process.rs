@@ -67,12 +67,21 @@ pub fn http(
 
 /// The first sample named `name` (labels ignored) on 127.0.0.1:`port`/metrics.
 pub fn metric(port: u16, name: &str) -> Result<f64> {
-    let (_, text) = http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?;
+    sample(&metrics_text(port)?, name)
+        .with_context(|| format!("no {name} in /metrics on port {port}"))
+}
+
+/// The `/metrics` text of 127.0.0.1:`port`, for reading several samples at once.
+pub fn metrics_text(port: u16) -> Result<String> {
+    Ok(http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?.1)
+}
+
+/// The first sample named `name` (labels ignored) in a `/metrics` text.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
-        .with_context(|| format!("no {name} in /metrics on port {port}"))
 }
 
 /// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.

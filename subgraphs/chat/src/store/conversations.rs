@@ -1,0 +1,185 @@
+//! Conversations and their members.
+
+use super::*;
+
+/// The one direct conversation of two users (created the first time).
+pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<ConversationRow, ChatError> {
+    if blocked_either_way(db, me, other).await? {
+        return Err(Refusal::Blocked(other).into());
+    }
+    let (low, high) = if me < other { (me, other) } else { (other, me) };
+    let pair = format!("{low}:{high}");
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    sqlx::query(
+        "INSERT INTO conversations (id, kind, direct_pair, created_by) \
+         VALUES ($1, 'direct', $2, $3) ON CONFLICT (direct_pair) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&pair)
+    .bind(me)
+    .execute(&mut *tx)
+    .await?;
+    db.count_statement();
+    let row = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_pair = $1"
+    ))
+    .bind(&pair)
+    .fetch_one(&mut *tx)
+    .await?;
+    let conversation = conversation_row(&row);
+    // Both are members again, even if one had left.
+    add_member_rows(db, &mut tx, conversation.id, &[me, other]).await?;
+    tx.commit().await?;
+    Ok(conversation)
+}
+
+/// A new group of the creator and `members`.
+pub async fn create_group(
+    db: &Db,
+    me: Uuid,
+    title: &str,
+    members: &[Uuid],
+) -> Result<ConversationRow, ChatError> {
+    if let Some(blocked) = first_blocked(db, me, members).await? {
+        return Err(Refusal::Blocked(blocked).into());
+    }
+    let mut everyone = vec![me];
+    everyone.extend(members.iter().filter(|m| **m != me));
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let row = sqlx::query(&format!(
+        "INSERT INTO conversations AS c (id, kind, title, created_by) VALUES ($1, 'group', $2, $3) \
+         RETURNING {CONVERSATION_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(title)
+    .bind(me)
+    .fetch_one(&mut *tx)
+    .await?;
+    let conversation = conversation_row(&row);
+    add_member_rows(db, &mut tx, conversation.id, &everyone).await?;
+    tx.commit().await?;
+    Ok(conversation)
+}
+
+/// Add `members` to a group the caller belongs to. A member added back reads
+/// from where they left off.
+pub async fn add_members(
+    db: &Db,
+    conversation_id: Uuid,
+    me: Uuid,
+    members: &[Uuid],
+) -> Result<ConversationRow, ChatError> {
+    let conversation = member_conversation(db, conversation_id, me).await?;
+    if !conversation.is_group {
+        return Err(Refusal::NotAGroup.into());
+    }
+    if let Some(blocked) = first_blocked(db, me, members).await? {
+        return Err(Refusal::Blocked(blocked).into());
+    }
+    let mut tx = db.begin().await?;
+    add_member_rows(db, &mut tx, conversation_id, members).await?;
+    tx.commit().await?;
+    Ok(conversation)
+}
+
+/// Make `users` current members (again, for one who had left: they read on
+/// from their old marker).
+async fn add_member_rows(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    conversation_id: Uuid,
+    users: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    db.count_statement();
+    sqlx::query(
+        "INSERT INTO conversation_members (conversation_id, user_id) \
+         SELECT $1, unnest($2::uuid[]) \
+         ON CONFLICT (conversation_id, user_id) DO UPDATE SET left_at = NULL",
+    )
+    .bind(conversation_id)
+    .bind(users)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The caller leaves a conversation (they can be added back, or restart a
+/// direct one).
+/// Returns the conversation's newest `seq` (for the live event).
+pub async fn leave(db: &Db, conversation_id: Uuid, me: Uuid) -> Result<i64, ChatError> {
+    let last_seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversation_members cm SET left_at = now() FROM conversations c \
+         WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
+           AND cm.left_at IS NULL \
+         RETURNING c.last_seq",
+    )
+    .bind(conversation_id)
+    .bind(me)
+    .fetch_optional(db.statement())
+    .await?;
+    last_seq.ok_or(ChatError::Refused(Refusal::NotMember))
+}
+
+/// The conversation, if `user` is a current member of it.
+pub async fn member_conversation(
+    db: &Db,
+    conversation_id: Uuid,
+    user: Uuid,
+) -> Result<ConversationRow, ChatError> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+         JOIN conversation_members cm ON cm.conversation_id = c.id \
+         WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL"
+    ))
+    .bind(conversation_id)
+    .bind(user)
+    .fetch_optional(db.statement())
+    .await?;
+    row.map(|row| conversation_row(&row))
+        .ok_or(ChatError::Refused(Refusal::NotMember))
+}
+
+/// The caller's conversations, most recently active first.
+pub async fn conversations_page(
+    db: &Db,
+    user: Uuid,
+    before_activity: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+         JOIN conversation_members cm ON cm.conversation_id = c.id \
+         WHERE cm.user_id = $1 AND cm.left_at IS NULL AND c.activity < $2 \
+         ORDER BY c.activity DESC LIMIT $3"
+    ))
+    .bind(user)
+    .bind(before_activity.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db.statement())
+    .await?;
+    Ok(rows.iter().map(conversation_row).collect())
+}
+
+/// Current members per conversation, in the order they joined.
+pub async fn members(
+    db: &Db,
+    conversations: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT conversation_id, user_id FROM conversation_members \
+         WHERE conversation_id = ANY($1) AND left_at IS NULL ORDER BY joined_at, user_id",
+    )
+    .bind(conversations)
+    .fetch_all(db.statement())
+    .await?;
+    let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for row in rows {
+        members
+            .entry(row.get("conversation_id"))
+            .or_default()
+            .push(row.get("user_id"));
+    }
+    Ok(members)
+}

@@ -1,0 +1,257 @@
+//! Messages: sending, read markers, pages and unread counts.
+
+use super::*;
+
+#[derive(Debug)]
+pub enum Sent {
+    /// A new message; `recipients` are the other current members.
+    New {
+        message: MessageRow,
+        recipients: Vec<Uuid>,
+    },
+    /// The sender had already sent this `clientMessageId`: the same message.
+    Repeated(MessageRow),
+}
+
+/// Store a message: the next sequence number of its conversation, the body
+/// sealed, the sender's read marker moved to it, and `chat.message_sent` in the
+/// outbox, all in one transaction. A repeated `client_message_id` returns the
+/// message already stored and changes nothing.
+pub async fn send_message(
+    db: &Db,
+    cipher: &MessageCipher,
+    conversation_id: Uuid,
+    sender: Uuid,
+    body: &str,
+    client_message_id: &str,
+) -> Result<Sent, ChatError> {
+    if let Some(existing) = sent_before(db, conversation_id, sender, client_message_id).await? {
+        return Ok(Sent::Repeated(existing));
+    }
+    match insert_message(db, cipher, conversation_id, sender, body, client_message_id).await {
+        Err(ChatError::Database(sqlx::Error::Database(error))) if error.is_unique_violation() => {
+            // The same send raced itself (a retry while the first was in flight);
+            // the loser's transaction, sequence number included, rolled back.
+            sent_before(db, conversation_id, sender, client_message_id)
+                .await?
+                .map(Sent::Repeated)
+                .ok_or(ChatError::Database(sqlx::Error::RowNotFound))
+        }
+        other => other,
+    }
+}
+
+async fn sent_before(
+    db: &Db,
+    conversation_id: Uuid,
+    sender: Uuid,
+    client_message_id: &str,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m \
+         WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"
+    ))
+    .bind(conversation_id)
+    .bind(sender)
+    .bind(client_message_id)
+    .fetch_optional(db.statement())
+    .await?;
+    Ok(row.map(|row| message_row(&row)))
+}
+
+async fn insert_message(
+    db: &Db,
+    cipher: &MessageCipher,
+    conversation_id: Uuid,
+    sender: Uuid,
+    body: &str,
+    client_message_id: &str,
+) -> Result<Sent, ChatError> {
+    let mut tx = db.begin().await?;
+    // Members, and whether a block stands between the sender and anyone of a
+    // direct conversation. Locks nothing yet.
+    db.count_statement();
+    let members = sqlx::query(
+        "SELECT cm.user_id, c.kind, \
+         EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = cm.user_id AND b.blocked_id = $2) \
+                 OR (b.blocker_id = $2 AND b.blocked_id = cm.user_id)) AS blocked \
+         FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id \
+         WHERE cm.conversation_id = $1 AND cm.left_at IS NULL",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !members
+        .iter()
+        .any(|m| m.get::<Uuid, _>("user_id") == sender)
+    {
+        return Err(Refusal::NotMember.into());
+    }
+    let is_direct = members
+        .first()
+        .is_some_and(|m| m.get::<String, _>("kind") == "direct");
+    if is_direct {
+        if let Some(blocked) = members.iter().find(|m| m.get::<bool, _>("blocked")) {
+            return Err(Refusal::Blocked(blocked.get("user_id")).into());
+        }
+    }
+    let recipients: Vec<Uuid> = members
+        .iter()
+        .map(|m| m.get::<Uuid, _>("user_id"))
+        .filter(|id| *id != sender)
+        .collect();
+
+    // The row lock on the conversation orders concurrent sends: each gets the
+    // next number, with no gaps (a rolled-back send gives its number back).
+    db.count_statement();
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = now(), \
+         activity = nextval('conversation_activity') WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let message_id = Uuid::now_v7();
+    let sealed = cipher.seal(conversation_id, message_id, body);
+    db.count_statement();
+    let row = sqlx::query(&format!(
+        "INSERT INTO messages AS m (id, conversation_id, seq, sender_id, body_ciphertext, \
+         body_nonce, key_version, client_message_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING {MESSAGE_COLUMNS}"
+    ))
+    .bind(message_id)
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(sender)
+    .bind(&sealed.ciphertext)
+    .bind(&sealed.nonce)
+    .bind(sealed.key_version)
+    .bind(client_message_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let message = message_row(&row);
+    db.count_statement();
+    sqlx::query(
+        "UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, $3) \
+         WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(sender)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    let event = Event::MessageSent(MessageSent {
+        message_id,
+        conversation_id,
+        seq,
+        sender_id: sender,
+        recipient_ids: recipients.clone(),
+        sent_at: message.sent_at,
+    });
+    events::enqueue(db, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(Sent::New {
+        message,
+        recipients,
+    })
+}
+
+/// Move the reader's marker forward to `up_to` (never back, never past the
+/// newest message). Returns the marker and the conversation.
+pub async fn mark_read(
+    db: &Db,
+    conversation_id: Uuid,
+    reader: Uuid,
+    up_to: i64,
+) -> Result<(i64, ConversationRow), ChatError> {
+    let row = sqlx::query(&format!(
+        "UPDATE conversation_members cm \
+         SET last_read_seq = GREATEST(cm.last_read_seq, LEAST($3, c.last_seq)) \
+         FROM conversations c \
+         WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
+           AND cm.left_at IS NULL \
+         RETURNING cm.last_read_seq, {CONVERSATION_COLUMNS}"
+    ))
+    .bind(conversation_id)
+    .bind(reader)
+    .bind(up_to)
+    .fetch_optional(db.statement())
+    .await?;
+    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
+    Ok((row.get("last_read_seq"), conversation_row(&row)))
+}
+
+/// One page of messages of each conversation. `after`/`before` are exclusive
+/// sequence numbers; `forward` pages upward from `after`, otherwise downward from
+/// `before` (the newest first). Rows come back oldest first per conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessageWindow {
+    pub conversation_id: Uuid,
+    pub after: i64,
+    pub before: i64,
+    pub forward: bool,
+    /// Rows to fetch (one more than the page, to learn whether there are more).
+    pub limit: i64,
+}
+
+pub async fn message_windows(
+    db: &Db,
+    windows: &[MessageWindow],
+) -> Result<HashMap<MessageWindow, Vec<MessageRow>>, sqlx::Error> {
+    let conversations: Vec<Uuid> = windows.iter().map(|w| w.conversation_id).collect();
+    let afters: Vec<i64> = windows.iter().map(|w| w.after).collect();
+    let befores: Vec<i64> = windows.iter().map(|w| w.before).collect();
+    let forwards: Vec<bool> = windows.iter().map(|w| w.forward).collect();
+    let limits: Vec<i64> = windows.iter().map(|w| w.limit).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT k.idx, {MESSAGE_COLUMNS} \
+         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::bigint[]) \
+              WITH ORDINALITY AS k(conversation_id, after_seq, before_seq, forward, lim, idx) \
+         CROSS JOIN LATERAL ( \
+             SELECT * FROM messages m \
+             WHERE m.conversation_id = k.conversation_id \
+               AND m.seq > k.after_seq AND m.seq < k.before_seq \
+             ORDER BY CASE WHEN k.forward THEN m.seq ELSE -m.seq END \
+             LIMIT k.lim) m"
+    ))
+    .bind(&conversations)
+    .bind(&afters)
+    .bind(&befores)
+    .bind(&forwards)
+    .bind(&limits)
+    .fetch_all(db.statement())
+    .await?;
+    let mut pages: HashMap<MessageWindow, Vec<MessageRow>> = HashMap::new();
+    for row in rows {
+        let index = usize::try_from(row.get::<i64, _>("idx") - 1).unwrap_or(usize::MAX);
+        if let Some(window) = windows.get(index) {
+            pages.entry(*window).or_default().push(message_row(&row));
+        }
+    }
+    Ok(pages)
+}
+
+/// Unread messages (from others, after the reader's marker) per conversation.
+pub async fn unread_counts(
+    db: &Db,
+    reader: Uuid,
+    conversations: &[Uuid],
+) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT cm.conversation_id, count(m.id) AS unread \
+         FROM conversation_members cm \
+         LEFT JOIN messages m ON m.conversation_id = cm.conversation_id \
+              AND m.seq > cm.last_read_seq AND m.sender_id <> cm.user_id \
+         WHERE cm.user_id = $1 AND cm.conversation_id = ANY($2) \
+         GROUP BY cm.conversation_id",
+    )
+    .bind(reader)
+    .bind(conversations)
+    .fetch_all(db.statement())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("conversation_id"), row.get("unread")))
+        .collect())
+}
