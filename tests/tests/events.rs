@@ -1,7 +1,7 @@
 //! The event backbone against a real broker (each stack runs its own tansu): the
 //! outbox keeps events while Kafka is down, consumers apply an event once even when
-//! it is delivered again, unreadable messages are parked, and relays running side
-//! by side publish each event once, in order per key.
+//! it is delivered again, and relays running side by side publish each event once,
+//! in order per key. Messages a consumer cannot apply: `dead_letters.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -12,7 +12,6 @@ use nova_core::metrics::Metrics;
 use nova_e2e::{eventually, Stack};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use uuid::Uuid;
@@ -294,75 +293,6 @@ async fn a_consumer_killed_before_its_offset_commit_changes_nothing_on_redeliver
     );
     assert_eq!(count(&stack, "social", recorded, &[]).await, 1);
     assert_eq!(likes_of(&stack, &post).await, 0);
-}
-
-#[tokio::test]
-async fn unreadable_messages_are_parked_and_the_consumer_goes_on() {
-    let stack = Stack::start().await.expect("stack starts");
-    let (_, alice_token) = stack.sign_up("alice").await;
-    let (_, bob_token) = stack.sign_up("bob").await;
-    let post = create_post(&stack, &alice_token, "liked, then deleted").await;
-    write(&stack, &bob_token, LIKE_POST, json!({ "p": post })).await;
-
-    let producer: FutureProducer = kafka(&stack)
-        .producer(Duration::from_secs(10))
-        .expect("a producer");
-    let bad_payload = json!({
-        "id": Uuid::now_v7(), "type": "content.post_deleted", "version": 1,
-        "time": "2026-11-22T00:00:00Z", "producer": "content", "key": "k",
-        "payload": { "postId": "not a uuid" }
-    })
-    .to_string();
-    let unknown_type = json!({
-        "id": Uuid::now_v7(), "type": "content.post_archived", "version": 1,
-        "time": "2026-11-22T00:00:00Z", "producer": "content", "key": "k",
-        "payload": {}
-    })
-    .to_string();
-    for payload in [
-        "{ this is not json",
-        bad_payload.as_str(),
-        unknown_type.as_str(),
-    ] {
-        producer
-            .send(
-                FutureRecord::to("nova.content")
-                    .key(post.as_str())
-                    .payload(payload),
-                Duration::from_secs(10),
-            )
-            .await
-            .expect("the broker takes the message");
-    }
-    // A good event after the bad ones still gets applied.
-    write(&stack, &alice_token, DELETE_POST, json!({ "id": post })).await;
-    eventually(60, "the deletion being applied", &stack, || async {
-        likes_of(&stack, &post).await == 0
-    })
-    .await;
-
-    let parked =
-        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"parked\"}}");
-    assert_eq!(stack.metric("social", &parked).await, 2.0);
-    let ignored =
-        format!("nova_events_consumed_total{{consumer=\"{POST_CLEANUP}\",outcome=\"ignored\"}}");
-    assert!(
-        stack.metric("social", &ignored).await >= 2.0,
-        "unknown and unhandled types are skipped"
-    );
-    let mut db = stack.connect("social").await.unwrap();
-    let errors: Vec<String> =
-        sqlx::query_scalar("SELECT error FROM parked_messages ORDER BY kafka_offset")
-            .fetch_all(&mut db)
-            .await
-            .unwrap();
-    assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].starts_with("not an event"), "{errors:?}");
-    assert!(errors[1].contains("payload unreadable"), "{errors:?}");
-    let (status, _) = stack
-        .get(&format!("{}/health/live", stack.subgraph_url("social")))
-        .await;
-    assert_eq!(status, 200, "the consumer's process lives on");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `cargo xtask events tail <topic>`: print a topic's events as they arrive (the
-//! operator's view), and `cargo xtask bench events`: produce and consume
+//! operator's view); `cargo xtask events dlq list|replay <consumer>`: the
+//! dead-letter topic (`nova_core::events::dead_letter`); `cargo xtask bench events`: produce and consume
 //! throughput on the local broker, and the outbox's write-to-consumer delay.
 //! Both use the services' own Kafka client (`nova_core::events`).
 
@@ -7,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use nova_core::events::dead_letter;
 use nova_core::events::envelope::PostCreated;
 use nova_core::events::{Envelope, Event, EventMetrics, KafkaConfig, Relay};
 use nova_core::metrics::Metrics;
@@ -41,19 +43,54 @@ fn reader(kafka: &KafkaConfig, topic: &str, from_beginning: bool) -> Result<Stre
     Ok(consumer)
 }
 
+const USAGE: &str = "usage: cargo xtask events tail <topic> [--from-beginning]
+       cargo xtask events dlq list
+       cargo xtask events dlq replay <consumer>";
+
 pub fn run(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("tail") => {
-            let topic = args
-                .get(1)
-                .context("usage: cargo xtask events tail <topic> [--from-beginning]")?;
-            let from_beginning = args.iter().any(|a| a == "--from-beginning");
-            let brokers = std::env::var("KAFKA_BROKERS")
-                .unwrap_or_else(|_| format!("127.0.0.1:{}", DEVELOPMENT.kafka_port));
-            runtime()?.block_on(tail(KafkaConfig::new(brokers), topic, from_beginning))
+    let brokers = std::env::var("KAFKA_BROKERS")
+        .unwrap_or_else(|_| format!("127.0.0.1:{}", DEVELOPMENT.kafka_port));
+    let kafka = KafkaConfig::new(brokers);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["tail", topic, rest @ ..] => {
+            let from_beginning = rest.contains(&"--from-beginning");
+            runtime()?.block_on(tail(kafka, topic, from_beginning))
         }
-        _ => bail!("usage: cargo xtask events tail <topic> [--from-beginning]"),
+        ["dlq", "list"] => runtime()?.block_on(list_dead_letters(&kafka)),
+        ["dlq", "replay", consumer] => {
+            let replayed = runtime()?.block_on(dead_letter::replay(&kafka, consumer))?;
+            println!(
+                "replayed {replayed} dead letter(s) of {consumer} to {}",
+                dead_letter::retry_topic(consumer)
+            );
+            Ok(())
+        }
+        _ => bail!("{USAGE}"),
     }
+}
+
+async fn list_dead_letters(kafka: &KafkaConfig) -> Result<()> {
+    let letters = dead_letter::list(kafka).await?;
+    for letter in &letters {
+        let payload = String::from_utf8_lossy(&letter.payload);
+        let shown: String = payload.chars().take(200).collect();
+        println!(
+            "{} {} from {}/{}/{}: {}\n    {shown}",
+            letter.dead_lettered_at.format("%Y-%m-%d %H:%M:%S"),
+            letter.consumer,
+            letter.source_topic,
+            letter.source_partition,
+            letter.source_offset,
+            letter.error
+        );
+    }
+    println!(
+        "{} dead letter(s) on {}",
+        letters.len(),
+        dead_letter::DEAD_LETTER_TOPIC
+    );
+    Ok(())
 }
 
 async fn tail(kafka: KafkaConfig, topic: &str, from_beginning: bool) -> Result<()> {

@@ -77,6 +77,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   events tail <topic> [--from-beginning]
                      print a topic's events as they arrive (KAFKA_BROKERS, or the
                      development broker)
+  events dlq list    every message a consumer dead-lettered, with its error
+  events dlq replay <consumer>
+                     send that consumer's dead letters not replayed before to its
+                     retry topic (once the cause is fixed)
   search reindex     rebuild the search index of the stack `up` started from
                      search's tables and swap it in while queries go on
   compose [--check]  write schema/*.graphql and schema/supergraph.graphql from the

@@ -66,7 +66,7 @@ where
     pub async fn execute(&self, request: async_graphql::Request) -> GraphQLResponse {
         let operation = operation_kind(&request.query);
         let started = Instant::now();
-        let response = self.schema.execute(request).await;
+        let response = crate::batching::dispatch_when_idle(self.schema.execute(request)).await;
         self.metrics.requests.with_label_values(&[operation]).inc();
         self.metrics
             .latency

@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let cipher = exit_on_error(MessageCipher::from_env());
     let redis_url = exit_on_error(redis_url_from_env());
     nova_core::http::run_subgraph("chat", 4005, &MIGRATOR, |startup| async move {
-        startup.events.spawn_consumer(BlockMirror);
+        startup.events.spawn_consumer(BlockMirror)?;
         let hub = ChatHub::start(&redis_url, "chat", &startup.metrics).await?;
         Ok((schema::build(startup.db, cipher, hub), axum::Router::new()))
     })

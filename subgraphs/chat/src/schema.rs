@@ -24,7 +24,9 @@ use uuid::Uuid;
 use crate::crypto::MessageCipher;
 use crate::live::{ChatEventKind, ChatHub, LiveChatEvent};
 use crate::loaders::{MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader};
-use crate::store::{self, ChatError, ConversationRow, MessageRow, MessageWindow, Refusal, Sent};
+use crate::store::{
+    self, ChatError, ConversationRow, MessageRow, MessageWindow, Refusal, Sent, MAX_GROUP_MEMBERS,
+};
 
 pub type ChatSchema = Schema<Query, Mutation, Subscription>;
 
@@ -40,18 +42,13 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
     builder()
-        .data(DataLoader::new(
-            MessageWindowLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            UnreadLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            MembersLoader { db: db.clone() },
-            tokio::spawn,
-        ))
+        .data(nova_core::batching::loader(MessageWindowLoader {
+            db: db.clone(),
+        }))
+        .data(nova_core::batching::loader(UnreadLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(MembersLoader {
+            db: db.clone(),
+        }))
         .data(db)
         .data(cipher)
         .data(hub)
@@ -75,6 +72,10 @@ fn chat_error(error: ChatError) -> async_graphql::Error {
         ChatError::Refused(Refusal::NotAGroup) => bad_input(
             "conversationId",
             "only group conversations have members added or left",
+        ),
+        ChatError::Refused(Refusal::GroupFull) => bad_input(
+            "userIds",
+            format!("a group has at most {MAX_GROUP_MEMBERS} members"),
         ),
     }
 }

@@ -26,19 +26,16 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 pub fn build(db: Db) -> ContentSchema {
     builder()
-        .data(DataLoader::new(PostLoader { db: db.clone() }, tokio::spawn))
-        .data(DataLoader::new(
-            PostsByAuthorLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            CommentsByPostLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            CommentCountLoader { db: db.clone() },
-            tokio::spawn,
-        ))
+        .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(PostsByAuthorLoader {
+            db: db.clone(),
+        }))
+        .data(nova_core::batching::loader(CommentsByPostLoader {
+            db: db.clone(),
+        }))
+        .data(nova_core::batching::loader(CommentCountLoader {
+            db: db.clone(),
+        }))
         .data(db)
         .finish()
 }

@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
         // page read before would build timelines the copy never reaches.
         let pool = startup.db.background_pool().clone();
         backfill::run_until_done(&pool, &social, &content).await;
-        startup.events.spawn_consumer(builder);
+        startup.events.spawn_consumer(builder)?;
         let reader = FeedReader {
             db: startup.db,
             timelines,

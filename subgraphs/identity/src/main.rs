@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use nova_core::config::exit_on_error;
-use nova_identity::{internal, schema, tokens::TokenIssuer, MIGRATOR};
+use nova_identity::{internal, passwords::Passwords, schema, tokens::TokenIssuer, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -11,6 +11,7 @@ async fn main() -> anyhow::Result<()> {
     }
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
+        let passwords = exit_on_error(Passwords::from_env());
         let jwks = tokens.jwks();
         let routes = axum::Router::new()
             .route(
@@ -21,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
                 }),
             )
             .merge(internal::routes(startup.db.clone(), &startup.router_secret));
-        Ok((schema::build(startup.db, tokens), routes))
+        Ok((schema::build(startup.db, tokens, passwords), routes))
     })
     .await
 }

@@ -11,7 +11,7 @@ use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use crate::loaders::AccountLoader;
-use crate::passwords;
+use crate::passwords::{Passwords, DUMMY_HASH};
 use crate::store::{self, Account, CreateAccountError, Rotation};
 use crate::tokens::{new_refresh_token, refresh_token_hash, TokenIssuer};
 
@@ -29,9 +29,18 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 /// The schema a running subgraph serves.
-pub fn build(db: nova_core::db::Db, tokens: Arc<TokenIssuer>) -> IdentitySchema {
-    let accounts = DataLoader::new(AccountLoader { db: db.clone() }, tokio::spawn);
-    builder().data(db).data(tokens).data(accounts).finish()
+pub fn build(
+    db: nova_core::db::Db,
+    tokens: Arc<TokenIssuer>,
+    passwords: Passwords,
+) -> IdentitySchema {
+    let accounts = nova_core::batching::loader(AccountLoader { db: db.clone() });
+    builder()
+        .data(db)
+        .data(tokens)
+        .data(accounts)
+        .data(passwords)
+        .finish()
 }
 
 /// The SDL this subgraph contributes to the supergraph.
@@ -199,7 +208,8 @@ impl Mutation {
         let username = username.trim().to_string();
         validate_registration(&email, &username, &password)?;
         let db = ctx.data_unchecked::<nova_core::db::Db>();
-        let hash = passwords::hash(password).await.or_internal()?;
+        let passwords = ctx.data_unchecked::<Passwords>();
+        let hash = passwords.hash(password).await.or_internal()?;
         match store::create_account(db, Uuid::now_v7(), &email, &username, &hash).await {
             Ok(account) => Ok(User(account)),
             Err(CreateAccountError::EmailTaken) => {
@@ -228,9 +238,11 @@ impl Mutation {
         // as long either way and does not reveal which emails have accounts.
         let (account_id, stored_hash) = match credentials {
             Some((id, hash)) => (Some(id), hash),
-            None => (None, passwords::DUMMY_HASH.to_string()),
+            None => (None, DUMMY_HASH.to_string()),
         };
-        let matches = passwords::verify(password, stored_hash)
+        let passwords = ctx.data_unchecked::<Passwords>();
+        let matches = passwords
+            .verify(password, stored_hash)
             .await
             .or_internal()?;
         let Some(account_id) = account_id.filter(|_| matches) else {

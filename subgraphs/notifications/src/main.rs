@@ -15,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
         let hub = NotificationHub::start(&redis_url, "notifications", &startup.metrics).await?;
         startup
             .events
-            .spawn_consumer(NotificationBuilder::new(hub.clone()));
+            .spawn_consumer(NotificationBuilder::new(hub.clone()))?;
         Ok((schema::build(startup.db, hub), axum::Router::new()))
     })
     .await

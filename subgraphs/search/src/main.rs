@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(documents, "search index rebuilt");
         }
         tokio::spawn(index.clone().run());
-        startup.events.spawn_consumer(Indexer::new(index.clone()));
+        startup.events.spawn_consumer(Indexer::new(index.clone()))?;
         let routes = internal::routes(index, secret);
         let searcher = Searcher {
             engine,

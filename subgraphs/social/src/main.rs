@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |startup| async move {
-        startup.events.spawn_consumer(PostCleanup);
+        startup.events.spawn_consumer(PostCleanup)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
         Ok((schema::build(startup.db), internal))
     })

@@ -26,18 +26,11 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 
 pub fn build(db: Db) -> SocialSchema {
     builder()
-        .data(DataLoader::new(
-            CountLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            ViewerLoader { db: db.clone() },
-            tokio::spawn,
-        ))
-        .data(DataLoader::new(
-            FollowPageLoader { db: db.clone() },
-            tokio::spawn,
-        ))
+        .data(nova_core::batching::loader(CountLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(ViewerLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(FollowPageLoader {
+            db: db.clone(),
+        }))
         .data(db)
         .finish()
 }

@@ -25,7 +25,7 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn build(db: Db) -> UsersSchema {
-    let profiles = DataLoader::new(ProfileLoader { db: db.clone() }, tokio::spawn);
+    let profiles = nova_core::batching::loader(ProfileLoader { db: db.clone() });
     builder().data(db).data(profiles).finish()
 }
 

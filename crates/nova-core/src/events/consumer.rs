@@ -12,9 +12,11 @@
 //! means a redelivery, which redoes the write (see
 //! [`EventHandler::external_effects`]).
 //!
-//! A message that is not a readable event is logged, counted and parked in
-//! `parked_messages`, and the consumer moves on. A database error, or a failed
-//! external effect, retries the same message with backoff and never skips it.
+//! A message that cannot be applied goes to the dead-letter topic and the consumer
+//! moves on (see `dead_letter`): not an event, a payload that does not match its
+//! type, a `version` this build does not read, or a failure retrying cannot fix,
+//! after `MAX_ATTEMPTS`. A database or broker that is down, and a failed external
+//! effect, are retried with backoff for as long as it takes: nothing is skipped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,10 +25,12 @@ use std::time::Duration;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::FutureProducer;
 use rdkafka::statistics::Statistics;
 use sqlx::{PgConnection, PgPool};
 
-use super::envelope::{Envelope, Event};
+use super::dead_letter::{retry_topic, DeadLetter, MAX_ATTEMPTS};
+use super::envelope::{Envelope, Event, SCHEMA_VERSION};
 use super::kafka::KafkaConfig;
 use super::metrics::EventMetrics;
 
@@ -81,7 +85,7 @@ pub enum Outcome {
     Applied,
     Duplicate,
     Ignored,
-    Parked,
+    DeadLettered,
 }
 
 impl Outcome {
@@ -90,7 +94,7 @@ impl Outcome {
             Outcome::Applied => "applied",
             Outcome::Duplicate => "duplicate",
             Outcome::Ignored => "ignored",
-            Outcome::Parked => "parked",
+            Outcome::DeadLettered => "dead_lettered",
         }
     }
 }
@@ -125,33 +129,47 @@ pub struct EventConsumer<H> {
     handler: Arc<H>,
     pool: PgPool,
     kafka: KafkaConfig,
+    dead_letters: FutureProducer,
     metrics: EventMetrics,
     exit_before_commit: Option<String>,
     exit_before_effects: Option<String>,
 }
 
 impl<H: EventHandler> EventConsumer<H> {
-    pub fn new(handler: H, pool: PgPool, kafka: KafkaConfig, metrics: EventMetrics) -> Self {
+    pub fn new(
+        handler: H,
+        pool: PgPool,
+        kafka: KafkaConfig,
+        metrics: EventMetrics,
+    ) -> anyhow::Result<Self> {
         // Every outcome's series exists from the start at 0, so a reader of
         // /metrics can tell "none yet" from "no such consumer".
         for outcome in [
             Outcome::Applied,
             Outcome::Duplicate,
             Outcome::Ignored,
-            Outcome::Parked,
+            Outcome::DeadLettered,
         ] {
             metrics
                 .consumed
                 .with_label_values(&[handler.name(), outcome.label()]);
         }
-        Self {
+        Ok(Self {
             handler: Arc::new(handler),
             pool,
+            dead_letters: kafka.producer(DEAD_LETTER_ACK_TIMEOUT)?,
             kafka,
             metrics,
             exit_before_commit: crate::config::optional(FAULT_EXIT_BEFORE_OFFSET_COMMIT),
             exit_before_effects: crate::config::optional(FAULT_EXIT_BEFORE_EXTERNAL_EFFECTS),
-        }
+        })
+    }
+
+    /// The topics it reads: its handler's and its own retry topic.
+    pub fn topics(&self) -> Vec<String> {
+        let mut topics = self.handler.topics();
+        topics.push(retry_topic(self.handler.name()));
+        topics
     }
 
     /// Consume until the process ends. Topics must exist (see
@@ -166,7 +184,7 @@ impl<H: EventHandler> EventConsumer<H> {
             .kafka
             .consumer_config(&format!("nova.{name}"))
             .create_with_context(context)?;
-        let topics = self.handler.topics();
+        let topics = self.topics();
         let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_refs)?;
         tracing::info!(consumer = name, ?topics, "consuming");
@@ -198,18 +216,28 @@ impl<H: EventHandler> EventConsumer<H> {
     }
 
     /// Apply one message and then its external effects, retrying failures of
-    /// either until they pass.
+    /// either until they pass, or dead-lettering a message retrying cannot fix.
     async fn handle_until_done(&self, message: &BorrowedMessage<'_>) -> Outcome {
         let mut delay = Duration::from_millis(100);
+        let mut failed_for_good = 0;
         let (outcome, event) = loop {
-            match self.handle(message).await {
-                Ok(done) => break done,
-                Err(error) => {
-                    self.count_failure(message, &error, "cannot apply event; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+            let error = match self.handle(message).await {
+                Ok(Handled::Done(outcome, event)) => break (outcome, event),
+                Ok(Handled::Unusable(reason)) => {
+                    break (self.dead_letter_until_done(message, &reason).await, None)
+                }
+                Err(error) => error,
+            };
+            self.count_failure(message, &error, "cannot apply event; retrying");
+            if !is_transient(&error) {
+                failed_for_good += 1;
+                if failed_for_good == MAX_ATTEMPTS {
+                    let reason = format!("apply failed {MAX_ATTEMPTS} times: {error}");
+                    break (self.dead_letter_until_done(message, &reason).await, None);
                 }
             }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
         };
         let Some(event) = event else {
             return outcome;
@@ -258,29 +286,32 @@ impl<H: EventHandler> EventConsumer<H> {
         );
     }
 
-    /// The outcome, and the event when its external effects are due (applied
-    /// now, or applied before and delivered again).
-    async fn handle(
-        &self,
-        message: &BorrowedMessage<'_>,
-    ) -> Result<(Outcome, Option<Event>), sqlx::Error> {
+    /// Apply one message in its transaction.
+    async fn handle(&self, message: &BorrowedMessage<'_>) -> Result<Handled, sqlx::Error> {
         let payload = message.payload().unwrap_or_default();
         let envelope: Envelope = match serde_json::from_slice(payload) {
             Ok(envelope) => envelope,
-            Err(error) => {
-                let outcome = self
-                    .park(message, &format!("not an event: {error}"))
-                    .await?;
-                return Ok((outcome, None));
-            }
+            Err(error) => return Ok(Handled::Unusable(format!("not an event: {error}"))),
         };
+        // Checked before the payload is read: a payload of another version may
+        // well parse as this one and mean something else.
+        if envelope.version != SCHEMA_VERSION {
+            return Ok(Handled::Unusable(format!(
+                "{} version {} is not one this build reads (version {SCHEMA_VERSION})",
+                envelope.event_type, envelope.version
+            )));
+        }
         let event = match envelope.event() {
             Ok(event) => event,
             // A type this build does not know (a newer producer): not ours to read.
-            Err(_) if !is_known_type(&envelope.event_type) => return Ok((Outcome::Ignored, None)),
+            Err(_) if !is_known_type(&envelope.event_type) => {
+                return Ok(Handled::Done(Outcome::Ignored, None))
+            }
             Err(error) => {
-                let reason = format!("{} payload unreadable: {error}", envelope.event_type);
-                return Ok((self.park(message, &reason).await?, None));
+                return Ok(Handled::Unusable(format!(
+                    "{} payload unreadable: {error}",
+                    envelope.event_type
+                )))
             }
         };
         let mut tx = self.pool.begin().await?;
@@ -298,43 +329,74 @@ impl<H: EventHandler> EventConsumer<H> {
         if !first_time {
             tx.rollback().await?;
             tracing::info!(consumer = self.handler.name(), event_id = %envelope.id, "duplicate event: its database effect is skipped, its external effects redone");
-            return Ok((Outcome::Duplicate, Some(event)));
+            return Ok(Handled::Done(Outcome::Duplicate, Some(event)));
         }
         if !self.handler.apply(&mut tx, &event).await? {
             tx.rollback().await?;
-            return Ok((Outcome::Ignored, None));
+            return Ok(Handled::Done(Outcome::Ignored, None));
         }
         tx.commit().await?;
         self.handler.after_commit(&event).await;
-        Ok((Outcome::Applied, Some(event)))
+        Ok(Handled::Done(Outcome::Applied, Some(event)))
     }
 
-    async fn park(
-        &self,
-        message: &BorrowedMessage<'_>,
-        reason: &str,
-    ) -> Result<Outcome, sqlx::Error> {
+    /// Put the message on the dead-letter topic, retrying until the broker took it
+    /// (the offset must not move past a message that is nowhere).
+    async fn dead_letter_until_done(&self, message: &BorrowedMessage<'_>, reason: &str) -> Outcome {
+        let letter = DeadLetter::of(self.handler.name(), message, reason);
         tracing::error!(
             consumer = self.handler.name(),
             topic = message.topic(),
             partition = message.partition(),
             offset = message.offset(),
             reason,
-            "unreadable message parked"
+            "message dead-lettered"
         );
-        sqlx::query(
-            "INSERT INTO parked_messages (consumer, topic, kafka_partition, kafka_offset, payload, error) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(self.handler.name())
-        .bind(message.topic())
-        .bind(message.partition())
-        .bind(message.offset())
-        .bind(message.payload())
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(Outcome::Parked)
+        let mut delay = Duration::from_millis(100);
+        while let Err(error) = letter
+            .publish(&self.dead_letters, DEAD_LETTER_ACK_TIMEOUT)
+            .await
+        {
+            self.count_failure(message, &*error, "cannot dead-letter; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        Outcome::DeadLettered
+    }
+}
+
+/// How long the broker may take to acknowledge a dead letter before it is sent again.
+const DEAD_LETTER_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one attempt at a message came to.
+enum Handled {
+    /// An outcome, and the event when its external effects are due (applied now,
+    /// or applied before and delivered again).
+    Done(Outcome, Option<Event>),
+    /// A message no retry can apply, and why.
+    Unusable(String),
+}
+
+/// Whether a failure may pass by itself: the database or the network is away or
+/// busy, or the transaction lost a race. Anything else (a violated constraint, bad
+/// data, SQL that does not fit the schema, a row that does not decode) fails the
+/// same way every time.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => {
+            // SQLSTATE classes: 08 connection, 40 transaction rollback
+            // (serialization, deadlock), 53 insufficient resources, 57 operator
+            // intervention (shutdown, cancel), 58 system error.
+            let code = error.code().unwrap_or_default();
+            matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58"))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
     }
 }
 
@@ -350,7 +412,17 @@ fn is_known_type(event_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_known_type;
+    use super::{is_known_type, is_transient};
+
+    #[test]
+    fn an_outage_is_transient_and_a_refused_row_is_not() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::other(
+            "connection reset"
+        ))));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("body".into())));
+    }
 
     #[test]
     fn known_and_unknown_types_are_told_apart() {

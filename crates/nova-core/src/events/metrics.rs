@@ -17,7 +17,7 @@ pub struct EventMetrics {
     /// From the outbox row's commit to the broker's acknowledgement.
     pub outbox_delay: Histogram,
     /// Messages a consumer handled, by consumer and outcome
-    /// (`applied`, `duplicate`, `ignored`, `parked`).
+    /// (`applied`, `duplicate`, `ignored`, `dead_lettered`).
     pub consumed: IntCounterVec,
     /// Failed attempts to apply an event (the same message is retried).
     pub consumer_failures: IntCounterVec,

@@ -3,6 +3,7 @@
 //! and `envelope` for the catalogue of event types.
 
 pub mod consumer;
+pub mod dead_letter;
 pub mod envelope;
 pub mod kafka;
 pub mod metrics;
@@ -20,7 +21,7 @@ pub use outbox::{enqueue, Relay};
 
 use crate::db::Db;
 
-/// The outbox, processed_events and parked_messages tables; run with each
+/// The outbox and processed_events tables; run with each
 /// subgraph's own migrations (see `Db::connect_and_migrate`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/events");
 
@@ -60,15 +61,17 @@ impl EventRuntime {
         Ok(())
     }
 
-    /// Start a consumer (its topics are created if missing).
-    pub fn spawn_consumer<H: EventHandler>(&self, handler: H) {
-        let topics = handler.topics();
+    /// Start a consumer (its topics, its retry topic and the dead-letter topic are
+    /// created if missing).
+    pub fn spawn_consumer<H: EventHandler>(&self, handler: H) -> anyhow::Result<()> {
         let consumer = EventConsumer::new(
             handler,
             self.db.background_pool().clone(),
             self.kafka.clone(),
             self.metrics.clone(),
-        );
+        )?;
+        let mut topics = consumer.topics();
+        topics.push(dead_letter::DEAD_LETTER_TOPIC.to_string());
         let kafka = self.kafka.clone();
         tokio::spawn(async move {
             ensure_topics_forever(&kafka, &topics).await;
@@ -77,6 +80,7 @@ impl EventRuntime {
                 tracing::error!(%error, "event consumer stopped");
             }
         });
+        Ok(())
     }
 }
 

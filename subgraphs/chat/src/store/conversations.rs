@@ -64,22 +64,48 @@ pub async fn create_group(
 }
 
 /// Add `members` to a group the caller belongs to. A member added back reads
-/// from where they left off.
+/// from where they left off. Concurrent additions to one group take turns on
+/// the group's row, so the size cap holds however many race.
 pub async fn add_members(
     db: &Db,
     conversation_id: Uuid,
     me: Uuid,
     members: &[Uuid],
 ) -> Result<ConversationRow, ChatError> {
-    let conversation = member_conversation(db, conversation_id, me).await?;
-    if !conversation.is_group {
-        return Err(Refusal::NotAGroup.into());
-    }
     if let Some(blocked) = first_blocked(db, me, members).await? {
         return Err(Refusal::Blocked(blocked).into());
     }
     let mut tx = db.begin().await?;
+    db.count_statement();
+    let row = sqlx::query(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
+         JOIN conversation_members cm ON cm.conversation_id = c.id \
+         WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL \
+         FOR UPDATE OF c"
+    ))
+    .bind(conversation_id)
+    .bind(me)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let conversation = row
+        .map(|row| conversation_row(&row))
+        .ok_or(ChatError::Refused(Refusal::NotMember))?;
+    if !conversation.is_group {
+        return Err(Refusal::NotAGroup.into());
+    }
     add_member_rows(db, &mut tx, conversation_id, members).await?;
+    db.count_statement();
+    let size: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM conversation_members \
+         WHERE conversation_id = $1 AND left_at IS NULL",
+    )
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if size > MAX_GROUP_MEMBERS {
+        // Dropping the transaction rolls the additions back.
+        return Err(Refusal::GroupFull.into());
+    }
     tx.commit().await?;
     Ok(conversation)
 }

@@ -112,7 +112,12 @@ pub enum Refusal {
     Blocked(Uuid),
     /// Only groups have members added, titles, leaving.
     NotAGroup,
+    /// The group would have more than `MAX_GROUP_MEMBERS` current members.
+    GroupFull,
 }
+
+/// Current members a group may have, its creator included.
+pub const MAX_GROUP_MEMBERS: i64 = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
