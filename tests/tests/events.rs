@@ -161,6 +161,26 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
         || async { stack.metric("content", "nova_outbox_backlog").await == 4.0 },
     )
     .await;
+    // The relay waits for the broker holding a claim, not row locks: a row it is
+    // publishing can be locked by anyone meanwhile (NOWAIT fails on a held lock).
+    eventually(
+        15,
+        "claimed rows locked without waiting",
+        &stack,
+        || async {
+            let mut db = stack.connect("content").await.unwrap();
+            let mut tx = db.begin().await.unwrap();
+            let locked: Vec<i64> = sqlx::query_scalar(
+                "SELECT seq FROM outbox WHERE claimed_until > now() FOR UPDATE NOWAIT",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .expect("a claimed row is not locked");
+            tx.rollback().await.unwrap();
+            !locked.is_empty()
+        },
+    )
+    .await;
 
     stack.start_broker().expect("broker starts again");
     let restarted = Instant::now();

@@ -4,13 +4,16 @@
 //! the broker is back.
 //!
 //! Several relays (one per replica of a subgraph) may run on one database: each
-//! pass locks a batch with `FOR UPDATE SKIP LOCKED`, so no row is published by two
-//! relays at once, and a row is published only when no earlier unsent row has
-//! the same key, so one aggregate's events reach Kafka in the order they were
-//! written. A failed row waits (with backoff) and holds back the later rows of its
-//! key. Delivery is at least once — a relay that dies between the broker's
-//! acknowledgement and its commit republishes — and consumers drop the repeat by
-//! event id.
+//! pass claims a batch (`claimed_until`, set in a short transaction that takes the
+//! rows with `FOR UPDATE SKIP LOCKED`), publishes it with no lock held and no
+//! transaction open, then records the outcome. No row is published by two relays
+//! at once while its claim lasts (the delivery timeout and a margin), and a row is
+//! published only when no earlier unsent row has the same key, so one aggregate's
+//! events reach Kafka in the order they were written. A failed row waits (with
+//! backoff) and holds back the later rows of its key. Delivery is at least once — a
+//! relay that dies between the broker's acknowledgement and recording it leaves
+//! a claim that runs out, and the row is published again — and consumers drop the
+//! repeat by event id.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -51,6 +54,9 @@ const BATCH: i64 = 500;
 /// The relay polls this often even without a notification (a missed NOTIFY, a
 /// row waiting for its retry time).
 const POLL: Duration = Duration::from_millis(500);
+/// A claim outlasts the delivery timeout by this much, so a claim runs out only
+/// when its relay is gone (or stuck), never while its delivery may still succeed.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 /// Sent rows are kept this long for an operator, then deleted.
 const KEEP_SENT: &str = "1 day";
 
@@ -159,35 +165,40 @@ impl Relay {
         Ok(())
     }
 
-    /// One pass: lock a batch, publish it, record the outcome. Returns how many
+    /// One pass: claim a batch, publish it, record the outcome. Returns how many
     /// rows were published.
     pub async fn publish_pending(&self) -> Result<usize, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        // The batch is the oldest due rows nobody else holds; of those, a row goes
-        // out only if no earlier unsent row of its key is outside the batch (held by
-        // another relay, or waiting for its retry).
+        // The batch is the oldest due rows nobody else holds or has claimed; of
+        // those, a row goes out only if no earlier unsent row of its key is outside
+        // the batch (claimed by another relay, or waiting for its retry).
+        let claim_ms = (self.delivery_timeout + CLAIM_MARGIN).as_millis() as f64;
         let rows = sqlx::query(
             "WITH batch AS ( \
                  SELECT seq FROM outbox \
                  WHERE sent_at IS NULL AND next_attempt_at <= clock_timestamp() \
+                   AND (claimed_until IS NULL OR claimed_until < clock_timestamp()) \
                  ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED \
+             ), ready AS ( \
+                 SELECT o.seq FROM outbox o JOIN batch b ON b.seq = o.seq \
+                 WHERE NOT EXISTS ( \
+                     SELECT 1 FROM outbox earlier \
+                     WHERE earlier.event_key = o.event_key AND earlier.sent_at IS NULL \
+                       AND earlier.seq < o.seq AND earlier.seq NOT IN (SELECT seq FROM batch) \
+                 ) \
              ) \
-             SELECT o.seq, o.topic, o.event_key, o.envelope::text AS envelope, o.attempts \
-             FROM outbox o JOIN batch b ON b.seq = o.seq \
-             WHERE NOT EXISTS ( \
-                 SELECT 1 FROM outbox earlier \
-                 WHERE earlier.event_key = o.event_key AND earlier.sent_at IS NULL \
-                   AND earlier.seq < o.seq AND earlier.seq NOT IN (SELECT seq FROM batch) \
-             ) \
-             ORDER BY o.seq",
+             UPDATE outbox o \
+             SET claimed_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000) \
+             FROM ready WHERE o.seq = ready.seq \
+             RETURNING o.seq, o.topic, o.event_key, o.envelope::text AS envelope, o.attempts",
         )
         .bind(BATCH)
-        .fetch_all(&mut *tx)
+        .bind(claim_ms)
+        .fetch_all(&self.pool)
         .await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let pending = rows
+        let mut pending = rows
             .iter()
             .map(|row| {
                 Ok(Pending {
@@ -199,6 +210,8 @@ impl Relay {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        // RETURNING has no order.
+        pending.sort_by_key(|row| row.seq);
 
         // Hand every message to the producer in order, then wait for the acks: the
         // idempotent producer keeps a partition's order across its own retries.
@@ -235,9 +248,11 @@ impl Relay {
             }
         }
 
+        let mut tx = self.pool.begin().await?;
         if !sent.is_empty() {
             let delays: Vec<f64> = sqlx::query_scalar(
-                "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL \
+                "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, \
+                 claimed_until = NULL \
                  WHERE seq = ANY($1) \
                  RETURNING extract(epoch FROM sent_at - created_at)::float8",
             )
@@ -251,7 +266,7 @@ impl Relay {
         for (row, error) in &failures {
             let backoff_ms = backoff(row.attempts).as_millis() as i64;
             sqlx::query(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, \
                  next_attempt_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000) \
                  WHERE seq = $1",
             )
