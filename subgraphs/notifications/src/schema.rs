@@ -58,7 +58,8 @@ impl Notification {
     async fn kind(&self) -> NotificationKind {
         self.0.kind
     }
-    /// Who did it, most recent first (`first` of them, 3 unless asked).
+    /// Who did it, most recent first (`first` of them, 3 unless asked; the 50
+    /// most recent are kept).
     async fn actors(
         &self,
         #[graphql(default_with = "DEFAULT_ACTORS")] first: i32,
@@ -76,7 +77,7 @@ impl Notification {
     }
     /// How many different users it groups ("A and 3 others").
     async fn actor_count(&self) -> i32 {
-        self.0.actor_ids.len() as i32
+        self.0.actor_count
     }
     /// How many events it groups (messages of a conversation, ...).
     async fn event_count(&self) -> i32 {

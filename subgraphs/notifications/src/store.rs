@@ -54,8 +54,10 @@ pub struct NotificationRow {
     pub kind: NotificationKind,
     pub post_id: Option<Uuid>,
     pub conversation_id: Option<Uuid>,
-    /// Distinct actors, most recent first.
+    /// The most recent distinct actors, first first (at most `KEPT_ACTORS`).
     pub actor_ids: Vec<Uuid>,
+    /// Distinct actors, all of them.
+    pub actor_count: i32,
     pub event_count: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -63,7 +65,11 @@ pub struct NotificationRow {
     pub read: bool,
 }
 
-const COLUMNS: &str = "id, recipient_id, kind, post_id, conversation_id, actor_ids, event_count, \
+/// Actors a notification row keeps (most recent first); `actor_count` counts all.
+pub const KEPT_ACTORS: i32 = 50;
+
+const COLUMNS: &str = "id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count, \
+     event_count, \
      created_at, updated_at, position, read_at IS NOT NULL AS read";
 
 fn notification_row(row: &sqlx::postgres::PgRow) -> Result<NotificationRow, sqlx::Error> {
@@ -74,6 +80,7 @@ fn notification_row(row: &sqlx::postgres::PgRow) -> Result<NotificationRow, sqlx
         post_id: row.try_get("post_id")?,
         conversation_id: row.try_get("conversation_id")?,
         actor_ids: row.try_get("actor_ids")?,
+        actor_count: row.try_get("actor_count")?,
         event_count: row.try_get("event_count")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -109,7 +116,8 @@ impl Happening {
 
 /// Fold a happening into the recipient's notifications: a new notification, or
 /// the open (unread) one of its group gains the actor and moves to the top.
-/// Nobody is notified of their own doing.
+/// Nobody is notified of their own doing. The row keeps the `KEPT_ACTORS` most
+/// recent actors; `notification_actors` keeps them all, for an exact count.
 pub async fn fold(
     tx: &mut PgConnection,
     happening: &Happening,
@@ -117,25 +125,47 @@ pub async fn fold(
     if happening.actor == happening.recipient {
         return Ok(None);
     }
+    let new_id = Uuid::now_v7();
     let row = sqlx::query(&format!(
         "INSERT INTO notifications AS n \
              (id, recipient_id, kind, group_key, post_id, conversation_id, actor_ids) \
          VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::uuid]) \
          ON CONFLICT (recipient_id, kind, group_key) WHERE read_at IS NULL DO UPDATE SET \
-             actor_ids = ARRAY[$7::uuid] || array_remove(n.actor_ids, $7::uuid), \
+             actor_ids = (ARRAY[$7::uuid] || array_remove(n.actor_ids, $7::uuid))[1:{KEPT_ACTORS}], \
              event_count = n.event_count + 1, \
              updated_at = now(), \
              position = nextval('notification_position') \
          RETURNING {COLUMNS}"
     ))
-    .bind(Uuid::now_v7())
+    .bind(new_id)
     .bind(happening.recipient)
     .bind(happening.kind.as_str())
     .bind(happening.group_key())
     .bind(happening.post_id)
     .bind(happening.conversation_id)
     .bind(happening.actor)
-    .fetch_one(tx)
+    .fetch_one(&mut *tx)
+    .await?;
+    let folded = notification_row(&row)?;
+    let new_actor = sqlx::query(
+        "INSERT INTO notification_actors (notification_id, actor_id) VALUES ($1, $2) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(folded.id)
+    .bind(happening.actor)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    // A new notification starts at one actor; an open one counts a newcomer.
+    if folded.id == new_id || !new_actor {
+        return Ok(Some(folded));
+    }
+    let row = sqlx::query(&format!(
+        "UPDATE notifications SET actor_count = actor_count + 1 WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(folded.id)
+    .fetch_one(&mut *tx)
     .await?;
     notification_row(&row).map(Some)
 }
