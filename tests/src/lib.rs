@@ -14,6 +14,7 @@ pub mod live;
 mod operate;
 mod processes;
 mod response;
+mod topics;
 
 use processes::{
     create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Subgraph, TempDir,

@@ -7,11 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use nova_core::events::envelope::Follow;
-use nova_core::events::{EventMetrics, KafkaConfig, Relay};
+use nova_core::events::{EventMetrics, Relay};
 use nova_core::metrics::Metrics;
 use nova_e2e::{eventually, Stack};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use uuid::Uuid;
@@ -21,14 +19,6 @@ const DELETE_POST: &str = "mutation($id: ID!) { deletePost(id: $id) }";
 const LIKE_POST: &str = "mutation($p: ID!) { likePost(postId: $p) { id } }";
 const FOLLOW: &str = "mutation($u: ID!) { followUser(userId: $u) { id } }";
 const POST_CLEANUP: &str = "social.post-cleanup";
-
-fn kafka(stack: &Stack) -> KafkaConfig {
-    KafkaConfig {
-        session_timeout_ms: 6_000,
-        max_poll_interval_ms: 10_000,
-        ..KafkaConfig::new(stack.kafka_brokers())
-    }
-}
 
 async fn create_post(stack: &Stack, token: &str, body: &str) -> String {
     let created = stack
@@ -45,36 +35,6 @@ async fn write(stack: &Stack, token: &str, mutation: &str, variables: Value) {
         .graphql(Some(token), mutation, variables)
         .await
         .expect_ok();
-}
-
-/// Every envelope on `topic` from the beginning: reads until `expected` arrived,
-/// then a little longer, so a repeat would be seen too.
-async fn read_topic(stack: &Stack, topic: &str, expected: usize) -> Vec<Value> {
-    let group = format!("test-reader-{}", Uuid::now_v7());
-    let consumer: StreamConsumer = kafka(stack)
-        .consumer_config(&group)
-        .create()
-        .expect("a consumer");
-    consumer.subscribe(&[topic]).expect("subscribed");
-    let mut envelopes = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut quiet_until: Option<Instant> = None;
-    loop {
-        let now = Instant::now();
-        if now > deadline || quiet_until.is_some_and(|t| now > t) {
-            break;
-        }
-        if let Ok(Ok(message)) =
-            tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
-        {
-            let payload = message.payload().unwrap_or_default();
-            envelopes.push(serde_json::from_slice(payload).unwrap_or(Value::Null));
-        }
-        if envelopes.len() >= expected && quiet_until.is_none() {
-            quiet_until = Some(Instant::now() + Duration::from_secs(3));
-        }
-    }
-    envelopes
 }
 
 /// `(type, key)` of each envelope, sorted, and whether any event id repeats.
@@ -195,12 +155,14 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
         ("content.post_deleted", first.as_str()),
     ];
     expected_content.extend(during.iter().map(|p| ("content.post_created", p.as_str())));
-    let content = read_topic(&stack, "nova.content", expected_content.len()).await;
+    let content = stack
+        .read_topic("nova.content", expected_content.len())
+        .await;
     let (pairs, repeated) = summary(&content);
     assert_eq!(pairs, sorted(expected_content), "every content event, once");
     assert!(!repeated, "no content event id twice");
 
-    let social = read_topic(&stack, "nova.social", 3).await;
+    let social = stack.read_topic("nova.social", 3).await;
     let (pairs, repeated) = summary(&social);
     let expected_social = sorted(vec![
         ("social.post_liked", first.as_str()),
@@ -211,7 +173,7 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     assert!(!repeated, "no social event id twice");
 
     eprintln!("topics read {:?} after the restart", restarted.elapsed());
-    let identity = read_topic(&stack, "nova.identity", 2).await;
+    let identity = stack.read_topic("nova.identity", 2).await;
     let (pairs, repeated) = summary(&identity);
     let expected_identity = sorted(vec![
         ("identity.user_registered", alice.as_str()),
@@ -356,7 +318,7 @@ async fn relays_side_by_side_publish_each_event_once_in_key_order() {
         .map(|_| {
             let pool = db.background_pool().clone();
             let timeout = Duration::from_secs(10);
-            Relay::new(pool, kafka(&stack), timeout, event_metrics.clone()).unwrap()
+            Relay::new(pool, stack.kafka(), timeout, event_metrics.clone()).unwrap()
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -368,7 +330,7 @@ async fn relays_side_by_side_publish_each_event_once_in_key_order() {
         }
     }
 
-    let envelopes = read_topic(&stack, "nova.social", 300).await;
+    let envelopes = stack.read_topic("nova.social", 300).await;
     let mut received: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     let mut ids = HashSet::new();
     for envelope in &envelopes {

@@ -30,6 +30,15 @@ use super::metrics::EventMetrics;
 use crate::db::Db;
 
 /// Write `event` to the outbox inside the caller's transaction. Returns its id.
+///
+/// The row's `seq` must follow commit order within a key, or the relay could
+/// publish a later event while an earlier one's transaction is still open (it
+/// cannot see that row yet). So the insert first takes a transaction-scoped
+/// advisory lock on the key: a second writer of the same key draws its `seq` only
+/// after the first has committed. Writers of one key take turns from their
+/// enqueue to their commit — enqueue last, just before committing. A transaction
+/// that enqueues several keys must do so in one order everywhere (each
+/// transaction in Nova enqueues one event).
 pub async fn enqueue(
     db: &Db,
     tx: &mut Transaction<'static, Postgres>,
@@ -37,8 +46,11 @@ pub async fn enqueue(
 ) -> Result<Uuid, sqlx::Error> {
     let envelope = Envelope::new(event);
     db.count_statement();
+    // The lock is taken in a subquery, before `seq`'s default is drawn.
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, event_key, envelope) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO outbox (event_id, topic, event_key, envelope) \
+         SELECT $1, $2, $3, $4 \
+         FROM (SELECT pg_advisory_xact_lock(hashtext('nova.outbox'), hashtext($3))) AS key_turn",
     )
     .bind(envelope.id)
     .bind(event.topic())
