@@ -8,6 +8,7 @@ use nova_core::events::envelope::Follow;
 use nova_core::events::Event;
 use nova_core::metrics::Metrics;
 use nova_e2e::Stack;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -25,7 +26,7 @@ async fn overlapping_writers_of_a_key_publish_in_commit_order() {
     .expect("content database");
 
     // Per round, on a fresh key: a slow writer enqueues and holds its transaction
-    // open for 300 ms; a quick writer of the same key starts 50 ms later. The
+    // open for 300 ms; a quick writer of the same key starts once it has enqueued. The
     // quick one's event must come second: it cannot commit ahead of the slow one.
     let rounds = 10;
     let mut expected = Vec::new();
@@ -33,7 +34,7 @@ async fn overlapping_writers_of_a_key_publish_in_commit_order() {
         let key = Uuid::now_v7();
         let (slow, quick) = (Uuid::now_v7(), Uuid::now_v7());
         expected.push((key, vec![slow, quick]));
-        let write = |followee: Uuid, hold: Duration| {
+        let write = |followee: Uuid, hold: Duration, enqueued: oneshot::Sender<()>| {
             let db = db.clone();
             async move {
                 let mut tx = db.begin().await.unwrap();
@@ -44,13 +45,16 @@ async fn overlapping_writers_of_a_key_publish_in_commit_order() {
                 nova_core::events::enqueue(&db, &mut tx, &event)
                     .await
                     .unwrap();
+                let _ = enqueued.send(());
+                // The overlap under test: the transaction stays open this long.
                 tokio::time::sleep(hold).await;
                 tx.commit().await.unwrap();
             }
         };
-        let slow_writer = tokio::spawn(write(slow, Duration::from_millis(300)));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let quick_writer = tokio::spawn(write(quick, Duration::ZERO));
+        let (slow_enqueued, slow_has_enqueued) = oneshot::channel();
+        let slow_writer = tokio::spawn(write(slow, Duration::from_millis(300), slow_enqueued));
+        slow_has_enqueued.await.expect("the slow writer enqueued");
+        let quick_writer = tokio::spawn(write(quick, Duration::ZERO, oneshot::channel().0));
         slow_writer.await.unwrap();
         quick_writer.await.unwrap();
     }

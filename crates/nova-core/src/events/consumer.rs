@@ -22,17 +22,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
-use rdkafka::statistics::Statistics;
 use sqlx::{PgConnection, PgPool};
 
-use super::dead_letter::{retry_topic, DeadLetter, MAX_ATTEMPTS};
+use super::dead_letter::{is_transient, retry_topic, DeadLetter, MAX_ATTEMPTS};
 use super::envelope::{Envelope, Event, SCHEMA_VERSION};
 use super::kafka::KafkaConfig;
-use super::metrics::EventMetrics;
+use super::metrics::{EventMetrics, LagContext};
 
 /// What a consumer does with the events it subscribes to.
 pub trait EventHandler: Send + Sync + 'static {
@@ -98,32 +96,6 @@ impl Outcome {
         }
     }
 }
-
-/// Publishes librdkafka's per-partition consumer lag as a metric.
-pub struct LagContext {
-    consumer: &'static str,
-    metrics: EventMetrics,
-}
-
-impl ClientContext for LagContext {
-    fn stats(&self, statistics: Statistics) {
-        for (topic, stats) in &statistics.topics {
-            for (partition, p) in &stats.partitions {
-                // Partition -1 is librdkafka's internal "unassigned" queue; a lag of
-                // -1 means not known yet.
-                if *partition < 0 || p.consumer_lag < 0 {
-                    continue;
-                }
-                self.metrics
-                    .consumer_lag
-                    .with_label_values(&[self.consumer, topic, &partition.to_string()])
-                    .set(p.consumer_lag);
-            }
-        }
-    }
-}
-
-impl ConsumerContext for LagContext {}
 
 pub struct EventConsumer<H> {
     handler: Arc<H>,
@@ -237,7 +209,7 @@ impl<H: EventHandler> EventConsumer<H> {
                 }
             }
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            delay = next_retry_delay(delay);
         };
         let Some(event) = event else {
             return outcome;
@@ -253,7 +225,7 @@ impl<H: EventHandler> EventConsumer<H> {
         while let Err(error) = self.handler.external_effects(&event).await {
             self.count_failure(message, &*error, "external effects failed; retrying");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            delay = next_retry_delay(delay);
         }
         if outcome == Outcome::Applied
             && self.exit_before_commit.as_deref() == Some(event.type_name())
@@ -359,10 +331,15 @@ impl<H: EventHandler> EventConsumer<H> {
         {
             self.count_failure(message, &*error, "cannot dead-letter; retrying");
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            delay = next_retry_delay(delay);
         }
         Outcome::DeadLettered
     }
+}
+
+/// The wait before the next retry: doubled, at most 5 s.
+fn next_retry_delay(delay: Duration) -> Duration {
+    (delay * 2).min(Duration::from_secs(5))
 }
 
 /// How long the broker may take to acknowledge a dead letter before it is sent again.
@@ -377,29 +354,6 @@ enum Handled {
     Unusable(String),
 }
 
-/// Whether a failure may pass by itself: the database or the network is away or
-/// busy, or the transaction lost a race. Anything else (a violated constraint, bad
-/// data, SQL that does not fit the schema, a row that does not decode) fails the
-/// same way every time.
-fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(error) => {
-            // SQLSTATE classes: 08 connection, 40 transaction rollback
-            // (serialization, deadlock), 53 insufficient resources, 57 operator
-            // intervention (shutdown, cancel), 58 system error.
-            let code = error.code().unwrap_or_default();
-            matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58"))
-        }
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        _ => false,
-    }
-}
-
 fn is_known_type(event_type: &str) -> bool {
     // Probe with an empty payload: a known type fails on a missing field, an
     // unknown one on the variant.
@@ -412,17 +366,7 @@ fn is_known_type(event_type: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_known_type, is_transient};
-
-    #[test]
-    fn an_outage_is_transient_and_a_refused_row_is_not() {
-        assert!(is_transient(&sqlx::Error::PoolTimedOut));
-        assert!(is_transient(&sqlx::Error::Io(std::io::Error::other(
-            "connection reset"
-        ))));
-        assert!(!is_transient(&sqlx::Error::RowNotFound));
-        assert!(!is_transient(&sqlx::Error::ColumnNotFound("body".into())));
-    }
+    use super::is_known_type;
 
     #[test]
     fn known_and_unknown_types_are_told_apart() {

@@ -95,17 +95,21 @@ impl DeadLetter {
                 value: Some(value),
             })
         });
-        let mut record = FutureRecord::to(DEAD_LETTER_TOPIC)
-            .payload(&self.payload)
-            .headers(headers);
-        if let Some(key) = &self.key {
-            record = record.key(key);
-        }
+        let record = self.original_to(DEAD_LETTER_TOPIC).headers(headers);
         producer
             .send(record, timeout)
             .await
             .map_err(|(error, _)| anyhow::anyhow!("dead-letter publish failed: {error}"))?;
         Ok(())
+    }
+
+    /// The original message (key and bytes) addressed to `topic`.
+    fn original_to<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, Vec<u8>, Vec<u8>> {
+        let record = FutureRecord::to(topic).payload(&self.payload);
+        match &self.key {
+            Some(key) => record.key(key),
+            None => record,
+        }
     }
 
     /// Read a letter back from a dead-letter topic message.
@@ -166,12 +170,8 @@ pub async fn replay(kafka: &KafkaConfig, consumer: &str) -> Result<usize> {
     })
     .await?;
     for letter in &letters {
-        let mut record = FutureRecord::to(&target).payload(&letter.payload);
-        if let Some(key) = &letter.key {
-            record = record.key(key);
-        }
         producer
-            .send(record, Duration::from_secs(30))
+            .send(letter.original_to(&target), Duration::from_secs(30))
             .await
             .map_err(|(error, _)| anyhow::anyhow!("replay to {target} failed: {error}"))?;
     }
@@ -228,4 +228,42 @@ async fn read_to_end(
         }
     }
     Ok(())
+}
+
+/// Whether a failure may pass by itself: the database or the network is away or
+/// busy, or the transaction lost a race. Anything else (a violated constraint, bad
+/// data, SQL that does not fit the schema, a row that does not decode) fails the
+/// same way every time.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => {
+            // SQLSTATE classes: 08 connection, 40 transaction rollback
+            // (serialization, deadlock), 53 insufficient resources, 57 operator
+            // intervention (shutdown, cancel), 58 system error.
+            let code = error.code().unwrap_or_default();
+            matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58"))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn an_outage_is_transient_and_a_refused_row_is_not() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(std::io::Error::other(
+            "connection reset"
+        ))));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("body".into())));
+    }
 }

@@ -4,6 +4,10 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
 
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::statistics::Statistics;
+
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -86,3 +90,29 @@ impl EventMetrics {
         }
     }
 }
+
+/// Publishes librdkafka's per-partition consumer lag as a metric.
+pub struct LagContext {
+    pub consumer: &'static str,
+    pub metrics: EventMetrics,
+}
+
+impl ClientContext for LagContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                // Partition -1 is librdkafka's internal "unassigned" queue; a lag of
+                // -1 means not known yet.
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[self.consumer, topic, &partition.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for LagContext {}

@@ -1,0 +1,167 @@
+//! The chat subgraph's GraphQL schema: types and resolvers.
+//!
+//! Every message has a sequence number in its conversation (1, 2, 3, ... with no
+//! gaps) and every live event carries one, so a client that reconnects or sees
+//! a jump asks `messages(after: <cursor of the last message it has>)` and gets
+//! exactly what it missed.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    Context, Enum, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID,
+};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use nova_core::connection::{
+    decode_position_cursor, encode_position_cursor, page_size, PositionPage,
+};
+use nova_core::db::Db;
+use nova_core::errors::{bad_input, internal, parse_id, OrInternal};
+use nova_core::sdl::authenticated;
+use nova_core::{Caller, ErrorCode};
+use uuid::Uuid;
+
+use crate::crypto::MessageCipher;
+use crate::live::{ChatEventKind, ChatHub, LiveChatEvent};
+use crate::loaders::{MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader};
+use crate::store::{
+    self, ChatError, ConversationRow, MessageRow, MessageWindow, Refusal, Sent, MAX_GROUP_MEMBERS,
+};
+
+mod mutation;
+mod types;
+
+pub use mutation::Mutation;
+pub use types::{ChatEvent, Conversation, ConversationKind, Message, User};
+
+pub type ChatSchema = Schema<Query, Mutation, Subscription>;
+
+pub const MAX_BODY_CHARS: usize = 4000;
+pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 100;
+pub const MAX_TITLE_CHARS: usize = 100;
+pub const MAX_MEMBERS_PER_CALL: usize = 100;
+
+pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    nova_core::caller::subgraph_schema(Query, Mutation, Subscription)
+        .enable_subscription_in_federation()
+}
+
+pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
+    builder()
+        .data(nova_core::batching::loader(MessageWindowLoader {
+            db: db.clone(),
+        }))
+        .data(nova_core::batching::loader(UnreadLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(MembersLoader {
+            db: db.clone(),
+        }))
+        .data(db)
+        .data(cipher)
+        .data(hub)
+        .finish()
+}
+
+pub fn sdl() -> String {
+    nova_core::sdl::federated_sdl(&builder().finish())
+}
+
+/// The GraphQL error for a refused or failed chat operation.
+fn chat_error(error: ChatError) -> async_graphql::Error {
+    match error {
+        ChatError::Database(error) => internal(error),
+        ChatError::Refused(Refusal::NotMember) => {
+            ErrorCode::Forbidden.error("you are not a member of this conversation")
+        }
+        ChatError::Refused(Refusal::Blocked(_)) => {
+            ErrorCode::Forbidden.error("you cannot message this user")
+        }
+        ChatError::Refused(Refusal::NotAGroup) => bad_input(
+            "conversationId",
+            "only group conversations have members added or left",
+        ),
+        ChatError::Refused(Refusal::GroupFull) => bad_input(
+            "userIds",
+            format!("a group has at most {MAX_GROUP_MEMBERS} members"),
+        ),
+    }
+}
+
+fn conversation_id(id: &ID) -> Result<Uuid> {
+    parse_id(id, "conversationId")
+}
+
+fn user_ids(ids: &[ID], argument: &str) -> Result<Vec<Uuid>> {
+    if ids.len() > MAX_MEMBERS_PER_CALL {
+        return Err(bad_input(
+            argument,
+            format!("at most {MAX_MEMBERS_PER_CALL} users at a time"),
+        ));
+    }
+    ids.iter().map(|id| parse_id(id, argument)).collect()
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The caller's conversations, most recently active first.
+    #[graphql(directive = authenticated::apply())]
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Conversation>> {
+        let me = Caller::of(ctx).require_user()?;
+        let page = PositionPage::new(first, after.as_deref())?;
+        let db = ctx.data_unchecked::<Db>();
+        let rows = store::conversations_page(db, me, page.after, page.limit())
+            .await
+            .or_internal()?;
+        Ok(page.connection(
+            rows.into_iter()
+                .map(|c| (c.activity, Conversation(c)))
+                .collect(),
+        ))
+    }
+
+    /// One conversation of the caller's.
+    #[graphql(directive = authenticated::apply())]
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Conversation> {
+        let me = Caller::of(ctx).require_user()?;
+        let id = parse_id(&id, "id")?;
+        let db = ctx.data_unchecked::<Db>();
+        store::member_conversation(db, id, me)
+            .await
+            .map(Conversation)
+            .map_err(chat_error)
+    }
+}
+
+pub struct Subscription;
+
+#[Subscription]
+impl Subscription {
+    /// New messages, read receipts and typing in one of the caller's
+    /// conversations, from now on. Members only. Compare each event's `seq` with
+    /// the last message you hold; on a gap (or after reconnecting) fetch
+    /// `messages(after:)`.
+    async fn chat_events(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+    ) -> Result<impl Stream<Item = ChatEvent>> {
+        let me = Caller::of(ctx).require_user()?;
+        let id = self::conversation_id(&conversation_id)?;
+        // Listen first, then check: nothing sent after the check is missed.
+        let events = ctx.data_unchecked::<ChatHub>().subscribe(id);
+        let db = ctx.data_unchecked::<Db>();
+        store::member_conversation(db, id, me)
+            .await
+            .map_err(chat_error)?;
+        // Membership is checked here once; leaving ends the stream.
+        Ok(events
+            .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
+            .map(ChatEvent))
+    }
+}
