@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 
 use crate::processes::{create_database, database_url, free_port, Process, Subgraph};
-use crate::response::{sample_matches, Response};
+use crate::response::Response;
 use crate::{Registry, Stack, TEST_PASSWORD};
 
 impl Stack {
@@ -188,9 +188,9 @@ impl Stack {
     /// then SIGKILL (when the `Process` drops).
     pub fn terminate(&mut self, name: &str) {
         if let Some(mut process) = self.take_process(name) {
-            let _ = Command::new("kill")
-                .arg(process.child.id().to_string())
-                .status();
+            // An error means it is already gone; the wait below sees it.
+            let pid = nix::unistd::Pid::from_raw(process.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
                 if let Ok(Some(_)) = process.child.try_wait() {
@@ -243,7 +243,7 @@ impl Stack {
     }
 
     /// The value of one sample of a subgraph's /metrics, matched by its name and
-    /// labels as printed (`name{label="value",...}`), or 0 when absent.
+    /// labels as printed (`name{label="value",...}`); a missing sample fails the test.
     pub async fn metric(&self, subgraph: &str, sample: &str) -> f64 {
         self.metric_at(self.subgraph_url(subgraph), sample).await
     }
@@ -251,14 +251,7 @@ impl Stack {
     /// `metric` of the instance at `base_url` (a second instance of a subgraph).
     pub async fn metric_at(&self, base_url: &str, sample: &str) -> f64 {
         let (_, text) = self.get(&format!("{base_url}/metrics")).await;
-        text.lines()
-            .filter(|line| !line.starts_with('#'))
-            .find(|line| {
-                line.rsplit_once(' ')
-                    .is_some_and(|(name, _)| sample_matches(name, sample))
-            })
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|n| n.parse().ok())
+        nova_core::scrape::sample_value(&text, sample)
             .unwrap_or_else(|| panic!("no {sample} in {base_url}/metrics:\n{text}"))
     }
 

@@ -1,4 +1,4 @@
-//! Waiting for a condition, reading metrics samples and GraphQL responses.
+//! Waiting for a condition and reading GraphQL responses.
 
 use std::time::{Duration, Instant};
 
@@ -20,22 +20,6 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("{what} did not happen within {seconds}s\n{}", stack.logs());
-}
-
-/// Whether a printed sample name (`name{a="1",service="x"}`) is `wanted`, which
-/// names some of its labels (`name{a="1"}`) or none (`name`).
-pub(crate) fn sample_matches(printed: &str, wanted: &str) -> bool {
-    let (printed_name, printed_labels) = printed.split_once('{').unwrap_or((printed, ""));
-    let (wanted_name, wanted_labels) = wanted.split_once('{').unwrap_or((wanted, ""));
-    if printed_name != wanted_name {
-        return false;
-    }
-    let printed_labels: Vec<&str> = printed_labels.trim_end_matches('}').split(',').collect();
-    wanted_labels
-        .trim_end_matches('}')
-        .split(',')
-        .filter(|l| !l.is_empty())
-        .all(|l| printed_labels.contains(&l))
 }
 
 /// The `extensions.code` of each error of a GraphQL `errors` list, in order.

@@ -15,7 +15,8 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::bench_stack::{
-    copy_csv, document_id, prepare_fresh_stack, seed_accounts, sign_up, skewed, stop_stack, BENCH,
+    copy_csv, document_id, password_hash, prepare_fresh_stack, seed_accounts, sign_up, skewed,
+    stop_stack, BENCH,
 };
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
@@ -39,11 +40,7 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
     // One real account, so its argon2 hash can be reused for the seeded ones.
     let viewer = sign_up(root, "viewer")?;
     let viewer_id: Uuid = viewer.id.parse()?;
-    let hash = postgres::psql(
-        pg,
-        &BENCH.database("identity"),
-        &format!("SELECT password_hash FROM accounts WHERE id = '{viewer_id}'"),
-    )?;
+    let hash = password_hash(pg, &viewer.id)?;
 
     let user_ids = seed_accounts(pg, USERS, &hash)?;
     let usernames: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
@@ -128,7 +125,7 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         &likes,
     )?;
     for name in SUBGRAPHS {
-        postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
+        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
     }
 
     println!(
@@ -293,8 +290,7 @@ fn run_scenario(
     Ok(measured)
 }
 
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let seconds = crate::number_option(args, "--seconds", 20)?;
+pub fn bench(root: &Path, seconds: u64) -> Result<()> {
     if Command::new("wrk").arg("-v").output().is_err() {
         println!("installing wrk (Debian package) for the load generator");
         stack::apt_install(&["wrk"])?;

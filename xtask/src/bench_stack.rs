@@ -3,9 +3,7 @@
 //! shipped operations by their persisted-query ids, and seeding accounts
 //! straight into the owners' databases.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use uuid::Uuid;
 
+pub use crate::postgres::copy_csv;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, Layout, State, SUBGRAPHS};
 use crate::{kafka, redis};
@@ -114,31 +113,15 @@ pub fn sign_up(root: &Path, name: &str) -> Result<Account> {
     })
 }
 
-/// Load a CSV into a table with psql's \copy.
-pub fn copy_csv(
-    pg: &Postgres,
-    database: &str,
-    table: &str,
-    columns: &str,
-    rows: &str,
-) -> Result<()> {
-    let mut child = Command::new("psql")
-        .arg(pg.url(database))
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
-        .arg(format!(
-            "\\copy {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ))
-        .stdin(std::process::Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .context("psql stdin")?
-        .write_all(rows.as_bytes())?;
-    if !child.wait()?.success() {
-        bail!("loading {table} into {database} failed");
-    }
-    Ok(())
+/// The argon2 hash of a signed-up account, reused for seeded accounts (hashing
+/// thousands of passwords would take the seed minutes).
+pub fn password_hash(pg: &Postgres, account_id: &str) -> Result<String> {
+    let id: Uuid = account_id.parse()?;
+    postgres::value(
+        pg,
+        &BENCH.database("identity"),
+        &format!("SELECT password_hash FROM accounts WHERE id = '{id}'"),
+    )
 }
 
 /// `count` accounts `user<i>` (`user<i>@bench.test`, the password of `hash`)

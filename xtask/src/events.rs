@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use nova_core::events::dead_letter;
 use nova_core::events::envelope::PostCreated;
 use nova_core::events::{Envelope, Event, EventMetrics, KafkaConfig, Relay};
@@ -20,6 +20,8 @@ use sqlx::migrate::Migrator;
 use uuid::Uuid;
 
 use crate::bench_stack::BENCH;
+use crate::cli::{DeadLetters, Events};
+use crate::load::{histogram, ms};
 use crate::stack::{State, DEVELOPMENT};
 use crate::{kafka, postgres};
 
@@ -43,30 +45,24 @@ fn reader(kafka: &KafkaConfig, topic: &str, from_beginning: bool) -> Result<Stre
     Ok(consumer)
 }
 
-const USAGE: &str = "usage: cargo xtask events tail <topic> [--from-beginning]
-       cargo xtask events dlq list
-       cargo xtask events dlq replay <consumer>";
-
-pub fn run(args: &[String]) -> Result<()> {
+pub fn run(command: Events) -> Result<()> {
     let brokers = std::env::var("KAFKA_BROKERS")
         .unwrap_or_else(|_| format!("127.0.0.1:{}", DEVELOPMENT.kafka_port));
     let kafka = KafkaConfig::new(brokers);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["tail", topic, rest @ ..] => {
-            let from_beginning = rest.contains(&"--from-beginning");
-            runtime()?.block_on(tail(kafka, topic, from_beginning))
-        }
-        ["dlq", "list"] => runtime()?.block_on(list_dead_letters(&kafka)),
-        ["dlq", "replay", consumer] => {
-            let replayed = runtime()?.block_on(dead_letter::replay(&kafka, consumer))?;
+    match command {
+        Events::Tail {
+            topic,
+            from_beginning,
+        } => runtime()?.block_on(tail(kafka, &topic, from_beginning)),
+        Events::Dlq(DeadLetters::List) => runtime()?.block_on(list_dead_letters(&kafka)),
+        Events::Dlq(DeadLetters::Replay { consumer }) => {
+            let replayed = runtime()?.block_on(dead_letter::replay(&kafka, &consumer))?;
             println!(
                 "replayed {replayed} dead letter(s) of {consumer} to {}",
-                dead_letter::retry_topic(consumer)
+                dead_letter::retry_topic(&consumer)
             );
             Ok(())
         }
-        _ => bail!("{USAGE}"),
     }
 }
 
@@ -137,18 +133,8 @@ fn sample_event() -> Event {
     })
 }
 
-/// The `p` quantile (0..=1) of sorted values; NaN for none.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[index]
-}
-
 /// `cargo xtask bench events [--events N]` on a fresh bench broker.
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let events = crate::number_option(args, "--events", 20_000)?;
+pub fn bench(root: &Path, events: usize) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     let brokers = kafka::start_fresh(&state, root, &BENCH)?;
@@ -258,9 +244,9 @@ async fn outbox_delay(kafka: &KafkaConfig, database_url: &str) -> Result<()> {
     let reader_task = {
         let consumer = consumer.clone();
         tokio::spawn(async move {
-            let mut delays = Vec::with_capacity(total);
+            let mut delays = histogram();
             let deadline = Instant::now() + Duration::from_secs(SECONDS + 60);
-            while delays.len() < total && Instant::now() < deadline {
+            while delays.len() < total as u64 && Instant::now() < deadline {
                 if let Ok(Ok(message)) =
                     tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await
                 {
@@ -268,7 +254,8 @@ async fn outbox_delay(kafka: &KafkaConfig, database_url: &str) -> Result<()> {
                         serde_json::from_slice::<Envelope>(message.payload().unwrap_or_default())
                     {
                         let delay = chrono::Utc::now() - e.time;
-                        delays.push(delay.num_microseconds().unwrap_or(0) as f64 / 1000.0);
+                        let micros = delay.num_microseconds().unwrap_or(0).max(1);
+                        delays.saturating_record(micros as u64);
                     }
                 }
             }
@@ -282,15 +269,14 @@ async fn outbox_delay(kafka: &KafkaConfig, database_url: &str) -> Result<()> {
         nova_core::events::enqueue(&db, &mut tx, &sample_event()).await?;
         tx.commit().await?;
     }
-    let mut delays = reader_task.await?;
+    let delays = reader_task.await?;
     relay.abort();
-    delays.sort_by(|a, b| a.total_cmp(b));
     println!(
         "outbox: {total} writes at {RATE}/s, each its own transaction; write-to-consumer delay \
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} of {total} arrived",
-        percentile(&delays, 0.50),
-        percentile(&delays, 0.99),
-        delays.last().copied().unwrap_or(f64::NAN),
+        ms(&delays, 0.50),
+        ms(&delays, 0.99),
+        delays.max() as f64 / 1000.0,
         delays.len()
     );
     let acked = &event_metrics.outbox_delay;

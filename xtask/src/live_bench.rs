@@ -28,36 +28,42 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::bench_stack::{
     document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, Account, BENCH,
 };
-use crate::events::percentile;
+use crate::load::{histogram, ms};
 use crate::postgres;
 use crate::stack::{self, State};
+use hdrhistogram::Histogram;
 
-struct Options {
+#[derive(clap::Args)]
+pub struct Options {
+    /// Subscriptions in all (members × groups).
+    #[arg(long, default_value_t = 10_000)]
     subscribers: usize,
+    /// Members of each group.
+    #[arg(long, default_value_t = 10)]
     group_size: usize,
+    /// Accounts the subscribers are spread over.
+    #[arg(long, default_value_t = 100)]
     users: usize,
+    /// WebSocket connections each account opens.
+    #[arg(long, default_value_t = 10)]
     connections_per_user: usize,
+    /// Messages sent per second.
+    #[arg(long, default_value_t = 20)]
     rate: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 20)]
     seconds: usize,
 }
 
 impl Options {
-    fn parse(args: &[String]) -> Result<Self> {
-        let options = Self {
-            subscribers: crate::number_option(args, "--subscribers", 10_000)?,
-            group_size: crate::number_option(args, "--group-size", 10)?,
-            users: crate::number_option(args, "--users", 100)?,
-            connections_per_user: crate::number_option(args, "--connections-per-user", 10)?,
-            rate: crate::number_option(args, "--rate", 20)?,
-            seconds: crate::number_option(args, "--seconds", 20)?,
-        };
-        if options.group_size == 0 || options.group_size > options.users {
+    fn validate(&self) -> Result<()> {
+        if self.group_size == 0 || self.group_size > self.users {
             bail!("--group-size must be between 1 and --users");
         }
-        if options.subscribers < options.group_size {
+        if self.subscribers < self.group_size {
             bail!("--subscribers must be at least --group-size");
         }
-        Ok(options)
+        Ok(())
     }
 
     fn groups(&self) -> usize {
@@ -105,11 +111,21 @@ fn open_subscriptions() -> Result<f64> {
 }
 
 /// What the receivers saw.
-#[derive(Default)]
 struct Tally {
-    latencies_ms: Vec<f64>,
+    /// Send → arrival, in microseconds.
+    latency: Histogram<u64>,
     errors: usize,
     unmatched: usize,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            latency: histogram(),
+            errors: 0,
+            unmatched: 0,
+        }
+    }
 }
 
 type SendTimes = Arc<Mutex<HashMap<u64, Instant>>>;
@@ -174,9 +190,10 @@ async fn connection(
                 let sent_at = number.and_then(|n| sent.lock().expect("lock").get(&n).copied());
                 let mut tally = tally.lock().expect("lock");
                 match sent_at {
-                    Some(sent_at) => tally
-                        .latencies_ms
-                        .push(arrived.duration_since(sent_at).as_secs_f64() * 1000.0),
+                    Some(sent_at) => {
+                        let micros = arrived.duration_since(sent_at).as_micros() as u64;
+                        tally.latency.saturating_record(micros);
+                    }
                     None => tally.unmatched += 1,
                 }
             }
@@ -193,8 +210,8 @@ async fn connection(
     Ok(())
 }
 
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let options = Options::parse(args)?;
+pub fn bench(root: &Path, options: Options) -> Result<()> {
+    options.validate()?;
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
@@ -329,7 +346,7 @@ fn run(root: &Path, state: &State, options: &Options) -> Result<()> {
     // Let the last deliveries arrive.
     let expected_deliveries = (total as usize - send_failures) * options.group_size;
     let drain_started = Instant::now();
-    while tally.lock().expect("lock").latencies_ms.len() < expected_deliveries
+    while tally.lock().expect("lock").latency.len() < expected_deliveries as u64
         && drain_started.elapsed() < Duration::from_secs(10)
     {
         std::thread::sleep(Duration::from_millis(100));
@@ -345,8 +362,7 @@ fn run(root: &Path, state: &State, options: &Options) -> Result<()> {
     });
 
     let tally = tally.lock().expect("lock");
-    let mut latencies = tally.latencies_ms.clone();
-    latencies.sort_by(|a, b| a.total_cmp(b));
+    let latency = &tally.latency;
     println!(
         "sent {total} messages in {sending:.1}s ({:.1}/s, {send_failures} failed) to {} groups of {}",
         total as f64 / sending,
@@ -355,16 +371,16 @@ fn run(root: &Path, state: &State, options: &Options) -> Result<()> {
     );
     println!(
         "delivered {} of {expected_deliveries} expected ({:.2}%), {} unmatched, {} errors",
-        latencies.len(),
-        100.0 * latencies.len() as f64 / expected_deliveries.max(1) as f64,
+        latency.len(),
+        100.0 * latency.len() as f64 / expected_deliveries.max(1) as f64,
         tally.unmatched,
         tally.errors
     );
     println!(
         "fan-out latency (send → subscriber): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN)
+        ms(latency, 0.50),
+        ms(latency, 0.99),
+        latency.max() as f64 / 1000.0
     );
     Ok(())
 }

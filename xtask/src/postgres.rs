@@ -2,10 +2,12 @@
 //! packages, listening on 127.0.0.1 only. As root the server runs as the
 //! `postgres` system user (Postgres refuses to run as root).
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use sqlx::{Connection, PgConnection};
 
 use crate::stack::{apt_install, run, secret, State};
 
@@ -197,41 +199,103 @@ pub fn stop(state: &State) -> Result<()> {
         .arg(&data))
 }
 
-/// Run SQL as the superuser in `database` and return its rows (tab-separated).
-pub fn psql(postgres: &Postgres, database: &str, sql: &str) -> Result<String> {
-    let output = Command::new("psql")
-        .arg(postgres.url(database))
-        .args(["-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
-        .output()
-        .context("running psql")?;
-    if !output.status.success() {
-        bail!("psql failed: {}", String::from_utf8_lossy(&output.stderr));
+/// Run `work` to completion on a runtime of its own: xtask's steps are
+/// synchronous (never call this from async code).
+fn block_on<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
+/// A connection to `database` as the superuser (through sqlx: the password never
+/// appears on a command line).
+async fn connect(postgres: &Postgres, database: &str) -> Result<PgConnection> {
+    PgConnection::connect(&postgres.url(database))
+        .await
+        .with_context(|| format!("connecting to database {database}"))
+}
+
+/// Run SQL (one or more statements, no parameters) as the superuser in `database`.
+pub fn execute(postgres: &Postgres, database: &str, sql: &str) -> Result<()> {
+    block_on(async {
+        let mut connection = connect(postgres, database).await?;
+        sqlx::raw_sql(sql)
+            .execute(&mut connection)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        Ok(())
+    })
+}
+
+/// The first column of every row of `query` as the superuser in `database`.
+pub fn column<T>(postgres: &Postgres, database: &str, query: &str) -> Result<Vec<T>>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    block_on(async {
+        let mut connection = connect(postgres, database).await?;
+        sqlx::query_scalar(query)
+            .fetch_all(&mut connection)
+            .await
+            .with_context(|| format!("running {query}"))
+    })
+}
+
+/// The one value `query` returns (one row, one column).
+pub fn value<T>(postgres: &Postgres, database: &str, query: &str) -> Result<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    let mut rows = column(postgres, database, query)?;
+    if rows.len() != 1 {
+        bail!("{query} returned {} rows, not one", rows.len());
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    Ok(rows.remove(0))
+}
+
+/// Load CSV rows into `table` (`columns` in the rows' order) with COPY.
+pub fn copy_csv(
+    postgres: &Postgres,
+    database: &str,
+    table: &str,
+    columns: &str,
+    rows: &str,
+) -> Result<()> {
+    block_on(async {
+        let mut connection = connect(postgres, database).await?;
+        let statement = format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)");
+        let mut copy = connection.copy_in_raw(&statement).await?;
+        copy.send(rows.as_bytes()).await?;
+        copy.finish()
+            .await
+            .with_context(|| format!("loading {table} into {database}"))?;
+        Ok(())
+    })
 }
 
 pub fn ensure_database(postgres: &Postgres, name: &str) -> Result<()> {
-    let exists = psql(
+    let exists: Vec<String> = column(
         postgres,
         "postgres",
-        &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"),
     )?;
-    if exists.trim() != "1" {
+    if exists.is_empty() {
         println!("creating database {name}");
-        psql(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
+        execute(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
     }
     Ok(())
 }
 
 /// Drop databases the end-to-end tests left behind (they create `nova_t_*`).
 pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
-    let names = psql(
+    let names: Vec<String> = column(
         postgres,
         "postgres",
         "SELECT datname FROM pg_database WHERE datname LIKE 'nova\\_t\\_%'",
     )?;
-    for name in names.lines().filter(|l| !l.is_empty()) {
-        psql(
+    for name in names {
+        execute(
             postgres,
             "postgres",
             &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
@@ -242,11 +306,11 @@ pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
 
 /// Drop database `name` if it exists (closing its connections) and create it empty.
 pub fn recreate_database(postgres: &Postgres, name: &str) -> Result<()> {
-    psql(
+    execute(
         postgres,
         "postgres",
         &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
     )?;
-    psql(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
+    execute(postgres, "postgres", &format!("CREATE DATABASE \"{name}\""))?;
     Ok(())
 }

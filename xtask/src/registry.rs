@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use nova_registry::auth::hash_token;
 
 use crate::compose::read_config;
-use crate::events::percentile;
+use crate::load::{histogram, ms};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, secret, State};
 
@@ -185,9 +185,8 @@ fn serves_type(port: u16, name: &str) -> bool {
 /// registry and sync agent (1 s, as in development); N compatible publishes of
 /// users one after another, each timed from the end of `nova subgraph publish`
 /// until the router answers an introspection query with the new type.
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+pub fn bench(root: &Path, publishes: usize) -> Result<()> {
     use crate::bench_stack::{prepare_fresh_stack, stop_stack, BENCH};
-    let publishes = crate::number_option(args, "--publishes", 20)?;
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
@@ -212,7 +211,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         let operator = operator_token(&state)?;
         let users = std::fs::read_to_string(root.join("schema/users.graphql"))?;
         let candidate = state.dir.join("bench-users.graphql");
-        let mut delays = Vec::with_capacity(publishes);
+        let mut delays = histogram();
         for round in 0..publishes {
             let probe = format!("BenchProbe{round}");
             std::fs::write(
@@ -237,16 +236,15 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            delays.push(published.elapsed().as_secs_f64() * 1000.0);
+            delays.record(published.elapsed().as_micros() as u64)?;
         }
-        delays.sort_by(|a, b| a.total_cmp(b));
         println!(
             "publish → router serving it, {publishes} publishes (sync agent and router both poll every 1 s): \
              p50 {:.0} ms, p99 {:.0} ms, min {:.0} ms, max {:.0} ms",
-            percentile(&delays, 0.5),
-            percentile(&delays, 0.99),
-            delays[0],
-            delays[delays.len() - 1]
+            ms(&delays, 0.5),
+            ms(&delays, 0.99),
+            delays.min() as f64 / 1000.0,
+            delays.max() as f64 / 1000.0
         );
         Ok(())
     })();

@@ -9,10 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::stack::{self, State, DEVELOPMENT, SUBGRAPHS};
 
-pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    if args.first().map(String::as_str) != Some("reindex") {
-        bail!("usage: cargo xtask search reindex");
-    }
+pub fn reindex(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let secret = stack::secret(&state, "NOVA_ROUTER_SECRET")?;
     let index = SUBGRAPHS

@@ -29,14 +29,32 @@ use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
 
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
+#[derive(clap::Args)]
+pub struct Options {
+    /// Accounts seeded (at least the big account's followers + 1 000).
+    #[arg(long, default_value_t = 12_000)]
+    users: usize,
+    /// Posts seeded.
+    #[arg(long, default_value_t = 100_000)]
+    posts: usize,
+    /// Accounts that read their feed during the load.
+    #[arg(long, default_value_t = 200)]
+    viewers: usize,
+    /// HomeFeed requests per second (open model).
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Seconds of load per measured run.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+}
+
+pub fn bench(root: &Path, cli: Options) -> Result<()> {
     let options = seed::Options {
-        users: crate::number_option(args, "--users", 12_000)?,
-        posts: crate::number_option(args, "--posts", 100_000)?,
-        viewers: crate::number_option(args, "--viewers", 200)?,
+        users: cli.users,
+        posts: cli.posts,
+        viewers: cli.viewers,
     };
-    let rate: u64 = crate::number_option(args, "--rate", 200)?;
-    let seconds: u64 = crate::number_option(args, "--seconds", 20)?;
+    let (rate, seconds) = (cli.rate, cli.seconds);
     if options.users < seed::FAN_FOLLOWERS + 1000 || options.viewers < 1 || rate < 1 {
         bail!(
             "--users must be at least {}, --viewers and --rate at least 1",
@@ -85,28 +103,28 @@ fn backfill(
 ) -> Result<()> {
     let database = BENCH.database("feed");
     stack::stop_process(state, &feed.name)?;
-    postgres::psql(pg, &database, "DELETE FROM backfills")?;
+    postgres::execute(pg, &database, "DELETE FROM backfills")?;
     let started = Instant::now();
     stack::start(state, bin_dir, root, feed)?;
     stack::wait_ready(state, feed, Duration::from_secs(60))?;
-    while postgres::psql(pg, &database, "SELECT count(*) FROM backfills")?.trim() != "2" {
+    while postgres::value::<i64>(pg, &database, "SELECT count(*) FROM backfills")? != 2 {
         if started.elapsed() > Duration::from_secs(600) {
             bail!("the feed's backfill did not finish within 600 s");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let counts = postgres::psql(
+    let counts: String = postgres::value(
         pg,
         &database,
         "SELECT (SELECT count(*) FROM follows) || ' follows, ' || (SELECT count(*) FROM posts) || ' posts'",
     )?;
     println!(
         "feed backfill from the owners' exports: {} in {:.1} s",
-        counts.trim(),
+        counts,
         started.elapsed().as_secs_f64()
     );
     // Everyone has opened the app recently, so fan-out reaches them all.
-    postgres::psql(
+    postgres::execute(
         pg,
         &database,
         "INSERT INTO readers (user_id, last_read_at) SELECT DISTINCT follower_id, now() FROM follows ON CONFLICT DO NOTHING",

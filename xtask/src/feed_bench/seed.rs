@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::bench_stack::{copy_csv, seed_accounts, sign_up, Account, BENCH};
+use crate::bench_stack::{copy_csv, password_hash, seed_accounts, sign_up, Account, BENCH};
 use crate::postgres::{self, Postgres};
 use crate::stack::SUBGRAPHS;
 
@@ -57,14 +57,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         .iter()
         .map(|v| v.id.parse())
         .collect::<Result<_, _>>()?;
-    let hash = postgres::psql(
-        pg,
-        &BENCH.database("identity"),
-        &format!(
-            "SELECT password_hash FROM accounts WHERE id = '{}'",
-            viewer_ids[0]
-        ),
-    )?;
+    let hash = password_hash(pg, &viewers[0].id)?;
     let seeded = seed_accounts(pg, options.users, &hash)?;
 
     // user0 is the fanned-out big account, user1 and user2 are above the limit.
@@ -133,7 +126,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         &posts,
     )?;
     for name in SUBGRAPHS {
-        postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
+        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
     }
     println!(
         "seeded {} users ({} signed in), {} follows, {} posts",

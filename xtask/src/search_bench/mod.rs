@@ -21,23 +21,47 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::bench_stack::{
-    document_id, persisted_as, prepare_fresh_stack, prepare_stack_keeping_data, sign_up,
-    stop_stack, BENCH,
+    document_id, password_hash, persisted_as, prepare_fresh_stack, prepare_stack_keeping_data,
+    sign_up, stop_stack, BENCH,
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State};
 
-pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    let users: usize = crate::number_option(args, "--users", 10_000)?;
-    let posts: usize = crate::number_option(args, "--posts", 100_000)?;
-    let rate: u64 = crate::number_option(args, "--rate", 200)?;
-    let seconds: u64 = crate::number_option(args, "--seconds", 20)?;
-    let probes: usize = crate::number_option(args, "--probes", 50)?;
+#[derive(clap::Args)]
+pub struct Options {
+    /// Accounts seeded.
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+    /// Posts seeded.
+    #[arg(long, default_value_t = 100_000)]
+    posts: usize,
+    /// Search requests per second (open model).
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Posts created and searched for until found (event-to-searchable delay).
+    #[arg(long, default_value_t = 50)]
+    probes: usize,
+    /// Keep the data set of the last run instead of seeding a new one.
+    #[arg(long)]
+    reuse: bool,
+}
+
+pub fn bench(root: &Path, options: Options) -> Result<()> {
+    let Options {
+        users,
+        posts,
+        rate,
+        seconds,
+        probes,
+        reuse,
+    } = options;
     if users < 1 || rate < 1 || probes < 1 {
         bail!("--users, --rate and --probes must be at least 1");
     }
-    let reuse = args.iter().any(|a| a == "--reuse");
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     let (bin_dir, kafka_brokers) = if reuse {
@@ -57,14 +81,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
         let viewer_name = format!("viewer{}", std::process::id());
         let viewer = sign_up(root, &viewer_name)?;
         if !reuse {
-            let hash = postgres::psql(
-                &pg,
-                &BENCH.database("identity"),
-                &format!(
-                    "SELECT password_hash FROM accounts WHERE id = '{}'",
-                    viewer.id
-                ),
-            )?;
+            let hash = password_hash(&pg, &viewer.id)?;
             let processed_before = processed(&pg)?;
             let seeded = seed::seed(&pg, users, posts, &hash)?;
             println!(
@@ -99,9 +116,8 @@ const QUEUED: &str = "SELECT count(*) FROM index_queue";
 
 /// The number a `SELECT count(*) …` on the bench's search database returns.
 fn search_count(pg: &Postgres, sql: &str) -> Result<usize> {
-    Ok(postgres::psql(pg, &BENCH.database("search"), sql)?
-        .trim()
-        .parse()?)
+    let count: i64 = postgres::value(pg, &BENCH.database("search"), sql)?;
+    Ok(usize::try_from(count)?)
 }
 
 /// Events search's consumer has applied.
@@ -233,9 +249,11 @@ fn query_time_by_subgraph(before_any_query: bool) -> Result<Vec<(f64, f64)>> {
                 .context("a subgraph of the stack")?;
             let text = stack::metrics_text(BENCH.subgraph_port(index))?;
             let series = |suffix: &str| {
-                stack::sample(
+                nova_core::scrape::sample_value(
                     &text,
-                    &format!("nova_graphql_request_duration_seconds_{suffix}{{operation=\"query\""),
+                    &format!(
+                        "nova_graphql_request_duration_seconds_{suffix}{{operation=\"query\"}}"
+                    ),
                 )
             };
             match (series("count"), series("sum")) {

@@ -134,7 +134,7 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
     copy_csv(pg, &BENCH.database("users"), "outbox", columns, &profiles)?;
     copy_csv(pg, &BENCH.database("content"), "outbox", columns, &created)?;
     for name in ["identity", "users", "content"] {
-        postgres::psql(pg, &BENCH.database(name), "ANALYZE")?;
+        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
     }
     Ok(Seeded {
         events: 2 * users + posts,

@@ -24,7 +24,7 @@ mod process;
 
 pub use layout::{services, Layout, Service, DEVELOPMENT, ROUTER_PORT, SUBGRAPHS};
 pub use process::{
-    http, http_status, metric, metrics_text, recorded_pid, sample, start, start_background, stop,
+    http, http_status, metric, metrics_text, recorded_pid, start, start_background, stop,
     stop_process, wait_listening, wait_ready,
 };
 

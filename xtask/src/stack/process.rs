@@ -1,7 +1,6 @@
 //! Starting, watching and stopping a stack's processes by their recorded
-//! PIDs, and talking to them over plain HTTP.
+//! PIDs, and talking to them over HTTP.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -9,8 +8,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
-use super::{run, Layout, Service, State};
+use super::{Layout, Service, State};
 
 /// Whether the process runs. A zombie (exited, not yet reaped: the bench's
 /// own children until xtask exits) counts as gone.
@@ -33,8 +35,8 @@ pub fn recorded_pid(state: &State, name: &str) -> Option<u32> {
         .ok()
 }
 
-/// One HTTP request to 127.0.0.1:port: the status and the body. HTTP/1.0, so the
-/// answer is never chunked and ends when the server closes the connection.
+/// One HTTP request to 127.0.0.1:port: the status and the body (any status is
+/// an answer; only a failure to get one is an error).
 pub fn http(
     port: u16,
     method: &str,
@@ -43,45 +45,34 @@ pub fn http(
     body: &str,
     timeout: Duration,
 ) -> Result<(u16, String)> {
-    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&address, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"));
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("malformed HTTP response")?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status")?;
-    Ok((status, body.to_string()))
+    let mut response = agent
+        .run(request.body(body.to_string())?)
+        .with_context(|| format!("{method} 127.0.0.1:{port}{path}"))?;
+    let status = response.status().as_u16();
+    Ok((status, response.body_mut().read_to_string()?))
 }
 
-/// The first sample named `name` (labels ignored) on 127.0.0.1:`port`/metrics.
+/// The first sample named `name` (any labels) on 127.0.0.1:`port`/metrics.
 pub fn metric(port: u16, name: &str) -> Result<f64> {
-    sample(&metrics_text(port)?, name)
+    nova_core::scrape::sample_value(&metrics_text(port)?, name)
         .with_context(|| format!("no {name} in /metrics on port {port}"))
 }
 
-/// The `/metrics` text of 127.0.0.1:`port`, for reading several samples at once.
+/// The `/metrics` text of 127.0.0.1:`port`, for reading several samples at once
+/// (`nova_core::scrape::sample_value`).
 pub fn metrics_text(port: u16) -> Result<String> {
     Ok(http(port, "GET", "/metrics", &[], "", Duration::from_secs(5))?.1)
-}
-
-/// The first sample named `name` (labels ignored) in a `/metrics` text.
-pub fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
 }
 
 /// The HTTP status of `GET path` on 127.0.0.1:port, if anything answers.
@@ -170,17 +161,26 @@ pub fn stop_process(state: &State, name: &str) -> Result<()> {
     };
     if is_alive(pid) {
         println!("stopping {name} (pid {pid})");
-        run(Command::new("kill").arg(pid.to_string()))?;
+        signal(pid, Signal::SIGTERM)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while is_alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
         if is_alive(pid) {
-            run(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
+            signal(pid, Signal::SIGKILL)?;
         }
     }
     std::fs::remove_file(state.pid_file(name))?;
     Ok(())
+}
+
+fn signal(pid: u32, signal: Signal) -> Result<()> {
+    let pid = i32::try_from(pid).context("a PID fits in an i32")?;
+    match kill(Pid::from_raw(pid), signal) {
+        // Gone between the check and the signal: what stopping wanted.
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("{signal} to pid {pid}")),
+    }
 }
 
 /// Wait until something listens on 127.0.0.1:`port`.
