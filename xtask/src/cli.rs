@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{feed_bench, live_bench, search_bench};
+use crate::{feed_bench, live_bench, login_bench, search_bench};
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +83,9 @@ pub enum BenchScenario {
     /// Search at scale: indexing from events, Search at a fixed arrival rate
     /// (p50/p99, errors), event-to-searchable delay.
     Search(search_bench::Options),
+    /// A cheap query's latency during a login storm, with identity's password
+    /// hashing unbounded and bounded.
+    Logins(login_bench::Options),
     /// Compatible publishes through the schema registry, each timed until the
     /// router serves it: p50/p99.
     Registry {

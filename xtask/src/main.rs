@@ -10,6 +10,7 @@ mod feed_bench;
 mod kafka;
 mod live_bench;
 mod load;
+mod login_bench;
 mod operations;
 mod postgres;
 mod redis;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             Some(BenchScenario::Subscriptions(options)) => live_bench::bench(&root, options),
             Some(BenchScenario::Feed(options)) => feed_bench::bench(&root, options),
             Some(BenchScenario::Search(options)) => search_bench::bench(&root, options),
+            Some(BenchScenario::Logins(options)) => login_bench::bench(&root, options),
             Some(BenchScenario::Registry { publishes }) => registry::bench(&root, publishes),
         },
         Command::Events(command) => events::run(command),

@@ -5,6 +5,8 @@
 //! requests per second, p50/p99 latency, errors and SQL statements per request per
 //! subgraph. Then stop what it started.
 
+mod wrk;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -15,11 +17,12 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::bench_stack::{
-    copy_csv, document_id, password_hash, prepare_fresh_stack, seed_accounts, sign_up, skewed,
-    stop_stack, BENCH,
+    copy_csv, password_hash, prepare_fresh_stack, seed_accounts, sign_up, skewed, stop_stack, BENCH,
 };
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, State, SUBGRAPHS};
+
+use wrk::{run_scenario, Scenario};
 
 const USERS: usize = 5_000;
 const FOLLOWS_PER_USER: usize = 20;
@@ -151,144 +154,10 @@ const POLICIES_OFF_PROCESS: &str = "bench-router-policies-off";
 /// And one with only the rate limits on, to measure what one check costs.
 const RATE_LIMITS_ONLY_PORT: u16 = 14011;
 const RATE_LIMITS_ONLY_PROCESS: &str = "bench-router-rate-limits-only";
-
-/// A wrk script that sends one shipped operation by its persisted-query id with
-/// a rotating variable, and counts GraphQL errors.
-fn wrk_script(
-    operation: &str,
-    document_id: &str,
-    variable: &str,
-    values: &[String],
-    token: &str,
-) -> String {
-    let values: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
-    format!(
-        r#"local values = {{{values}}}
-local counter = 0
-local threads = {{}}
-errors = 0
-setup = function(thread) table.insert(threads, thread) end
-request = function()
-  counter = counter + 1
-  local value = values[(counter % #values) + 1]
-  local body = '{{"operationName":"{operation}","extensions":{{"persistedQuery":{{"version":1,"sha256Hash":"{document_id}"}}}},"variables":{{"{variable}":"' .. value .. '"}}}}'
-  return wrk.format("POST", "/graphql", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}}, body)
-end
-response = function(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then errors = errors + 1 end
-end
-done = function(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("errors") end
-  io.write(string.format("NOVA requests=%d seconds=%.3f p50_us=%d p99_us=%d errors=%d socket_errors=%d\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    total, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"#,
-        values = values.join(",")
-    )
-}
-
-fn statements(port: u16) -> Result<u64> {
-    Ok(stack::metric(port, "nova_sql_statements_total")? as u64)
-}
-
-fn field(line: &str, name: &str) -> Result<f64> {
-    line.split_whitespace()
-        .find_map(|part| part.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("wrk printed no {name}"))
-}
-
-/// One shipped operation under load, with the values its one variable takes.
-struct Scenario<'a> {
-    name: &'a str,
-    operation: &'a str,
-    variable: &'a str,
-    values: &'a [String],
-}
-
-/// Throughput and tail latency of one run.
-struct Measured {
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-fn run_scenario(
-    root: &Path,
-    state: &State,
-    scenario: &Scenario,
-    (label, router_port): (&str, u16),
-    token: &str,
-    (seconds, connections): (u64, u32),
-) -> Result<Measured> {
-    let name = format!("{} ({label})", scenario.name);
-    let script_path = state
-        .dir
-        .join(format!("bench-{}.lua", scenario.name.replace(' ', "-")));
-    let script = wrk_script(
-        scenario.operation,
-        &document_id(root, scenario.operation)?,
-        scenario.variable,
-        scenario.values,
-        token,
-    );
-    std::fs::write(&script_path, script)?;
-    let before: Vec<u64> = (0..SUBGRAPHS.len())
-        .map(|i| statements(BENCH.subgraph_port(i)))
-        .collect::<Result<_>>()?;
-    let output = Command::new("wrk")
-        .args([
-            &format!("-t{}", connections.min(2)),
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            "--timeout",
-            "10s",
-            "-s",
-        ])
-        .arg(&script_path)
-        .arg(format!("http://127.0.0.1:{router_port}/graphql"))
-        .output()
-        .context("running wrk")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("NOVA "))
-        .with_context(|| {
-            format!(
-                "wrk failed: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })?;
-    let requests = field(line, "requests")?;
-    let per_request: Vec<String> = SUBGRAPHS
-        .iter()
-        .enumerate()
-        .map(|(i, subgraph)| {
-            let spent = statements(BENCH.subgraph_port(i))? - before[i];
-            Ok(format!(
-                "{subgraph} {:.2}",
-                spent as f64 / requests.max(1.0)
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let measured = Measured {
-        requests_per_second: requests / field(line, "seconds")?,
-        p50_ms: field(line, "p50_us")? / 1000.0,
-        p99_ms: field(line, "p99_us")? / 1000.0,
-    };
-    println!(
-        "{name:<27} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>3} (+{} socket)   SQL/request: {}",
-        measured.requests_per_second,
-        measured.p50_ms,
-        measured.p99_ms,
-        field(line, "errors")?,
-        field(line, "socket_errors")?,
-        per_request.join(", ")
-    );
-    Ok(measured)
-}
+/// And the router under test writing a log line per request (`LOG_FILTER=info`,
+/// the level before the per-request summary moved out of the default).
+const REQUEST_LOG_PORT: u16 = 14012;
+const REQUEST_LOG_PROCESS: &str = "bench-router-request-log";
 
 pub fn bench(root: &Path, seconds: u64) -> Result<()> {
     if Command::new("wrk").arg("-v").output().is_err() {
@@ -317,7 +186,16 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
             RATE_LIMITS_ONLY_PORT,
             &[("NOVA_ROUTER_PORT", "14011"), ("NOVA_RATE_LIMITS", "true")],
         );
-        for service in services.iter().chain([&policies_off, &rate_limits_only]) {
+        let request_log = services
+            .last()
+            .context("the router is the last service")?
+            .variant(
+                REQUEST_LOG_PROCESS,
+                REQUEST_LOG_PORT,
+                &[("NOVA_ROUTER_PORT", "14012"), ("LOG_FILTER", "info")],
+            );
+        let routers = [&policies_off, &rate_limits_only, &request_log];
+        for service in services.iter().chain(routers) {
             stack::start(&state, &bin_dir, root, service)?;
             stack::wait_ready(&state, service, Duration::from_secs(60))?;
         }
@@ -370,6 +248,22 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
             );
         }
 
+        // The per-request log line: the router under test with and without it,
+        // on the post page (the most requests per second), alternating twice.
+        println!("\nper-request log: wrk, 32 connections, {seconds}s per run, post page");
+        let logged = ("request log at INFO", REQUEST_LOG_PORT);
+        let quiet = ("policies on", BENCH.router_port);
+        let mut ratios = Vec::new();
+        for _ in 0..2 {
+            let without = run_scenario(root, &state, &scenarios[0], quiet, token, load)?;
+            let with = run_scenario(root, &state, &scenarios[0], logged, token, load)?;
+            ratios.push(with.requests_per_second / without.requests_per_second);
+        }
+        println!(
+            "a log line per request: throughput ratio logged/quiet {:.3} and {:.3} (two paired runs)",
+            ratios[0], ratios[1]
+        );
+
         // One connection, one request at a time: the latency a rate-limit check
         // adds (a Redis round trip running the bucket script), off/on twice.
         println!("\nrate-limit check: wrk, 1 connection, {seconds}s per run, profile page");
@@ -390,6 +284,7 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
     })();
     stack::stop_process(&state, POLICIES_OFF_PROCESS)?;
     stack::stop_process(&state, RATE_LIMITS_ONLY_PROCESS)?;
+    stack::stop_process(&state, REQUEST_LOG_PROCESS)?;
     stop_stack(&state)?;
     result
 }
