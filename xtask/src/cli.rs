@@ -43,6 +43,9 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Fail when a crate declares a dependency its code never names
+    /// (cargo-machete, built once into ~/.cache/nova/tools).
+    UnusedDeps,
     /// Benchmarks on a release stack beside the development one; they print numbers.
     Bench(Bench),
     /// The event topics: follow one, inspect and replay dead letters.

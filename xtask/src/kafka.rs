@@ -1,5 +1,5 @@
 //! The local Kafka-protocol broker: tansu (crates.io), built once into
-//! `~/.cache/nova/tools` (or `$NOVA_TOOLS_DIR`), storing its log in SQLite under
+//! `~/.cache/nova/tools` (`tools.rs`), storing its log in SQLite under
 //! `.nova/kafka/`, listening on 127.0.0.1 only. Production sets `KAFKA_BROKERS`
 //! to a real cluster; the services' client code is the same.
 //!
@@ -11,56 +11,24 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use crate::stack::{run, start_background, stop_process, wait_listening, Layout, State};
+use crate::stack::{start_background, stop_process, wait_listening, Layout, State};
+use crate::tools::{installed, Tool};
 
-const TANSU_VERSION: &str = "0.6.0";
-/// `dynostore` brings the storage engines, `libsql` the SQLite one.
-const TANSU_FEATURES: &str = "dynostore,libsql";
-
-fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("NOVA_TOOLS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/nova/tools")
-}
+const TANSU: Tool = Tool {
+    package: "tansu",
+    version: "0.6.0",
+    // `dynostore` brings the storage engines, `libsql` the SQLite one.
+    features: "dynostore,libsql",
+    binary: "tansu",
+    // Checked without: resolving afresh picks versions that build on rustc 1.95.
+    locked: false,
+};
 
 /// The tansu binary; built with `cargo install` the first time (several minutes).
 pub fn tansu(root: &Path) -> Result<PathBuf> {
-    let tools = tools_dir();
-    let binary = tools.join("bin/tansu");
-    if binary.exists() {
-        return Ok(binary);
-    }
-    println!(
-        "building the tansu Kafka broker {TANSU_VERSION} into {} (once; several minutes)",
-        tools.display()
-    );
-    run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            // From the workspace, so its .cargo/config.toml (rust-version fallback) applies.
-            .current_dir(root)
-            .args([
-                "install",
-                "tansu",
-                "--version",
-                &format!("={TANSU_VERSION}"),
-            ])
-            .args(["--features", TANSU_FEATURES, "--root"])
-            .arg(&tools)
-            .arg("--target-dir")
-            .arg(tools.join("build"))
-            .env_remove("CARGO_TARGET_DIR"),
-    )?;
-    if !binary.exists() {
-        bail!(
-            "cargo install tansu finished but {} is missing",
-            binary.display()
-        );
-    }
-    Ok(binary)
+    installed(root, &TANSU)
 }
 
 /// The command that runs a broker on `port` with its SQLite log in `dir`.

@@ -18,6 +18,7 @@ mod registry;
 mod search;
 mod search_bench;
 mod stack;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         },
         Command::Events(command) => events::run(command),
         Command::Search(cli::Search::Reindex) => search::reindex(&root),
+        Command::UnusedDeps => tools::unused_deps(&root),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
