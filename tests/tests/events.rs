@@ -284,7 +284,10 @@ async fn relays_side_by_side_publish_each_event_once_in_key_order() {
     let metrics = Metrics::new("relay-test");
     let db = nova_core::db::Db::connect_and_migrate(
         &url,
-        8,
+        nova_core::db::PoolSizes {
+            requests: 8,
+            background: 2,
+        },
         &nova_content::MIGRATOR,
         metrics.sql_statements.clone(),
         Duration::from_secs(10),

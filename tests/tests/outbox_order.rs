@@ -17,7 +17,10 @@ async fn overlapping_writers_of_a_key_publish_in_commit_order() {
     let metrics = Metrics::new("order-test");
     let db = nova_core::db::Db::connect_and_migrate(
         &stack.database_url("content"),
-        8,
+        nova_core::db::PoolSizes {
+            requests: 8,
+            background: 2,
+        },
         &nova_content::MIGRATOR,
         metrics.sql_statements.clone(),
         Duration::from_secs(10),

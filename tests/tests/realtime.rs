@@ -85,6 +85,30 @@ async fn next_chat_event(client: &mut LiveClient) -> Value {
     client.next_data(WAIT).await.expect("a chat event")["chatEvents"].clone()
 }
 
+/// A group alice creates with bob, both subscribed to it: its id and the two
+/// live clients.
+async fn group_of_two_listening(
+    stack: &Stack,
+    alice_token: &str,
+    (bob, bob_token): (&str, &str),
+) -> (String, LiveClient, LiveClient) {
+    let group = stack
+        .graphql(
+            Some(alice_token),
+            "mutation($m: [ID!]!) { createGroup(title: \"group\", memberIds: $m) { id } }",
+            json!({ "m": [bob] }),
+        )
+        .await;
+    let group = group.expect_ok()["createGroup"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice_live = subscribe_chat(stack, alice_token, &group).await;
+    let bob_live = subscribe_chat(stack, bob_token, &group).await;
+    wait_for_subscribers(stack, "chat", 2.0).await;
+    (group, alice_live, bob_live)
+}
+
 #[tokio::test]
 async fn two_users_chat_live_and_a_third_cannot_listen_in() {
     let stack = Stack::start().await.expect("stack starts");
@@ -783,20 +807,8 @@ async fn leaving_a_group_ends_the_leavers_subscription_and_others_see_it() {
     let (_, alice_token) = stack.sign_up("alice").await;
     let (bob, bob_token) = stack.sign_up("bob").await;
     let (carol, carol_token) = stack.sign_up("carol").await;
-    let group = stack
-        .graphql(
-            Some(&alice_token),
-            "mutation($m: [ID!]!) { createGroup(title: \"trip\", memberIds: $m) { id } }",
-            json!({ "m": [bob] }),
-        )
-        .await;
-    let group = group.expect_ok()["createGroup"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut alice_live = subscribe_chat(&stack, &alice_token, &group).await;
-    let mut bob_live = subscribe_chat(&stack, &bob_token, &group).await;
-    wait_for_subscribers(&stack, "chat", 2.0).await;
+    let (group, mut alice_live, mut bob_live) =
+        group_of_two_listening(&stack, &alice_token, (&bob, &bob_token)).await;
 
     // Carol is added: everyone listening sees her join.
     stack
@@ -845,4 +857,38 @@ async fn leaving_a_group_ends_the_leavers_subscription_and_others_see_it() {
         )
         .await;
     assert_eq!(bob_reads.error_codes(), vec!["FORBIDDEN"]);
+}
+
+/// The "member left" notice travels on Redis, best effort. When it is lost, live
+/// delivery still stops: each event is checked against the membership stored.
+#[tokio::test]
+async fn a_member_removed_without_the_live_notice_receives_nothing_more() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, alice_token) = stack.sign_up("alice").await;
+    let (bob, bob_token) = stack.sign_up("bob").await;
+    let (group, mut alice_live, mut bob_live) =
+        group_of_two_listening(&stack, &alice_token, (&bob, &bob_token)).await;
+
+    // Bob's membership ends in the database alone: no live notice is published.
+    let mut chat = stack.connect("chat").await.expect("chat's database");
+    let ended = sqlx::query(
+        "UPDATE conversation_members SET left_at = now() \
+         WHERE conversation_id = $1::uuid AND user_id = $2::uuid",
+    )
+    .bind(&group)
+    .bind(&bob)
+    .execute(&mut chat)
+    .await
+    .expect("update");
+    assert_eq!(ended.rows_affected(), 1);
+
+    send(&stack, &alice_token, &group, "not for bob", "m-1")
+        .await
+        .expect_ok();
+    assert_eq!(
+        next_chat_event(&mut alice_live).await["message"]["body"],
+        "not for bob"
+    );
+    let bobs_next = bob_live.next_message(WAIT).await.unwrap();
+    assert_eq!(bobs_next["type"], "complete", "{bobs_next}");
 }

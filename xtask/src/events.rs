@@ -218,7 +218,10 @@ async fn outbox_delay(kafka: &KafkaConfig, database_url: &str) -> Result<()> {
     let metrics = Metrics::new("bench");
     let db = nova_core::db::Db::connect_and_migrate(
         database_url,
-        8,
+        nova_core::db::PoolSizes {
+            requests: 8,
+            background: 2,
+        },
         &NO_OWN_MIGRATIONS,
         metrics.sql_statements.clone(),
         Duration::from_secs(10),

@@ -60,6 +60,8 @@ pub struct ServiceConfig {
     pub port: u16,
     pub database_url: String,
     pub database_max_connections: u32,
+    /// The separate pool of background work (relay, consumers, index writers).
+    pub database_background_connections: u32,
     /// The secret the router adds to every subgraph request (see `caller`).
     pub router_secret: String,
 }
@@ -86,6 +88,7 @@ impl ServiceConfig {
                 "the Postgres URL of this subgraph's own database",
             )?,
             database_max_connections: parsed_or("DATABASE_MAX_CONNECTIONS", 10)?,
+            database_background_connections: parsed_or("DATABASE_BACKGROUND_CONNECTIONS", 4)?,
             router_secret,
         })
     }

@@ -12,7 +12,18 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    background: PgPool,
     statements: IntCounter,
+}
+
+/// Connections a process may hold, per pool. Background work (the outbox relay,
+/// event consumers, index writers, backfill exports) has a pool of its own, so a
+/// backlog being worked off cannot take the connections requests need, nor a
+/// burst of requests stall the relay.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSizes {
+    pub requests: u32,
+    pub background: u32,
 }
 
 impl Db {
@@ -20,18 +31,19 @@ impl Db {
     /// run the subgraph's migrations together with the event backbone's tables.
     pub async fn connect_and_migrate(
         url: &str,
-        max_connections: u32,
+        sizes: PoolSizes,
         migrator: &Migrator,
         statements: IntCounter,
         wait: Duration,
     ) -> anyhow::Result<Self> {
+        let options = |size: u32| {
+            PgPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(5))
+        };
         let deadline = tokio::time::Instant::now() + wait;
         let pool = loop {
-            let attempt = PgPoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await;
+            let attempt = options(sizes.requests).connect(url).await;
             match attempt {
                 Ok(pool) => break pool,
                 Err(error) if tokio::time::Instant::now() < deadline => {
@@ -56,7 +68,13 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("database migrations failed: {e}"))?;
-        Ok(Self { pool, statements })
+        // Connects when first used; the database answered just now.
+        let background = options(sizes.background).connect_lazy(url)?;
+        Ok(Self {
+            pool,
+            background,
+            statements,
+        })
     }
 
     /// The pool for one SQL statement; counts it. Store functions call this once per
@@ -69,7 +87,7 @@ impl Db {
     /// The pool for background work (the outbox relay, event consumers). Not
     /// counted: `nova_sql_statements_total` measures the work requests cause.
     pub fn background_pool(&self) -> &PgPool {
-        &self.pool
+        &self.background
     }
 
     /// Begin a transaction; each statement inside it should still be counted with

@@ -18,7 +18,7 @@ use sqlx::migrate::Migrator;
 
 use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 use crate::config::{exit_on_error, ServiceConfig};
-use crate::db::Db;
+use crate::db::{Db, PoolSizes};
 use crate::events::{EventMetrics, EventRuntime, KafkaConfig};
 use crate::metrics::Metrics;
 
@@ -272,7 +272,10 @@ where
     let metrics = Metrics::new(service_name);
     let db = Db::connect_and_migrate(
         &config.database_url,
-        config.database_max_connections,
+        PoolSizes {
+            requests: config.database_max_connections,
+            background: config.database_background_connections,
+        },
         migrator,
         metrics.sql_statements.clone(),
         Duration::from_secs(30),

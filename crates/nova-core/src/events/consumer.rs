@@ -137,6 +137,11 @@ impl<H: EventHandler> EventConsumer<H> {
         })
     }
 
+    /// Its handler's name: its group and its key in `processed_events`.
+    pub fn name(&self) -> &'static str {
+        self.handler.name()
+    }
+
     /// The topics it reads: its handler's and its own retry topic.
     pub fn topics(&self) -> Vec<String> {
         let mut topics = self.handler.topics();

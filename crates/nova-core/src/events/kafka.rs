@@ -30,7 +30,15 @@ pub struct KafkaConfig {
     /// answers only when this runs out (tansu does) adds it to every event's
     /// delay, so it is short by default.
     pub fetch_wait_max_ms: u32,
+    /// How long the broker keeps a message of a topic Nova creates
+    /// (`retention.ms`, `cleanup.policy=delete`). A consumer away for longer
+    /// misses what was deleted: a read model is rebuilt from its owners' exports
+    /// (the feed's and search's backfills), not by replaying the topics.
+    pub retention_ms: u64,
 }
+
+/// A week, as Kafka's own default.
+const DEFAULT_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 impl KafkaConfig {
     /// The settings for `brokers` with every other value at its default.
@@ -42,6 +50,7 @@ impl KafkaConfig {
             session_timeout_ms: 10_000,
             max_poll_interval_ms: 300_000,
             fetch_wait_max_ms: 100,
+            retention_ms: DEFAULT_RETENTION_MS,
         }
     }
 
@@ -60,6 +69,7 @@ impl KafkaConfig {
                 defaults.max_poll_interval_ms,
             )?,
             fetch_wait_max_ms: parsed_or("KAFKA_FETCH_WAIT_MAX_MS", defaults.fetch_wait_max_ms)?,
+            retention_ms: parsed_or("KAFKA_RETENTION_MS", defaults.retention_ms)?,
             ..defaults
         })
     }
@@ -112,10 +122,20 @@ impl KafkaConfig {
         config
     }
 
-    /// Create the topics that do not exist yet. Retries until the broker answers
-    /// or `wait` has passed.
+    /// How long a consumer remembers an event it processed (`processed_events`):
+    /// twice the broker's retention, since a broker deletes old messages only
+    /// now and then (Kafka by whole segments, tansu every ten minutes), and only
+    /// a message still on the broker can be delivered again.
+    pub fn processed_events_retention(&self) -> Duration {
+        Duration::from_millis(self.retention_ms.saturating_mul(2))
+    }
+
+    /// Create the topics that do not exist yet, with Nova's retention (a topic
+    /// that exists keeps its own settings). Retries until the broker answers or
+    /// `wait` has passed.
     pub async fn ensure_topics(&self, topics: &[String], wait: Duration) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = self.client().create()?;
+        let retention = self.retention_ms.to_string();
         let new_topics: Vec<NewTopic> = topics
             .iter()
             .map(|name| {
@@ -124,6 +144,8 @@ impl KafkaConfig {
                     self.partitions,
                     TopicReplication::Fixed(self.replication),
                 )
+                .set("cleanup.policy", "delete")
+                .set("retention.ms", &retention)
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));

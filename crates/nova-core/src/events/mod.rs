@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod kafka;
 pub mod metrics;
 pub mod outbox;
+pub mod pruning;
 
 use std::time::Duration;
 
@@ -70,6 +71,11 @@ impl EventRuntime {
             self.kafka.clone(),
             self.metrics.clone(),
         )?;
+        pruning::spawn(
+            self.db.background_pool().clone(),
+            consumer.name(),
+            self.kafka.processed_events_retention(),
+        );
         let mut topics = consumer.topics();
         topics.push(dead_letter::DEAD_LETTER_TOPIC.to_string());
         let kafka = self.kafka.clone();

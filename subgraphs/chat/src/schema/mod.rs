@@ -5,6 +5,8 @@
 //! a jump asks `messages(after: <cursor of the last message it has>)` and gets
 //! exactly what it missed.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
@@ -55,10 +57,32 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
         .data(nova_core::batching::loader(MembersLoader {
             db: db.clone(),
         }))
+        .data(LiveMembers(Arc::new(nova_core::batching::loader(
+            MembersLoader { db: db.clone() },
+        ))))
         .data(db)
         .data(cipher)
         .data(hub)
         .finish()
+}
+
+/// The members loader live deliveries share (a request's loaders live in the
+/// schema too, but a stream outlives the request that opened it).
+#[derive(Clone)]
+struct LiveMembers(Arc<DataLoader<MembersLoader>>);
+
+impl LiveMembers {
+    /// Whether `user` is still a member of `conversation`; an error counts as no
+    /// (the client re-subscribes and is checked afresh).
+    async fn still_member(&self, conversation: Uuid, user: Uuid) -> bool {
+        match self.0.load_one(conversation).await {
+            Ok(members) => members.is_some_and(|members| members.contains(&user)),
+            Err(error) => {
+                tracing::warn!(%error, "membership check failed; ending the stream");
+                false
+            }
+        }
+    }
 }
 
 pub fn sdl() -> String {
@@ -159,9 +183,21 @@ impl Subscription {
         store::member_conversation(db, id, me)
             .await
             .map_err(chat_error)?;
-        // Membership is checked here once; leaving ends the stream.
+        // Leaving ends the stream at the "member left" event. That notice travels
+        // on Redis, best effort, so each event is also delivered only while the
+        // database lists the subscriber as a member: one batched query per event
+        // per instance, however many subscribers it has.
+        let members = ctx.data_unchecked::<LiveMembers>().clone();
         Ok(events
             .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
-            .map(ChatEvent))
+            .then(move |event| {
+                let members = members.clone();
+                async move {
+                    let member = members.still_member(event.conversation_id, me).await;
+                    (event, member)
+                }
+            })
+            .take_while(|(_, member)| std::future::ready(*member))
+            .map(|(event, _)| ChatEvent(event)))
     }
 }
