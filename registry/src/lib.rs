@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod checks;
+pub mod metrics;
 pub mod store;
 
 /// The migrations of `nova_registry`, embedded at build time.

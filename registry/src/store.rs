@@ -25,19 +25,21 @@ pub struct SupergraphRow {
 const SUPERGRAPH_COLUMNS: &str =
     "id, sdl, sdl_sha256, members, reason, subject, created_by, message, created_at";
 
-fn supergraph_row(row: &sqlx::postgres::PgRow) -> SupergraphRow {
-    let members: sqlx::types::Json<BTreeMap<String, Uuid>> = row.get("members");
-    SupergraphRow {
-        id: row.get("id"),
-        sdl: row.get("sdl"),
-        sdl_sha256: row.get("sdl_sha256"),
+/// A supergraph from its columns; a missing or mistyped column is an error,
+/// never a panic.
+fn supergraph_row(row: &sqlx::postgres::PgRow) -> Result<SupergraphRow, sqlx::Error> {
+    let members: sqlx::types::Json<BTreeMap<String, Uuid>> = row.try_get("members")?;
+    Ok(SupergraphRow {
+        id: row.try_get("id")?,
+        sdl: row.try_get("sdl")?,
+        sdl_sha256: row.try_get("sdl_sha256")?,
         members: members.0,
-        reason: row.get("reason"),
-        subject: row.get("subject"),
-        created_by: row.get("created_by"),
-        message: row.get("message"),
-        created_at: row.get("created_at"),
-    }
+        reason: row.try_get("reason")?,
+        subject: row.try_get("subject")?,
+        created_by: row.try_get("created_by")?,
+        message: row.try_get("message")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -54,16 +56,16 @@ pub struct VersionRow {
 
 const VERSION_COLUMNS: &str = "id, subgraph, routing_url, sdl, published_by, message, published_at";
 
-fn version_row(row: &sqlx::postgres::PgRow) -> VersionRow {
-    VersionRow {
-        id: row.get("id"),
-        subgraph: row.get("subgraph"),
-        routing_url: row.get("routing_url"),
-        sdl: row.get("sdl"),
-        published_by: row.get("published_by"),
-        message: row.get("message"),
-        published_at: row.get("published_at"),
-    }
+fn version_row(row: &sqlx::postgres::PgRow) -> Result<VersionRow, sqlx::Error> {
+    Ok(VersionRow {
+        id: row.try_get("id")?,
+        subgraph: row.try_get("subgraph")?,
+        routing_url: row.try_get("routing_url")?,
+        sdl: row.try_get("sdl")?,
+        published_by: row.try_get("published_by")?,
+        message: row.try_get("message")?,
+        published_at: row.try_get("published_at")?,
+    })
 }
 
 /// The current supergraph, locked until the transaction ends: publishes and
@@ -87,7 +89,7 @@ pub async fn current(pool: &PgPool) -> Result<Option<SupergraphRow>, sqlx::Error
     ))
     .fetch_optional(pool)
     .await?;
-    Ok(row.as_ref().map(supergraph_row))
+    row.as_ref().map(supergraph_row).transpose()
 }
 
 pub async fn supergraph(
@@ -100,7 +102,7 @@ pub async fn supergraph(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.as_ref().map(supergraph_row))
+    row.as_ref().map(supergraph_row).transpose()
 }
 
 pub async fn versions_by_id<'e>(
@@ -113,7 +115,7 @@ pub async fn versions_by_id<'e>(
     .bind(ids)
     .fetch_all(executor)
     .await?;
-    Ok(rows.iter().map(version_row).collect())
+    rows.iter().map(version_row).collect()
 }
 
 pub async fn insert_version(
@@ -184,7 +186,7 @@ pub async fn history(pool: &PgPool, limit: i64) -> Result<Vec<SupergraphRow>, sq
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(supergraph_row).collect())
+    rows.iter().map(supergraph_row).collect()
 }
 
 /// Versions of one subgraph, newest first.
@@ -201,5 +203,5 @@ pub async fn versions(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(version_row).collect())
+    rows.iter().map(version_row).collect()
 }

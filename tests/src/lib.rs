@@ -4,7 +4,8 @@
 //! the built binaries (`NOVA_BIN_DIR`) and the Kafka broker binary (`NOVA_TANSU_BIN`);
 //! every stack runs its own broker, so a test may stop and restart it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -21,17 +22,18 @@ use processes::{
 };
 pub use response::{error_codes, eventually, Response};
 
-/// The subgraphs every stack runs, as named in supergraph.yaml.
-pub const SUBGRAPHS: [&str; 8] = [
-    "identity",
-    "users",
-    "content",
-    "social",
-    "chat",
-    "notifications",
-    "feed",
-    "search",
-];
+/// The subgraphs every stack runs, in start order, as supergraph.yaml lists them.
+pub fn subgraphs() -> &'static [String] {
+    static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        nova_schema::supergraph_config::read(&root)
+            .unwrap_or_else(|error| panic!("{error}"))
+            .into_iter()
+            .map(|subgraph| subgraph.name)
+            .collect()
+    });
+    &NAMES
+}
 
 /// chat's MESSAGE_ENCRYPTION_MASTER_KEY in tests (32 bytes, base64).
 pub const TEST_MESSAGE_KEY: &str = "bm92YS10ZXN0LW1lc3NhZ2Uta2V5LTMyLWJ5dGVzISE=";
@@ -137,7 +139,7 @@ impl Stack {
         };
         let mut processes = vec![broker.start(&launcher)?, redis.start(&launcher)?];
         let mut subgraphs = Vec::new();
-        for name in SUBGRAPHS {
+        for name in crate::subgraphs().iter().map(String::as_str) {
             let database = format!("nova_t_{run_id}_{name}");
             let database_url = create_database(&admin_url, &database).await?;
             let port = free_port();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nova_e2e::live::LiveClient;
-use nova_e2e::{Registry, Stack, SUBGRAPHS};
+use nova_e2e::{subgraphs, Registry, Stack};
 use serde_json::{json, Value};
 
 /// What the issue promises: a router serves a new supergraph within 5 s.
@@ -62,7 +62,7 @@ fn users_with_probe(stack: &Stack, probe: &str) -> PathBuf {
 /// supergraph file, and `routers` router replicas reading it.
 async fn with_registry(stack: &mut Stack, routers: usize) -> (Registry, Vec<String>) {
     let registry = stack.start_registry().await.expect("the registry starts");
-    for name in SUBGRAPHS {
+    for name in subgraphs() {
         let output = publish(
             stack,
             &registry,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub use crate::postgres::copy_csv;
 use crate::postgres::{self, Postgres};
-use crate::stack::{self, Layout, State, SUBGRAPHS};
+use crate::stack::{self, subgraphs, Layout, State};
 use crate::{kafka, redis};
 
 pub const BENCH: Layout = Layout {
@@ -128,12 +128,11 @@ pub fn password_hash(pg: &Postgres, account_id: &str) -> Result<String> {
 /// with profiles, loaded straight into identity's and users' databases.
 pub fn seed_accounts(pg: &Postgres, count: usize, hash: &str) -> Result<Vec<Uuid>> {
     let user_ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
-    let mut accounts = String::new();
-    let mut profiles = String::new();
+    let mut accounts = Vec::with_capacity(count);
+    let mut profiles = Vec::with_capacity(count);
     for (i, id) in user_ids.iter().enumerate() {
-        // The argon2 hash holds commas: quote it.
-        accounts.push_str(&format!("{id},user{i}@bench.test,user{i},\"{hash}\"\n"));
-        profiles.push_str(&format!("{id},User {i},Bio of user {i}\n"));
+        accounts.push((id, format!("user{i}@bench.test"), format!("user{i}"), hash));
+        profiles.push((id, format!("User {i}"), format!("Bio of user {i}")));
     }
     let identity = BENCH.database("identity");
     copy_csv(
@@ -198,7 +197,7 @@ fn prepare_stack(
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
     if let Some(pg) = recreate {
-        for name in SUBGRAPHS {
+        for name in subgraphs() {
             postgres::recreate_database(pg, &BENCH.database(name))?;
         }
     }

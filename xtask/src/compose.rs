@@ -5,30 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use nova_schema::SubgraphSource;
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct SupergraphConfig {
-    pub subgraphs: std::collections::BTreeMap<String, SubgraphEntry>,
-}
-
-#[derive(Deserialize)]
-pub struct SubgraphEntry {
-    pub routing_url: String,
-    pub schema: SchemaSource,
-}
-
-#[derive(Deserialize)]
-pub struct SchemaSource {
-    pub file: String,
-}
-
-pub fn read_config(root: &Path) -> Result<SupergraphConfig> {
-    let path = root.join("supergraph.yaml");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
-}
+use nova_schema::{supergraph_config, SubgraphSource};
 
 /// The SDL a subgraph's code exports. A new subgraph is added here and in
 /// `supergraph.yaml`.
@@ -48,15 +25,16 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
 
 /// Every generated file: (path relative to the root, contents).
 pub fn generate(root: &Path) -> Result<Vec<(String, String)>> {
-    let config = read_config(root)?;
     let mut files = Vec::new();
     let mut subgraphs = Vec::new();
-    for (name, entry) in &config.subgraphs {
-        let sdl = subgraph_sdl(name)?;
-        let file = entry.schema.file.trim_start_matches("./").to_string();
-        files.push((file, sdl.clone()));
+    let mut entries = supergraph_config::read(root)?;
+    // By name, so the composed file does not change when the start order does.
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    for entry in entries {
+        let sdl = subgraph_sdl(&entry.name)?;
+        files.push((entry.schema_file.clone(), sdl.clone()));
         subgraphs.push(SubgraphSource {
-            name: name.clone(),
+            name: entry.name.clone(),
             url: entry.routing_url.clone(),
             sdl,
         });

@@ -103,11 +103,7 @@ fn memory_line(state: &State, when: &str) -> String {
 
 /// `nova_live_subscribers` of the bench chat.
 fn open_subscriptions() -> Result<f64> {
-    let chat = stack::SUBGRAPHS
-        .iter()
-        .position(|s| *s == "chat")
-        .context("chat is a subgraph of the stack")?;
-    stack::metric(BENCH.subgraph_port(chat), "nova_live_subscribers")
+    stack::metric(BENCH.port_of("chat")?, "nova_live_subscribers")
 }
 
 /// What the receivers saw.

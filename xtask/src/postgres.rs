@@ -168,7 +168,7 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
             .arg(&log)
             .arg("-o")
             .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300",
+                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=600",
                 socket_dir.display()
             )));
         if let Err(error) = started {
@@ -254,19 +254,27 @@ where
     Ok(rows.remove(0))
 }
 
-/// Load CSV rows into `table` (`columns` in the rows' order) with COPY.
-pub fn copy_csv(
+/// Load `rows` into `table` (`columns` in the rows' field order) with COPY,
+/// written as CSV by the csv crate (quoting and escaping included).
+pub fn copy_csv<R: serde::Serialize>(
     postgres: &Postgres,
     database: &str,
     table: &str,
     columns: &str,
-    rows: &str,
+    rows: &[R],
 ) -> Result<()> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    let rows = writer.into_inner()?;
     block_on(async {
         let mut connection = connect(postgres, database).await?;
         let statement = format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)");
         let mut copy = connection.copy_in_raw(&statement).await?;
-        copy.send(rows.as_bytes()).await?;
+        copy.send(rows.as_slice()).await?;
         copy.finish()
             .await
             .with_context(|| format!("loading {table} into {database}"))?;

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use nova_registry::auth::hash_token;
 
-use crate::compose::read_config;
 use crate::load::{histogram, ms};
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, secret, State};
@@ -111,14 +110,14 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
 
     // Publish what this checkout has (forced: a developer's own machine follows
     // the code; the report still says what changed).
-    for (name, entry) in read_config(root)?.subgraphs {
-        let schema = root.join(entry.schema.file.trim_start_matches("./"));
+    for entry in nova_schema::supergraph_config::read(root)? {
+        let (name, schema) = (&entry.name, root.join(&entry.schema_file));
         let output = nova(setup, bin_dir, &operator)
             .args([
                 "subgraph",
                 "publish",
                 "--name",
-                &name,
+                name,
                 "--url",
                 &entry.routing_url,
             ])

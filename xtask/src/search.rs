@@ -7,16 +7,12 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use crate::stack::{self, State, DEVELOPMENT, SUBGRAPHS};
+use crate::stack::{self, State, DEVELOPMENT};
 
 pub fn reindex(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let secret = stack::secret(&state, "NOVA_ROUTER_SECRET")?;
-    let index = SUBGRAPHS
-        .iter()
-        .position(|s| *s == "search")
-        .expect("search is a subgraph");
-    let port = DEVELOPMENT.subgraph_port(index);
+    let port = DEVELOPMENT.port_of("search")?;
     let (status, body) = stack::http(
         port,
         "POST",

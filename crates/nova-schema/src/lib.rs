@@ -6,6 +6,7 @@
 pub mod changes;
 pub mod compose;
 pub mod operations;
+pub mod supergraph_config;
 
 pub use changes::{changes, Change, Severity};
 pub use compose::{api_schema, compose, SubgraphSource};

@@ -20,7 +20,7 @@ use crate::bench_stack::{
     copy_csv, password_hash, prepare_fresh_stack, seed_accounts, sign_up, skewed, stop_stack, BENCH,
 };
 use crate::postgres::{self, Postgres};
-use crate::stack::{self, State, SUBGRAPHS};
+use crate::stack::{self, subgraphs, State};
 
 use wrk::{run_scenario, Scenario};
 
@@ -49,13 +49,13 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
     let usernames: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
 
     // A skewed follow graph: everyone (the viewer too) follows popular users more.
-    let mut follows = String::new();
+    let mut follows = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for follower in user_ids.iter().chain(std::iter::once(&viewer_id)) {
         for _ in 0..FOLLOWS_PER_USER {
             let followee = user_ids[skewed(&mut rng, USERS)];
             if followee != *follower && seen.insert((*follower, followee)) {
-                follows.push_str(&format!("{follower},{followee},{}\n", Uuid::now_v7()));
+                follows.push((*follower, followee, Uuid::now_v7()));
             }
         }
     }
@@ -69,17 +69,21 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
 
     // Posts: popular users write more; some carry hashtags.
     let tags = ["rust", "graphql", "music", "travel", "food"];
-    let mut posts = String::new();
-    let mut post_tags = String::new();
+    let mut posts = Vec::with_capacity(POSTS);
+    let mut post_tags = Vec::with_capacity(POSTS);
     let mut post_ids = Vec::with_capacity(POSTS);
     for i in 0..POSTS {
         let id = Uuid::now_v7();
         let author = user_ids[skewed(&mut rng, USERS)];
         let tag = tags[i % tags.len()];
-        posts.push_str(&format!(
-            "{id},{author},\"Post {i} about #{tag}\",{{{tag}}}\n"
+        // hashtags is a text[]: Postgres's array literal.
+        posts.push((
+            id,
+            author,
+            format!("Post {i} about #{tag}"),
+            format!("{{{tag}}}"),
         ));
-        post_tags.push_str(&format!("{tag},{id}\n"));
+        post_tags.push((tag, id));
         post_ids.push(id);
     }
     copy_csv(
@@ -97,11 +101,11 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         &post_tags,
     )?;
 
-    let mut comments = String::new();
+    let mut comments = Vec::with_capacity(COMMENTS);
     for i in 0..COMMENTS {
         let post = post_ids[skewed(&mut rng, POSTS)];
         let author = user_ids[rng.gen_range(0..USERS)];
-        comments.push_str(&format!("{},{post},{author},Comment {i}\n", Uuid::now_v7()));
+        comments.push((Uuid::now_v7(), post, author, format!("Comment {i}")));
     }
     copy_csv(
         pg,
@@ -111,13 +115,13 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         &comments,
     )?;
 
-    let mut likes = String::new();
+    let mut likes = Vec::with_capacity(LIKES);
     let mut liked = std::collections::HashSet::new();
     for _ in 0..LIKES {
         let post = post_ids[skewed(&mut rng, POSTS)];
         let user = user_ids[rng.gen_range(0..USERS)];
         if liked.insert((post, user)) {
-            likes.push_str(&format!("{post},{user}\n"));
+            likes.push((post, user));
         }
     }
     copy_csv(
@@ -127,7 +131,7 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         "post_id, user_id",
         &likes,
     )?;
-    for name in SUBGRAPHS {
+    for name in subgraphs() {
         postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
     }
 

@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::bench_stack::{document_id, BENCH};
-use crate::stack::{self, State, SUBGRAPHS};
+use crate::stack::{self, subgraphs, State};
 
 /// A wrk script that sends one shipped operation by its persisted-query id with
 /// its variable drawn at random from `values`, and counts GraphQL errors.
@@ -98,7 +98,7 @@ pub fn run_scenario(
         token,
     );
     std::fs::write(&script_path, script)?;
-    let before: Vec<u64> = (0..SUBGRAPHS.len())
+    let before: Vec<u64> = (0..subgraphs().len())
         .map(|i| statements(BENCH.subgraph_port(i)))
         .collect::<Result<_>>()?;
     let output = Command::new("wrk")
@@ -125,7 +125,7 @@ pub fn run_scenario(
             )
         })?;
     let requests = field(line, "requests")?;
-    let per_request: Vec<String> = SUBGRAPHS
+    let per_request: Vec<String> = subgraphs()
         .iter()
         .enumerate()
         .map(|(i, subgraph)| {

@@ -27,7 +27,7 @@ use crate::bench_stack::{
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
-use crate::stack::{self, State, SUBGRAPHS};
+use crate::stack::{self, subgraphs, State};
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -235,7 +235,7 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
         })
         .await?;
         let after = statements()?;
-        let per_request: Vec<String> = SUBGRAPHS
+        let per_request: Vec<String> = subgraphs()
             .iter()
             .zip(before.iter().zip(&after))
             .map(|(name, (b, a))| format!("{name} {:.2}", (a - b) / total as f64))
@@ -254,7 +254,7 @@ async fn measure(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) ->
 
 /// `nova_sql_statements_total` of every subgraph of the bench stack.
 fn statements() -> Result<Vec<f64>> {
-    (0..SUBGRAPHS.len())
+    (0..subgraphs().len())
         .map(|i| stack::metric(BENCH.subgraph_port(i), "nova_sql_statements_total"))
         .collect()
 }

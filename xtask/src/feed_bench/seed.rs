@@ -15,7 +15,7 @@ use uuid::{NoContext, Timestamp, Uuid};
 
 use crate::bench_stack::{copy_csv, password_hash, seed_accounts, sign_up, Account, BENCH};
 use crate::postgres::{self, Postgres};
-use crate::stack::SUBGRAPHS;
+use crate::stack::subgraphs;
 
 /// Followers of the fanned-out big account.
 pub const FAN_FOLLOWERS: usize = 10_000;
@@ -86,9 +86,9 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
             }
         }
     }
-    let follows: String = edges
+    let follows: Vec<(Uuid, Uuid, Uuid)> = edges
         .iter()
-        .map(|(a, b)| format!("{a},{b},{}\n", Uuid::now_v7()))
+        .map(|(a, b)| (*a, *b, Uuid::now_v7()))
         .collect();
     copy_csv(
         pg,
@@ -104,7 +104,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         .map(|_| now - rng.gen_range(0..30 * 24 * 3600))
         .collect();
     times.sort_unstable();
-    let mut posts = String::new();
+    let mut posts = Vec::with_capacity(times.len());
     for (i, at) in times.iter().enumerate() {
         let id = Uuid::new_v7(Timestamp::from_unix(
             NoContext,
@@ -113,10 +113,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         ));
         let author = seeded[skewed(&mut rng, seeded.len())];
         let created = chrono::DateTime::from_timestamp(*at as i64, 0).context("a time")?;
-        posts.push_str(&format!(
-            "{id},{author},Post {i},{}\n",
-            created.to_rfc3339()
-        ));
+        posts.push((id, author, format!("Post {i}"), created));
     }
     copy_csv(
         pg,
@@ -125,7 +122,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         "id, author_id, body, created_at",
         &posts,
     )?;
-    for name in SUBGRAPHS {
+    for name in subgraphs() {
         postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
     }
     println!(

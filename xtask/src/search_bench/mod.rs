@@ -243,11 +243,7 @@ fn query_time_by_subgraph(before_any_query: bool) -> Result<Vec<(f64, f64)>> {
     SEARCH_PATH
         .iter()
         .map(|name| {
-            let index = stack::SUBGRAPHS
-                .iter()
-                .position(|s| s == name)
-                .context("a subgraph of the stack")?;
-            let text = stack::metrics_text(BENCH.subgraph_port(index))?;
+            let text = stack::metrics_text(BENCH.port_of(name)?)?;
             let series = |suffix: &str| {
                 nova_core::scrape::sample_value(
                     &text,

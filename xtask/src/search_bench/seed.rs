@@ -37,16 +37,11 @@ pub fn word(i: usize) -> String {
 }
 
 /// One CSV line of an outbox row: the event, its topic, key and envelope.
-fn outbox_row(event: &Event) -> String {
+/// An outbox row (event_id, topic, event_key, envelope) of `event`.
+fn outbox_row(event: &Event) -> Result<(Uuid, String, String, String)> {
     let envelope = Envelope::new(event);
-    let json = serde_json::to_string(&envelope).expect("envelopes serialize");
-    format!(
-        "{},{},{},\"{}\"\n",
-        envelope.id,
-        event.topic(),
-        envelope.key,
-        json.replace('"', "\"\"")
-    )
+    let json = serde_json::to_string(&envelope)?;
+    Ok((envelope.id, event.topic(), envelope.key, json))
 }
 
 pub struct Seeded {
@@ -61,18 +56,18 @@ pub struct Seeded {
 pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(14);
     let user_ids = seed_accounts(pg, users, hash)?;
-    let mut registered = String::new();
-    let mut profiles = String::new();
+    let mut registered = Vec::with_capacity(users);
+    let mut profiles = Vec::with_capacity(users);
     for (i, id) in user_ids.iter().enumerate() {
-        registered.push_str(&outbox_row(&Event::UserRegistered(UserRegistered {
+        registered.push(outbox_row(&Event::UserRegistered(UserRegistered {
             user_id: *id,
             username: format!("user{i}"),
-        })));
-        profiles.push_str(&outbox_row(&Event::ProfileChanged(ProfileChanged {
+        }))?);
+        profiles.push(outbox_row(&Event::ProfileChanged(ProfileChanged {
             user_id: *id,
             display_name: Some(format!("User {i}")),
             bio: format!("Bio of user {i}"),
-        })));
+        }))?);
     }
 
     let now = chrono::Utc::now().timestamp() as u64;
@@ -80,8 +75,8 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
         .map(|_| now - rng.gen_range(0..30 * 24 * 3600))
         .collect();
     times.sort_unstable();
-    let mut rows = String::new();
-    let mut created = String::new();
+    let mut rows = Vec::with_capacity(posts);
+    let mut created = Vec::with_capacity(posts);
     for at in times {
         let id = Uuid::new_v7(Timestamp::from_unix(
             NoContext,
@@ -102,19 +97,17 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
         let body = words.join(" ");
         let hashtags = nova_content::text::hashtags(&body);
         let created_at = chrono::DateTime::from_timestamp(at as i64, 0).context("a time")?;
-        rows.push_str(&format!(
-            "{id},{author},{body},{{{}}},{}\n",
-            hashtags.join(","),
-            created_at.to_rfc3339()
-        ));
-        created.push_str(&outbox_row(&Event::PostCreated(PostCreated {
+        // hashtags is a text[]: Postgres's array literal.
+        let tags = format!("{{{}}}", hashtags.join(","));
+        rows.push((id, author, body.clone(), tags, created_at));
+        created.push(outbox_row(&Event::PostCreated(PostCreated {
             post_id: id,
             author_id: author,
             hashtags,
             mentions: Vec::new(),
             created_at,
             body,
-        })));
+        }))?);
     }
     copy_csv(
         pg,

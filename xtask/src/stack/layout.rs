@@ -2,6 +2,7 @@
 //! or the bench's), their ports, databases and environment.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use anyhow::Result;
 
@@ -36,18 +37,22 @@ impl Service {
     }
 }
 
-/// Every subgraph a stack runs, in start order (binary `nova-<name>`, database
-/// `<prefix>_<name>`, port after the router's). The router starts after them.
-pub const SUBGRAPHS: [&str; 8] = [
-    "identity",
-    "users",
-    "content",
-    "social",
-    "chat",
-    "notifications",
-    "feed",
-    "search",
-];
+/// Every subgraph a stack runs, in start order, as `supergraph.yaml` lists them
+/// (binary `nova-<name>`, database `<prefix>_<name>`, ports after the router's
+/// in this order). The router starts after them.
+pub fn subgraphs() -> &'static [String] {
+    static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        match nova_schema::supergraph_config::read(&crate::workspace_root()) {
+            Ok(subgraphs) => subgraphs.into_iter().map(|s| s.name).collect(),
+            // Nothing runs without the list; say why and stop.
+            Err(error) => {
+                eprintln!("error: {error}");
+                std::process::exit(1)
+            }
+        }
+    });
+    &NAMES
+}
 
 pub const ROUTER_PORT: u16 = 4000;
 
@@ -57,7 +62,7 @@ pub struct Layout {
     pub name_prefix: &'static str,
     /// Prefix of database names: `<prefix>_<subgraph>`.
     pub database_prefix: &'static str,
-    /// The router's port; subgraph ports follow it in `SUBGRAPHS` order.
+    /// The router's port; subgraph ports follow it in `subgraphs()` order.
     pub router_port: u16,
     /// The port of the layout's own Kafka broker.
     pub kafka_port: u16,
@@ -91,6 +96,15 @@ impl Layout {
         self.router_port + 1 + index as u16
     }
 
+    /// The port of subgraph `name`.
+    pub fn port_of(&self, name: &str) -> anyhow::Result<u16> {
+        let index = subgraphs()
+            .iter()
+            .position(|s| s == name)
+            .ok_or_else(|| anyhow::anyhow!("{name} is not a subgraph of supergraph.yaml"))?;
+        Ok(self.subgraph_port(index))
+    }
+
     pub fn database(&self, subgraph: &str) -> String {
         format!("{}_{subgraph}", self.database_prefix)
     }
@@ -99,7 +113,7 @@ impl Layout {
     /// development layout only).
     pub fn process_names(&self) -> Vec<String> {
         std::iter::once("router")
-            .chain(SUBGRAPHS)
+            .chain(subgraphs().iter().map(String::as_str))
             .chain([
                 crate::registry::SYNC_PROCESS,
                 crate::registry::REGISTRY_PROCESS,
@@ -139,12 +153,12 @@ pub fn services(
             "NOVA_JWKS_URL",
             format!(
                 "http://127.0.0.1:{}/.well-known/jwks.json",
-                layout.subgraph_port(0)
+                layout.port_of("identity")?
             ),
         ),
     ];
     router_env.extend(layout.router_env.iter().map(|(k, v)| var(k, *v)));
-    for (index, name) in SUBGRAPHS.iter().enumerate() {
+    for (index, name) in subgraphs().iter().enumerate() {
         let port = layout.subgraph_port(index);
         let mut env = vec![
             var("DATABASE_URL", pg.url(&layout.database(name))),
@@ -153,30 +167,29 @@ pub fn services(
             var("RUST_LOG", "info".to_string()),
             var("HTTP_PORT", port.to_string()),
         ];
-        if *name == "identity" {
+        if name == "identity" {
             env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
         }
         // The owners it asks directly (nova_core::internal).
         for (_, variable, owner) in nova_core::internal::CALLS.iter().filter(|c| c.0 == *name) {
-            let index = SUBGRAPHS.iter().position(|s| s == owner);
-            let port = layout.subgraph_port(index.expect("owners are in SUBGRAPHS"));
+            let port = layout.port_of(owner)?;
             env.push(var(variable, format!("http://127.0.0.1:{port}")));
         }
-        if *name == "search" {
+        if name == "search" {
             let path = state
                 .dir
                 .join(format!("{}search-index", layout.name_prefix));
             env.push(var("SEARCH_INDEX_PATH", path.display().to_string()));
         }
-        if *name == "chat" || *name == "notifications" || *name == "feed" {
+        if name == "chat" || name == "notifications" || name == "feed" {
             // Live events between instances (nova_core::live); feed's timelines.
             env.push(var(
                 "REDIS_URL",
                 format!("redis://127.0.0.1:{}", layout.redis_port),
             ));
         }
-        if *name == "chat" {
+        if name == "chat" {
             env.push(var(
                 "MESSAGE_ENCRYPTION_MASTER_KEY",
                 key_base64(state, "MESSAGE_ENCRYPTION_MASTER_KEY")?,
@@ -203,4 +216,25 @@ pub fn services(
         env: router_env,
     });
     Ok(services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `up` gives each subgraph the port its routing URL in supergraph.yaml
+    /// names, so the registry's published URLs reach the running subgraphs.
+    #[test]
+    fn development_ports_are_the_routing_urls_ports() {
+        let config = nova_schema::supergraph_config::read(&crate::workspace_root()).unwrap();
+        for entry in config {
+            let port = DEVELOPMENT.port_of(&entry.name).unwrap();
+            assert_eq!(
+                entry.routing_url,
+                format!("http://127.0.0.1:{port}/graphql"),
+                "{}",
+                entry.name
+            );
+        }
+    }
 }

@@ -22,7 +22,7 @@ use crate::{kafka, redis};
 mod layout;
 mod process;
 
-pub use layout::{services, Layout, Service, DEVELOPMENT, ROUTER_PORT, SUBGRAPHS};
+pub use layout::{services, subgraphs, Layout, Service, DEVELOPMENT, ROUTER_PORT};
 pub use process::{
     http, http_status, metric, metrics_text, recorded_pid, start, start_background, stop,
     stop_process, wait_listening, wait_ready,
@@ -149,7 +149,7 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
 pub fn up(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
-    for name in SUBGRAPHS {
+    for name in subgraphs() {
         postgres::ensure_database(&pg, &DEVELOPMENT.database(name))?;
     }
     let kafka_brokers = kafka::ensure_running(&state, root, &DEVELOPMENT)?;

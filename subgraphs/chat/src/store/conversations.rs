@@ -27,7 +27,7 @@ pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<Conversation
     .bind(&pair)
     .fetch_one(&mut *tx)
     .await?;
-    let conversation = conversation_row(&row);
+    let conversation = conversation_row(&row)?;
     // Both are members again, even if one had left.
     add_member_rows(db, &mut tx, conversation.id, &[me, other]).await?;
     tx.commit().await?;
@@ -57,7 +57,7 @@ pub async fn create_group(
     .bind(me)
     .fetch_one(&mut *tx)
     .await?;
-    let conversation = conversation_row(&row);
+    let conversation = conversation_row(&row)?;
     add_member_rows(db, &mut tx, conversation.id, &everyone).await?;
     tx.commit().await?;
     Ok(conversation)
@@ -87,9 +87,8 @@ pub async fn add_members(
     .bind(me)
     .fetch_optional(&mut *tx)
     .await?;
-    let conversation = row
-        .map(|row| conversation_row(&row))
-        .ok_or(ChatError::Refused(Refusal::NotMember))?;
+    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
+    let conversation = conversation_row(&row)?;
     if !conversation.is_group {
         return Err(Refusal::NotAGroup.into());
     }
@@ -163,8 +162,8 @@ pub async fn member_conversation(
     .bind(user)
     .fetch_optional(db.statement())
     .await?;
-    row.map(|row| conversation_row(&row))
-        .ok_or(ChatError::Refused(Refusal::NotMember))
+    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
+    Ok(conversation_row(&row)?)
 }
 
 /// The caller's conversations, most recently active first.
@@ -185,7 +184,7 @@ pub async fn conversations_page(
     .bind(limit)
     .fetch_all(db.statement())
     .await?;
-    Ok(rows.iter().map(conversation_row).collect())
+    rows.iter().map(conversation_row).collect()
 }
 
 /// Current members per conversation, in the order they joined.
@@ -203,9 +202,9 @@ pub async fn members(
     let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for row in rows {
         members
-            .entry(row.get("conversation_id"))
+            .entry(row.try_get("conversation_id")?)
             .or_default()
-            .push(row.get("user_id"));
+            .push(row.try_get("user_id")?);
     }
     Ok(members)
 }

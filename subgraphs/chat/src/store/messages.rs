@@ -56,7 +56,7 @@ async fn sent_before(
     .bind(client_message_id)
     .fetch_optional(db.statement())
     .await?;
-    Ok(row.map(|row| message_row(&row)))
+    row.map(|row| message_row(&row)).transpose()
 }
 
 async fn insert_message(
@@ -82,23 +82,29 @@ async fn insert_message(
     .bind(sender)
     .fetch_all(&mut *tx)
     .await?;
-    if !members
+    // (user, conversation kind, blocked either way with the sender) per member.
+    let members = members
         .iter()
-        .any(|m| m.get::<Uuid, _>("user_id") == sender)
-    {
+        .map(|m| {
+            Ok((
+                m.try_get::<Uuid, _>("user_id")?,
+                m.try_get::<String, _>("kind")?,
+                m.try_get::<bool, _>("blocked")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    if !members.iter().any(|(user, _, _)| *user == sender) {
         return Err(Refusal::NotMember.into());
     }
-    let is_direct = members
-        .first()
-        .is_some_and(|m| m.get::<String, _>("kind") == "direct");
+    let is_direct = members.first().is_some_and(|(_, kind, _)| kind == "direct");
     if is_direct {
-        if let Some(blocked) = members.iter().find(|m| m.get::<bool, _>("blocked")) {
-            return Err(Refusal::Blocked(blocked.get("user_id")).into());
+        if let Some((blocked, _, _)) = members.iter().find(|(_, _, blocked)| *blocked) {
+            return Err(Refusal::Blocked(*blocked).into());
         }
     }
     let recipients: Vec<Uuid> = members
         .iter()
-        .map(|m| m.get::<Uuid, _>("user_id"))
+        .map(|(user, _, _)| *user)
         .filter(|id| *id != sender)
         .collect();
 
@@ -130,7 +136,7 @@ async fn insert_message(
     .bind(client_message_id)
     .fetch_one(&mut *tx)
     .await?;
-    let message = message_row(&row);
+    let message = message_row(&row)?;
     db.count_statement();
     sqlx::query(
         "UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, $3) \
@@ -179,7 +185,7 @@ pub async fn mark_read(
     .fetch_optional(db.statement())
     .await?;
     let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
-    Ok((row.get("last_read_seq"), conversation_row(&row)))
+    Ok((row.try_get("last_read_seq")?, conversation_row(&row)?))
 }
 
 /// One page of messages of each conversation. `after`/`before` are exclusive
@@ -224,9 +230,9 @@ pub async fn message_windows(
     .await?;
     let mut pages: HashMap<MessageWindow, Vec<MessageRow>> = HashMap::new();
     for row in rows {
-        let index = usize::try_from(row.get::<i64, _>("idx") - 1).unwrap_or(usize::MAX);
+        let index = usize::try_from(row.try_get::<i64, _>("idx")? - 1).unwrap_or(usize::MAX);
         if let Some(window) = windows.get(index) {
-            pages.entry(*window).or_default().push(message_row(&row));
+            pages.entry(*window).or_default().push(message_row(&row)?);
         }
     }
     Ok(pages)
@@ -250,8 +256,7 @@ pub async fn unread_counts(
     .bind(conversations)
     .fetch_all(db.statement())
     .await?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get("conversation_id"), row.get("unread")))
-        .collect())
+    rows.iter()
+        .map(|row| Ok((row.try_get("conversation_id")?, row.try_get("unread")?)))
+        .collect()
 }

@@ -36,16 +36,18 @@ pub struct ConversationRow {
     pub activity: i64,
 }
 
-fn conversation_row(row: &sqlx::postgres::PgRow) -> ConversationRow {
-    ConversationRow {
-        id: row.get("id"),
-        is_group: row.get::<String, _>("kind") == "group",
-        title: row.get("title"),
-        created_at: row.get("created_at"),
-        last_activity_at: row.get("last_activity_at"),
-        last_seq: row.get("last_seq"),
-        activity: row.get("activity"),
-    }
+/// A conversation from its columns; a missing or mistyped column is an error,
+/// never a panic.
+fn conversation_row(row: &sqlx::postgres::PgRow) -> Result<ConversationRow, sqlx::Error> {
+    Ok(ConversationRow {
+        id: row.try_get("id")?,
+        is_group: row.try_get::<String, _>("kind")? == "group",
+        title: row.try_get("title")?,
+        created_at: row.try_get("created_at")?,
+        last_activity_at: row.try_get("last_activity_at")?,
+        last_seq: row.try_get("last_seq")?,
+        activity: row.try_get("activity")?,
+    })
 }
 
 /// A message as stored: the body sealed.
@@ -74,18 +76,18 @@ impl MessageRow {
     }
 }
 
-fn message_row(row: &sqlx::postgres::PgRow) -> MessageRow {
-    MessageRow {
-        id: row.get("id"),
-        conversation_id: row.get("conversation_id"),
-        seq: row.get("seq"),
-        sender_id: row.get("sender_id"),
-        ciphertext: row.get("body_ciphertext"),
-        nonce: row.get("body_nonce"),
-        key_version: row.get("key_version"),
-        client_message_id: row.get("client_message_id"),
-        sent_at: row.get("sent_at"),
-    }
+fn message_row(row: &sqlx::postgres::PgRow) -> Result<MessageRow, sqlx::Error> {
+    Ok(MessageRow {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        ciphertext: row.try_get("body_ciphertext")?,
+        nonce: row.try_get("body_nonce")?,
+        key_version: row.try_get("key_version")?,
+        client_message_id: row.try_get("client_message_id")?,
+        sent_at: row.try_get("sent_at")?,
+    })
 }
 
 /// Live events carry sealed bodies as base64 rather than JSON number arrays.
