@@ -214,8 +214,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
     let result = (|| -> Result<()> {
         let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
         for service in &services {
-            stack::start(&state, &bin_dir, root, service)?;
-            stack::wait_ready(&state, service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, service)?;
         }
         run(root, &state, &options)
     })();

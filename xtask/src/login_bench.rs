@@ -126,8 +126,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
     let result = (|| -> Result<()> {
         let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
         for service in &services {
-            stack::start(&state, &bin_dir, root, service)?;
-            stack::wait_ready(&state, service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, service)?;
         }
         let identity = services
             .iter()
@@ -172,8 +171,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
                 ),
                 None => identity.variant(&identity.name, identity.port(), &[]),
             };
-            stack::start(&state, &bin_dir, root, &service)?;
-            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, &service)?;
             let line = runtime.block_on(measure(client.clone(), &options, options.logins))?;
             println!("{label:<40} {line}");
         }

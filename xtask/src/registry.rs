@@ -204,8 +204,7 @@ pub fn bench(root: &Path, publishes: usize) -> Result<()> {
             } else {
                 service
             };
-            stack::start(&state, &bin_dir, root, &service)?;
-            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, &service)?;
         }
         let operator = operator_token(&state)?;
         let users = std::fs::read_to_string(root.join("schema/users.graphql"))?;

@@ -9,7 +9,6 @@ mod wrk;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rand::rngs::StdRng;
@@ -200,8 +199,7 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
             );
         let routers = [&policies_off, &rate_limits_only, &request_log];
         for service in services.iter().chain(routers) {
-            stack::start(&state, &bin_dir, root, service)?;
-            stack::wait_ready(&state, service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, service)?;
         }
         let seeded = seed(root, &pg)?;
         let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();

@@ -75,8 +75,7 @@ pub fn bench(root: &Path, cli: Options) -> Result<()> {
                 })
                 .collect();
         for service in &services {
-            stack::start(&state, &bin_dir, root, service)?;
-            stack::wait_ready(&state, service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, service)?;
         }
         let seeded = seed::seed(root, &pg, &options)?;
         let feed = services

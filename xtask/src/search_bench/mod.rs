@@ -71,8 +71,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
     };
     let result = (|| -> Result<()> {
         for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
-            stack::start(&state, &bin_dir, root, &service)?;
-            stack::wait_ready(&state, &service, Duration::from_secs(60))?;
+            stack::start_ready(&state, &bin_dir, root, &service)?;
         }
         if reuse {
             check_reusable(&pg, posts)?;

@@ -24,8 +24,8 @@ mod process;
 
 pub use layout::{services, subgraphs, Layout, Service, DEVELOPMENT, ROUTER_PORT};
 pub use process::{
-    http, http_status, metric, metrics_text, recorded_pid, start, start_background, stop,
-    stop_process, wait_listening, wait_ready,
+    http, http_status, metric, metrics_text, recorded_pid, start, start_background, start_ready,
+    stop, stop_process, wait_listening, wait_ready,
 };
 
 pub struct State {

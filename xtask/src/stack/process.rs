@@ -107,6 +107,13 @@ pub fn wait_ready(state: &State, service: &Service, timeout: Duration) -> Result
     )
 }
 
+/// Start `service` and wait until it answers ready (a minute at most): how the
+/// benches bring their stack up.
+pub fn start_ready(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
+    start(state, bin_dir, root, service)?;
+    wait_ready(state, service, Duration::from_secs(60))
+}
+
 pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
     let mut command = Command::new(bin_dir.join(&service.binary));
     command
