@@ -14,6 +14,8 @@ pub mod forge;
 pub mod live;
 mod operate;
 mod processes;
+pub mod realtime;
+pub mod registry_ops;
 mod response;
 mod topics;
 

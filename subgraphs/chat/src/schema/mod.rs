@@ -54,10 +54,7 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
             db: db.clone(),
         }))
         .data(nova_core::batching::loader(UnreadLoader { db: db.clone() }))
-        .data(nova_core::batching::loader(MembersLoader {
-            db: db.clone(),
-        }))
-        .data(LiveMembers(Arc::new(nova_core::batching::loader(
+        .data(Members(Arc::new(nova_core::batching::loader(
             MembersLoader { db: db.clone() },
         ))))
         .data(db)
@@ -66,12 +63,12 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
         .finish()
 }
 
-/// The members loader live deliveries share (a request's loaders live in the
-/// schema too, but a stream outlives the request that opened it).
+/// The conversations' current members, for requests and live streams alike
+/// (shared by `Arc` because a stream outlives the request that opened it).
 #[derive(Clone)]
-struct LiveMembers(Arc<DataLoader<MembersLoader>>);
+pub(super) struct Members(pub(super) Arc<DataLoader<MembersLoader>>);
 
-impl LiveMembers {
+impl Members {
     /// Whether `user` is still a member of `conversation`; an error counts as no
     /// (the client re-subscribes and is checked afresh).
     async fn still_member(&self, conversation: Uuid, user: Uuid) -> bool {
@@ -187,7 +184,7 @@ impl Subscription {
         // on Redis, best effort, so each event is also delivered only while the
         // database lists the subscriber as a member: one batched query per event
         // per instance, however many subscribers it has.
-        let members = ctx.data_unchecked::<LiveMembers>().clone();
+        let members = ctx.data_unchecked::<Members>().clone();
         Ok(events
             .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
             .then(move |event| {

@@ -42,7 +42,8 @@ impl Conversation {
     /// Current members, in the order they joined.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let members = ctx
-            .data_unchecked::<DataLoader<MembersLoader>>()
+            .data_unchecked::<super::Members>()
+            .0
             .load_one(self.0.id)
             .await
             .or_internal()?

@@ -1,0 +1,226 @@
+//! The registry refuses what would break: a publish that does not compose or
+//! breaks a shipped operation changes nothing; a rollback restores an earlier
+//! supergraph after the same checks.
+
+use std::time::Duration;
+
+use nova_e2e::registry_ops::*;
+use nova_e2e::Stack;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn rejected_publishes_change_nothing_and_rollback_restores() {
+    let mut stack = Stack::start().await.expect("stack starts");
+    let (registry, routers) = with_registry(&mut stack, 1).await;
+    let before = history(&stack, &registry).await;
+    let file = stack.state_dir().join("supergraph-from-registry.graphql");
+    let served = std::fs::read_to_string(&file).unwrap();
+
+    // A schema that does not compose.
+    let bad = stack.state_dir().join("users-bad.graphql");
+    std::fs::write(
+        &bad,
+        "type User @key(fields: \"id\") {\n  id: Int!\n}\n\ntype Query {\n  x: Int\n}\n",
+    )
+    .unwrap();
+    let output = publish(&stack, &registry, &registry.operator_token, "users", &bad);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("composition: FAILED"),
+        "{}",
+        text(&output)
+    );
+    assert!(text(&output).contains("User.id"), "{}", text(&output));
+
+    // A schema that breaks shipped operations: rejected, naming them.
+    let content = std::fs::read_to_string(schema_file("content")).unwrap();
+    let renamed = content.replacen(
+        "\tbody: String!\n\t\"\"\"\n\t`#tags`",
+        "\tbodyText: String!\n\t\"\"\"\n\t`#tags`",
+        1,
+    );
+    assert_ne!(renamed, content, "the test's edit applies");
+    let breaking = stack.state_dir().join("content-breaking.graphql");
+    std::fs::write(&breaking, renamed).unwrap();
+    let output = publish(
+        &stack,
+        &registry,
+        &registry.operator_token,
+        "content",
+        &breaking,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    for operation in ["PostPage", "ProfilePage", "CreatePost"] {
+        assert!(
+            text(&output).contains(operation),
+            "{operation} not named: {}",
+            text(&output)
+        );
+    }
+    assert!(
+        text(&output).contains("breaking  field Post.body was removed"),
+        "{}",
+        text(&output)
+    );
+    // `check` says the same without publishing, with a read token.
+    let checked = stack
+        .nova(&registry, &registry.read_token)
+        .args([
+            "subgraph",
+            "check",
+            "--name",
+            "content",
+            "--url",
+            "http://127.0.0.1:1/graphql",
+            "--schema",
+        ])
+        .arg(&breaking)
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
+    assert!(text(&checked).contains("PostPage"));
+
+    // Wrong tokens.
+    let output = publish(
+        &stack,
+        &registry,
+        "not-a-token",
+        "users",
+        &schema_file("users"),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("401"), "{}", text(&output));
+    let output = publish(
+        &stack,
+        &registry,
+        &registry.read_token,
+        "users",
+        &schema_file("users"),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("403"), "{}", text(&output));
+    let anonymous = stack
+        .http
+        .get(format!("{}/v1/supergraph", registry.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    // Nothing changed: same history, same file, routers serve posts' bodies.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(history(&stack, &registry).await, before);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
+    let post_body = stack
+        .http
+        .post(&routers[0])
+        .json(&json!({ "query": "{ postsByHashtag(tag: \"x\", first: 1) { edges { node { body } } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(post_body.get("errors").is_none(), "{post_body}");
+
+    // Publish a probe, then roll back to the supergraph before it.
+    let previous = before["current"].as_str().unwrap().to_string();
+    let output = publish(
+        &stack,
+        &registry,
+        &registry.operator_token,
+        "users",
+        &users_with_probe(&stack, "RollbackProbe"),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    wait_until_served(&stack, &routers, "RollbackProbe", true).await;
+    let output = stack
+        .nova(&registry, &registry.operator_token)
+        .args([
+            "supergraph",
+            "rollback",
+            "--to",
+            &previous,
+            "--message",
+            "undo probe",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    // Removing a type is reported as breaking; no shipped operation used it.
+    assert!(
+        text(&output).contains("breaking  object RollbackProbe was removed"),
+        "{}",
+        text(&output)
+    );
+    wait_until_served(&stack, &routers, "RollbackProbe", false).await;
+    let after = history(&stack, &registry).await;
+    assert_eq!(after["supergraphs"][0]["reason"], "rollback");
+    assert_eq!(after["supergraphs"][0]["subject"], previous.as_str());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
+
+    // History and versions read back through the CLI.
+    let versions = stack
+        .nova(&registry, &registry.read_token)
+        .args(["subgraph", "versions", "--name", "users"])
+        .output()
+        .unwrap();
+    assert!(versions.status.success());
+    assert_eq!(String::from_utf8_lossy(&versions.stdout).lines().count(), 2);
+    let listed = stack
+        .nova(&registry, &registry.read_token)
+        .args(["supergraph", "history"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.lines().next().unwrap().starts_with("* "), "{listed}");
+    assert!(listed.contains("rollback"), "{listed}");
+
+    // The sync agent asks with the ETag; an unchanged supergraph is a 304.
+    let current = stack
+        .http
+        .get(format!("{}/v1/supergraph", registry.url))
+        .bearer_auth(&registry.read_token)
+        .send()
+        .await
+        .unwrap();
+    let etag = current.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(current.text().await.unwrap(), served);
+    let unchanged = stack
+        .http
+        .get(format!("{}/v1/supergraph", registry.url))
+        .bearer_auth(&registry.read_token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status().as_u16(), 304);
+
+    // What happened, as an operator's dashboard sees it.
+    let (_, metrics) = stack.get(&format!("{}/metrics", registry.url)).await;
+    for sample in [
+        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_composition\"} 1",
+        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_operations\"} 1",
+        "nova_registry_changes_total{kind=\"rollback\",outcome=\"rolled_back\"} 1",
+    ] {
+        assert!(metrics.contains(sample), "{sample} not in\n{metrics}");
+    }
+
+    // The registry goes down: the router goes on serving the last supergraph,
+    // and the sync agent leaves the file alone.
+    stack.terminate("registry");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
+    let during_outage = stack
+        .http
+        .post(&routers[0])
+        .json(&json!({ "query": "{ __type(name: \"Post\") { name } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(during_outage.status().as_u16(), 200);
+    assert_eq!(
+        during_outage.json::<Value>().await.unwrap()["data"]["__type"]["name"],
+        "Post"
+    );
+}
