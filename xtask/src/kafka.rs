@@ -21,6 +21,7 @@ const TANSU: Tool = Tool {
     version: "0.6.0",
     // `dynostore` brings the storage engines, `libsql` the SQLite one.
     features: "dynostore,libsql",
+    default_features: true,
     binary: "tansu",
     // Checked without: resolving afresh picks versions that build on rustc 1.95.
     locked: false,

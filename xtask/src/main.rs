@@ -17,6 +17,7 @@ mod redis;
 mod registry;
 mod search;
 mod search_bench;
+mod sql;
 mod stack;
 mod tools;
 
@@ -55,6 +56,8 @@ fn main() -> ExitCode {
         },
         Command::Events(command) => events::run(command),
         Command::Search(cli::Search::Reindex) => search::reindex(&root),
+        Command::Sql(cli::Sql::Prepare) => sql::prepare(&root, false),
+        Command::Sql(cli::Sql::Check) => sql::prepare(&root, true),
         Command::UnusedDeps => tools::unused_deps(&root),
     };
     match result {

@@ -201,7 +201,7 @@ pub fn stop(state: &State) -> Result<()> {
 
 /// Run `work` to completion on a runtime of its own: xtask's steps are
 /// synchronous (never call this from async code).
-fn block_on<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+pub fn block_on<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -210,7 +210,7 @@ fn block_on<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
 
 /// A connection to `database` as the superuser (through sqlx: the password never
 /// appears on a command line).
-async fn connect(postgres: &Postgres, database: &str) -> Result<PgConnection> {
+pub async fn connect(postgres: &Postgres, database: &str) -> Result<PgConnection> {
     PgConnection::connect(&postgres.url(database))
         .await
         .with_context(|| format!("connecting to database {database}"))

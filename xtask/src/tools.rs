@@ -1,6 +1,6 @@
 //! Tools built from crates.io once per machine into `~/.cache/nova/tools` (or
 //! `$NOVA_TOOLS_DIR`), outside the clone so a new checkout finds them built:
-//! the tansu broker and cargo-machete.
+//! the tansu broker, cargo-machete and sqlx-cli.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,6 +14,8 @@ pub struct Tool {
     pub package: &'static str,
     pub version: &'static str,
     pub features: &'static str,
+    /// Build with the crate's default features as well as `features`.
+    pub default_features: bool,
     pub binary: &'static str,
     /// Build with the versions of the tool's own Cargo.lock (`--locked`), or
     /// resolve afresh (with the workspace's rust-version fallback).
@@ -55,6 +57,9 @@ pub fn installed(root: &Path, tool: &Tool) -> Result<PathBuf> {
     if tool.locked {
         command.arg("--locked");
     }
+    if !tool.default_features {
+        command.arg("--no-default-features");
+    }
     if !tool.features.is_empty() {
         command.args(["--features", tool.features]);
     }
@@ -73,6 +78,7 @@ const CARGO_MACHETE: Tool = Tool {
     package: "cargo-machete",
     version: "0.9.2",
     features: "",
+    default_features: true,
     binary: "cargo-machete",
     locked: true,
 };

@@ -33,23 +33,16 @@ async fn export(
     Json(request): Json<ExportRequest<Uuid>>,
 ) -> Result<Json<ExportPage>, Refusal> {
     let limit = request.checked_limit(MAX_EXPORT_PAGE)?;
-    let rows: Vec<(Uuid, Option<String>, String)> = sqlx::query_as(
+    let profiles = sqlx::query_as!(
+        ExportedProfile,
         "SELECT user_id, display_name, bio FROM profiles \
          WHERE ($1::uuid IS NULL OR user_id > $1) ORDER BY user_id LIMIT $2",
+        request.after,
+        limit,
     )
-    .bind(request.after)
-    .bind(limit)
     .fetch_all(db.background_pool())
     .await
     .map_err(failed)?;
-    let profiles = rows
-        .into_iter()
-        .map(|(user_id, display_name, bio)| ExportedProfile {
-            user_id,
-            display_name,
-            bio,
-        })
-        .collect();
     Ok(Json(ExportPage { profiles }))
 }
 

@@ -3,7 +3,6 @@
 use nova_core::db::Db;
 use nova_core::events::envelope::ProfileChanged;
 use nova_core::events::{self, Event};
-use sqlx::Row;
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,24 +18,23 @@ pub async fn profiles_by_user_ids(
     db: &Db,
     user_ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Profile)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT user_id, display_name, bio, avatar_url FROM profiles WHERE user_id = ANY($1)",
+        user_ids,
     )
-    .bind(user_ids)
     .fetch_all(db.statement())
     .await?;
-    rows.iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
-            Ok((
-                row.try_get("user_id")?,
-                Profile {
-                    display_name: row.try_get("display_name")?,
-                    bio: row.try_get("bio")?,
-                    avatar_url: row.try_get("avatar_url")?,
-                },
-            ))
+            let profile = Profile {
+                display_name: row.display_name,
+                bio: row.bio,
+                avatar_url: row.avatar_url,
+            };
+            (row.user_id, profile)
         })
-        .collect()
+        .collect())
 }
 
 /// A change to a profile: `None` leaves a field as it is.
@@ -56,7 +54,8 @@ pub async fn update_profile(
 ) -> Result<Profile, sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    let row = sqlx::query(
+    let profile = sqlx::query_as!(
+        Profile,
         "INSERT INTO profiles (user_id, display_name, bio, avatar_url) \
          VALUES ($1, $3, coalesce($5, ''), $7) \
          ON CONFLICT (user_id) DO UPDATE SET \
@@ -65,21 +64,16 @@ pub async fn update_profile(
            avatar_url   = CASE WHEN $6 THEN excluded.avatar_url ELSE profiles.avatar_url END, \
            updated_at   = now() \
          RETURNING display_name, bio, avatar_url",
+        user_id,
+        change.display_name.is_some(),
+        change.display_name.clone().flatten(),
+        change.bio.is_some(),
+        change.bio.clone(),
+        change.avatar_url.is_some(),
+        change.avatar_url.clone().flatten(),
     )
-    .bind(user_id)
-    .bind(change.display_name.is_some())
-    .bind(change.display_name.clone().flatten())
-    .bind(change.bio.is_some())
-    .bind(change.bio.clone())
-    .bind(change.avatar_url.is_some())
-    .bind(change.avatar_url.clone().flatten())
     .fetch_one(&mut *tx)
     .await?;
-    let profile = Profile {
-        display_name: row.try_get("display_name")?,
-        bio: row.try_get("bio")?,
-        avatar_url: row.try_get("avatar_url")?,
-    };
     let event = Event::ProfileChanged(ProfileChanged {
         user_id,
         display_name: profile.display_name.clone(),

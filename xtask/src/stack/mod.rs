@@ -149,6 +149,7 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
 pub fn up(root: &Path) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
+    crate::sql::prepare_databases(root, &pg, false)?;
     for name in subgraphs() {
         postgres::ensure_database(&pg, &DEVELOPMENT.database(name))?;
     }
@@ -195,6 +196,7 @@ pub fn down(root: &Path) -> Result<()> {
     stop(&state, &DEVELOPMENT)?;
     kafka::stop(&state, &DEVELOPMENT)?;
     redis::stop(&state, &DEVELOPMENT)?;
+    crate::sql::remove_env_files(root)?;
     postgres::stop(&state)
 }
 
@@ -204,6 +206,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     postgres::drop_test_databases(&pg)?;
+    crate::sql::prepare_databases(root, &pg, false)?;
     // Each end-to-end stack runs its own broker from this binary.
     let tansu = kafka::tansu(root)?;
     let redis_server = redis::server()?;
