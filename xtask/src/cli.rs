@@ -46,9 +46,6 @@ pub enum Command {
     /// Fail when a crate declares a dependency its code never names
     /// (cargo-machete, built once into ~/.cache/nova/tools).
     UnusedDeps,
-    /// SQL checked at compile time: the query macros' data in `.sqlx/`.
-    #[command(subcommand)]
-    Sql(Sql),
     /// Benchmarks on a release stack beside the development one; they print numbers.
     Bench(Bench),
     /// The event topics: follow one, inspect and replay dead letters.
@@ -99,15 +96,6 @@ pub enum BenchScenario {
         #[arg(long, default_value_t = 20)]
         publishes: usize,
     },
-}
-
-#[derive(Subcommand)]
-pub enum Sql {
-    /// Recreate the scratch databases from the migrations and rewrite `.sqlx/`
-    /// (run it after changing a statement or a migration, and commit `.sqlx/`).
-    Prepare,
-    /// Fail when `.sqlx/` does not match the statements and migrations.
-    Check,
 }
 
 /// The broker is KAFKA_BROKERS, or the development broker.

@@ -12,29 +12,18 @@ mod live_bench;
 mod load;
 mod login_bench;
 mod operations;
-mod postgres;
 mod redis;
 mod registry;
 mod search;
 mod search_bench;
-mod sql;
 mod stack;
-mod tools;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use cli::{BenchScenario, Cli, Command};
-
-/// The workspace root (the parent of `xtask/`).
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives inside the workspace")
-        .to_path_buf()
-}
+use nova_devdb::{postgres, tools, workspace_root};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -56,8 +45,6 @@ fn main() -> ExitCode {
         },
         Command::Events(command) => events::run(command),
         Command::Search(cli::Search::Reindex) => search::reindex(&root),
-        Command::Sql(cli::Sql::Prepare) => sql::prepare(&root, false),
-        Command::Sql(cli::Sql::Check) => sql::prepare(&root, true),
         Command::UnusedDeps => tools::unused_deps(&root),
     };
     match result {

@@ -83,18 +83,22 @@ pub async fn served_posts(
 /// Whether a read model's backfill from `source` has completed (the
 /// `backfills` table of its database).
 pub async fn backfilled(pool: &sqlx::PgPool, source: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM backfills WHERE source = $1)")
-        .bind(source)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM backfills WHERE source = $1) AS "completed!""#,
+        source
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// Record that the backfill from `source` has completed.
 pub async fn mark_backfilled(pool: &sqlx::PgPool, source: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO backfills (source) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(source)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO backfills (source) VALUES ($1) ON CONFLICT DO NOTHING",
+        source
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -292,13 +292,13 @@ impl<H: EventHandler> EventConsumer<H> {
             }
         };
         let mut tx = self.pool.begin().await?;
-        let first_time = sqlx::query(
+        let first_time = sqlx::query!(
             "INSERT INTO processed_events (consumer, event_id, event_type) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
+            self.handler.name(),
+            envelope.id,
+            envelope.event_type,
         )
-        .bind(self.handler.name())
-        .bind(envelope.id)
-        .bind(&envelope.event_type)
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::envelope::{Envelope, Event};
@@ -47,15 +47,15 @@ pub async fn enqueue(
     let envelope = Envelope::new(event);
     db.count_statement();
     // The lock is taken in a subquery, before `seq`'s default is drawn.
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO outbox (event_id, topic, event_key, envelope) \
          SELECT $1, $2, $3, $4 \
          FROM (SELECT pg_advisory_xact_lock(hashtext('nova.outbox'), hashtext($3))) AS key_turn",
+        envelope.id,
+        event.topic(),
+        envelope.key,
+        sqlx::types::Json(&envelope) as _,
     )
-    .bind(envelope.id)
-    .bind(event.topic())
-    .bind(&envelope.key)
-    .bind(sqlx::types::Json(&envelope))
     .execute(&mut **tx)
     .await?;
     Ok(envelope.id)
@@ -69,8 +69,6 @@ const POLL: Duration = Duration::from_millis(500);
 /// A claim outlasts the delivery timeout by this much, so a claim runs out only
 /// when its relay is gone (or stuck), never while its delivery may still succeed.
 const CLAIM_MARGIN: Duration = Duration::from_secs(30);
-/// Sent rows are kept this long for an operator, then deleted.
-const KEEP_SENT: &str = "1 day";
 
 pub struct Relay {
     pool: PgPool,
@@ -139,11 +137,11 @@ impl Relay {
             }
             if last_cleanup.elapsed() > Duration::from_secs(60) {
                 last_cleanup = tokio::time::Instant::now();
-                let cleanup = sqlx::query(&format!(
-                    "DELETE FROM outbox WHERE sent_at < now() - interval '{KEEP_SENT}'"
-                ))
-                .execute(&self.pool)
-                .await;
+                // Sent rows are kept a day for an operator, then deleted.
+                let cleanup =
+                    sqlx::query!("DELETE FROM outbox WHERE sent_at < now() - interval '1 day'")
+                        .execute(&self.pool)
+                        .await;
                 if let Err(error) = cleanup {
                     tracing::warn!(%error, "cannot delete old outbox rows");
                 }
@@ -170,9 +168,10 @@ impl Relay {
     }
 
     async fn update_backlog(&self) -> Result<(), sqlx::Error> {
-        let backlog: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?;
+        let backlog =
+            sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM outbox WHERE sent_at IS NULL"#)
+                .fetch_one(&self.pool)
+                .await?;
         self.metrics.outbox_backlog.set(backlog);
         Ok(())
     }
@@ -184,44 +183,34 @@ impl Relay {
         // those, a row goes out only if no earlier unsent row of its key is outside
         // the batch (claimed by another relay, or waiting for its retry).
         let claim_ms = (self.delivery_timeout + CLAIM_MARGIN).as_millis() as f64;
-        let rows = sqlx::query(
-            "WITH batch AS ( \
-                 SELECT seq FROM outbox \
-                 WHERE sent_at IS NULL AND next_attempt_at <= clock_timestamp() \
-                   AND (claimed_until IS NULL OR claimed_until < clock_timestamp()) \
-                 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED \
-             ), ready AS ( \
-                 SELECT o.seq FROM outbox o JOIN batch b ON b.seq = o.seq \
-                 WHERE NOT EXISTS ( \
-                     SELECT 1 FROM outbox earlier \
-                     WHERE earlier.event_key = o.event_key AND earlier.sent_at IS NULL \
-                       AND earlier.seq < o.seq AND earlier.seq NOT IN (SELECT seq FROM batch) \
-                 ) \
-             ) \
-             UPDATE outbox o \
-             SET claimed_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000) \
-             FROM ready WHERE o.seq = ready.seq \
-             RETURNING o.seq, o.topic, o.event_key, o.envelope::text AS envelope, o.attempts",
+        let mut pending = sqlx::query_as!(
+            Pending,
+            r#"WITH batch AS (
+                 SELECT seq FROM outbox
+                 WHERE sent_at IS NULL AND next_attempt_at <= clock_timestamp()
+                   AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+                 ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
+             ), ready AS (
+                 SELECT o.seq FROM outbox o JOIN batch b ON b.seq = o.seq
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM outbox earlier
+                     WHERE earlier.event_key = o.event_key AND earlier.sent_at IS NULL
+                       AND earlier.seq < o.seq AND earlier.seq NOT IN (SELECT seq FROM batch)
+                 )
+             )
+             UPDATE outbox o
+             SET claimed_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
+             FROM ready WHERE o.seq = ready.seq
+             RETURNING o.seq, o.topic, o.event_key AS key, o.envelope::text AS "envelope!",
+                       o.attempts"#,
+            BATCH,
+            claim_ms,
         )
-        .bind(BATCH)
-        .bind(claim_ms)
         .fetch_all(&self.pool)
         .await?;
-        if rows.is_empty() {
+        if pending.is_empty() {
             return Ok(0);
         }
-        let mut pending = rows
-            .iter()
-            .map(|row| {
-                Ok(Pending {
-                    seq: row.try_get("seq")?,
-                    topic: row.try_get("topic")?,
-                    key: row.try_get("event_key")?,
-                    envelope: row.try_get("envelope")?,
-                    attempts: row.try_get("attempts")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         // RETURNING has no order.
         pending.sort_by_key(|row| row.seq);
 
@@ -262,13 +251,13 @@ impl Relay {
 
         let mut tx = self.pool.begin().await?;
         if !sent.is_empty() {
-            let delays: Vec<f64> = sqlx::query_scalar(
-                "UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL, \
-                 claimed_until = NULL \
-                 WHERE seq = ANY($1) \
-                 RETURNING extract(epoch FROM sent_at - created_at)::float8",
+            let delays = sqlx::query_scalar!(
+                r#"UPDATE outbox SET sent_at = clock_timestamp(), last_error = NULL,
+                 claimed_until = NULL
+                 WHERE seq = ANY($1)
+                 RETURNING extract(epoch FROM sent_at - created_at)::float8 AS "delay!""#,
+                &sent,
             )
-            .bind(&sent)
             .fetch_all(&mut *tx)
             .await?;
             for delay in delays {
@@ -277,14 +266,14 @@ impl Relay {
         }
         for (row, error) in &failures {
             let backoff_ms = backoff(row.attempts).as_millis() as i64;
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL, \
                  next_attempt_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000) \
                  WHERE seq = $1",
+                row.seq,
+                error,
+                backoff_ms as f64,
             )
-            .bind(row.seq)
-            .bind(error)
-            .bind(backoff_ms as f64)
             .execute(&mut *tx)
             .await?;
         }

@@ -18,15 +18,15 @@ pub async fn prune_processed(
 ) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     loop {
-        let batch = sqlx::query(
+        let batch = sqlx::query!(
             "DELETE FROM processed_events WHERE consumer = $1 AND event_id IN ( \
                  SELECT event_id FROM processed_events \
                  WHERE consumer = $1 AND processed_at < now() - make_interval(secs => $2) \
                  LIMIT $3)",
+            consumer,
+            keep.as_secs_f64(),
+            BATCH,
         )
-        .bind(consumer)
-        .bind(keep.as_secs_f64())
-        .bind(BATCH)
         .execute(pool)
         .await?
         .rows_affected();

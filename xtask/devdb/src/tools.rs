@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::stack::run;
+use crate::run;
 
 /// A crate's binary to `cargo install` at one version.
 pub struct Tool {

@@ -7,7 +7,7 @@
 //! owner only) naming it: while that file is there the macros check live, so an
 //! edited statement compiles at once. `.sqlx/` at the workspace root holds what they
 //! learnt and is committed: builds without a `.env` (a new clone, CI's clippy)
-//! check offline against it. `cargo xtask sql prepare` rewrites it; `sql check`
+//! check offline against it. `cargo sql prepare` rewrites it; `cargo sql check`
 //! fails when it is stale.
 
 use std::borrow::Cow;
@@ -18,8 +18,8 @@ use anyhow::{Context, Result};
 use sqlx::migrate::Migrator;
 
 use crate::postgres::{self, Postgres};
-use crate::stack::{run, subgraphs, write_secret_file, State};
 use crate::tools::{installed, Tool};
+use crate::{run, write_secret_file, State};
 
 const SQLX_CLI: Tool = Tool {
     package: "sqlx-cli",
@@ -42,7 +42,8 @@ struct SqlCrate {
 /// nova-core (the event backbone's tables), the registry, and every subgraph of
 /// `supergraph.yaml` (its own tables and the event backbone's, as
 /// `Db::connect_and_migrate` runs them).
-fn sql_crates() -> Vec<SqlCrate> {
+fn sql_crates(root: &Path) -> Result<Vec<SqlCrate>> {
+    let subgraphs = nova_schema::supergraph_config::read(root)?;
     let mut crates = vec![
         SqlCrate {
             dir: "crates/nova-core".into(),
@@ -55,12 +56,12 @@ fn sql_crates() -> Vec<SqlCrate> {
             migrations: vec!["registry".into()],
         },
     ];
-    crates.extend(subgraphs().iter().map(|name| SqlCrate {
-        dir: format!("subgraphs/{name}"),
-        database: format!("nova_sql_{name}"),
-        migrations: vec![name.clone(), "events".into()],
+    crates.extend(subgraphs.into_iter().map(|subgraph| SqlCrate {
+        dir: format!("subgraphs/{}", subgraph.name),
+        database: format!("nova_sql_{}", subgraph.name),
+        migrations: vec![subgraph.name, "events".into()],
     }));
-    crates
+    Ok(crates)
 }
 
 fn env_file(root: &Path, krate: &SqlCrate) -> PathBuf {
@@ -70,10 +71,10 @@ fn env_file(root: &Path, krate: &SqlCrate) -> PathBuf {
 /// Bring every scratch database up to the migrations as they are now, and point
 /// each crate's `.env` at its database. `up` and `test` call it (`fresh`: false,
 /// a database is recreated only when its applied migrations were edited), so the
-/// macros check live whenever the development cluster runs; `sql prepare` and
-/// `sql check` recreate them all.
+/// macros check live whenever the development cluster runs; `cargo sql prepare`
+/// and `check` recreate them all.
 pub fn prepare_databases(root: &Path, pg: &Postgres, fresh: bool) -> Result<()> {
-    for krate in sql_crates() {
+    for krate in sql_crates(root)? {
         if fresh {
             postgres::recreate_database(pg, &krate.database)?;
         } else {
@@ -90,7 +91,7 @@ pub fn prepare_databases(root: &Path, pg: &Postgres, fresh: bool) -> Result<()> 
         write_secret_file(
             &env_file(root, &krate),
             &format!(
-                "# Written by cargo xtask (sql.rs): the query macros check against this.\n\
+                "# Written by nova-devdb (xtask/devdb/src/sql.rs): the query macros check against this.\n\
                  DATABASE_URL={}\n",
                 pg.url(&krate.database)
             ),
@@ -122,7 +123,7 @@ async fn migrate(root: &Path, pg: &Postgres, krate: &SqlCrate) -> Result<()> {
 /// Remove the `.env` files: without the cluster the macros must read `.sqlx/`
 /// (`down` calls this before stopping Postgres).
 pub fn remove_env_files(root: &Path) -> Result<()> {
-    for krate in sql_crates() {
+    for krate in sql_crates(root)? {
         match std::fs::remove_file(env_file(root, &krate)) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 return Err(error).context("removing a crate's .env");
@@ -133,7 +134,7 @@ pub fn remove_env_files(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask sql prepare` (write `.sqlx/`) or `sql check` (fail when it is
+/// `cargo sql prepare` (write `.sqlx/`) or `cargo sql check` (fail when it is
 /// stale): sqlx-cli's `cargo sqlx prepare --workspace`, which recompiles every crate
 /// with query macros against the scratch databases.
 pub fn prepare(root: &Path, check: bool) -> Result<()> {

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sqlx::{Connection, PgConnection};
 
-use crate::stack::{apt_install, run, secret, State};
+use crate::{apt_install, run, secret, write_secret_file, State};
 
 pub const DEFAULT_PORT: u16 = 55432;
 
@@ -115,12 +115,12 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
     let password = match std::fs::read_to_string(&password_path) {
         Ok(password) => {
             // Written readable by others before this release.
-            crate::stack::write_secret_file(&password_path, password.trim())?;
+            write_secret_file(&password_path, password.trim())?;
             password.trim().to_string()
         }
         Err(_) => {
             let password = secret(state, "POSTGRES_PASSWORD")?;
-            crate::stack::write_secret_file(&password_path, &password)?;
+            write_secret_file(&password_path, &password)?;
             password
         }
     };
@@ -135,7 +135,7 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         println!("creating the Postgres cluster in {}", data.display());
         std::fs::create_dir_all(&socket_dir)?;
         let password_file = base.join("initdb-password");
-        crate::stack::write_secret_file(&password_file, &postgres.password)?;
+        write_secret_file(&password_file, &postgres.password)?;
         if is_root() {
             run(Command::new("chown")
                 .args(["-R", "postgres:postgres"])
