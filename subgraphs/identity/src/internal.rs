@@ -32,18 +32,16 @@ async fn export(
     Json(request): Json<ExportRequest<Uuid>>,
 ) -> Result<Json<ExportPage>, Refusal> {
     let limit = request.checked_limit(MAX_EXPORT_PAGE)?;
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, username FROM accounts WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+    let accounts = sqlx::query_as!(
+        ExportedAccount,
+        "SELECT id AS user_id, username FROM accounts \
+         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        request.after,
+        limit,
     )
-    .bind(request.after)
-    .bind(limit)
     .fetch_all(db.background_pool())
     .await
     .map_err(failed)?;
-    let accounts = rows
-        .into_iter()
-        .map(|(user_id, username)| ExportedAccount { user_id, username })
-        .collect();
     Ok(Json(ExportPage { accounts }))
 }
 

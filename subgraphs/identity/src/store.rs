@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use nova_core::db::Db;
 use nova_core::events::envelope::UserRegistered;
 use nova_core::events::{self, Event};
-use sqlx::Row;
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -14,15 +13,6 @@ pub struct Account {
     pub email: String,
     pub username: String,
     pub created_at: DateTime<Utc>,
-}
-
-fn account_from_row(row: &sqlx::postgres::PgRow) -> Result<Account, sqlx::Error> {
-    Ok(Account {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        username: row.try_get("username")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +34,19 @@ pub async fn create_account(
 ) -> Result<Account, CreateAccountError> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    let row = sqlx::query(
+    let inserted = sqlx::query_as!(
+        Account,
         "INSERT INTO accounts (id, email, username, password_hash) VALUES ($1, $2, $3, $4) \
          RETURNING id, email, username, created_at",
+        id,
+        email,
+        username,
+        password_hash,
     )
-    .bind(id)
-    .bind(email)
-    .bind(username)
-    .bind(password_hash)
     .fetch_one(&mut *tx)
     .await;
-    match row {
-        Ok(row) => {
-            let account = account_from_row(&row)?;
+    match inserted {
+        Ok(account) => {
             let event = Event::UserRegistered(UserRegistered {
                 user_id: account.id,
                 username: account.username.clone(),
@@ -77,19 +67,22 @@ pub async fn create_account(
 
 /// One statement for any number of ids (the DataLoader's batch).
 pub async fn accounts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Account>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT id, email, username, created_at FROM accounts WHERE id = ANY($1)")
-            .bind(ids)
-            .fetch_all(db.statement())
-            .await?;
-    rows.iter().map(account_from_row).collect()
+    sqlx::query_as!(
+        Account,
+        "SELECT id, email, username, created_at FROM accounts WHERE id = ANY($1)",
+        ids
+    )
+    .fetch_all(db.statement())
+    .await
 }
 
 pub async fn account_id_by_username(db: &Db, username: &str) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM accounts WHERE lower(username) = lower($1)")
-        .bind(username)
-        .fetch_optional(db.statement())
-        .await
+    sqlx::query_scalar!(
+        "SELECT id FROM accounts WHERE lower(username) = lower($1)",
+        username
+    )
+    .fetch_optional(db.statement())
+    .await
 }
 
 /// The account id and password hash for a login attempt.
@@ -97,12 +90,13 @@ pub async fn credentials_by_email(
     db: &Db,
     email: &str,
 ) -> Result<Option<(Uuid, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1)")
-        .bind(email)
-        .fetch_optional(db.statement())
-        .await?;
-    row.map(|row| Ok((row.try_get("id")?, row.try_get("password_hash")?)))
-        .transpose()
+    let row = sqlx::query!(
+        "SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1)",
+        email
+    )
+    .fetch_optional(db.statement())
+    .await?;
+    Ok(row.map(|row| (row.id, row.password_hash)))
 }
 
 /// Start a session family with its first refresh token.
@@ -115,18 +109,20 @@ pub async fn create_session(
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    sqlx::query("INSERT INTO session_families (id, account_id) VALUES ($1, $2)")
-        .bind(family_id)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
-    db.count_statement();
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+    sqlx::query!(
+        "INSERT INTO session_families (id, account_id) VALUES ($1, $2)",
+        family_id,
+        account_id
     )
-    .bind(token_hash)
-    .bind(family_id)
-    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    db.count_statement();
+    sqlx::query!(
+        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+        token_hash,
+        family_id,
+        expires_at,
+    )
     .execute(&mut *tx)
     .await?;
     tx.commit().await
@@ -160,53 +156,52 @@ pub async fn rotate_refresh_token(
 ) -> Result<Rotation, sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    let row = sqlx::query(
+    let token = sqlx::query!(
         "SELECT t.family_id, t.expires_at, t.rotated_at, f.account_id, f.revoked_at \
          FROM refresh_tokens t JOIN session_families f ON f.id = t.family_id \
          WHERE t.token_hash = $1 FOR UPDATE OF t, f",
+        presented_hash
     )
-    .bind(presented_hash)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
+    let Some(token) = token else {
         return Ok(Rotation::Unknown);
     };
-    let family_id: Uuid = row.try_get("family_id")?;
-    let account_id: Uuid = row.try_get("account_id")?;
-    let expires_at: DateTime<Utc> = row.try_get("expires_at")?;
-    let rotated_at: Option<DateTime<Utc>> = row.try_get("rotated_at")?;
-    let revoked_at: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
+    let family_id = token.family_id;
+    let account_id = token.account_id;
 
-    if revoked_at.is_some() {
+    if token.revoked_at.is_some() {
         return Ok(Rotation::Revoked);
     }
-    if rotated_at.is_some() {
+    if token.rotated_at.is_some() {
         db.count_statement();
-        sqlx::query(
+        sqlx::query!(
             "UPDATE session_families SET revoked_at = now(), revoked_reason = 'refresh token reuse' \
              WHERE id = $1",
+            family_id
         )
-        .bind(family_id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         return Ok(Rotation::ReuseDetected);
     }
-    if expires_at <= Utc::now() {
+    if token.expires_at <= Utc::now() {
         return Ok(Rotation::Expired);
     }
     db.count_statement();
-    sqlx::query("UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1")
-        .bind(presented_hash)
-        .execute(&mut *tx)
-        .await?;
-    db.count_statement();
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+    sqlx::query!(
+        "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1",
+        presented_hash
     )
-    .bind(new_hash)
-    .bind(family_id)
-    .bind(new_expires_at)
+    .execute(&mut *tx)
+    .await?;
+    db.count_statement();
+    sqlx::query!(
+        "INSERT INTO refresh_tokens (token_hash, family_id, expires_at) VALUES ($1, $2, $3)",
+        new_hash,
+        family_id,
+        new_expires_at,
+    )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -218,12 +213,12 @@ pub async fn rotate_refresh_token(
 
 /// Revoke the session a refresh token belongs to. False when the token is unknown.
 pub async fn revoke_session_of(db: &Db, token_hash: &[u8]) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let result = sqlx::query!(
         "UPDATE session_families SET revoked_at = coalesce(revoked_at, now()), \
          revoked_reason = coalesce(revoked_reason, 'logout') \
          WHERE id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+        token_hash
     )
-    .bind(token_hash)
     .execute(db.statement())
     .await?;
     Ok(result.rows_affected() == 1)

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
@@ -68,25 +68,42 @@ pub struct NotificationRow {
 /// Actors a notification row keeps (most recent first); `actor_count` counts all.
 pub const KEPT_ACTORS: i32 = 50;
 
-const COLUMNS: &str = "id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count, \
-     event_count, \
-     created_at, updated_at, position, read_at IS NOT NULL AS read";
+/// A notification as stored: `kind` is text, read back through
+/// `NotificationKind::parse`.
+struct StoredNotification {
+    id: Uuid,
+    recipient_id: Uuid,
+    kind: String,
+    post_id: Option<Uuid>,
+    conversation_id: Option<Uuid>,
+    actor_ids: Vec<Uuid>,
+    actor_count: i32,
+    event_count: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    position: i64,
+    read: bool,
+}
 
-fn notification_row(row: &sqlx::postgres::PgRow) -> Result<NotificationRow, sqlx::Error> {
-    Ok(NotificationRow {
-        id: row.try_get("id")?,
-        recipient_id: row.try_get("recipient_id")?,
-        kind: NotificationKind::parse(row.try_get("kind")?)?,
-        post_id: row.try_get("post_id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        actor_ids: row.try_get("actor_ids")?,
-        actor_count: row.try_get("actor_count")?,
-        event_count: row.try_get("event_count")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        position: row.try_get("position")?,
-        read: row.try_get("read")?,
-    })
+impl TryFrom<StoredNotification> for NotificationRow {
+    type Error = sqlx::Error;
+
+    fn try_from(row: StoredNotification) -> Result<Self, sqlx::Error> {
+        Ok(NotificationRow {
+            id: row.id,
+            recipient_id: row.recipient_id,
+            kind: NotificationKind::parse(&row.kind)?,
+            post_id: row.post_id,
+            conversation_id: row.conversation_id,
+            actor_ids: row.actor_ids,
+            actor_count: row.actor_count,
+            event_count: row.event_count,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            position: row.position,
+            read: row.read,
+        })
+    }
 }
 
 /// One thing that happened to `recipient`, caused by `actor`.
@@ -126,33 +143,36 @@ pub async fn fold(
         return Ok(None);
     }
     let new_id = Uuid::now_v7();
-    let row = sqlx::query(&format!(
-        "INSERT INTO notifications AS n \
-             (id, recipient_id, kind, group_key, post_id, conversation_id, actor_ids) \
-         VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::uuid]) \
-         ON CONFLICT (recipient_id, kind, group_key) WHERE read_at IS NULL DO UPDATE SET \
-             actor_ids = (ARRAY[$7::uuid] || array_remove(n.actor_ids, $7::uuid))[1:{KEPT_ACTORS}], \
-             event_count = n.event_count + 1, \
-             updated_at = now(), \
-             position = nextval('notification_position') \
-         RETURNING {COLUMNS}"
-    ))
-    .bind(new_id)
-    .bind(happening.recipient)
-    .bind(happening.kind.as_str())
-    .bind(happening.group_key())
-    .bind(happening.post_id)
-    .bind(happening.conversation_id)
-    .bind(happening.actor)
+    let folded: NotificationRow = sqlx::query_as!(
+        StoredNotification,
+        r#"INSERT INTO notifications AS n
+               (id, recipient_id, kind, group_key, post_id, conversation_id, actor_ids)
+           VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7::uuid])
+           ON CONFLICT (recipient_id, kind, group_key) WHERE read_at IS NULL DO UPDATE SET
+               actor_ids = (ARRAY[$7::uuid] || array_remove(n.actor_ids, $7::uuid))[1:$8],
+               event_count = n.event_count + 1,
+               updated_at = now(),
+               position = nextval('notification_position')
+           RETURNING id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count,
+               event_count, created_at, updated_at, position, read_at IS NOT NULL AS "read!""#,
+        new_id,
+        happening.recipient,
+        happening.kind.as_str(),
+        happening.group_key(),
+        happening.post_id,
+        happening.conversation_id,
+        happening.actor,
+        KEPT_ACTORS,
+    )
     .fetch_one(&mut *tx)
-    .await?;
-    let folded = notification_row(&row)?;
-    let new_actor = sqlx::query(
+    .await?
+    .try_into()?;
+    let new_actor = sqlx::query!(
         "INSERT INTO notification_actors (notification_id, actor_id) VALUES ($1, $2) \
          ON CONFLICT DO NOTHING",
+        folded.id,
+        happening.actor,
     )
-    .bind(folded.id)
-    .bind(happening.actor)
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -161,13 +181,16 @@ pub async fn fold(
     if folded.id == new_id || !new_actor {
         return Ok(Some(folded));
     }
-    let row = sqlx::query(&format!(
-        "UPDATE notifications SET actor_count = actor_count + 1 WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(folded.id)
+    let counted = sqlx::query_as!(
+        StoredNotification,
+        r#"UPDATE notifications SET actor_count = actor_count + 1 WHERE id = $1
+           RETURNING id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count,
+               event_count, created_at, updated_at, position, read_at IS NOT NULL AS "read!""#,
+        folded.id,
+    )
     .fetch_one(&mut *tx)
     .await?;
-    notification_row(&row).map(Some)
+    counted.try_into().map(Some)
 }
 
 /// The recipient's notifications, newest activity first.
@@ -177,23 +200,27 @@ pub async fn page(
     before_position: Option<i64>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM notifications WHERE recipient_id = $1 AND position < $2 \
-         ORDER BY position DESC LIMIT $3"
-    ))
-    .bind(recipient)
-    .bind(before_position.unwrap_or(i64::MAX))
-    .bind(limit)
+    let rows = sqlx::query_as!(
+        StoredNotification,
+        r#"SELECT id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count,
+               event_count, created_at, updated_at, position, read_at IS NOT NULL AS "read!"
+           FROM notifications WHERE recipient_id = $1 AND position < $2
+           ORDER BY position DESC LIMIT $3"#,
+        recipient,
+        before_position.unwrap_or(i64::MAX),
+        limit,
+    )
     .fetch_all(db.statement())
     .await?;
-    rows.iter().map(notification_row).collect()
+    rows.into_iter().map(NotificationRow::try_from).collect()
 }
 
 pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM notifications WHERE recipient_id = $1 AND read_at IS NULL",
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM notifications
+           WHERE recipient_id = $1 AND read_at IS NULL"#,
+        recipient
     )
-    .bind(recipient)
     .fetch_one(db.statement())
     .await
 }
@@ -201,12 +228,12 @@ pub async fn unread_count(db: &Db, recipient: Uuid) -> Result<i64, sqlx::Error> 
 /// Mark the recipient's notifications read (only `ids`, when given). Returns
 /// how many stay unread.
 pub async fn mark_read(db: &Db, recipient: Uuid, ids: Option<&[Uuid]>) -> Result<i64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE notifications SET read_at = now() \
          WHERE recipient_id = $1 AND read_at IS NULL AND ($2::uuid[] IS NULL OR id = ANY($2))",
+        recipient,
+        ids as Option<&[Uuid]>,
     )
-    .bind(recipient)
-    .bind(ids)
     .execute(db.statement())
     .await?;
     unread_count(db, recipient).await
@@ -218,26 +245,26 @@ pub async fn record_post(
     post_id: Uuid,
     author_id: Uuid,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO post_authors (post_id, author_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        post_id,
+        author_id,
     )
-    .bind(post_id)
-    .bind(author_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query_scalar("DELETE FROM pending_likes WHERE post_id = $1 RETURNING user_id")
-        .bind(post_id)
-        .fetch_all(&mut *tx)
-        .await
+    sqlx::query_scalar!(
+        "DELETE FROM pending_likes WHERE post_id = $1 RETURNING user_id",
+        post_id
+    )
+    .fetch_all(&mut *tx)
+    .await
 }
 
 pub async fn forget_post(tx: &mut PgConnection, post_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM post_authors WHERE post_id = $1")
-        .bind(post_id)
+    sqlx::query!("DELETE FROM post_authors WHERE post_id = $1", post_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM pending_likes WHERE post_id = $1")
-        .bind(post_id)
+    sqlx::query!("DELETE FROM pending_likes WHERE post_id = $1", post_id)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -247,10 +274,12 @@ pub async fn post_author(
     tx: &mut PgConnection,
     post_id: Uuid,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT author_id FROM post_authors WHERE post_id = $1")
-        .bind(post_id)
-        .fetch_optional(tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT author_id FROM post_authors WHERE post_id = $1",
+        post_id
+    )
+    .fetch_optional(tx)
+    .await
 }
 
 pub async fn hold_like(
@@ -258,11 +287,11 @@ pub async fn hold_like(
     post_id: Uuid,
     user_id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO pending_likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        post_id,
+        user_id,
     )
-    .bind(post_id)
-    .bind(user_id)
     .execute(tx)
     .await?;
     Ok(())
@@ -273,12 +302,12 @@ pub async fn record_username(
     user_id: Uuid,
     username: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO usernames (username, user_id) VALUES (lower($1), $2) \
          ON CONFLICT (username) DO UPDATE SET user_id = EXCLUDED.user_id",
+        username,
+        user_id,
     )
-    .bind(username)
-    .bind(user_id)
     .execute(tx)
     .await?;
     Ok(())
@@ -289,10 +318,12 @@ pub async fn users_named(
     tx: &mut PgConnection,
     usernames: &[String],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM usernames WHERE username = ANY($1)")
-        .bind(usernames)
-        .fetch_all(tx)
-        .await
+    sqlx::query_scalar!(
+        "SELECT user_id FROM usernames WHERE username = ANY($1)",
+        usernames
+    )
+    .fetch_all(tx)
+    .await
 }
 
 #[cfg(test)]

@@ -26,8 +26,7 @@ impl EventHandler for PostCleanup {
         let Event::PostDeleted(PostDeleted { post_id, .. }) = event else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM likes WHERE post_id = $1")
-            .bind(post_id)
+        sqlx::query!("DELETE FROM likes WHERE post_id = $1", post_id)
             .execute(tx)
             .await?;
         Ok(true)

@@ -6,12 +6,10 @@ use nova_core::connection::PageRequest;
 use nova_core::db::Db;
 use nova_core::events::envelope::{Block, Follow, Mute, PostLiked};
 use nova_core::events::{self, Event};
-use sqlx::Row;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
 use uuid::Uuid;
-
-/// Either of the two has blocked the other.
-const BLOCKED_EITHER_WAY: &str = "EXISTS (SELECT 1 FROM blocks WHERE \
-     (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum FollowOutcome {
@@ -26,20 +24,29 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
         follower_id: follower,
         followee_id: followee,
     });
-    let sql = format!(
+    // Not while either of the two has blocked the other.
+    let insert = sqlx::query!(
         "INSERT INTO follows (follower_id, followee_id, id) SELECT $1, $2, $3 \
-         WHERE NOT {BLOCKED_EITHER_WAY} ON CONFLICT DO NOTHING"
+         WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
+             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) \
+         ON CONFLICT DO NOTHING",
+        follower,
+        followee,
+        Uuid::now_v7(),
     );
-    let ids = [follower, followee, Uuid::now_v7()];
-    if change_with_event(db, &sql, &ids, &followed).await? {
+    if change_with_event(db, insert, &followed).await? {
         return Ok(FollowOutcome::Following);
     }
     // Nothing inserted: already following, or blocked.
-    let blocked: bool = sqlx::query_scalar(&format!("SELECT {BLOCKED_EITHER_WAY}"))
-        .bind(follower)
-        .bind(followee)
-        .fetch_one(db.statement())
-        .await?;
+    let blocked = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
+             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
+           AS "blocked!""#,
+        follower,
+        followee,
+    )
+    .fetch_one(db.statement())
+    .await?;
     Ok(if blocked {
         FollowOutcome::Blocked
     } else {
@@ -47,22 +54,17 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
     })
 }
 
-/// One statement on ids (`$1`, `$2`, ...) and, when it changed a row, its event,
-/// in one transaction. Returns whether it changed a row: a repeated follow or like
-/// changes nothing and tells nobody.
+/// One statement and, when it changed a row, its event, in one transaction.
+/// Returns whether it changed a row: a repeated follow or like changes nothing and
+/// tells nobody.
 async fn change_with_event(
     db: &Db,
-    sql: &str,
-    ids: &[Uuid],
+    statement: Query<'_, Postgres, PgArguments>,
     event: &Event,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    let mut query = sqlx::query(sql);
-    for id in ids {
-        query = query.bind(*id);
-    }
-    let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
+    let changed = statement.execute(&mut *tx).await?.rows_affected() > 0;
     if changed {
         events::enqueue(db, &mut tx, event).await?;
     }
@@ -70,28 +72,17 @@ async fn change_with_event(
     Ok(changed)
 }
 
-/// One statement on a pair of ids (`$1`, `$2`); the idempotent writes below.
-async fn pair_statement(db: &Db, sql: &str, first: Uuid, second: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(sql)
-        .bind(first)
-        .bind(second)
-        .execute(db.statement())
-        .await?;
-    Ok(())
-}
-
 pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sqlx::Error> {
     let unfollowed = Event::Unfollowed(Follow {
         follower_id: follower,
         followee_id: followee,
     });
-    change_with_event(
-        db,
+    let delete = sqlx::query!(
         "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2",
-        &[follower, followee],
-        &unfollowed,
-    )
-    .await?;
+        follower,
+        followee,
+    );
+    change_with_event(db, delete, &unfollowed).await?;
     Ok(())
 }
 
@@ -99,22 +90,22 @@ pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sql
 pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
-    let new_block = sqlx::query(
+    let new_block = sqlx::query!(
         "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        blocker,
+        blocked,
     )
-    .bind(blocker)
-    .bind(blocked)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
     db.count_statement();
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM follows WHERE (follower_id = $1 AND followee_id = $2) \
          OR (follower_id = $2 AND followee_id = $1)",
+        blocker,
+        blocked,
     )
-    .bind(blocker)
-    .bind(blocked)
     .execute(&mut *tx)
     .await?;
     if new_block {
@@ -132,13 +123,12 @@ pub async fn unblock(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::
         blocker_id: blocker,
         blocked_id: blocked,
     });
-    change_with_event(
-        db,
+    let statement = sqlx::query!(
         "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
-        &[blocker, blocked],
-        &unblocked,
-    )
-    .await?;
+        blocker,
+        blocked
+    );
+    change_with_event(db, statement, &unblocked).await?;
     Ok(())
 }
 
@@ -147,13 +137,12 @@ pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> 
         muter_id: muter,
         muted_id: muted,
     });
-    change_with_event(
-        db,
+    let statement = sqlx::query!(
         "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[muter, muted],
-        &event,
-    )
-    .await?;
+        muter,
+        muted
+    );
+    change_with_event(db, statement, &event).await?;
     Ok(())
 }
 
@@ -162,13 +151,12 @@ pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error
         muter_id: muter,
         muted_id: muted,
     });
-    change_with_event(
-        db,
+    let statement = sqlx::query!(
         "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2",
-        &[muter, muted],
-        &event,
-    )
-    .await?;
+        muter,
+        muted
+    );
+    change_with_event(db, statement, &event).await?;
     Ok(())
 }
 
@@ -177,80 +165,73 @@ pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
         user_id: user,
         post_id: post,
     });
-    change_with_event(
-        db,
+    let statement = sqlx::query!(
         "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[post, user],
-        &liked,
-    )
-    .await?;
+        post,
+        user
+    );
+    change_with_event(db, statement, &liked).await?;
     Ok(())
 }
 
 pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
-    pair_statement(
-        db,
+    sqlx::query!(
         "DELETE FROM likes WHERE post_id = $1 AND user_id = $2",
         post,
-        user,
+        user
     )
-    .await
+    .execute(db.statement())
+    .await?;
+    Ok(())
 }
 
-/// `SELECT <key>, count(*) ... GROUP BY <key>` for many keys in one statement;
-/// keys without rows count 0.
-async fn counts(db: &Db, sql: &str, keys: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows = sqlx::query(sql)
-        .bind(keys)
-        .fetch_all(db.statement())
-        .await?;
+/// A count per key (`SELECT <key>, count(*) ... GROUP BY <key>`).
+struct KeyCount {
+    key: Uuid,
+    count: i64,
+}
+
+/// The counts of many keys from one statement; keys without rows count 0.
+fn with_zeros(keys: &[Uuid], rows: Vec<KeyCount>) -> HashMap<Uuid, i64> {
     let mut counts: HashMap<Uuid, i64> = keys.iter().map(|k| (*k, 0)).collect();
-    for row in &rows {
-        counts.insert(row.try_get(0)?, row.try_get(1)?);
-    }
-    Ok(counts)
+    counts.extend(rows.into_iter().map(|row| (row.key, row.count)));
+    counts
 }
 
 pub async fn follower_counts(db: &Db, users: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    counts(
-        db,
-        "SELECT followee_id, count(*) FROM follows WHERE followee_id = ANY($1) GROUP BY followee_id",
-        users,
+    let rows = sqlx::query_as!(
+        KeyCount,
+        r#"SELECT followee_id AS key, count(*) AS "count!" FROM follows
+           WHERE followee_id = ANY($1) GROUP BY followee_id"#,
+        users
     )
-    .await
+    .fetch_all(db.statement())
+    .await?;
+    Ok(with_zeros(users, rows))
 }
 
 pub async fn following_counts(db: &Db, users: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    counts(
-        db,
-        "SELECT follower_id, count(*) FROM follows WHERE follower_id = ANY($1) GROUP BY follower_id",
-        users,
+    let rows = sqlx::query_as!(
+        KeyCount,
+        r#"SELECT follower_id AS key, count(*) AS "count!" FROM follows
+           WHERE follower_id = ANY($1) GROUP BY follower_id"#,
+        users
     )
-    .await
+    .fetch_all(db.statement())
+    .await?;
+    Ok(with_zeros(users, rows))
 }
 
 pub async fn like_counts(db: &Db, posts: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    counts(
-        db,
-        "SELECT post_id, count(*) FROM likes WHERE post_id = ANY($1) GROUP BY post_id",
-        posts,
+    let rows = sqlx::query_as!(
+        KeyCount,
+        r#"SELECT post_id AS key, count(*) AS "count!" FROM likes
+           WHERE post_id = ANY($1) GROUP BY post_id"#,
+        posts
     )
-    .await
-}
-
-/// Which of `targets` a viewer relates to, by one of the viewer-state queries.
-async fn subset(
-    db: &Db,
-    sql: &str,
-    viewer: Uuid,
-    targets: &[Uuid],
-) -> Result<HashSet<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(sql)
-        .bind(viewer)
-        .bind(targets)
-        .fetch_all(db.statement())
-        .await
-        .map(|ids: Vec<Uuid>| ids.into_iter().collect())
+    .fetch_all(db.statement())
+    .await?;
+    Ok(with_zeros(posts, rows))
 }
 
 pub async fn followed_by(
@@ -258,13 +239,14 @@ pub async fn followed_by(
     viewer: Uuid,
     users: &[Uuid],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
-    subset(
-        db,
+    let ids = sqlx::query_scalar!(
         "SELECT followee_id FROM follows WHERE follower_id = $1 AND followee_id = ANY($2)",
         viewer,
-        users,
+        users
     )
-    .await
+    .fetch_all(db.statement())
+    .await?;
+    Ok(ids.into_iter().collect())
 }
 
 pub async fn blocked_by(
@@ -272,23 +254,25 @@ pub async fn blocked_by(
     viewer: Uuid,
     users: &[Uuid],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
-    subset(
-        db,
+    let ids = sqlx::query_scalar!(
         "SELECT blocked_id FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)",
         viewer,
-        users,
+        users
     )
-    .await
+    .fetch_all(db.statement())
+    .await?;
+    Ok(ids.into_iter().collect())
 }
 
 pub async fn liked_by(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
-    subset(
-        db,
+    let ids = sqlx::query_scalar!(
         "SELECT post_id FROM likes WHERE user_id = $1 AND post_id = ANY($2)",
         viewer,
-        posts,
+        posts
     )
-    .await
+    .fetch_all(db.statement())
+    .await?;
+    Ok(ids.into_iter().collect())
 }
 
 /// Which side of a follow a page lists.
@@ -308,37 +292,62 @@ pub async fn follow_pages(
     parents: &[Uuid],
     page: PageRequest,
 ) -> Result<HashMap<Uuid, Vec<(Uuid, Uuid)>>, sqlx::Error> {
-    let (parent_column, other_column) = match side {
-        FollowSide::Followers => ("followee_id", "follower_id"),
-        FollowSide::Following => ("follower_id", "followee_id"),
+    let rows = match side {
+        FollowSide::Followers => {
+            sqlx::query_as!(
+                FollowRow,
+                r#"SELECT parent.id AS "parent!", f.id AS "id!", f.other AS "other!"
+                   FROM unnest($1::uuid[]) AS parent (id)
+                   CROSS JOIN LATERAL (
+                     SELECT id, follower_id AS other FROM follows
+                     WHERE followee_id = parent.id AND ($2::uuid IS NULL OR id < $2)
+                     ORDER BY id DESC LIMIT $3) f"#,
+                parents,
+                page.after,
+                page.limit(),
+            )
+            .fetch_all(db.statement())
+            .await?
+        }
+        FollowSide::Following => {
+            sqlx::query_as!(
+                FollowRow,
+                r#"SELECT parent.id AS "parent!", f.id AS "id!", f.other AS "other!"
+                   FROM unnest($1::uuid[]) AS parent (id)
+                   CROSS JOIN LATERAL (
+                     SELECT id, followee_id AS other FROM follows
+                     WHERE follower_id = parent.id AND ($2::uuid IS NULL OR id < $2)
+                     ORDER BY id DESC LIMIT $3) f"#,
+                parents,
+                page.after,
+                page.limit(),
+            )
+            .fetch_all(db.statement())
+            .await?
+        }
     };
-    let rows = sqlx::query(&format!(
-        "SELECT parent.id AS parent, f.id, f.other FROM unnest($1::uuid[]) AS parent (id) \
-         CROSS JOIN LATERAL ( \
-           SELECT id, {other_column} AS other FROM follows \
-           WHERE {parent_column} = parent.id AND ($2::uuid IS NULL OR id < $2) \
-           ORDER BY id DESC LIMIT $3) f"
-    ))
-    .bind(parents)
-    .bind(page.after)
-    .bind(page.limit())
-    .fetch_all(db.statement())
-    .await?;
     let mut pages: HashMap<Uuid, Vec<(Uuid, Uuid)>> = HashMap::new();
-    for row in &rows {
+    for row in rows {
         pages
-            .entry(row.try_get("parent")?)
+            .entry(row.parent)
             .or_default()
-            .push((row.try_get("id")?, row.try_get("other")?));
+            .push((row.id, row.other));
     }
     Ok(pages)
+}
+
+/// A follow in a page: the parent it is listed under, its id, the other user.
+struct FollowRow {
+    parent: Uuid,
+    id: Uuid,
+    other: Uuid,
 }
 
 /// People followed by people the viewer follows, most shared follows first,
 /// excluding the viewer, whom they follow already, whom they muted, and blocks
 /// either way.
 pub async fn suggested_users(db: &Db, viewer: Uuid, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT f2.followee_id FROM follows f1 \
          JOIN follows f2 ON f2.follower_id = f1.followee_id \
          WHERE f1.follower_id = $1 AND f2.followee_id <> $1 \
@@ -347,9 +356,9 @@ pub async fn suggested_users(db: &Db, viewer: Uuid, limit: i64) -> Result<Vec<Uu
            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $1 AND b.blocked_id = f2.followee_id) \
                                                   OR (b.blocker_id = f2.followee_id AND b.blocked_id = $1)) \
          GROUP BY f2.followee_id ORDER BY count(*) DESC, f2.followee_id LIMIT $2",
+        viewer,
+        limit,
     )
-    .bind(viewer)
-    .bind(limit)
     .fetch_all(db.statement())
     .await
 }
@@ -371,19 +380,55 @@ pub async fn export_pairs(
     after: Option<(Uuid, Uuid)>,
     limit: i64,
 ) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
-    let (table, a, b) = match relation {
-        Relation::Follows => ("follows", "follower_id", "followee_id"),
-        Relation::Blocks => ("blocks", "blocker_id", "blocked_id"),
-        Relation::Mutes => ("mutes", "muter_id", "muted_id"),
-    };
     let (after_a, after_b) = after.unzip();
-    sqlx::query_as(&format!(
-        "SELECT {a}, {b} FROM {table} \
-         WHERE $1::uuid IS NULL OR ({a}, {b}) > ($1, $2) ORDER BY {a}, {b} LIMIT $3"
-    ))
-    .bind(after_a)
-    .bind(after_b)
-    .bind(limit)
-    .fetch_all(db.background_pool())
-    .await
+    // One statement per table: a table name cannot be a parameter.
+    let pool = db.background_pool();
+    let pairs = match relation {
+        Relation::Follows => {
+            sqlx::query_as!(
+                Pair,
+                "SELECT follower_id AS a, followee_id AS b FROM follows \
+                 WHERE $1::uuid IS NULL OR (follower_id, followee_id) > ($1, $2) \
+                 ORDER BY follower_id, followee_id LIMIT $3",
+                after_a,
+                after_b,
+                limit,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        Relation::Blocks => {
+            sqlx::query_as!(
+                Pair,
+                "SELECT blocker_id AS a, blocked_id AS b FROM blocks \
+                 WHERE $1::uuid IS NULL OR (blocker_id, blocked_id) > ($1, $2) \
+                 ORDER BY blocker_id, blocked_id LIMIT $3",
+                after_a,
+                after_b,
+                limit,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        Relation::Mutes => {
+            sqlx::query_as!(
+                Pair,
+                "SELECT muter_id AS a, muted_id AS b FROM mutes \
+                 WHERE $1::uuid IS NULL OR (muter_id, muted_id) > ($1, $2) \
+                 ORDER BY muter_id, muted_id LIMIT $3",
+                after_a,
+                after_b,
+                limit,
+            )
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(pairs.into_iter().map(|pair| (pair.a, pair.b)).collect())
+}
+
+/// Two user ids of a relation, in the relation's column order.
+struct Pair {
+    a: Uuid,
+    b: Uuid,
 }
