@@ -1,10 +1,12 @@
 //! SQL of `nova_feed`. Reads a request causes are counted through the `Db`;
 //! the consumer's writes and reads (background work) are not.
 //!
-//! One rule decides what a viewer's feed may show, written once in
-//! [`MAY_SEE`]: the viewer's own posts, and posts of accounts the viewer follows
-//! that neither blocked the other and the viewer did not mute. Fan-out, rebuilds
-//! and every page apply it.
+//! One rule decides what a viewer's feed may show: the viewer's own posts, and
+//! posts of accounts the viewer follows that neither blocked the other and the
+//! viewer did not mute. The second half is written once, as the view
+//! `followed_visible` (`migrations/feed/0002_followed_visible.sql`); fan-out,
+//! rebuilds and every page below apply it as
+//! `p.author_id = <viewer> OR EXISTS (SELECT 1 FROM followed_visible v …)`.
 
 use std::collections::HashSet;
 
@@ -12,13 +14,6 @@ use chrono::{DateTime, Utc};
 use nova_core::db::Db;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-/// SQL condition: viewer `$1` may see posts of the author in column `p.author_id`.
-const MAY_SEE: &str = "(p.author_id = $1 OR (\
-     EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id) \
-     AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = $1 AND b.blocked_id = p.author_id) \
-                                            OR (b.blocker_id = p.author_id AND b.blocked_id = $1)) \
-     AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = p.author_id)))";
 
 // ---- The consumer's writes (inside its transaction) ----
 
@@ -28,13 +23,13 @@ pub async fn record_post(
     author: Uuid,
     created_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO posts (post_id, author_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
+        post,
+        author,
+        created_at,
     )
-    .bind(post)
-    .bind(author)
-    .bind(created_at)
     .execute(tx)
     .await?;
     Ok(())
@@ -47,12 +42,12 @@ pub async fn tombstone_post(
     post: Uuid,
     author: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO posts (post_id, author_id, created_at, deleted) VALUES ($1, $2, now(), true) \
          ON CONFLICT (post_id) DO UPDATE SET deleted = true",
+        post,
+        author,
     )
-    .bind(post)
-    .bind(author)
     .execute(tx)
     .await?;
     Ok(())
@@ -64,14 +59,14 @@ pub async fn add_follow(
     follower: Uuid,
     followee: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH added AS (INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) \
                         ON CONFLICT DO NOTHING RETURNING followee_id) \
          INSERT INTO authors (user_id, follower_count) SELECT followee_id, 1 FROM added \
          ON CONFLICT (user_id) DO UPDATE SET follower_count = authors.follower_count + 1",
+        follower,
+        followee,
     )
-    .bind(follower)
-    .bind(followee)
     .execute(tx)
     .await?;
     Ok(())
@@ -83,14 +78,14 @@ pub async fn remove_follow(
     follower: Uuid,
     followee: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH removed AS (DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 \
                           RETURNING followee_id) \
          UPDATE authors SET follower_count = follower_count - 1 \
          WHERE user_id IN (SELECT followee_id FROM removed)",
+        follower,
+        followee,
     )
-    .bind(follower)
-    .bind(followee)
     .execute(tx)
     .await?;
     Ok(())
@@ -102,11 +97,11 @@ pub async fn add_block(
     blocker: Uuid,
     blocked: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        blocker,
+        blocked,
     )
-    .bind(blocker)
-    .bind(blocked)
     .execute(&mut *tx)
     .await?;
     remove_follow(tx, blocker, blocked).await?;
@@ -118,20 +113,24 @@ pub async fn remove_block(
     blocker: Uuid,
     blocked: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2")
-        .bind(blocker)
-        .bind(blocked)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
+        blocker,
+        blocked,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
 pub async fn add_mute(tx: &mut PgConnection, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(muter)
-        .bind(muted)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        muter,
+        muted,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -140,11 +139,13 @@ pub async fn remove_mute(
     muter: Uuid,
     muted: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2")
-        .bind(muter)
-        .bind(muted)
-        .execute(tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2",
+        muter,
+        muted,
+    )
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -168,31 +169,32 @@ pub async fn fan_out(
     fan_out_limit: i64,
     inactive_days: i64,
 ) -> Result<Option<FanOut>, sqlx::Error> {
-    let author: Option<Uuid> =
-        sqlx::query_scalar("SELECT author_id FROM posts WHERE post_id = $1 AND NOT deleted")
-            .bind(post)
-            .fetch_optional(pool)
-            .await?;
+    let author = sqlx::query_scalar!(
+        "SELECT author_id FROM posts WHERE post_id = $1 AND NOT deleted",
+        post
+    )
+    .fetch_optional(pool)
+    .await?;
     let Some(author) = author else {
         return Ok(None);
     };
-    let follower_count: i64 = sqlx::query_scalar(
-        "SELECT coalesce((SELECT follower_count FROM authors WHERE user_id = $1), 0)::bigint",
+    let follower_count = sqlx::query_scalar!(
+        r#"SELECT coalesce((SELECT follower_count FROM authors WHERE user_id = $1), 0)::bigint
+           AS "count!""#,
+        author
     )
-    .bind(author)
     .fetch_one(pool)
     .await?;
-    // MAY_SEE with each follower as the viewer; $1 is the author here.
-    let followers: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "SELECT f0.follower_id FROM follows f0 \
-         JOIN readers r ON r.user_id = f0.follower_id \
-              AND r.last_read_at > now() - make_interval(days => $2) \
-         CROSS JOIN LATERAL (SELECT $1::uuid AS author_id) p \
-         WHERE f0.followee_id = $1 AND {}",
-        MAY_SEE.replace("$1", "f0.follower_id")
-    ))
-    .bind(author)
-    .bind(i32::try_from(inactive_days).unwrap_or(i32::MAX))
+    // The visibility rule with each follower as the viewer (an author does not
+    // follow themselves, so the own-posts half never applies).
+    let followers = sqlx::query_scalar!(
+        r#"SELECT v.viewer_id AS "viewer_id!" FROM followed_visible v
+           JOIN readers r ON r.user_id = v.viewer_id
+                AND r.last_read_at > now() - make_interval(days => $2)
+           WHERE v.author_id = $1"#,
+        author,
+        i32::try_from(inactive_days).unwrap_or(i32::MAX),
+    )
     .fetch_all(pool)
     .await?;
     Ok(Some(FanOut {
@@ -204,19 +206,23 @@ pub async fn fan_out(
 
 /// Everyone following `author` (a deleted post leaves all their timelines).
 pub async fn followers(pool: &PgPool, author: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT follower_id FROM follows WHERE followee_id = $1")
-        .bind(author)
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar!(
+        "SELECT follower_id FROM follows WHERE followee_id = $1",
+        author
+    )
+    .fetch_all(pool)
+    .await
 }
 
-/// Whether `viewer` may see `author`'s posts now, by [`MAY_SEE`].
+/// Whether `viewer` may see `author`'s posts now, by the visibility rule.
 pub async fn may_see(pool: &PgPool, viewer: Uuid, author: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(&format!(
-        "SELECT {MAY_SEE} FROM (SELECT $2::uuid AS author_id) p"
-    ))
-    .bind(viewer)
-    .bind(author)
+    sqlx::query_scalar!(
+        r#"SELECT ($2::uuid = $1::uuid OR EXISTS (SELECT 1 FROM followed_visible v
+                                                WHERE v.viewer_id = $1 AND v.author_id = $2))
+           AS "may_see!""#,
+        viewer,
+        author,
+    )
     .fetch_one(pool)
     .await
 }
@@ -230,16 +236,18 @@ pub async fn posts_to_backfill(
     fan_out_limit: i64,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(&format!(
+    sqlx::query_scalar!(
         "SELECT p.post_id FROM posts p \
-         WHERE p.author_id = $2 AND NOT p.deleted AND {MAY_SEE} \
-           AND coalesce((SELECT follower_count FROM authors WHERE user_id = $2), 0) < $3 \
-         ORDER BY p.post_id DESC LIMIT $4"
-    ))
-    .bind(viewer)
-    .bind(author)
-    .bind(fan_out_limit)
-    .bind(limit)
+         WHERE p.author_id = $2 AND NOT p.deleted \
+           AND (p.author_id = $1 OR EXISTS (SELECT 1 FROM followed_visible v \
+                                           WHERE v.viewer_id = $1 AND v.author_id = p.author_id)) \
+           AND coalesce((SELECT follower_count FROM authors WHERE user_id = $2), 0) < $3::bigint \
+         ORDER BY p.post_id DESC LIMIT $4",
+        viewer,
+        author,
+        fan_out_limit,
+        limit,
+    )
     .fetch_all(pool)
     .await
 }
@@ -250,11 +258,13 @@ pub async fn posts_by_authors_among(
     posts: &[Uuid],
     authors: &[Uuid],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT post_id FROM posts WHERE post_id = ANY($1) AND author_id = ANY($2)")
-        .bind(posts)
-        .bind(authors)
-        .fetch_all(pool)
-        .await
+    sqlx::query_scalar!(
+        "SELECT post_id FROM posts WHERE post_id = ANY($1) AND author_id = ANY($2)",
+        posts,
+        authors,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 // ---- Reads a feed request causes (counted) ----
@@ -262,14 +272,14 @@ pub async fn posts_by_authors_among(
 /// Record that `viewer` opened the feed now; returns when they did before
 /// (`None` the first time). Written at most once a minute per viewer.
 pub async fn touch_reader(db: &Db, viewer: Uuid) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "WITH before AS (SELECT last_read_at FROM readers WHERE user_id = $1), \
               touched AS (INSERT INTO readers (user_id, last_read_at) VALUES ($1, now()) \
                           ON CONFLICT (user_id) DO UPDATE SET last_read_at = now() \
                           WHERE readers.last_read_at < now() - interval '1 minute') \
          SELECT (SELECT last_read_at FROM before)",
+        viewer
     )
-    .bind(viewer)
     .fetch_one(db.statement())
     .await
 }
@@ -282,16 +292,18 @@ pub async fn timeline_source(
     fan_out_limit: i64,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(&format!(
+    sqlx::query_scalar!(
         "SELECT p.post_id FROM posts p \
-         WHERE NOT p.deleted AND {MAY_SEE} \
+         WHERE NOT p.deleted \
+           AND (p.author_id = $1 OR EXISTS (SELECT 1 FROM followed_visible v \
+                                           WHERE v.viewer_id = $1 AND v.author_id = p.author_id)) \
            AND (p.author_id = $1 OR coalesce((SELECT follower_count FROM authors a \
-                                              WHERE a.user_id = p.author_id), 0) < $2) \
-         ORDER BY p.post_id DESC LIMIT $3"
-    ))
-    .bind(viewer)
-    .bind(fan_out_limit)
-    .bind(limit)
+                                              WHERE a.user_id = p.author_id), 0) < $2::bigint) \
+         ORDER BY p.post_id DESC LIMIT $3",
+        viewer,
+        fan_out_limit,
+        limit,
+    )
     .fetch_all(db.statement())
     .await
 }
@@ -305,31 +317,33 @@ pub async fn posts_of_followed_above_limit(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT p.post_id FROM follows f \
-         JOIN authors a ON a.user_id = f.followee_id AND a.follower_count >= $2 \
-         CROSS JOIN LATERAL (SELECT post_id FROM posts \
-                             WHERE author_id = f.followee_id AND NOT deleted \
-                               AND ($3::uuid IS NULL OR post_id < $3) \
-                             ORDER BY post_id DESC LIMIT $4) p \
-         WHERE f.follower_id = $1 ORDER BY p.post_id DESC LIMIT $4",
+    sqlx::query_scalar!(
+        r#"SELECT p.post_id AS "post_id!" FROM follows f
+         JOIN authors a ON a.user_id = f.followee_id AND a.follower_count >= $2::bigint
+         CROSS JOIN LATERAL (SELECT post_id FROM posts
+                             WHERE author_id = f.followee_id AND NOT deleted
+                               AND ($3::uuid IS NULL OR post_id < $3)
+                             ORDER BY post_id DESC LIMIT $4) p
+         WHERE f.follower_id = $1 ORDER BY p.post_id DESC LIMIT $4"#,
+        viewer,
+        fan_out_limit,
+        before,
+        limit,
     )
-    .bind(viewer)
-    .bind(fan_out_limit)
-    .bind(before)
-    .bind(limit)
     .fetch_all(db.statement())
     .await
 }
 
-/// Which of `posts` the viewer may see now (not deleted, by [`MAY_SEE`]): the
+/// Which of `posts` the viewer may see now (not deleted, by the visibility rule): the
 /// read-time check that makes Redis a cache of candidates, never the rule.
 pub async fn visible(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
-        "SELECT p.post_id FROM posts p WHERE p.post_id = ANY($2) AND NOT p.deleted AND {MAY_SEE}"
-    ))
-    .bind(viewer)
-    .bind(posts)
+    let ids = sqlx::query_scalar!(
+        "SELECT p.post_id FROM posts p WHERE p.post_id = ANY($2) AND NOT p.deleted \
+           AND (p.author_id = $1 OR EXISTS (SELECT 1 FROM followed_visible v \
+                                           WHERE v.viewer_id = $1 AND v.author_id = p.author_id))",
+        viewer,
+        posts,
+    )
     .fetch_all(db.statement())
     .await?;
     Ok(ids.into_iter().collect())
@@ -344,20 +358,29 @@ pub async fn insert_pairs(
     first: &[Uuid],
     second: &[Uuid],
 ) -> Result<(), sqlx::Error> {
-    let (table, a, b) = match relation {
-        "follows" => ("follows", "follower_id", "followee_id"),
-        "blocks" => ("blocks", "blocker_id", "blocked_id"),
-        "mutes" => ("mutes", "muter_id", "muted_id"),
+    // One statement per table: a table name cannot be a parameter.
+    let statement = match relation {
+        "follows" => sqlx::query!(
+            "INSERT INTO follows (follower_id, followee_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            first,
+            second,
+        ),
+        "blocks" => sqlx::query!(
+            "INSERT INTO blocks (blocker_id, blocked_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            first,
+            second,
+        ),
+        "mutes" => sqlx::query!(
+            "INSERT INTO mutes (muter_id, muted_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING",
+            first,
+            second,
+        ),
         other => return Err(sqlx::Error::Protocol(format!("unknown relation {other}"))),
     };
-    sqlx::query(&format!(
-        "INSERT INTO {table} ({a}, {b}) SELECT * FROM unnest($1::uuid[], $2::uuid[]) \
-         ON CONFLICT DO NOTHING"
-    ))
-    .bind(first)
-    .bind(second)
-    .execute(pool)
-    .await?;
+    statement.execute(pool).await?;
     Ok(())
 }
 
@@ -368,13 +391,13 @@ pub async fn insert_posts(
     authors: &[Uuid],
     created: &[DateTime<Utc>],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO posts (post_id, author_id, created_at) \
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) ON CONFLICT DO NOTHING",
+        ids,
+        authors,
+        created,
     )
-    .bind(ids)
-    .bind(authors)
-    .bind(created)
     .execute(pool)
     .await?;
     Ok(())
@@ -382,7 +405,7 @@ pub async fn insert_posts(
 
 /// Recount every author's followers from `follows` (after a backfill).
 pub async fn recount_followers(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO authors (user_id, follower_count) \
          SELECT followee_id, count(*) FROM follows GROUP BY followee_id \
          ON CONFLICT (user_id) DO UPDATE SET follower_count = excluded.follower_count",

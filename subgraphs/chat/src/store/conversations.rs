@@ -11,23 +11,25 @@ pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<Conversation
     let pair = format!("{low}:{high}");
     let mut tx = db.begin().await?;
     db.count_statement();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO conversations (id, kind, direct_pair, created_by) \
          VALUES ($1, 'direct', $2, $3) ON CONFLICT (direct_pair) DO NOTHING",
+        Uuid::now_v7(),
+        pair,
+        me,
     )
-    .bind(Uuid::now_v7())
-    .bind(&pair)
-    .bind(me)
     .execute(&mut *tx)
     .await?;
     db.count_statement();
-    let row = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE c.direct_pair = $1"
-    ))
-    .bind(&pair)
+    let conversation = sqlx::query_as!(
+        ConversationRow,
+        r#"SELECT c.id, c.kind = 'group' AS "is_group!", c.title, c.created_at, c.last_activity_at,
+               c.last_seq, c.activity
+           FROM conversations c WHERE c.direct_pair = $1"#,
+        pair
+    )
     .fetch_one(&mut *tx)
     .await?;
-    let conversation = conversation_row(&row)?;
     // Both are members again, even if one had left.
     add_member_rows(db, &mut tx, conversation.id, &[me, other]).await?;
     tx.commit().await?;
@@ -48,16 +50,18 @@ pub async fn create_group(
     everyone.extend(members.iter().filter(|m| **m != me));
     let mut tx = db.begin().await?;
     db.count_statement();
-    let row = sqlx::query(&format!(
-        "INSERT INTO conversations AS c (id, kind, title, created_by) VALUES ($1, 'group', $2, $3) \
-         RETURNING {CONVERSATION_COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(title)
-    .bind(me)
+    let conversation = sqlx::query_as!(
+        ConversationRow,
+        r#"INSERT INTO conversations AS c (id, kind, title, created_by)
+           VALUES ($1, 'group', $2, $3)
+           RETURNING c.id, c.kind = 'group' AS "is_group!", c.title, c.created_at, c.last_activity_at,
+               c.last_seq, c.activity"#,
+        Uuid::now_v7(),
+        title,
+        me,
+    )
     .fetch_one(&mut *tx)
     .await?;
-    let conversation = conversation_row(&row)?;
     add_member_rows(db, &mut tx, conversation.id, &everyone).await?;
     tx.commit().await?;
     Ok(conversation)
@@ -77,28 +81,30 @@ pub async fn add_members(
     }
     let mut tx = db.begin().await?;
     db.count_statement();
-    let row = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN conversation_members cm ON cm.conversation_id = c.id \
-         WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL \
-         FOR UPDATE OF c"
-    ))
-    .bind(conversation_id)
-    .bind(me)
+    let conversation = sqlx::query_as!(
+        ConversationRow,
+        r#"SELECT c.id, c.kind = 'group' AS "is_group!", c.title, c.created_at, c.last_activity_at,
+               c.last_seq, c.activity
+           FROM conversations c
+           JOIN conversation_members cm ON cm.conversation_id = c.id
+           WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL
+           FOR UPDATE OF c"#,
+        conversation_id,
+        me,
+    )
     .fetch_optional(&mut *tx)
-    .await?;
-    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
-    let conversation = conversation_row(&row)?;
+    .await?
+    .ok_or(ChatError::Refused(Refusal::NotMember))?;
     if !conversation.is_group {
         return Err(Refusal::NotAGroup.into());
     }
     add_member_rows(db, &mut tx, conversation_id, members).await?;
     db.count_statement();
-    let size: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM conversation_members \
-         WHERE conversation_id = $1 AND left_at IS NULL",
+    let size = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM conversation_members
+           WHERE conversation_id = $1 AND left_at IS NULL"#,
+        conversation_id
     )
-    .bind(conversation_id)
     .fetch_one(&mut *tx)
     .await?;
     if size > MAX_GROUP_MEMBERS {
@@ -118,13 +124,13 @@ async fn add_member_rows(
     users: &[Uuid],
 ) -> Result<(), sqlx::Error> {
     db.count_statement();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO conversation_members (conversation_id, user_id) \
          SELECT $1, unnest($2::uuid[]) \
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET left_at = NULL",
+        conversation_id,
+        users,
     )
-    .bind(conversation_id)
-    .bind(users)
     .execute(tx)
     .await?;
     Ok(())
@@ -134,14 +140,14 @@ async fn add_member_rows(
 /// direct one).
 /// Returns the conversation's newest `seq` (for the live event).
 pub async fn leave(db: &Db, conversation_id: Uuid, me: Uuid) -> Result<i64, ChatError> {
-    let last_seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversation_members cm SET left_at = now() FROM conversations c \
-         WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
-           AND cm.left_at IS NULL \
-         RETURNING c.last_seq",
+    let last_seq = sqlx::query_scalar!(
+        r#"UPDATE conversation_members cm SET left_at = now() FROM conversations c
+           WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2
+             AND cm.left_at IS NULL
+           RETURNING c.last_seq AS "last_seq!""#,
+        conversation_id,
+        me,
     )
-    .bind(conversation_id)
-    .bind(me)
     .fetch_optional(db.statement())
     .await?;
     last_seq.ok_or(ChatError::Refused(Refusal::NotMember))
@@ -153,17 +159,19 @@ pub async fn member_conversation(
     conversation_id: Uuid,
     user: Uuid,
 ) -> Result<ConversationRow, ChatError> {
-    let row = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN conversation_members cm ON cm.conversation_id = c.id \
-         WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL"
-    ))
-    .bind(conversation_id)
-    .bind(user)
+    sqlx::query_as!(
+        ConversationRow,
+        r#"SELECT c.id, c.kind = 'group' AS "is_group!", c.title, c.created_at, c.last_activity_at,
+               c.last_seq, c.activity
+           FROM conversations c
+           JOIN conversation_members cm ON cm.conversation_id = c.id
+           WHERE c.id = $1 AND cm.user_id = $2 AND cm.left_at IS NULL"#,
+        conversation_id,
+        user,
+    )
     .fetch_optional(db.statement())
-    .await?;
-    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
-    Ok(conversation_row(&row)?)
+    .await?
+    .ok_or(ChatError::Refused(Refusal::NotMember))
 }
 
 /// The caller's conversations, most recently active first.
@@ -173,18 +181,20 @@ pub async fn conversations_page(
     before_activity: Option<i64>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations c \
-         JOIN conversation_members cm ON cm.conversation_id = c.id \
-         WHERE cm.user_id = $1 AND cm.left_at IS NULL AND c.activity < $2 \
-         ORDER BY c.activity DESC LIMIT $3"
-    ))
-    .bind(user)
-    .bind(before_activity.unwrap_or(i64::MAX))
-    .bind(limit)
+    sqlx::query_as!(
+        ConversationRow,
+        r#"SELECT c.id, c.kind = 'group' AS "is_group!", c.title, c.created_at, c.last_activity_at,
+               c.last_seq, c.activity
+           FROM conversations c
+           JOIN conversation_members cm ON cm.conversation_id = c.id
+           WHERE cm.user_id = $1 AND cm.left_at IS NULL AND c.activity < $2
+           ORDER BY c.activity DESC LIMIT $3"#,
+        user,
+        before_activity.unwrap_or(i64::MAX),
+        limit,
+    )
     .fetch_all(db.statement())
-    .await?;
-    rows.iter().map(conversation_row).collect()
+    .await
 }
 
 /// Current members per conversation, in the order they joined.
@@ -192,19 +202,19 @@ pub async fn members(
     db: &Db,
     conversations: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query!(
         "SELECT conversation_id, user_id FROM conversation_members \
          WHERE conversation_id = ANY($1) AND left_at IS NULL ORDER BY joined_at, user_id",
+        conversations
     )
-    .bind(conversations)
     .fetch_all(db.statement())
     .await?;
     let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for row in rows {
         members
-            .entry(row.try_get("conversation_id")?)
+            .entry(row.conversation_id)
             .or_default()
-            .push(row.try_get("user_id")?);
+            .push(row.user_id);
     }
     Ok(members)
 }

@@ -47,16 +47,18 @@ async fn sent_before(
     sender: Uuid,
     client_message_id: &str,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m \
-         WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"
-    ))
-    .bind(conversation_id)
-    .bind(sender)
-    .bind(client_message_id)
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body_ciphertext AS ciphertext,
+               m.body_nonce AS nonce, m.key_version, m.client_message_id, m.sent_at
+           FROM messages m
+           WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"#,
+        conversation_id,
+        sender,
+        client_message_id,
+    )
     .fetch_optional(db.statement())
-    .await?;
-    row.map(|row| message_row(&row)).transpose()
+    .await
 }
 
 async fn insert_message(
@@ -71,28 +73,22 @@ async fn insert_message(
     // Members, and whether a block stands between the sender and anyone of a
     // direct conversation. Locks nothing yet.
     db.count_statement();
-    let members = sqlx::query(
-        "SELECT cm.user_id, c.kind, \
-         EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = cm.user_id AND b.blocked_id = $2) \
-                 OR (b.blocker_id = $2 AND b.blocked_id = cm.user_id)) AS blocked \
-         FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id \
-         WHERE cm.conversation_id = $1 AND cm.left_at IS NULL",
+    let members = sqlx::query!(
+        r#"SELECT cm.user_id, c.kind,
+             EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = cm.user_id AND b.blocked_id = $2)
+                     OR (b.blocker_id = $2 AND b.blocked_id = cm.user_id)) AS "blocked!"
+           FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
+           WHERE cm.conversation_id = $1 AND cm.left_at IS NULL"#,
+        conversation_id,
+        sender,
     )
-    .bind(conversation_id)
-    .bind(sender)
     .fetch_all(&mut *tx)
     .await?;
     // (user, conversation kind, blocked either way with the sender) per member.
-    let members = members
-        .iter()
-        .map(|m| {
-            Ok((
-                m.try_get::<Uuid, _>("user_id")?,
-                m.try_get::<String, _>("kind")?,
-                m.try_get::<bool, _>("blocked")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let members: Vec<(Uuid, String, bool)> = members
+        .into_iter()
+        .map(|m| (m.user_id, m.kind, m.blocked))
+        .collect();
     if !members.iter().any(|(user, _, _)| *user == sender) {
         return Err(Refusal::NotMember.into());
     }
@@ -111,40 +107,42 @@ async fn insert_message(
     // The row lock on the conversation orders concurrent sends: each gets the
     // next number, with no gaps (a rolled-back send gives its number back).
     db.count_statement();
-    let seq: i64 = sqlx::query_scalar(
+    let seq = sqlx::query_scalar!(
         "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = now(), \
          activity = nextval('conversation_activity') WHERE id = $1 RETURNING last_seq",
+        conversation_id
     )
-    .bind(conversation_id)
     .fetch_one(&mut *tx)
     .await?;
     let message_id = Uuid::now_v7();
     let sealed = cipher.seal(conversation_id, message_id, body);
     db.count_statement();
-    let row = sqlx::query(&format!(
-        "INSERT INTO messages AS m (id, conversation_id, seq, sender_id, body_ciphertext, \
-         body_nonce, key_version, client_message_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         RETURNING {MESSAGE_COLUMNS}"
-    ))
-    .bind(message_id)
-    .bind(conversation_id)
-    .bind(seq)
-    .bind(sender)
-    .bind(&sealed.ciphertext)
-    .bind(&sealed.nonce)
-    .bind(sealed.key_version)
-    .bind(client_message_id)
+    let message = sqlx::query_as!(
+        MessageRow,
+        r#"INSERT INTO messages AS m (id, conversation_id, seq, sender_id, body_ciphertext,
+             body_nonce, key_version, client_message_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING m.id, m.conversation_id, m.seq, m.sender_id, m.body_ciphertext AS ciphertext,
+               m.body_nonce AS nonce, m.key_version, m.client_message_id, m.sent_at"#,
+        message_id,
+        conversation_id,
+        seq,
+        sender,
+        sealed.ciphertext,
+        sealed.nonce,
+        sealed.key_version,
+        client_message_id,
+    )
     .fetch_one(&mut *tx)
     .await?;
-    let message = message_row(&row)?;
     db.count_statement();
-    sqlx::query(
+    sqlx::query!(
         "UPDATE conversation_members SET last_read_seq = GREATEST(last_read_seq, $3) \
          WHERE conversation_id = $1 AND user_id = $2",
+        conversation_id,
+        sender,
+        seq,
     )
-    .bind(conversation_id)
-    .bind(sender)
-    .bind(seq)
     .execute(&mut *tx)
     .await?;
     let event = Event::MessageSent(MessageSent {
@@ -171,21 +169,32 @@ pub async fn mark_read(
     reader: Uuid,
     up_to: i64,
 ) -> Result<(i64, ConversationRow), ChatError> {
-    let row = sqlx::query(&format!(
-        "UPDATE conversation_members cm \
-         SET last_read_seq = GREATEST(cm.last_read_seq, LEAST($3, c.last_seq)) \
-         FROM conversations c \
-         WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2 \
-           AND cm.left_at IS NULL \
-         RETURNING cm.last_read_seq, {CONVERSATION_COLUMNS}"
-    ))
-    .bind(conversation_id)
-    .bind(reader)
-    .bind(up_to)
+    let row = sqlx::query!(
+        r#"UPDATE conversation_members cm
+           SET last_read_seq = GREATEST(cm.last_read_seq, LEAST($3, c.last_seq))
+           FROM conversations c
+           WHERE c.id = cm.conversation_id AND cm.conversation_id = $1 AND cm.user_id = $2
+             AND cm.left_at IS NULL
+           RETURNING cm.last_read_seq, c.id AS "id!", c.kind = 'group' AS "is_group!",
+             c.title, c.created_at AS "created_at!", c.last_activity_at AS "last_activity_at!",
+             c.last_seq AS "last_seq!", c.activity AS "activity!""#,
+        conversation_id,
+        reader,
+        up_to,
+    )
     .fetch_optional(db.statement())
-    .await?;
-    let row = row.ok_or(ChatError::Refused(Refusal::NotMember))?;
-    Ok((row.try_get("last_read_seq")?, conversation_row(&row)?))
+    .await?
+    .ok_or(ChatError::Refused(Refusal::NotMember))?;
+    let conversation = ConversationRow {
+        id: row.id,
+        is_group: row.is_group,
+        title: row.title,
+        created_at: row.created_at,
+        last_activity_at: row.last_activity_at,
+        last_seq: row.last_seq,
+        activity: row.activity,
+    };
+    Ok((row.last_read_seq, conversation))
 }
 
 /// One page of messages of each conversation. `after`/`before` are exclusive
@@ -210,29 +219,42 @@ pub async fn message_windows(
     let befores: Vec<i64> = windows.iter().map(|w| w.before).collect();
     let forwards: Vec<bool> = windows.iter().map(|w| w.forward).collect();
     let limits: Vec<i64> = windows.iter().map(|w| w.limit).collect();
-    let rows = sqlx::query(&format!(
-        "SELECT k.idx, {MESSAGE_COLUMNS} \
-         FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::bigint[]) \
-              WITH ORDINALITY AS k(conversation_id, after_seq, before_seq, forward, lim, idx) \
-         CROSS JOIN LATERAL ( \
-             SELECT * FROM messages m \
-             WHERE m.conversation_id = k.conversation_id \
-               AND m.seq > k.after_seq AND m.seq < k.before_seq \
-             ORDER BY CASE WHEN k.forward THEN m.seq ELSE -m.seq END \
-             LIMIT k.lim) m"
-    ))
-    .bind(&conversations)
-    .bind(&afters)
-    .bind(&befores)
-    .bind(&forwards)
-    .bind(&limits)
+    let rows = sqlx::query!(
+        r#"SELECT k.idx AS "idx!", m.id AS "id!", m.conversation_id AS "conversation_id!",
+             m.seq AS "seq!", m.sender_id AS "sender_id!", m.body_ciphertext AS "ciphertext!",
+             m.body_nonce AS "nonce!", m.key_version AS "key_version!",
+             m.client_message_id AS "client_message_id!", m.sent_at AS "sent_at!"
+           FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bool[], $5::bigint[])
+                WITH ORDINALITY AS k(conversation_id, after_seq, before_seq, forward, lim, idx)
+           CROSS JOIN LATERAL (
+               SELECT * FROM messages m
+               WHERE m.conversation_id = k.conversation_id
+                 AND m.seq > k.after_seq AND m.seq < k.before_seq
+               ORDER BY CASE WHEN k.forward THEN m.seq ELSE -m.seq END
+               LIMIT k.lim) m"#,
+        &conversations,
+        &afters,
+        &befores,
+        &forwards,
+        &limits,
+    )
     .fetch_all(db.statement())
     .await?;
     let mut pages: HashMap<MessageWindow, Vec<MessageRow>> = HashMap::new();
     for row in rows {
-        let index = usize::try_from(row.try_get::<i64, _>("idx")? - 1).unwrap_or(usize::MAX);
+        let index = usize::try_from(row.idx - 1).unwrap_or(usize::MAX);
         if let Some(window) = windows.get(index) {
-            pages.entry(*window).or_default().push(message_row(&row)?);
+            pages.entry(*window).or_default().push(MessageRow {
+                id: row.id,
+                conversation_id: row.conversation_id,
+                seq: row.seq,
+                sender_id: row.sender_id,
+                ciphertext: row.ciphertext,
+                nonce: row.nonce,
+                key_version: row.key_version,
+                client_message_id: row.client_message_id,
+                sent_at: row.sent_at,
+            });
         }
     }
     Ok(pages)
@@ -244,19 +266,20 @@ pub async fn unread_counts(
     reader: Uuid,
     conversations: &[Uuid],
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT cm.conversation_id, count(m.id) AS unread \
-         FROM conversation_members cm \
-         LEFT JOIN messages m ON m.conversation_id = cm.conversation_id \
-              AND m.seq > cm.last_read_seq AND m.sender_id <> cm.user_id \
-         WHERE cm.user_id = $1 AND cm.conversation_id = ANY($2) \
-         GROUP BY cm.conversation_id",
+    let rows = sqlx::query!(
+        r#"SELECT cm.conversation_id, count(m.id) AS "unread!"
+           FROM conversation_members cm
+           LEFT JOIN messages m ON m.conversation_id = cm.conversation_id
+                AND m.seq > cm.last_read_seq AND m.sender_id <> cm.user_id
+           WHERE cm.user_id = $1 AND cm.conversation_id = ANY($2)
+           GROUP BY cm.conversation_id"#,
+        reader,
+        conversations,
     )
-    .bind(reader)
-    .bind(conversations)
     .fetch_all(db.statement())
     .await?;
-    rows.iter()
-        .map(|row| Ok((row.try_get("conversation_id")?, row.try_get("unread")?)))
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.conversation_id, row.unread))
+        .collect())
 }

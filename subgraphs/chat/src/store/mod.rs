@@ -9,20 +9,9 @@ use nova_core::db::Db;
 use nova_core::events::envelope::MessageSent;
 use nova_core::events::{self, Event};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::crypto::{MessageCipher, SealedBody};
-
-/// Either of the two users has blocked the other.
-const BLOCKED_EITHER_WAY: &str = "EXISTS (SELECT 1 FROM blocks WHERE \
-     (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))";
-
-const CONVERSATION_COLUMNS: &str =
-    "c.id, c.kind, c.title, c.created_at, c.last_activity_at, c.last_seq, c.activity";
-
-const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, m.body_ciphertext, \
-     m.body_nonce, m.key_version, m.client_message_id, m.sent_at";
 
 #[derive(Clone, Debug)]
 pub struct ConversationRow {
@@ -34,20 +23,6 @@ pub struct ConversationRow {
     pub last_seq: i64,
     /// Position in "most recently active first" lists.
     pub activity: i64,
-}
-
-/// A conversation from its columns; a missing or mistyped column is an error,
-/// never a panic.
-fn conversation_row(row: &sqlx::postgres::PgRow) -> Result<ConversationRow, sqlx::Error> {
-    Ok(ConversationRow {
-        id: row.try_get("id")?,
-        is_group: row.try_get::<String, _>("kind")? == "group",
-        title: row.try_get("title")?,
-        created_at: row.try_get("created_at")?,
-        last_activity_at: row.try_get("last_activity_at")?,
-        last_seq: row.try_get("last_seq")?,
-        activity: row.try_get("activity")?,
-    })
 }
 
 /// A message as stored: the body sealed.
@@ -74,20 +49,6 @@ impl MessageRow {
             key_version: self.key_version,
         }
     }
-}
-
-fn message_row(row: &sqlx::postgres::PgRow) -> Result<MessageRow, sqlx::Error> {
-    Ok(MessageRow {
-        id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
-        seq: row.try_get("seq")?,
-        sender_id: row.try_get("sender_id")?,
-        ciphertext: row.try_get("body_ciphertext")?,
-        nonce: row.try_get("body_nonce")?,
-        key_version: row.try_get("key_version")?,
-        client_message_id: row.try_get("client_message_id")?,
-        sent_at: row.try_get("sent_at")?,
-    })
 }
 
 /// Live events carry sealed bodies as base64 rather than JSON number arrays.
@@ -142,24 +103,29 @@ pub use conversations::*;
 pub use messages::*;
 
 async fn blocked_either_way(db: &Db, a: Uuid, b: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(&format!("SELECT {BLOCKED_EITHER_WAY}"))
-        .bind(a)
-        .bind(b)
-        .fetch_one(db.statement())
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
+             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
+           AS "blocked!""#,
+        a,
+        b,
+    )
+    .fetch_one(db.statement())
+    .await
 }
 
 /// The first of `others` with a block between them and `me`, if any.
 async fn first_blocked(db: &Db, me: Uuid, others: &[Uuid]) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    let first = sqlx::query_scalar!(
         "SELECT o FROM unnest($2::uuid[]) AS o WHERE EXISTS (SELECT 1 FROM blocks \
          WHERE (blocker_id = $1 AND blocked_id = o) OR (blocker_id = o AND blocked_id = $1)) \
          LIMIT 1",
+        me,
+        others,
     )
-    .bind(me)
-    .bind(others)
     .fetch_optional(db.statement())
-    .await
+    .await?;
+    Ok(first.flatten())
 }
 
 /// Apply social's block events (chat keeps its own copy of who blocked whom).
@@ -169,15 +135,19 @@ pub async fn apply_block(
     blocked: Uuid,
     is_blocked: bool,
 ) -> Result<(), sqlx::Error> {
-    let sql = if is_blocked {
-        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    let statement = if is_blocked {
+        sqlx::query!(
+            "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            blocker,
+            blocked,
+        )
     } else {
-        "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2"
+        sqlx::query!(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
+            blocker,
+            blocked,
+        )
     };
-    sqlx::query(sql)
-        .bind(blocker)
-        .bind(blocked)
-        .execute(tx)
-        .await?;
+    statement.execute(tx).await?;
     Ok(())
 }
