@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Clone, Debug, Serialize)]
@@ -22,24 +23,33 @@ pub struct SupergraphRow {
     pub created_at: DateTime<Utc>,
 }
 
-const SUPERGRAPH_COLUMNS: &str =
-    "id, sdl, sdl_sha256, members, reason, subject, created_by, message, created_at";
+/// A supergraph as stored: `members` is jsonb.
+struct StoredSupergraph {
+    id: Uuid,
+    sdl: String,
+    sdl_sha256: String,
+    members: Json<BTreeMap<String, Uuid>>,
+    reason: String,
+    subject: Option<Uuid>,
+    created_by: String,
+    message: String,
+    created_at: DateTime<Utc>,
+}
 
-/// A supergraph from its columns; a missing or mistyped column is an error,
-/// never a panic.
-fn supergraph_row(row: &sqlx::postgres::PgRow) -> Result<SupergraphRow, sqlx::Error> {
-    let members: sqlx::types::Json<BTreeMap<String, Uuid>> = row.try_get("members")?;
-    Ok(SupergraphRow {
-        id: row.try_get("id")?,
-        sdl: row.try_get("sdl")?,
-        sdl_sha256: row.try_get("sdl_sha256")?,
-        members: members.0,
-        reason: row.try_get("reason")?,
-        subject: row.try_get("subject")?,
-        created_by: row.try_get("created_by")?,
-        message: row.try_get("message")?,
-        created_at: row.try_get("created_at")?,
-    })
+impl From<StoredSupergraph> for SupergraphRow {
+    fn from(row: StoredSupergraph) -> Self {
+        SupergraphRow {
+            id: row.id,
+            sdl: row.sdl,
+            sdl_sha256: row.sdl_sha256,
+            members: row.members.0,
+            reason: row.reason,
+            subject: row.subject,
+            created_by: row.created_by,
+            message: row.message,
+            created_at: row.created_at,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -54,25 +64,11 @@ pub struct VersionRow {
     pub published_at: DateTime<Utc>,
 }
 
-const VERSION_COLUMNS: &str = "id, subgraph, routing_url, sdl, published_by, message, published_at";
-
-fn version_row(row: &sqlx::postgres::PgRow) -> Result<VersionRow, sqlx::Error> {
-    Ok(VersionRow {
-        id: row.try_get("id")?,
-        subgraph: row.try_get("subgraph")?,
-        routing_url: row.try_get("routing_url")?,
-        sdl: row.try_get("sdl")?,
-        published_by: row.try_get("published_by")?,
-        message: row.try_get("message")?,
-        published_at: row.try_get("published_at")?,
-    })
-}
-
 /// The current supergraph, locked until the transaction ends: publishes and
 /// rollbacks apply one at a time.
 pub async fn lock_current(tx: &mut PgConnection) -> Result<Option<SupergraphRow>, sqlx::Error> {
-    let id: Option<Uuid> = sqlx::query_scalar(
-        "SELECT supergraph_id FROM current_supergraph WHERE singleton FOR UPDATE",
+    let id = sqlx::query_scalar!(
+        "SELECT supergraph_id FROM current_supergraph WHERE singleton FOR UPDATE"
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -83,39 +79,46 @@ pub async fn lock_current(tx: &mut PgConnection) -> Result<Option<SupergraphRow>
 }
 
 pub async fn current(pool: &PgPool) -> Result<Option<SupergraphRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {SUPERGRAPH_COLUMNS} FROM supergraphs \
-         WHERE id = (SELECT supergraph_id FROM current_supergraph WHERE singleton)"
-    ))
+    let row = sqlx::query_as!(
+        StoredSupergraph,
+        r#"SELECT id, sdl, sdl_sha256, members AS "members: Json<BTreeMap<String, Uuid>>", reason,
+             subject, created_by, message, created_at
+           FROM supergraphs
+           WHERE id = (SELECT supergraph_id FROM current_supergraph WHERE singleton)"#
+    )
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(supergraph_row).transpose()
+    Ok(row.map(SupergraphRow::from))
 }
 
 pub async fn supergraph(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<SupergraphRow>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {SUPERGRAPH_COLUMNS} FROM supergraphs WHERE id = $1"
-    ))
-    .bind(id)
+    let row = sqlx::query_as!(
+        StoredSupergraph,
+        r#"SELECT id, sdl, sdl_sha256, members AS "members: Json<BTreeMap<String, Uuid>>", reason,
+             subject, created_by, message, created_at
+           FROM supergraphs WHERE id = $1"#,
+        id
+    )
     .fetch_optional(conn)
     .await?;
-    row.as_ref().map(supergraph_row).transpose()
+    Ok(row.map(SupergraphRow::from))
 }
 
 pub async fn versions_by_id<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     ids: &[Uuid],
 ) -> Result<Vec<VersionRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {VERSION_COLUMNS} FROM subgraph_versions WHERE id = ANY($1) ORDER BY subgraph"
-    ))
-    .bind(ids)
+    sqlx::query_as!(
+        VersionRow,
+        "SELECT id, subgraph, routing_url, sdl, published_by, message, published_at \
+         FROM subgraph_versions WHERE id = ANY($1) ORDER BY subgraph",
+        ids
+    )
     .fetch_all(executor)
-    .await?;
-    rows.iter().map(version_row).collect()
+    .await
 }
 
 pub async fn insert_version(
@@ -127,16 +130,16 @@ pub async fn insert_version(
     message: &str,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO subgraph_versions (id, subgraph, routing_url, sdl, published_by, message) \
          VALUES ($1, $2, $3, $4, $5, $6)",
+        id,
+        subgraph,
+        routing_url,
+        sdl,
+        published_by,
+        message,
     )
-    .bind(id)
-    .bind(subgraph)
-    .bind(routing_url)
-    .bind(sdl)
-    .bind(published_by)
-    .bind(message)
     .execute(conn)
     .await?;
     Ok(id)
@@ -157,36 +160,41 @@ pub async fn insert_current(
     new: NewSupergraph<'_>,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO supergraphs (id, sdl, sdl_sha256, members, reason, subject, created_by, message) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        id,
+        new.sdl,
+        crate::auth::sha256_hex(new.sdl),
+        Json(new.members) as _,
+        new.reason,
+        new.subject,
+        new.created_by,
+        new.message,
     )
-    .bind(id)
-    .bind(new.sdl)
-    .bind(crate::auth::sha256_hex(new.sdl))
-    .bind(sqlx::types::Json(new.members))
-    .bind(new.reason)
-    .bind(new.subject)
-    .bind(new.created_by)
-    .bind(new.message)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE current_supergraph SET supergraph_id = $1 WHERE singleton")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE current_supergraph SET supergraph_id = $1 WHERE singleton",
+        id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(id)
 }
 
 /// Supergraphs, newest first.
 pub async fn history(pool: &PgPool, limit: i64) -> Result<Vec<SupergraphRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SUPERGRAPH_COLUMNS} FROM supergraphs ORDER BY id DESC LIMIT $1"
-    ))
-    .bind(limit)
+    let rows = sqlx::query_as!(
+        StoredSupergraph,
+        r#"SELECT id, sdl, sdl_sha256, members AS "members: Json<BTreeMap<String, Uuid>>", reason,
+             subject, created_by, message, created_at
+           FROM supergraphs ORDER BY id DESC LIMIT $1"#,
+        limit
+    )
     .fetch_all(pool)
     .await?;
-    rows.iter().map(supergraph_row).collect()
+    Ok(rows.into_iter().map(SupergraphRow::from).collect())
 }
 
 /// Versions of one subgraph, newest first.
@@ -195,13 +203,13 @@ pub async fn versions(
     subgraph: &str,
     limit: i64,
 ) -> Result<Vec<VersionRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {VERSION_COLUMNS} FROM subgraph_versions WHERE subgraph = $1 \
-         ORDER BY id DESC LIMIT $2"
-    ))
-    .bind(subgraph)
-    .bind(limit)
+    sqlx::query_as!(
+        VersionRow,
+        "SELECT id, subgraph, routing_url, sdl, published_by, message, published_at \
+         FROM subgraph_versions WHERE subgraph = $1 ORDER BY id DESC LIMIT $2",
+        subgraph,
+        limit,
+    )
     .fetch_all(pool)
-    .await?;
-    rows.iter().map(version_row).collect()
+    .await
 }

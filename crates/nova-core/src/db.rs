@@ -108,7 +108,7 @@ impl Db {
 
     /// Readiness: can we run a trivial query within a second? Not counted.
     pub async fn ping(&self) -> Result<(), String> {
-        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        let query = sqlx::query_scalar!("SELECT 1 AS alive").fetch_one(&self.pool);
         match tokio::time::timeout(Duration::from_secs(1), query).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("postgres: {e}")),

@@ -109,7 +109,10 @@ impl Registry {
 }
 
 async fn ready(State(registry): Shared) -> Response {
-    match sqlx::query("SELECT 1").execute(&registry.pool).await {
+    match sqlx::query_scalar!("SELECT 1 AS alive")
+        .fetch_one(&registry.pool)
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("postgres: {e}")).into_response(),
     }

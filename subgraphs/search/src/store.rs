@@ -18,12 +18,12 @@ pub async fn upsert_username(
     user: Uuid,
     username: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO users (user_id, username) VALUES ($1, $2) \
          ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, updated_at = now()",
+        user,
+        username,
     )
-    .bind(user)
-    .bind(username)
     .execute(tx)
     .await?;
     Ok(())
@@ -37,14 +37,14 @@ pub async fn upsert_profile(
     display_name: Option<&str>,
     bio: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO users (user_id, username, display_name, bio) VALUES ($1, '', $2, $3) \
          ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, \
            bio = excluded.bio, updated_at = now()",
+        user,
+        display_name,
+        bio,
     )
-    .bind(user)
-    .bind(display_name)
-    .bind(bio)
     .execute(tx)
     .await?;
     Ok(())
@@ -59,31 +59,31 @@ pub async fn upsert_post(
     hashtags: &[String],
     created_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let live: Option<bool> = sqlx::query_scalar(
-        "INSERT INTO posts (post_id, author_id, body, hashtags, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (post_id) DO UPDATE SET body = excluded.body, hashtags = excluded.hashtags, \
-           updated_at = now() WHERE NOT posts.deleted \
-         RETURNING NOT deleted",
+    let live = sqlx::query_scalar!(
+        r#"INSERT INTO posts (post_id, author_id, body, hashtags, created_at)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (post_id) DO UPDATE SET body = excluded.body, hashtags = excluded.hashtags,
+             updated_at = now() WHERE NOT posts.deleted
+           RETURNING NOT deleted AS "live!""#,
+        post,
+        author,
+        body,
+        hashtags,
+        created_at,
     )
-    .bind(post)
-    .bind(author)
-    .bind(body)
-    .bind(hashtags)
-    .bind(created_at)
     .fetch_optional(&mut *tx)
     .await?;
     if live == Some(true) {
-        sqlx::query("DELETE FROM post_tags WHERE post_id = $1")
-            .bind(post)
+        sqlx::query!("DELETE FROM post_tags WHERE post_id = $1", post)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO post_tags (tag, post_id, created_at) \
-             SELECT DISTINCT lower(t), $2, $3 FROM unnest($1::text[]) t ON CONFLICT DO NOTHING",
+             SELECT DISTINCT lower(t), $2::uuid, $3::timestamptz FROM unnest($1::text[]) t ON CONFLICT DO NOTHING",
+            hashtags,
+            post,
+            created_at,
         )
-        .bind(hashtags)
-        .bind(post)
-        .bind(created_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -95,17 +95,16 @@ pub async fn tombstone_post(
     post: Uuid,
     author: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO posts (post_id, author_id, body, hashtags, created_at, deleted) \
          VALUES ($1, $2, '', '{}', now(), true) \
          ON CONFLICT (post_id) DO UPDATE SET deleted = true, body = '', hashtags = '{}', updated_at = now()",
+        post,
+        author,
     )
-    .bind(post)
-    .bind(author)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM post_tags WHERE post_id = $1")
-        .bind(post)
+    sqlx::query!("DELETE FROM post_tags WHERE post_id = $1", post)
         .execute(tx)
         .await?;
     Ok(())
@@ -117,60 +116,50 @@ pub async fn set_block(
     blocked: Uuid,
     on: bool,
 ) -> Result<(), sqlx::Error> {
-    let sql = if on {
-        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    let statement = if on {
+        sqlx::query!(
+            "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            blocker,
+            blocked,
+        )
     } else {
-        "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2"
+        sqlx::query!(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
+            blocker,
+            blocked,
+        )
     };
-    sqlx::query(sql)
-        .bind(blocker)
-        .bind(blocked)
-        .execute(tx)
-        .await?;
+    statement.execute(tx).await?;
     Ok(())
 }
 
 // ---- Documents, from the committed state ----
 
-type UserRow = (Uuid, String, Option<String>, String);
-type PostRow = (Uuid, Uuid, String, Vec<String>, DateTime<Utc>);
-
-fn user(row: UserRow) -> Document {
-    Document::User {
-        id: row.0,
-        username: row.1,
-        display_name: row.2,
-        bio: row.3,
-    }
-}
-
-fn post(row: PostRow) -> Document {
-    Document::Post {
-        id: row.0,
-        author_id: row.1,
-        body: row.2,
-        hashtags: row.3,
-        created_at: row.4,
-    }
-}
-
 /// Every indexable document: what a fresh index is built from.
 pub async fn all_documents(pool: &PgPool) -> Result<Vec<Document>, sqlx::Error> {
-    let users: Vec<UserRow> = sqlx::query_as(
-        "SELECT user_id, username, display_name, bio FROM users WHERE username <> ''",
+    let users =
+        sqlx::query!("SELECT user_id, username, display_name, bio FROM users WHERE username <> ''")
+            .fetch_all(pool)
+            .await?;
+    let posts = sqlx::query!(
+        "SELECT post_id, author_id, body, hashtags, created_at FROM posts WHERE NOT deleted"
     )
     .fetch_all(pool)
     .await?;
-    let posts: Vec<PostRow> = sqlx::query_as(
-        "SELECT post_id, author_id, body, hashtags, created_at FROM posts WHERE NOT deleted",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(users
-        .into_iter()
-        .map(user)
-        .chain(posts.into_iter().map(post))
-        .collect())
+    let users = users.into_iter().map(|row| Document::User {
+        id: row.user_id,
+        username: row.username,
+        display_name: row.display_name,
+        bio: row.bio,
+    });
+    let posts = posts.into_iter().map(|row| Document::Post {
+        id: row.post_id,
+        author_id: row.author_id,
+        body: row.body,
+        hashtags: row.hashtags,
+        created_at: row.created_at,
+    });
+    Ok(users.chain(posts).collect())
 }
 
 // ---- The index queue (see migrations/search/0002_index_queue.sql) ----
@@ -198,13 +187,13 @@ pub async fn enqueue(
     kind: Kind,
     id: Uuid,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO index_queue (instance, document_id, kind) VALUES ($1, $2, $3) \
          ON CONFLICT (instance, document_id) DO UPDATE SET version = index_queue.version + 1",
+        instance,
+        id,
+        kind.as_str(),
     )
-    .bind(instance)
-    .bind(id)
-    .bind(kind.as_str())
     .execute(tx)
     .await?;
     Ok(())
@@ -219,7 +208,6 @@ pub struct Queued {
     pub document: Option<Document>,
 }
 
-#[derive(sqlx::FromRow)]
 struct QueuedRow {
     document_id: Uuid,
     version: i64,
@@ -262,17 +250,19 @@ impl QueuedRow {
 /// Up to `limit` queued documents of `instance`, oldest first, read with their
 /// rows in one statement (one snapshot).
 pub async fn queued(pool: &PgPool, instance: &str, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
-    let rows: Vec<QueuedRow> = sqlx::query_as(
-        "SELECT q.document_id, q.version, \
-           u.username, u.display_name, u.bio, \
-           p.author_id, p.body, p.hashtags, p.created_at \
-         FROM index_queue q \
-         LEFT JOIN users u ON q.kind = 'user' AND u.user_id = q.document_id AND u.username <> '' \
-         LEFT JOIN posts p ON q.kind = 'post' AND p.post_id = q.document_id AND NOT p.deleted \
-         WHERE q.instance = $1 ORDER BY q.queued_at LIMIT $2",
+    let rows = sqlx::query_as!(
+        QueuedRow,
+        r#"SELECT q.document_id, q.version,
+             u.username AS "username?", u.display_name, u.bio AS "bio?",
+             p.author_id AS "author_id?", p.body AS "body?", p.hashtags AS "hashtags?",
+             p.created_at AS "created_at?"
+           FROM index_queue q
+           LEFT JOIN users u ON q.kind = 'user' AND u.user_id = q.document_id AND u.username <> ''
+           LEFT JOIN posts p ON q.kind = 'post' AND p.post_id = q.document_id AND NOT p.deleted
+           WHERE q.instance = $1 ORDER BY q.queued_at LIMIT $2"#,
+        instance,
+        limit,
     )
-    .bind(instance)
-    .bind(limit)
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(QueuedRow::into_queued).collect())
@@ -282,13 +272,13 @@ pub async fn queued(pool: &PgPool, instance: &str, limit: i64) -> Result<Vec<Que
 pub async fn dequeue(pool: &PgPool, instance: &str, written: &[Queued]) -> Result<(), sqlx::Error> {
     let ids: Vec<Uuid> = written.iter().map(|q| q.id).collect();
     let versions: Vec<i64> = written.iter().map(|q| q.version).collect();
-    sqlx::query(
+    sqlx::query!(
         "DELETE FROM index_queue q USING unnest($2::uuid[], $3::bigint[]) AS w(id, version) \
          WHERE q.instance = $1 AND q.document_id = w.id AND q.version = w.version",
+        instance,
+        &ids,
+        &versions,
     )
-    .bind(instance)
-    .bind(&ids)
-    .bind(&versions)
     .execute(pool)
     .await?;
     Ok(())
@@ -302,12 +292,12 @@ pub async fn blocked_either_way(
     viewer: Uuid,
     users: &[Uuid],
 ) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT blocked_id FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2) \
-         UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)",
+    let ids = sqlx::query_scalar!(
+        r#"SELECT blocked_id AS "id!" FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)
+           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)"#,
+        viewer,
+        users,
     )
-    .bind(viewer)
-    .bind(users)
     .fetch_all(db.statement())
     .await?;
     Ok(ids.into_iter().collect())
@@ -320,21 +310,27 @@ pub async fn hashtags_starting(
     initial: &str,
     limit: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT tag, post_count FROM hashtags WHERE post_count > 0 AND starts_with(tag, $1) \
          ORDER BY post_count DESC, tag LIMIT $2",
+        initial,
+        limit,
     )
-    .bind(initial)
-    .bind(limit)
     .fetch_all(db.statement())
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.tag, row.post_count))
+        .collect())
 }
 
 pub async fn hashtag_count(db: &Db, tag: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT coalesce((SELECT post_count FROM hashtags WHERE tag = $1), 0)")
-        .bind(tag)
-        .fetch_one(db.statement())
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT coalesce((SELECT post_count FROM hashtags WHERE tag = $1), 0) AS "count!""#,
+        tag
+    )
+    .fetch_one(db.statement())
+    .await
 }
 
 /// Newest posts with `tag` before `before`: `(post, author)`.
@@ -344,15 +340,19 @@ pub async fn hashtag_posts(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT t.post_id, p.author_id FROM post_tags t JOIN posts p ON p.post_id = t.post_id \
          WHERE t.tag = $1 AND ($2::uuid IS NULL OR t.post_id < $2) ORDER BY t.post_id DESC LIMIT $3",
+        tag,
+        before,
+        limit,
     )
-    .bind(tag)
-    .bind(before)
-    .bind(limit)
     .fetch_all(db.statement())
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.post_id, row.author_id))
+        .collect())
 }
 
 /// The most used hashtags since `since`: `(tag, posts)`.
@@ -361,14 +361,15 @@ pub async fn trending(
     since: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT tag, count(*) FROM post_tags WHERE created_at >= $1 \
-         GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $2",
+    let rows = sqlx::query!(
+        r#"SELECT tag, count(*) AS "count!" FROM post_tags WHERE created_at >= $1
+           GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $2"#,
+        since,
+        limit,
     )
-    .bind(since)
-    .bind(limit)
     .fetch_all(db.statement())
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.tag, row.count)).collect())
 }
 
 // ---- Backfill ----
