@@ -67,7 +67,7 @@ pub fn failed(error: impl std::fmt::Display) -> Refusal {
 pub async fn served_posts(
     content: &InternalClient,
     ids: &[uuid::Uuid],
-) -> anyhow::Result<std::collections::HashSet<uuid::Uuid>> {
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
     #[derive(serde::Deserialize, serde::Serialize)]
     struct Ids {
         ids: Vec<uuid::Uuid>,
@@ -127,6 +127,24 @@ pub fn protected(routes: axum::Router, secret: &str) -> axum::Router {
     ))
 }
 
+/// Why an internal call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalCallError {
+    /// No answer, or one that was not the JSON expected.
+    #[error("{path}: {source}")]
+    Transport {
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The owner answered with a status other than 2xx.
+    #[error("{path} answered {status}")]
+    Status {
+        path: String,
+        status: reqwest::StatusCode,
+    },
+}
+
 /// A client for another subgraph's `/internal/` routes.
 #[derive(Clone)]
 pub struct InternalClient {
@@ -137,7 +155,7 @@ pub struct InternalClient {
 
 impl InternalClient {
     /// `base_url` is the other subgraph's base (`http://host:port`).
-    pub fn new(base_url: &str, secret: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(base_url: &str, secret: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder().timeout(timeout).build()?;
         Ok(Self {
             http,
@@ -152,18 +170,26 @@ impl InternalClient {
         &self,
         path: &str,
         body: &B,
-    ) -> anyhow::Result<R> {
+    ) -> Result<R, InternalCallError> {
+        let transport = |source| InternalCallError::Transport {
+            path: path.to_string(),
+            source,
+        };
         let response = self
             .http
             .post(format!("{}{path}", self.base_url))
             .header(ROUTER_SECRET_HEADER, &*self.secret)
             .json(body)
             .send()
-            .await?;
+            .await
+            .map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
-            anyhow::bail!("{path} answered {status}");
+            return Err(InternalCallError::Status {
+                path: path.to_string(),
+                status,
+            });
         }
-        Ok(response.json().await?)
+        response.json().await.map_err(transport)
     }
 }

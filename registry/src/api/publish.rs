@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{internal, refusal, Refusal, Shared, MAX_SDL_BYTES};
+use super::{internal, refusal, Refusal, Registry, Shared, MAX_SDL_BYTES};
 use crate::auth::Role;
 use crate::checks::{check_subgraphs, check_supergraph, Report};
 use crate::metrics::rejected_outcome;
@@ -180,30 +180,22 @@ pub(super) async fn publish(
     .map_err(internal)?;
     let mut members: BTreeMap<String, Uuid> = current.map(|c| c.members).unwrap_or_default();
     members.insert(name.clone(), version_id);
-    let supergraph_id = store::insert_current(
-        &mut tx,
-        NewSupergraph {
-            sdl: &sdl,
-            members: &members,
-            reason: "publish",
-            subject: Some(version_id),
-            created_by: &principal.name,
-            message: &input.message,
-        },
-    )
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
     let forced = input.force && !report.passes;
-    registry
-        .metrics
-        .change("publish", if forced { "forced" } else { "published" });
+    let new = NewSupergraph {
+        sdl: &sdl,
+        members: &members,
+        reason: "publish",
+        subject: Some(version_id),
+        created_by: &principal.name,
+        message: &input.message,
+    };
+    let supergraph_id = make_current(&registry, tx, new, forced, "published").await?;
     tracing::info!(subgraph = %name, %version_id, %supergraph_id, by = %principal.name, forced, "published");
     Ok(Json(json!({
         "status": "published",
         "versionId": version_id,
         "supergraphId": supergraph_id,
-        "forced": input.force && !report.passes,
+        "forced": forced,
         "report": report,
     }))
     .into_response())
@@ -247,24 +239,16 @@ pub(super) async fn rollback(
             .change("rollback", rejected_outcome(&report));
         return Err(rejection(&report));
     }
-    let supergraph_id = store::insert_current(
-        &mut tx,
-        NewSupergraph {
-            sdl: &target.sdl,
-            members: &target.members,
-            reason: "rollback",
-            subject: Some(target.id),
-            created_by: &principal.name,
-            message: &input.message,
-        },
-    )
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
     let forced = input.force && !report.passes;
-    registry
-        .metrics
-        .change("rollback", if forced { "forced" } else { "rolled_back" });
+    let new = NewSupergraph {
+        sdl: &target.sdl,
+        members: &target.members,
+        reason: "rollback",
+        subject: Some(target.id),
+        created_by: &principal.name,
+        message: &input.message,
+    };
+    let supergraph_id = make_current(&registry, tx, new, forced, "rolled_back").await?;
     tracing::info!(to = %target.id, %supergraph_id, by = %principal.name, "rolled back");
     Ok(Json(json!({
         "status": "rolled back",
@@ -273,4 +257,24 @@ pub(super) async fn rollback(
         "report": report,
     }))
     .into_response())
+}
+
+/// Record `new` as the current supergraph and commit; counts the change as
+/// `forced` or `done` under its reason (publish, rollback).
+async fn make_current(
+    registry: &Registry,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    new: NewSupergraph<'_>,
+    forced: bool,
+    done: &str,
+) -> Result<Uuid, Refusal> {
+    let reason = new.reason;
+    let supergraph_id = store::insert_current(&mut tx, new)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    registry
+        .metrics
+        .change(reason, if forced { "forced" } else { done });
+    Ok(supergraph_id)
 }

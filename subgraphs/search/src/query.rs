@@ -237,7 +237,7 @@ impl Searcher {
                         None => anyhow::Ok(HashSet::new()),
                     }
                 },
-                served_posts(&self.content, &posts),
+                async { anyhow::Ok(served_posts(&self.content, &posts).await?) },
             )?;
             visible.extend(chunk.into_iter().filter(|r| {
                 !blocked.contains(&r.author)
