@@ -27,7 +27,11 @@ pub use response::{error_codes, eventually, Response};
 /// The subgraphs every stack runs, in start order, as supergraph.yaml lists them.
 pub fn subgraphs() -> &'static [String] {
     static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        // At run time (cargo test sets it): the test binary may have been built
+        // in another clone sharing the target directory.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let root = Path::new(&manifest_dir).join("..");
         nova_schema::supergraph_config::read(&root)
             .unwrap_or_else(|error| panic!("{error}"))
             .into_iter()

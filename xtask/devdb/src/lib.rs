@@ -16,13 +16,19 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// The workspace root (two levels above this package).
+/// The workspace root: the nearest folder holding `supergraph.yaml` above the
+/// package `cargo run` started (it sets `CARGO_MANIFEST_DIR` at run time). Not the
+/// compile-time `env!`: clones that share one `CARGO_TARGET_DIR` share this binary
+/// too, and it may have been compiled in another clone.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
         .ancestors()
-        .nth(2)
-        .expect("nova-devdb lives in xtask/devdb inside the workspace")
-        .to_path_buf()
+        .find(|dir| dir.join("supergraph.yaml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(start)
 }
 
 pub struct State {
