@@ -15,8 +15,9 @@
 //! A message that cannot be applied goes to the dead-letter topic and the consumer
 //! moves on (see `dead_letter`): not an event, a payload that does not match its
 //! type, a `version` this build does not read, or a failure retrying cannot fix,
-//! after `MAX_ATTEMPTS`. A database or broker that is down, and a failed external
-//! effect, are retried with backoff for as long as it takes: nothing is skipped.
+//! after `MAX_ATTEMPTS`, and so does an external effect the store refuses for good
+//! (`dead_letter::effect_failed_for_good`). A database, broker or store that is
+//! down is retried with backoff for as long as it takes: nothing is skipped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,7 +28,9 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
 use sqlx::{PgConnection, PgPool};
 
-use super::dead_letter::{is_transient, retry_topic, DeadLetter, MAX_ATTEMPTS};
+use super::dead_letter::{
+    effect_failed_for_good, is_transient, retry_topic, DeadLetter, MAX_ATTEMPTS,
+};
 use super::envelope::{Envelope, Event, SCHEMA_VERSION};
 use super::kafka::KafkaConfig;
 use super::metrics::{EventMetrics, LagContext};
@@ -56,7 +59,9 @@ pub trait EventHandler: Send + Sync + 'static {
     /// after the event's transaction committed, for its first delivery AND for
     /// every redelivery of an event already recorded (the previous attempt may
     /// have crashed before finishing them), and before the offset is committed.
-    /// An error retries it with backoff; the offset waits. So it must be
+    /// An error retries it with backoff; the offset waits (a refusal that cannot
+    /// pass, `dead_letter::effect_failed_for_good`, is dead-lettered after
+    /// `MAX_ATTEMPTS`). So it must be
     /// idempotent by key and derive what it writes from the committed state, not
     /// from the event alone: redone late, it must not undo a later change (a
     /// post deleted since, a block added since).
@@ -227,8 +232,18 @@ impl<H: EventHandler> EventConsumer<H> {
             std::process::exit(87);
         }
         let mut delay = Duration::from_millis(100);
+        let mut failed_for_good = 0;
         while let Err(error) = self.handler.external_effects(&event).await {
             self.count_failure(message, &*error, "external effects failed; retrying");
+            if effect_failed_for_good(&error) {
+                failed_for_good += 1;
+                if failed_for_good == MAX_ATTEMPTS {
+                    // The event's database effect stays; a replay redoes the
+                    // external effects (the event is then a duplicate).
+                    let reason = format!("external effects failed {MAX_ATTEMPTS} times: {error:#}");
+                    return self.dead_letter_until_done(message, &reason).await;
+                }
+            }
             tokio::time::sleep(delay).await;
             delay = next_retry_delay(delay);
         }

@@ -253,9 +253,46 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether an external effect failed for good: the store refused the write
+/// itself (Redis answered with an error for the command: a key of the wrong type,
+/// a script error, a bad argument), so trying again fails again. Only refusals
+/// known to be so count; anything else (a store that is down or busy, an error
+/// of unknown kind) is retried for as long as it takes, as an outage must be.
+pub fn effect_failed_for_good(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<redis::RedisError>()
+            .is_some_and(|error| {
+                matches!(
+                    error.kind(),
+                    redis::ErrorKind::Server(_)
+                        | redis::ErrorKind::Extension
+                        | redis::ErrorKind::UnexpectedReturnType
+                ) && matches!(error.retry_method(), redis::RetryMethod::NoRetry)
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_transient;
+    use super::{effect_failed_for_good, is_transient};
+
+    #[test]
+    fn a_refused_redis_command_fails_for_good_and_an_outage_does_not() {
+        let refused = redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        ));
+        assert!(effect_failed_for_good(
+            &anyhow::Error::from(refused).context("fan-out")
+        ));
+        let down =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!effect_failed_for_good(&anyhow::Error::from(down)));
+        assert!(!effect_failed_for_good(&anyhow::anyhow!(
+            "index unavailable"
+        )));
+    }
 
     #[test]
     fn an_outage_is_transient_and_a_refused_row_is_not() {
