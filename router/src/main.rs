@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 mod nova_plugin;
+mod operation;
 mod rate_limit;
 
 use hive_router::{

@@ -31,10 +31,10 @@ use hive_router::executor::hooks::on_http_request::{
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EarlyHTTPResponse, RouterPlugin, StartHookPayload};
 use hive_router::http::{header::AUTHORIZATION, HeaderMap, HeaderValue, StatusCode};
-use hive_router::query_planner::ast::selection_item::SelectionItem;
 use hive_router::GraphQLError;
 use serde::Deserialize;
 
+use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CLIENT_IP_HEADER,
     CREDENTIAL_FIELDS,
@@ -182,12 +182,11 @@ impl RouterPlugin for NovaPlugin {
             .get(CLIENT_IP_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("unknown");
-        let signs_in = payload
-            .operation_for_plan
-            .selection_set
-            .items
-            .iter()
-            .any(|item| matches!(item, SelectionItem::Field(f) if CREDENTIAL_FIELDS.contains(&f.name.as_str())));
+        let signs_in = selects_any(
+            &payload.operation_for_plan.selection_set,
+            CREDENTIAL_FIELDS,
+            payload.variable_values,
+        );
         // The token was verified by the router (`Some(true)`), so its `sub` is
         // trustworthy; reading it needs no second signature check.
         let user = match verified {
@@ -315,20 +314,4 @@ fn bearer_subject(headers: &hive_router::ntex::http::HeaderMap) -> Option<String
         .ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("sub")?.as_str().map(str::to_string)
-}
-
-/// Fields selected at the root, through inline fragments too.
-fn root_field_count(
-    selection_set: &hive_router::query_planner::ast::selection_set::SelectionSet,
-) -> usize {
-    selection_set
-        .items
-        .iter()
-        .map(|item| match item {
-            SelectionItem::Field(_) => 1,
-            SelectionItem::InlineFragment(fragment) => root_field_count(&fragment.selections),
-            // Operations reach the plan with fragments inlined.
-            SelectionItem::FragmentSpread(_) => 1,
-        })
-        .sum()
 }

@@ -144,3 +144,110 @@ async fn with_redis_gone_a_fail_closed_router_refuses() {
     assert_eq!(response.status, 503, "{:?}", response.body);
     assert_eq!(response.error_codes(), ["RATE_LIMITED"]);
 }
+
+/// A sign-in counts against the credentials bucket however the operation is
+/// written (alias, fragments, `@include`/`@skip` with literal or variable
+/// conditions), and one the operation skips does not count at all.
+#[tokio::test]
+async fn a_login_is_counted_however_it_is_written_and_a_skipped_one_is_not() {
+    // Signatures: `$e`, `$p` always; `$x` where a condition reads it.
+    const VARS: &str = "$e: String!, $p: String!";
+    const WITH_X: &str = "$e: String!, $p: String!, $x: Boolean!";
+    const LOGIN: &str = "login(email: $e, password: $p) { accessToken }";
+    let counted = [
+        (format!("mutation({VARS}) {{ signIn: {LOGIN} }}"), None),
+        (
+            format!("mutation({VARS}) {{ ...SignIn }} fragment SignIn on Mutation {{ {LOGIN} }}"),
+            None,
+        ),
+        (format!("mutation({VARS}) {{ ... on Mutation {{ {LOGIN} }} }}"), None),
+        (
+            format!("mutation({VARS}) {{ login(email: $e, password: $p) @include(if: true) {{ accessToken }} }}"),
+            None,
+        ),
+        (
+            format!("mutation({WITH_X}) {{ login(email: $e, password: $p) @include(if: $x) {{ accessToken }} }}"),
+            Some(true),
+        ),
+        (
+            format!("mutation({WITH_X}) {{ login(email: $e, password: $p) @skip(if: $x) {{ accessToken }} }}"),
+            Some(false),
+        ),
+        (
+            format!("mutation({WITH_X}) {{ ... @include(if: $x) {{ {LOGIN} }} }}"),
+            Some(true),
+        ),
+    ];
+    // `__typename` stays: an operation whose every field is skipped is refused
+    // by Hive Router 0.2.19 (QUERY_PLAN_BUILD_FAILED).
+    let skipped = [
+        (
+            format!("mutation({VARS}) {{ __typename login(email: $e, password: $p) @include(if: false) {{ accessToken }} }}"),
+            None,
+        ),
+        (
+            format!("mutation({VARS}) {{ __typename login(email: $e, password: $p) @skip(if: true) {{ accessToken }} }}"),
+            None,
+        ),
+        (
+            format!("mutation({WITH_X}) {{ __typename login(email: $e, password: $p) @include(if: $x) {{ accessToken }} }}"),
+            Some(false),
+        ),
+        (
+            format!("mutation({WITH_X}) {{ __typename login(email: $e, password: $p) @skip(if: $x) {{ accessToken }} }}"),
+            Some(true),
+        ),
+        (
+            format!("mutation({WITH_X}) {{ __typename ... @include(if: $x) {{ {LOGIN} }} }}"),
+            Some(false),
+        ),
+        (
+            format!(
+                "mutation({WITH_X}) {{ __typename ...SignIn @include(if: $x) }} \
+                 fragment SignIn on Mutation {{ {LOGIN} }}"
+            ),
+            Some(false),
+        ),
+    ];
+    let burst = counted.len().to_string();
+    let stack = Stack::start_with_router_env(&[
+        ("NOVA_RATE_LIMIT_CREDENTIALS_BURST", burst.as_str()),
+        ("NOVA_RATE_LIMIT_CREDENTIALS_PER_SECOND", "0.01"),
+    ])
+    .await
+    .expect("stack starts");
+    let url = stack.router_url.clone();
+    let variables = |x: Option<bool>| {
+        let mut variables = json!({ "e": "nobody@example.com", "p": "a wrong password" });
+        if let Some(x) = x {
+            variables["x"] = json!(x);
+        }
+        variables
+    };
+    // Skipped first: were one counted, a counted one below would be refused.
+    for (query, x) in &skipped {
+        let (response, _, _) = send(&stack, &url, None, query, variables(*x)).await;
+        // Only the limit is asserted: Hive Router 0.2.19 answers a mutation whose
+        // field a variable skips with SUBREQUEST_MALFORMED_RESPONSE (recorded in
+        // the issue notes), which is not what this tests.
+        assert_ne!(response.status, 429, "{query}: {:?}", response.body);
+        assert!(
+            !response.error_codes().contains(&"RATE_LIMITED".to_string()),
+            "{query}: {:?}",
+            response.body
+        );
+    }
+    for (query, x) in &counted {
+        let (response, _, _) = send(&stack, &url, None, query, variables(*x)).await;
+        assert_eq!(
+            response.error_codes(),
+            ["UNAUTHENTICATED"],
+            "{query}: {:?}",
+            response.body
+        );
+    }
+    // The bucket is empty: every counted form took one token.
+    let plain = format!("mutation({VARS}) {{ {LOGIN} }}");
+    let (response, retry_after, _) = send(&stack, &url, None, &plain, variables(None)).await;
+    assert_limited(&response, retry_after);
+}
