@@ -31,6 +31,7 @@ use hive_router::executor::hooks::on_http_request::{
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_trait::{EarlyHTTPResponse, RouterPlugin, StartHookPayload};
 use hive_router::http::{header::AUTHORIZATION, HeaderMap, HeaderValue, StatusCode};
+use hive_router::ntex::http::header::ORIGIN;
 use hive_router::GraphQLError;
 use serde::Deserialize;
 
@@ -120,6 +121,14 @@ impl RouterPlugin for NovaPlugin {
                 let name =
                     hive_router::ntex::http::header::HeaderName::from_static(CLIENT_IP_HEADER);
                 request.headers_mut().insert(name, value);
+            }
+            // `Origin: null` (sandboxed frames, file: pages, some redirects) is no
+            // origin anyone configured, but Hive answers every unmatched origin
+            // with `Access-Control-Allow-Origin: null`, which a browser reads as a
+            // grant for exactly that origin. Without the header the request is
+            // answered as for a non-browser client: no CORS grant at all.
+            if request.headers().get(ORIGIN).map(|o| o.as_bytes()) == Some(b"null".as_slice()) {
+                request.headers_mut().remove(ORIGIN);
             }
             if request.path() == HEALTH_PATH {
                 return payload.end_with_response(self.health_response());

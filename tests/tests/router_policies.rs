@@ -299,6 +299,30 @@ async fn browsers_may_call_only_from_the_configured_origins() {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("null");
     assert_eq!(granted, "null", "{:?}", foreign.headers());
+    // `Origin: null` (a sandboxed frame, a file: page) is an unlisted origin too:
+    // no grant, neither on the preflight nor on the call itself — an
+    // `Access-Control-Allow-Origin: null` would be read as a grant for it.
+    let sandboxed = preflight("null").await.expect("an answer");
+    assert_eq!(
+        sandboxed.headers().get("access-control-allow-origin"),
+        None,
+        "{:?}",
+        sandboxed.headers()
+    );
+    let call = stack
+        .http
+        .post(&stack.router_url)
+        .header("origin", "null")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(
+        call.headers().get("access-control-allow-origin"),
+        None,
+        "{:?}",
+        call.headers()
+    );
 
     // A same-origin or non-browser client (no Origin header) is unaffected.
     let plain = stack.graphql(None, "{ __typename }", json!({})).await;
