@@ -8,6 +8,7 @@ pub mod caller;
 pub mod config;
 pub mod connection;
 pub mod db;
+pub mod entities;
 pub mod errors;
 pub mod events;
 pub mod http;

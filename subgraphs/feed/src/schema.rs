@@ -3,11 +3,10 @@
 //! their owners resolve through the router.
 
 use async_graphql::connection::Connection;
-use async_graphql::{
-    Context, EmptyMutation, Object, Result, Schema, SchemaBuilder, Subscription, ID,
-};
+use async_graphql::{Context, EmptyMutation, Object, Result, Schema, SchemaBuilder, Subscription};
 use futures::{Stream, StreamExt};
 use nova_core::connection::{connection, PageRequest};
+use nova_core::entities::{Post, User};
 use nova_core::errors::OrInternal;
 use nova_core::sdl::authenticated;
 use nova_core::Caller;
@@ -28,26 +27,6 @@ pub fn build(reader: FeedReader, hub: FeedHub) -> FeedSchema {
 
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
-}
-
-/// A Nova user (owned by users).
-#[derive(async_graphql::SimpleObject)]
-#[graphql(unresolvable)]
-pub struct User {
-    id: ID,
-}
-
-/// A post (owned by content).
-#[derive(async_graphql::SimpleObject)]
-#[graphql(unresolvable)]
-pub struct Post {
-    id: ID,
-}
-
-fn post(id: uuid::Uuid) -> Post {
-    Post {
-        id: ID(id.to_string()),
-    }
 }
 
 pub struct Query;
@@ -73,7 +52,7 @@ impl Query {
             .or_internal()?;
         Ok(connection(
             page,
-            ids.into_iter().map(|id| (id, post(id))).collect(),
+            ids.into_iter().map(|id| (id, Post::of(id))).collect(),
         ))
     }
 }
@@ -86,12 +65,10 @@ impl HomeFeedUpdate {
     /// The new post. Selecting only `id` costs nothing more; other fields are
     /// resolved by content for each update.
     async fn post(&self) -> Post {
-        post(self.0.post_id)
+        Post::of(self.0.post_id)
     }
     async fn author(&self) -> User {
-        User {
-            id: ID(self.0.author_id.to_string()),
-        }
+        User::of(self.0.author_id)
     }
 }
 

@@ -1,13 +1,12 @@
 //! The notifications subgraph's GraphQL schema: types and resolvers.
 
 use async_graphql::connection::Connection;
-use async_graphql::{
-    Context, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID,
-};
+use async_graphql::{Context, Object, Result, Schema, SchemaBuilder, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use nova_core::connection::{page_size, PositionPage};
 use nova_core::db::Db;
+use nova_core::entities::{Post, User};
 use nova_core::errors::{parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::Caller;
@@ -34,20 +33,6 @@ pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
 }
 
-/// A Nova user (owned by users).
-#[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct User {
-    id: ID,
-}
-
-/// A post (owned by content).
-#[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct Post {
-    id: ID,
-}
-
 pub struct Notification(NotificationRow);
 
 #[Object]
@@ -70,9 +55,7 @@ impl Notification {
             .actor_ids
             .iter()
             .take(first as usize)
-            .map(|id| User {
-                id: ID(id.to_string()),
-            })
+            .map(|id| User::of(*id))
             .collect())
     }
     /// How many different users it groups ("A and 3 others").
@@ -85,9 +68,7 @@ impl Notification {
     }
     /// The post liked, commented on or mentioned in.
     async fn post(&self) -> Option<Post> {
-        self.0.post_id.map(|id| Post {
-            id: ID(id.to_string()),
-        })
+        self.0.post_id.map(Post::of)
     }
     /// The conversation messaged in.
     async fn conversation_id(&self) -> Option<ID> {

@@ -5,10 +5,11 @@
 use async_graphql::connection::Connection;
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, Enum, Object, Result, Schema, SchemaBuilder,
-    SimpleObject, Union, ID,
+    SimpleObject, Union,
 };
 use chrono::Utc;
 use nova_core::connection::{connection, PageRequest, PositionPage};
+use nova_core::entities::{Post, User};
 use nova_core::errors::{bad_input, OrInternal};
 use nova_core::Caller;
 
@@ -33,20 +34,6 @@ pub fn build(searcher: Searcher) -> SearchSchema {
 
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
-}
-
-/// A Nova user (owned by users).
-#[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct User {
-    id: ID,
-}
-
-/// A post (owned by content).
-#[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct Post {
-    id: ID,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -108,16 +95,7 @@ impl Hashtag {
             .or_internal()?;
         Ok(connection(
             page,
-            ids.into_iter()
-                .map(|id| {
-                    (
-                        id,
-                        Post {
-                            id: ID(id.to_string()),
-                        },
-                    )
-                })
-                .collect(),
+            ids.into_iter().map(|id| (id, Post::of(id))).collect(),
         ))
     }
 }
@@ -132,15 +110,11 @@ pub enum TrendingWindow {
 fn hit(hit: Hit) -> SearchResult {
     match hit {
         Hit::User { id, highlight } => SearchResult::User(UserResult {
-            user: User {
-                id: ID(id.to_string()),
-            },
+            user: User::of(id),
             highlight,
         }),
         Hit::Post { id, highlight } => SearchResult::Post(PostResult {
-            post: Post {
-                id: ID(id.to_string()),
-            },
+            post: Post::of(id),
             highlight,
         }),
         Hit::Hashtag { name, post_count } => SearchResult::Hashtag(Hashtag { name, post_count }),

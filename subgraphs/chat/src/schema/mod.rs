@@ -9,15 +9,14 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, Enum, Object, Result, Schema, SchemaBuilder, SimpleObject, Subscription, ID,
-};
+use async_graphql::{Context, Enum, Object, Result, Schema, SchemaBuilder, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
 use nova_core::connection::{
     decode_position_cursor, encode_position_cursor, page_size, PositionPage,
 };
 use nova_core::db::Db;
+use nova_core::entities::User;
 use nova_core::errors::{bad_input, internal, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
@@ -34,7 +33,7 @@ mod mutation;
 mod types;
 
 pub use mutation::Mutation;
-pub use types::{ChatEvent, Conversation, ConversationKind, Message, User};
+pub use types::{ChatEvent, Conversation, ConversationKind, Message};
 
 pub type ChatSchema = Schema<Query, Mutation, Subscription>;
 

@@ -2,19 +2,6 @@
 
 use super::*;
 
-/// A Nova user (owned by users; chat only knows the id).
-#[derive(SimpleObject)]
-#[graphql(unresolvable)]
-pub struct User {
-    id: ID,
-}
-
-fn user(id: Uuid) -> User {
-    User {
-        id: ID(id.to_string()),
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Enum)]
 pub enum ConversationKind {
     Direct,
@@ -48,7 +35,7 @@ impl Conversation {
             .await
             .or_internal()?
             .unwrap_or_default();
-        Ok(members.into_iter().map(user).collect())
+        Ok(members.into_iter().map(User::of).collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -154,7 +141,7 @@ impl Message {
         encode_position_cursor(self.0.seq)
     }
     async fn sender(&self) -> User {
-        user(self.0.sender_id)
+        User::of(self.0.sender_id)
     }
     async fn body(&self, ctx: &Context<'_>) -> Result<String> {
         ctx.data_unchecked::<MessageCipher>()
@@ -191,7 +178,7 @@ impl ChatEvent {
     }
     /// The sender, reader or typist.
     async fn user(&self) -> User {
-        user(self.0.user_id)
+        User::of(self.0.user_id)
     }
     async fn message(&self) -> Option<Message> {
         self.0.message.clone().map(Message)
