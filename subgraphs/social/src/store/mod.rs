@@ -1,0 +1,188 @@
+//! SQL of `nova_social`. Every statement is counted through the `Db`: the writes
+//! (follows, blocks, mutes, likes) here, what they are read back as in `reads.rs`.
+
+use nova_core::db::Db;
+use nova_core::events::envelope::{Block, Follow, Mute, PostLiked};
+use nova_core::events::{self, Event};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
+use uuid::Uuid;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum FollowOutcome {
+    /// Now following (or already was: following is idempotent).
+    Following,
+    /// One of the two blocked the other.
+    Blocked,
+}
+
+pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOutcome, sqlx::Error> {
+    let followed = Event::Followed(Follow {
+        follower_id: follower,
+        followee_id: followee,
+    });
+    // Not while either of the two has blocked the other.
+    let insert = sqlx::query!(
+        "INSERT INTO follows (follower_id, followee_id, id) SELECT $1, $2, $3 \
+         WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
+             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) \
+         ON CONFLICT DO NOTHING",
+        follower,
+        followee,
+        Uuid::now_v7(),
+    );
+    if change_with_event(db, insert, &followed).await? {
+        return Ok(FollowOutcome::Following);
+    }
+    // Nothing inserted: already following, or blocked.
+    let blocked = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
+             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
+           AS "blocked!""#,
+        follower,
+        followee,
+    )
+    .fetch_one(db.statement())
+    .await?;
+    Ok(if blocked {
+        FollowOutcome::Blocked
+    } else {
+        FollowOutcome::Following
+    })
+}
+
+/// One statement and, when it changed a row, its event, in one transaction.
+/// Returns whether it changed a row: a repeated follow or like changes nothing and
+/// tells nobody.
+async fn change_with_event(
+    db: &Db,
+    statement: Query<'_, Postgres, PgArguments>,
+    event: &Event,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let changed = statement.execute(&mut *tx).await?.rows_affected() > 0;
+    if changed {
+        events::enqueue(db, &mut tx, event).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sqlx::Error> {
+    let unfollowed = Event::Unfollowed(Follow {
+        follower_id: follower,
+        followee_id: followee,
+    });
+    let delete = sqlx::query!(
+        "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2",
+        follower,
+        followee,
+    );
+    change_with_event(db, delete, &unfollowed).await?;
+    Ok(())
+}
+
+/// Block, and drop the follows between the two in both directions.
+pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let new_block = sqlx::query!(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        blocker,
+        blocked,
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    db.count_statement();
+    sqlx::query!(
+        "DELETE FROM follows WHERE (follower_id = $1 AND followee_id = $2) \
+         OR (follower_id = $2 AND followee_id = $1)",
+        blocker,
+        blocked,
+    )
+    .execute(&mut *tx)
+    .await?;
+    if new_block {
+        let event = Event::Blocked(Block {
+            blocker_id: blocker,
+            blocked_id: blocked,
+        });
+        events::enqueue(db, &mut tx, &event).await?;
+    }
+    tx.commit().await
+}
+
+pub async fn unblock(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
+    let unblocked = Event::Unblocked(Block {
+        blocker_id: blocker,
+        blocked_id: blocked,
+    });
+    let statement = sqlx::query!(
+        "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
+        blocker,
+        blocked
+    );
+    change_with_event(db, statement, &unblocked).await?;
+    Ok(())
+}
+
+pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
+    let event = Event::Muted(Mute {
+        muter_id: muter,
+        muted_id: muted,
+    });
+    let statement = sqlx::query!(
+        "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        muter,
+        muted
+    );
+    change_with_event(db, statement, &event).await?;
+    Ok(())
+}
+
+pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> {
+    let event = Event::Unmuted(Mute {
+        muter_id: muter,
+        muted_id: muted,
+    });
+    let statement = sqlx::query!(
+        "DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2",
+        muter,
+        muted
+    );
+    change_with_event(db, statement, &event).await?;
+    Ok(())
+}
+
+pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
+    let liked = Event::PostLiked(PostLiked {
+        user_id: user,
+        post_id: post,
+    });
+    let statement = sqlx::query!(
+        "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        post,
+        user
+    );
+    change_with_event(db, statement, &liked).await?;
+    Ok(())
+}
+
+pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "DELETE FROM likes WHERE post_id = $1 AND user_id = $2",
+        post,
+        user
+    )
+    .execute(db.statement())
+    .await?;
+    Ok(())
+}
+
+mod reads;
+
+pub use reads::*;
