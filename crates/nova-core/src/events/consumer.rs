@@ -34,6 +34,7 @@ use super::dead_letter::{
 use super::envelope::{Envelope, Event, SCHEMA_VERSION};
 use super::kafka::KafkaConfig;
 use super::metrics::{EventMetrics, LagContext};
+use super::retries::Retries;
 
 /// What a consumer does with the events it subscribes to.
 pub trait EventHandler: Send + Sync + 'static {
@@ -200,8 +201,7 @@ impl<H: EventHandler> EventConsumer<H> {
     /// Apply one message and then its external effects, retrying failures of
     /// either until they pass, or dead-lettering a message retrying cannot fix.
     async fn handle_until_done(&self, message: &BorrowedMessage<'_>) -> Outcome {
-        let mut delay = Duration::from_millis(100);
-        let mut failed_for_good = 0;
+        let mut retries = Retries::default();
         let (outcome, event) = loop {
             let error = match self.handle(message).await {
                 Ok(Handled::Done(outcome, event)) => break (outcome, event),
@@ -211,15 +211,10 @@ impl<H: EventHandler> EventConsumer<H> {
                 Err(error) => error,
             };
             self.count_failure(message, &error, "cannot apply event; retrying");
-            if !is_transient(&error) {
-                failed_for_good += 1;
-                if failed_for_good == MAX_ATTEMPTS {
-                    let reason = format!("apply failed {MAX_ATTEMPTS} times: {error}");
-                    break (self.dead_letter_until_done(message, &reason).await, None);
-                }
+            if retries.give_up(!is_transient(&error)).await {
+                let reason = format!("apply failed {MAX_ATTEMPTS} times: {error}");
+                break (self.dead_letter_until_done(message, &reason).await, None);
             }
-            tokio::time::sleep(delay).await;
-            delay = next_retry_delay(delay);
         };
         let Some(event) = event else {
             return outcome;
@@ -231,21 +226,15 @@ impl<H: EventHandler> EventConsumer<H> {
             );
             std::process::exit(87);
         }
-        let mut delay = Duration::from_millis(100);
-        let mut failed_for_good = 0;
+        let mut retries = Retries::default();
         while let Err(error) = self.handler.external_effects(&event).await {
             self.count_failure(message, &*error, "external effects failed; retrying");
-            if effect_failed_for_good(&error) {
-                failed_for_good += 1;
-                if failed_for_good == MAX_ATTEMPTS {
-                    // The event's database effect stays; a replay redoes the
-                    // external effects (the event is then a duplicate).
-                    let reason = format!("external effects failed {MAX_ATTEMPTS} times: {error:#}");
-                    return self.dead_letter_until_done(message, &reason).await;
-                }
+            if retries.give_up(effect_failed_for_good(&error)).await {
+                // The event's database effect stays; a replay redoes the
+                // external effects (the event is then a duplicate).
+                let reason = format!("external effects failed {MAX_ATTEMPTS} times: {error:#}");
+                return self.dead_letter_until_done(message, &reason).await;
             }
-            tokio::time::sleep(delay).await;
-            delay = next_retry_delay(delay);
         }
         if outcome == Outcome::Applied
             && self.exit_before_commit.as_deref() == Some(event.type_name())
@@ -344,22 +333,16 @@ impl<H: EventHandler> EventConsumer<H> {
             reason,
             "message dead-lettered"
         );
-        let mut delay = Duration::from_millis(100);
+        let mut retries = Retries::default();
         while let Err(error) = letter
             .publish(&self.dead_letters, DEAD_LETTER_ACK_TIMEOUT)
             .await
         {
             self.count_failure(message, &*error, "cannot dead-letter; retrying");
-            tokio::time::sleep(delay).await;
-            delay = next_retry_delay(delay);
+            retries.back_off().await;
         }
         Outcome::DeadLettered
     }
-}
-
-/// The wait before the next retry: doubled, at most 5 s.
-fn next_retry_delay(delay: Duration) -> Duration {
-    (delay * 2).min(Duration::from_secs(5))
 }
 
 /// How long the broker may take to acknowledge a dead letter before it is sent again.

@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod outbox;
 pub mod pruning;
+mod retries;
 
 use std::time::Duration;
 
