@@ -5,22 +5,32 @@
 //!    and the `connection_init` of subscription WebSockets); subgraphs believe the
 //!    forwarded JWT claims (`extensions.jwt`) only with it, so a client calling a
 //!    subgraph directly cannot act as someone else.
-//! 2. Refuses a request whose bearer token failed verification (expired, bad
-//!    signature, wrong issuer, ...) with HTTP 401 and `UNAUTHENTICATED`. Hive
-//!    Router, with `require_authentication: false`, would otherwise serve it as
-//!    anonymous, and the client could not tell "refresh your token" from "sign in".
+//! 2. Refuses an operation whose bearer token failed verification (expired, bad
+//!    signature, wrong issuer, ...) with `UNAUTHENTICATED` (HTTP 401; on a
+//!    WebSocket, the subscription's one error). Hive Router, with
+//!    `require_authentication: false`, would otherwise serve it as anonymous, and
+//!    the client could not tell "refresh your token" from "sign in".
 //! 3. Gives the router's refusals Nova's error codes, with the router's own code
 //!    kept in `extensions.reason`: authentication failures (`MISSING_JWT`,
 //!    `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become `UNAUTHENTICATED`,
 //!    so clients handle one code whatever failed; an unknown persisted-query id
 //!    becomes `PERSISTED_QUERY_NOT_FOUND` (the client resends with the body in
 //!    development) and an operation outside the safelist `OPERATION_NOT_ALLOWED`.
-//! 4. Enforces the rate limits (`rate_limit`): HTTP 429, `RATE_LIMITED`,
-//!    `RateLimit-*` and `Retry-After` headers. The client IP is the peer address,
-//!    stamped on the request as it arrives so a client cannot choose it.
+//! 4. Enforces the rate limits (`rate_limit`) on every operation of every
+//!    transport, subscriptions included: `RATE_LIMITED` with the retry delay in
+//!    `extensions.retryAfter`, and over HTTP status 429 with `RateLimit-*` and
+//!    `Retry-After` headers. The client IP is the connection's peer address.
+//!
+//! Checks 2 and 4 and the root-field bound run in `on_graphql_analysis`: in Hive
+//! Router 0.2.19 it is the hook that runs for subscriptions after the token is
+//! verified (`on_execute` does not run for them).
 
+use hive_router::executor::execution::client_request_details::JwtRequestDetails;
 use hive_router::executor::hooks::on_execute::{
-    OnExecuteResponse, OnExecuteStartHookPayload, OnExecuteStartHookResult,
+    OnExecuteStartHookPayload, OnExecuteStartHookResult,
+};
+use hive_router::executor::hooks::on_graphql_analysis::{
+    OnGraphqlAnalysisHookPayload, OnGraphqlAnalysisHookResult,
 };
 use hive_router::executor::hooks::on_graphql_error::{
     OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
@@ -29,17 +39,21 @@ use hive_router::executor::hooks::on_http_request::{
     OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
-use hive_router::executor::plugin_trait::{EarlyHTTPResponse, RouterPlugin, StartHookPayload};
-use hive_router::http::{header::AUTHORIZATION, HeaderMap, HeaderValue, StatusCode};
+use hive_router::executor::plugin_context::PluginContext;
+use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
+use hive_router::http::header::AUTHORIZATION;
 use hive_router::ntex::http::header::ORIGIN;
-use hive_router::GraphQLError;
+use hive_router::query_planner::state::supergraph_state::OperationKind;
 use serde::Deserialize;
 
 use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
-    Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CLIENT_IP_HEADER,
-    CREDENTIAL_FIELDS,
+    Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
 };
+use crate::refusal::Refusal;
+
+/// The peer address of the connection an operation came on.
+struct ClientIp(String);
 
 /// Router error codes that mean "we do not know who you are".
 const UNAUTHENTICATED_CODES: &[&str] = &[
@@ -116,12 +130,11 @@ impl RouterPlugin for NovaPlugin {
                 .peer_addr()
                 .map(|address| address.ip().to_string())
                 .unwrap_or_else(|| "unknown".to_string());
-            // Replaces whatever the client sent under this name.
-            if let Ok(value) = hive_router::ntex::http::header::HeaderValue::from_str(&peer) {
-                let name =
-                    hive_router::ntex::http::header::HeaderName::from_static(CLIENT_IP_HEADER);
-                request.headers_mut().insert(name, value);
-            }
+            // The context lives as long as the request, and a WebSocket's
+            // operations share their upgrade request's: every transport's
+            // operations carry the socket's address, never one the client wrote.
+            payload.context.insert(ClientIp(peer));
+            let request = &mut payload.router_http_request;
             // `Origin: null` (sandboxed frames, file: pages, some redirects) is no
             // origin anyone configured, but Hive answers every unmatched origin
             // with `Access-Control-Allow-Origin: null`, which a browser reads as a
@@ -141,8 +154,47 @@ impl RouterPlugin for NovaPlugin {
                         .body(text),
                 );
             }
-            payload.proceed()
+            // A refusal decided in `on_graphql_analysis` answers over HTTP with its
+            // own status, headers and JSON body (see `refusal`).
+            payload.on_end(|end| match Refusal::http_response(end.context) {
+                Some(refused) => end
+                    .map_response(|response| response.into_response(refused))
+                    .proceed(),
+                None => end.proceed(),
+            })
         })
+    }
+
+    async fn on_graphql_analysis<'exec>(
+        &'exec self,
+        payload: &mut OnGraphqlAnalysisHookPayload<'exec>,
+    ) -> OnGraphqlAnalysisHookResult {
+        // This hook runs for every operation on every transport (HTTP, SSE and
+        // each `subscribe` on a WebSocket), after the router has verified the
+        // token and before planning.
+        let request = &payload.client_request_details;
+        let verified = matches!(*request.jwt, JwtRequestDetails::Authenticated { .. });
+        if request.headers.contains_key(AUTHORIZATION) && !verified {
+            return Refusal::invalid_token().end_analysis(payload.context);
+        }
+        let operation = payload.filtered_operation_for_plan;
+        let root_fields = root_field_count(&operation.selection_set);
+        if root_fields > self.max_root_fields {
+            return Refusal::too_many_root_fields(root_fields, self.max_root_fields)
+                .end_analysis(payload.context);
+        }
+        // Subscriptions are counted here, as `on_execute` does not run for them;
+        // queries and mutations there, where the coerced variables tell whether
+        // a conditional sign-in runs (coercion has taken them from the request
+        // by now). A subscription never signs in.
+        if operation.operation_kind != Some(OperationKind::Subscription) {
+            return OnGraphqlAnalysisHookResult::Proceed;
+        }
+        let user = verified.then(|| bearer_subject(&request.headers)).flatten();
+        match self.admit(payload.context, user, false).await {
+            Some(refusal) => refusal.end_analysis(payload.context),
+            None => OnGraphqlAnalysisHookResult::Proceed,
+        }
     }
 
     async fn on_execute<'exec>(
@@ -151,100 +203,23 @@ impl RouterPlugin for NovaPlugin {
     ) -> OnExecuteStartHookResult<'exec> {
         let headers = payload.router_http_request.headers;
         // Reading the request context takes a snapshot of it: only do that when a
-        // token was presented at all. `Some(false)`: the router looked for a
-        // verified token and found none.
-        let verified = if headers.contains_key(AUTHORIZATION) {
-            payload
+        // token was presented (`on_graphql_analysis` refused a failed one).
+        let verified = headers.contains_key(AUTHORIZATION)
+            && payload
                 .request_context
                 .read()
                 .ok()
                 .and_then(|context| context.authentication().jwt_status().copied())
-        } else {
-            None
-        };
-        if verified == Some(false) {
-            let mut error = GraphQLError::from_message_and_code(
-                "the access token is invalid or expired; refresh the session or sign in again",
-                "UNAUTHENTICATED",
-            );
-            error
-                .extensions
-                .extensions
-                .insert("reason".to_string(), "INVALID_TOKEN".into());
-            return payload.end_with_graphql_error(error, StatusCode::UNAUTHORIZED);
-        }
-        let root_fields = root_field_count(&payload.operation_for_plan.selection_set);
-        if root_fields > self.max_root_fields {
-            let error = GraphQLError::from_message_and_code(
-                format!(
-                    "the operation selects {root_fields} root fields; at most {} are allowed",
-                    self.max_root_fields
-                ),
-                "MAX_ROOT_FIELDS_EXCEEDED",
-            );
-            return payload.end_with_graphql_error(error, StatusCode::BAD_REQUEST);
-        }
-        if !self.rate_limiter.enabled() {
-            return payload.proceed();
-        }
-        let client_ip = headers
-            .get(CLIENT_IP_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("unknown");
+                == Some(true);
+        let user = verified.then(|| bearer_subject(headers)).flatten();
         let signs_in = selects_any(
             &payload.operation_for_plan.selection_set,
             CREDENTIAL_FIELDS,
-            payload.variable_values,
+            payload.variable_values.as_ref(),
         );
-        // The token was verified by the router (`Some(true)`), so its `sub` is
-        // trustworthy; reading it needs no second signature check.
-        let user = match verified {
-            Some(true) => bearer_subject(headers),
-            _ => None,
-        };
-        let subject = match (&user, signs_in) {
-            (_, true) => Subject::Credentials(client_ip),
-            (Some(sub), false) => Subject::User(sub),
-            (None, false) => Subject::Anonymous(client_ip),
-        };
-        match self.rate_limiter.check(&subject, 1.0).await {
-            Decision::Allowed { .. } | Decision::RedisDown(RedisDownPolicy::Open) => {
-                payload.proceed()
-            }
-            Decision::Limited { limit, retry_after } => {
-                let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
-                let mut headers = HeaderMap::new();
-                for (name, value) in [
-                    ("retry-after", seconds.to_string()),
-                    ("ratelimit-limit", format!("{limit}")),
-                    ("ratelimit-remaining", "0".to_string()),
-                    ("ratelimit-reset", seconds.to_string()),
-                ] {
-                    if let Ok(value) = HeaderValue::from_str(&value) {
-                        headers.insert(name, value);
-                    }
-                }
-                let error = GraphQLError::from_message_and_code(
-                    format!("too many requests; retry in {seconds} s"),
-                    "RATE_LIMITED",
-                );
-                payload.end_with_response(early_response(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    headers,
-                    error,
-                ))
-            }
-            Decision::RedisDown(RedisDownPolicy::Closed) => {
-                let error = GraphQLError::from_message_and_code(
-                    "rate limits cannot be checked right now; try again shortly",
-                    "RATE_LIMITED",
-                );
-                payload.end_with_response(early_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    HeaderMap::new(),
-                    error,
-                ))
-            }
+        match self.admit(payload.context, user, signs_in).await {
+            Some(refusal) => payload.end_with_response(refusal.end_execute()),
+            None => payload.proceed(),
         }
     }
 
@@ -272,6 +247,37 @@ const HEALTH_PATH: &str = "/health/nova";
 const METRICS_PATH: &str = "/metrics/nova";
 
 impl NovaPlugin {
+    /// Take one token from the operation's bucket: the signed-in user's (`user`,
+    /// read from a verified token), else the connection address's, and the
+    /// address's credentials bucket for a sign-in. `None`: go ahead.
+    async fn admit(
+        &self,
+        context: &PluginContext,
+        user: Option<String>,
+        signs_in: bool,
+    ) -> Option<Refusal> {
+        if !self.rate_limiter.enabled() {
+            return None;
+        }
+        // Copied out: the context is a map whose entries lock their shard while
+        // borrowed, and the check awaits Redis.
+        let client_ip = context
+            .get_ref::<ClientIp>()
+            .map_or_else(|| "unknown".to_string(), |ip| ip.0.clone());
+        let subject = match (&user, signs_in) {
+            (_, true) => Subject::Credentials(&client_ip),
+            (Some(sub), false) => Subject::User(sub),
+            (None, false) => Subject::Anonymous(&client_ip),
+        };
+        match self.rate_limiter.check(&subject, 1.0).await {
+            Decision::Allowed { .. } | Decision::RedisDown(RedisDownPolicy::Open) => None,
+            Decision::Limited { limit, retry_after } => {
+                Some(Refusal::rate_limited(limit, retry_after))
+            }
+            Decision::RedisDown(RedisDownPolicy::Closed) => Some(Refusal::limits_unavailable()),
+        }
+    }
+
     fn health_response(&self) -> hive_router::ntex::http::Response {
         let limiter = &self.rate_limiter;
         let body = serde_json::json!({
@@ -289,24 +295,6 @@ impl NovaPlugin {
             .content_type("application/json")
             .body(body.to_string())
     }
-}
-
-/// A GraphQL error response sent before execution, with `headers`.
-fn early_response(
-    status: StatusCode,
-    mut headers: HeaderMap,
-    error: GraphQLError,
-) -> OnExecuteResponse {
-    headers.insert(
-        hive_router::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::to_vec(&serde_json::json!({ "errors": [error] })).unwrap_or_default();
-    OnExecuteResponse::EarlyResponse(EarlyHTTPResponse {
-        body,
-        headers,
-        status_code: status,
-    })
 }
 
 /// The `sub` claim of the bearer token (already verified by the router).

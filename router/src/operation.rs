@@ -8,8 +8,8 @@ use hive_router::query_planner::ast::selection_item::SelectionItem;
 use hive_router::query_planner::ast::selection_set::SelectionSet;
 use hive_router::sonic_rs::{JsonValueTrait, Value};
 
-/// The request's coerced variables, as the execute hook has them.
-pub type Variables = Option<HashMap<String, Value>>;
+/// The request's variables as the client sent them.
+pub type Variables<'a> = Option<&'a HashMap<String, Value>>;
 
 /// Fields selected at the root, through inline fragments too.
 pub fn root_field_count(selection_set: &SelectionSet) -> usize {
@@ -29,7 +29,7 @@ pub fn root_field_count(selection_set: &SelectionSet) -> usize {
 /// alias, inside root inline fragments, unless `@skip`/`@include` with the
 /// request's variables leaves it out. A named fragment still unresolved here
 /// counts as selecting them: a rule this guards must not be escaped.
-pub fn selects_any(selection_set: &SelectionSet, fields: &[&str], variables: &Variables) -> bool {
+pub fn selects_any(selection_set: &SelectionSet, fields: &[&str], variables: Variables) -> bool {
     selection_set.items.iter().any(|item| match item {
         SelectionItem::Field(field) => {
             fields.contains(&field.name.as_str())
@@ -44,11 +44,12 @@ pub fn selects_any(selection_set: &SelectionSet, fields: &[&str], variables: &Va
 }
 
 /// Whether a selection with these variable conditions runs. A condition whose
-/// variable has no boolean value (coercion would have refused that) runs.
-fn runs(skip_if: &Option<String>, include_if: &Option<String>, variables: &Variables) -> bool {
+/// variable the client did not send as a boolean runs: coercion refuses a wrong
+/// type, and an absent variable's default is not known here, so the doubt is
+/// counted against the limit rather than for the client.
+fn runs(skip_if: &Option<String>, include_if: &Option<String>, variables: Variables) -> bool {
     let value = |name: &String| {
         variables
-            .as_ref()
             .and_then(|variables| variables.get(name))
             .and_then(|value| value.as_bool())
     };

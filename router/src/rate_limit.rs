@@ -280,9 +280,6 @@ impl RateLimiter {
     }
 }
 
-/// The client's address for per-IP limits: the peer address the router saw.
-pub const CLIENT_IP_HEADER: &str = "x-nova-client-ip";
-
 /// Root fields that count against the credentials bucket.
 pub const CREDENTIAL_FIELDS: &[&str] = &["login", "register"];
 

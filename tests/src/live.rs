@@ -23,9 +23,18 @@ pub struct LiveClient {
 
 impl LiveClient {
     /// Open a connection; the token (if any) goes in the `connection_init`
-    /// payload as `headers.authorization`. Returns the server's answer to the
-    /// init (`connection_ack`, or an error when refused).
+    /// payload as `headers.authorization`. Fails unless the server acknowledges
+    /// the init with `connection_ack`.
     pub async fn connect(router_url: &str, token: Option<&str>) -> Result<Self> {
+        let payload = match token {
+            Some(token) => json!({ "headers": { "authorization": format!("Bearer {token}") } }),
+            None => json!({}),
+        };
+        Self::connect_with_init(router_url, payload).await
+    }
+
+    /// Open a connection with this `connection_init` payload.
+    pub async fn connect_with_init(router_url: &str, payload: Value) -> Result<Self> {
         let mut request = websocket_url(router_url).into_client_request()?;
         request.headers_mut().insert(
             "sec-websocket-protocol",
@@ -33,10 +42,6 @@ impl LiveClient {
         );
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         let mut client = Self { socket };
-        let payload = match token {
-            Some(token) => json!({ "headers": { "authorization": format!("Bearer {token}") } }),
-            None => json!({}),
-        };
         client
             .send(json!({ "type": "connection_init", "payload": payload }))
             .await?;

@@ -1,0 +1,138 @@
+//! The answers of operations the plugin refuses, on every transport.
+//!
+//! A refusal from `on_execute` is an early HTTP response. One from
+//! `on_graphql_analysis` (subscriptions, and the checks every operation gets) is
+//! a body and a status: on a WebSocket that body is the operation's one `next`
+//! message, followed by `complete`; over HTTP Hive Router 0.2.19 would answer an
+//! SSE client's refused subscription with `UNSUPPORTED_CONTENT_TYPE`, so the
+//! refusal is also left in the request's plugin context and `on_http_request`'s
+//! end hook answers with it: status, headers and JSON body, whatever the
+//! client accepts.
+
+use std::time::Duration;
+
+use hive_router::executor::hooks::on_execute::OnExecuteResponse;
+use hive_router::executor::hooks::on_graphql_analysis::OnGraphqlAnalysisHookResult;
+use hive_router::executor::plugin_context::PluginContext;
+use hive_router::executor::plugin_trait::EarlyHTTPResponse;
+use hive_router::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use hive_router::ntex::http::Response;
+use hive_router::{GraphQLError, PlanExecutionOutput};
+
+/// A refused operation: what the client is told, and how over HTTP.
+#[derive(Clone)]
+pub struct Refusal {
+    status: StatusCode,
+    headers: Vec<(&'static str, String)>,
+    error: GraphQLError,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, error: GraphQLError) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            error,
+        }
+    }
+
+    /// A token was presented and failed verification.
+    pub fn invalid_token() -> Self {
+        let mut error = GraphQLError::from_message_and_code(
+            "the access token is invalid or expired; refresh the session or sign in again",
+            "UNAUTHENTICATED",
+        );
+        error
+            .extensions
+            .extensions
+            .insert("reason".to_string(), "INVALID_TOKEN".into());
+        Self::new(StatusCode::UNAUTHORIZED, error)
+    }
+
+    pub fn too_many_root_fields(selected: usize, allowed: usize) -> Self {
+        let error = GraphQLError::from_message_and_code(
+            format!("the operation selects {selected} root fields; at most {allowed} are allowed"),
+            "MAX_ROOT_FIELDS_EXCEEDED",
+        );
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    /// The subject's bucket is empty: retry after `retry_after`, in whole
+    /// seconds (at least one), in the error and the headers alike.
+    pub fn rate_limited(limit: f64, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = GraphQLError::from_message_and_code(
+            format!("too many requests; retry in {seconds} s"),
+            "RATE_LIMITED",
+        );
+        error
+            .extensions
+            .extensions
+            .insert("retryAfter".to_string(), seconds.into());
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: vec![
+                ("retry-after", seconds.to_string()),
+                ("ratelimit-limit", format!("{limit}")),
+                ("ratelimit-remaining", "0".to_string()),
+                ("ratelimit-reset", seconds.to_string()),
+            ],
+            error,
+        }
+    }
+
+    /// Redis is unreachable and the policy is to refuse.
+    pub fn limits_unavailable() -> Self {
+        let error = GraphQLError::from_message_and_code(
+            "rate limits cannot be checked right now; try again shortly",
+            "RATE_LIMITED",
+        );
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, error)
+    }
+
+    fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({ "errors": [self.error] })).unwrap_or_default()
+    }
+
+    /// The answer of `on_graphql_analysis`; over HTTP the end hook replaces the
+    /// router's response with `http_response`.
+    pub fn end_analysis(self, context: &PluginContext) -> OnGraphqlAnalysisHookResult {
+        let output = PlanExecutionOutput {
+            body: self.body(),
+            error_count: 1,
+            status_code: self.status,
+        };
+        context.insert(self);
+        OnGraphqlAnalysisHookResult::EndWithResponse(output)
+    }
+
+    /// The answer of `on_execute`: an early HTTP response.
+    pub fn end_execute(self) -> OnExecuteResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            hive_router::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+        OnExecuteResponse::EarlyResponse(EarlyHTTPResponse {
+            body: self.body(),
+            headers,
+            status_code: self.status,
+        })
+    }
+
+    /// The HTTP response of a refusal left in the context by `end_analysis`.
+    pub fn http_response(context: &PluginContext) -> Option<Response> {
+        let refusal = context.get_ref::<Refusal>()?.clone();
+        let mut response = Response::build(refusal.status);
+        response.content_type("application/json");
+        for (name, value) in &refusal.headers {
+            response.header(*name, value.as_str());
+        }
+        Some(response.body(refusal.body()))
+    }
+}
