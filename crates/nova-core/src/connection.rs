@@ -17,23 +17,14 @@ const CURSOR_PREFIX: &str = "nova:v1:";
 
 /// The opaque cursor of an item.
 pub fn encode_cursor(id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{id}"))
+    encode_with(CURSOR_PREFIX, id)
 }
 
 /// The id inside a cursor, or `BAD_USER_INPUT` naming the argument.
 pub fn decode_cursor(cursor: &str, argument: &str) -> async_graphql::Result<Uuid> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX).map(str::to_string))
-        .and_then(|id| Uuid::parse_str(&id).ok())
-        .ok_or_else(|| {
-            bad_input(
-                argument,
-                format!("{argument} is not a cursor from this list"),
-            )
-        })
+    decode_with(cursor, CURSOR_PREFIX, argument, |id| {
+        Uuid::parse_str(id).ok()
+    })
 }
 
 const POSITION_CURSOR_PREFIX: &str = "nova:v1:pos:";
@@ -41,20 +32,32 @@ const POSITION_CURSOR_PREFIX: &str = "nova:v1:pos:";
 /// The opaque cursor of an item ordered by a number instead of an id (a chat
 /// message's sequence number in its conversation, a notification's position).
 pub fn encode_position_cursor(position: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{POSITION_CURSOR_PREFIX}{position}"))
+    encode_with(POSITION_CURSOR_PREFIX, position)
 }
 
 /// The number inside a position cursor, or `BAD_USER_INPUT` naming the argument.
 pub fn decode_position_cursor(cursor: &str, argument: &str) -> async_graphql::Result<i64> {
+    decode_with(cursor, POSITION_CURSOR_PREFIX, argument, |n| {
+        n.parse::<i64>().ok().filter(|position| *position >= 0)
+    })
+}
+
+fn encode_with(prefix: &str, value: impl std::fmt::Display) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{prefix}{value}"))
+}
+
+/// The value after `prefix` in a cursor, as `parse` reads it.
+fn decode_with<T>(
+    cursor: &str,
+    prefix: &str,
+    argument: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> async_graphql::Result<T> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            text.strip_prefix(POSITION_CURSOR_PREFIX)
-                .and_then(|n| n.parse::<i64>().ok())
-        })
-        .filter(|position| *position >= 0)
+        .and_then(|text| text.strip_prefix(prefix).and_then(parse))
         .ok_or_else(|| {
             bad_input(
                 argument,
@@ -97,14 +100,10 @@ impl PositionPage {
     {
         let has_next_page = rows.len() as i64 > self.size;
         rows.truncate(self.size as usize);
-        let mut connection =
-            async_graphql::connection::Connection::new(self.after.is_some(), has_next_page);
-        connection
-            .edges
-            .extend(rows.into_iter().map(|(position, node)| {
-                async_graphql::connection::Edge::new(encode_position_cursor(position), node)
-            }));
-        connection
+        let edges = rows
+            .into_iter()
+            .map(|(position, node)| (encode_position_cursor(position), node));
+        connection_of(self.after.is_some(), has_next_page, edges)
     }
 }
 
@@ -154,12 +153,23 @@ where
 {
     let has_next_page = rows.len() as i64 > page.first;
     rows.truncate(page.first as usize);
+    let edges = rows.into_iter().map(|(id, node)| (encode_cursor(id), node));
+    connection_of(page.after.is_some(), has_next_page, edges)
+}
+
+fn connection_of<Node>(
+    has_previous_page: bool,
+    has_next_page: bool,
+    edges: impl Iterator<Item = (String, Node)>,
+) -> async_graphql::connection::Connection<String, Node>
+where
+    Node: async_graphql::OutputType,
+{
     let mut connection =
-        async_graphql::connection::Connection::new(page.after.is_some(), has_next_page);
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|(id, node)| async_graphql::connection::Edge::new(encode_cursor(id), node)),
-    );
+        async_graphql::connection::Connection::new(has_previous_page, has_next_page);
+    connection
+        .edges
+        .extend(edges.map(|(cursor, node)| async_graphql::connection::Edge::new(cursor, node)));
     connection
 }
 
@@ -213,4 +223,29 @@ pub fn group_by_page(keys: &[PageKey]) -> std::collections::HashMap<PageRequest,
         groups.entry(key.page).or_default().push(key.parent);
     }
     groups
+}
+
+/// One page of a parent's list (`first`/`after` as the client sent them) through
+/// its page loader `L`, as a connection of `edge(row)` = (cursor id, node).
+pub async fn load_page<L, Row, Node>(
+    ctx: &async_graphql::Context<'_>,
+    parent: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+    edge: fn(Row) -> (Uuid, Node),
+) -> async_graphql::Result<async_graphql::connection::Connection<String, Node>>
+where
+    L: async_graphql::dataloader::Loader<PageKey, Value = Vec<Row>>,
+    L::Error: std::fmt::Display,
+    Node: async_graphql::OutputType,
+{
+    use crate::errors::OrInternal;
+    let page = PageRequest::new(first, after.as_deref())?;
+    let rows = ctx
+        .data_unchecked::<async_graphql::dataloader::DataLoader<L>>()
+        .load_one(PageKey { parent, page })
+        .await
+        .or_internal()?
+        .unwrap_or_default();
+    Ok(connection(page, rows.into_iter().map(edge).collect()))
 }

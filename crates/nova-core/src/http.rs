@@ -249,6 +249,16 @@ pub struct Startup {
     pub metrics: Metrics,
 }
 
+/// `<subgraph> print-schema` prints the subgraph's SDL (what `cargo xtask
+/// compose` reads); true when it did, and `main` then exits.
+pub fn printed_schema(sdl: fn() -> String) -> bool {
+    let asked = std::env::args().nth(1).as_deref() == Some("print-schema");
+    if asked {
+        print!("{}", sdl());
+    }
+    asked
+}
+
 /// Everything a subgraph's `main` does: config, telemetry, database and
 /// migrations, the outbox relay for its topic, then serve until SIGINT/SIGTERM.
 /// `build` makes the schema (and any extra routes) once the database is there, and

@@ -92,23 +92,14 @@ pub fn changes(old: &Valid<Schema>, new: &Valid<Schema>) -> Vec<Change> {
 
 fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut Vec<Change>) {
     match (old, new) {
-        (ExtendedType::Object(old), ExtendedType::Object(new)) => {
-            compare_fields(name, &old.fields, &new.fields, found);
-            compare_interfaces(
-                name,
-                &old.implements_interfaces,
-                &new.implements_interfaces,
-                found,
-            );
-        }
-        (ExtendedType::Interface(old), ExtendedType::Interface(new)) => {
-            compare_fields(name, &old.fields, &new.fields, found);
-            compare_interfaces(
-                name,
-                &old.implements_interfaces,
-                &new.implements_interfaces,
-                found,
-            );
+        (ExtendedType::Object(_), ExtendedType::Object(_))
+        | (ExtendedType::Interface(_), ExtendedType::Interface(_)) => {
+            if let (Some((old_fields, old_interfaces)), Some((new_fields, new_interfaces))) =
+                (fields_and_interfaces(old), fields_and_interfaces(new))
+            {
+                compare_fields(name, old_fields, new_fields, found);
+                compare_interfaces(name, old_interfaces, new_interfaces, found);
+            }
         }
         (ExtendedType::Union(old), ExtendedType::Union(new)) => {
             compare_members(
@@ -169,6 +160,17 @@ fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut 
 }
 
 type Interfaces = apollo_compiler::collections::IndexSet<apollo_compiler::schema::ComponentName>;
+
+/// The fields and implemented interfaces of an object or interface type.
+fn fields_and_interfaces(ty: &ExtendedType) -> Option<(&Fields, &Interfaces)> {
+    match ty {
+        ExtendedType::Object(object) => Some((&object.fields, &object.implements_interfaces)),
+        ExtendedType::Interface(interface) => {
+            Some((&interface.fields, &interface.implements_interfaces))
+        }
+        _ => None,
+    }
+}
 
 fn compare_interfaces(name: &str, old: &Interfaces, new: &Interfaces, found: &mut Vec<Change>) {
     compare_members(name, "interface", old, new, Severity::Safe, found);

@@ -7,8 +7,7 @@ use nova_core::live::redis_url_from_env;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     let cipher = exit_on_error(MessageCipher::from_env());

@@ -4,7 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
 use chrono::{DateTime, Utc};
-use nova_core::connection::{connection, PageKey, PageRequest};
+use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
@@ -77,20 +77,10 @@ impl User {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Post>> {
-        let page = PageRequest::new(first, after.as_deref())?;
-        let rows = ctx
-            .data_unchecked::<DataLoader<PostsByAuthorLoader>>()
-            .load_one(PageKey {
-                parent: self.id,
-                page,
-            })
-            .await
-            .or_internal()?
-            .unwrap_or_default();
-        Ok(connection(
-            page,
-            rows.into_iter().map(|r| (r.id, Post(r))).collect(),
-        ))
+        load_page::<PostsByAuthorLoader, _, _>(ctx, self.id, first, after, |row| {
+            (row.id, Post(row))
+        })
+        .await
     }
 }
 
@@ -139,20 +129,10 @@ impl Post {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
-        let page = PageRequest::new(first, after.as_deref())?;
-        let rows = ctx
-            .data_unchecked::<DataLoader<CommentsByPostLoader>>()
-            .load_one(PageKey {
-                parent: self.0.id,
-                page,
-            })
-            .await
-            .or_internal()?
-            .unwrap_or_default();
-        Ok(connection(
-            page,
-            rows.into_iter().map(|r| (r.id, Comment(r))).collect(),
-        ))
+        load_page::<CommentsByPostLoader, _, _>(ctx, self.0.id, first, after, |row| {
+            (row.id, Comment(row))
+        })
+        .await
     }
 }
 

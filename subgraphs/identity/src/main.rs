@@ -5,8 +5,7 @@ use nova_identity::{internal, passwords::Passwords, schema, tokens::TokenIssuer,
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {

@@ -6,8 +6,7 @@ use nova_notifications::{schema, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     let redis_url = exit_on_error(redis_url_from_env());

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use nova_core::events::envelope::{PostCreated, PostEdited};
 use nova_core::events::{topic_of, Event, EventHandler};
 use sqlx::PgConnection;
 
@@ -53,29 +54,24 @@ impl EventHandler for Indexer {
                 store::upsert_profile(tx, e.user_id, e.display_name.as_deref(), &e.bio).await?;
                 (Kind::User, e.user_id)
             }
-            Event::PostCreated(e) => {
-                store::upsert_post(
-                    tx,
-                    e.post_id,
-                    e.author_id,
-                    &e.body,
-                    &e.hashtags,
-                    e.created_at,
-                )
-                .await?;
-                (Kind::Post, e.post_id)
-            }
-            Event::PostEdited(e) => {
-                store::upsert_post(
-                    tx,
-                    e.post_id,
-                    e.author_id,
-                    &e.body,
-                    &e.hashtags,
-                    e.edited_at,
-                )
-                .await?;
-                (Kind::Post, e.post_id)
+            // A post's text as of its creation or its last edit.
+            Event::PostCreated(PostCreated {
+                post_id,
+                author_id,
+                body,
+                hashtags,
+                created_at: at,
+                ..
+            })
+            | Event::PostEdited(PostEdited {
+                post_id,
+                author_id,
+                body,
+                hashtags,
+                edited_at: at,
+            }) => {
+                store::upsert_post(tx, *post_id, *author_id, body, hashtags, *at).await?;
+                (Kind::Post, *post_id)
             }
             Event::PostDeleted(e) => {
                 store::tombstone_post(tx, e.post_id, e.author_id).await?;

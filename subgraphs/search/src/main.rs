@@ -18,8 +18,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     let settings = exit_on_error(SearchSettings::from_env());

@@ -3,8 +3,7 @@ use nova_social::{internal, schema, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     nova_core::http::run_subgraph("social", 4004, &MIGRATOR, |startup| async move {

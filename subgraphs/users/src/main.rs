@@ -2,8 +2,7 @@ use nova_users::{internal, schema, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("print-schema") {
-        print!("{}", schema::sdl());
+    if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
     nova_core::http::run_subgraph("users", 4002, &MIGRATOR, |startup| async move {

@@ -121,7 +121,13 @@ impl Mutation {
         }
         let db = ctx.data_unchecked::<Db>();
         let cipher = ctx.data_unchecked::<MessageCipher>();
-        let sent = store::send_message(db, cipher, id, me, &body, client_id)
+        let outgoing = store::Outgoing {
+            conversation_id: id,
+            sender: me,
+            body: &body,
+            client_message_id: client_id,
+        };
+        let sent = store::send_message(db, cipher, outgoing)
             .await
             .map_err(chat_error)?;
         let message = match sent {

@@ -13,6 +13,17 @@ pub enum Sent {
     Repeated(MessageRow),
 }
 
+/// A message as its sender sends it.
+#[derive(Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub conversation_id: Uuid,
+    pub sender: Uuid,
+    pub body: &'a str,
+    /// The client's id for this send: a retry with the same one is the same
+    /// message.
+    pub client_message_id: &'a str,
+}
+
 /// Store a message: the next sequence number of its conversation, the body
 /// sealed, the sender's read marker moved to it, and `chat.message_sent` in the
 /// outbox, all in one transaction. A repeated `client_message_id` returns the
@@ -20,15 +31,18 @@ pub enum Sent {
 pub async fn send_message(
     db: &Db,
     cipher: &MessageCipher,
-    conversation_id: Uuid,
-    sender: Uuid,
-    body: &str,
-    client_message_id: &str,
+    message: Outgoing<'_>,
 ) -> Result<Sent, ChatError> {
+    let Outgoing {
+        conversation_id,
+        sender,
+        client_message_id,
+        ..
+    } = message;
     if let Some(existing) = sent_before(db, conversation_id, sender, client_message_id).await? {
         return Ok(Sent::Repeated(existing));
     }
-    match insert_message(db, cipher, conversation_id, sender, body, client_message_id).await {
+    match insert_message(db, cipher, message).await {
         Err(ChatError::Database(sqlx::Error::Database(error))) if error.is_unique_violation() => {
             // The same send raced itself (a retry while the first was in flight);
             // the loser's transaction, sequence number included, rolled back.
@@ -64,11 +78,14 @@ async fn sent_before(
 async fn insert_message(
     db: &Db,
     cipher: &MessageCipher,
-    conversation_id: Uuid,
-    sender: Uuid,
-    body: &str,
-    client_message_id: &str,
+    message: Outgoing<'_>,
 ) -> Result<Sent, ChatError> {
+    let Outgoing {
+        conversation_id,
+        sender,
+        body,
+        client_message_id,
+    } = message;
     let mut tx = db.begin().await?;
     // Members, and whether a block stands between the sender and anyone of a
     // direct conversation. Locks nothing yet.

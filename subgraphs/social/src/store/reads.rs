@@ -203,48 +203,32 @@ pub async fn export_pairs(
     limit: i64,
 ) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
     let (after_a, after_b) = after.unzip();
-    // One statement per table: a table name cannot be a parameter.
     let pool = db.background_pool();
+    // One statement per table (a table name cannot be a parameter), each
+    // checked at compile time; the macro only spares writing the call thrice.
+    macro_rules! page_of {
+        ($sql:literal) => {
+            sqlx::query_as!(Pair, $sql, after_a, after_b, limit)
+                .fetch_all(pool)
+                .await?
+        };
+    }
     let pairs = match relation {
-        Relation::Follows => {
-            sqlx::query_as!(
-                Pair,
-                "SELECT follower_id AS a, followee_id AS b FROM follows \
-                 WHERE $1::uuid IS NULL OR (follower_id, followee_id) > ($1, $2) \
-                 ORDER BY follower_id, followee_id LIMIT $3",
-                after_a,
-                after_b,
-                limit,
-            )
-            .fetch_all(pool)
-            .await?
-        }
-        Relation::Blocks => {
-            sqlx::query_as!(
-                Pair,
-                "SELECT blocker_id AS a, blocked_id AS b FROM blocks \
-                 WHERE $1::uuid IS NULL OR (blocker_id, blocked_id) > ($1, $2) \
-                 ORDER BY blocker_id, blocked_id LIMIT $3",
-                after_a,
-                after_b,
-                limit,
-            )
-            .fetch_all(pool)
-            .await?
-        }
-        Relation::Mutes => {
-            sqlx::query_as!(
-                Pair,
-                "SELECT muter_id AS a, muted_id AS b FROM mutes \
-                 WHERE $1::uuid IS NULL OR (muter_id, muted_id) > ($1, $2) \
-                 ORDER BY muter_id, muted_id LIMIT $3",
-                after_a,
-                after_b,
-                limit,
-            )
-            .fetch_all(pool)
-            .await?
-        }
+        Relation::Follows => page_of!(
+            "SELECT follower_id AS a, followee_id AS b FROM follows \
+             WHERE $1::uuid IS NULL OR (follower_id, followee_id) > ($1, $2) \
+             ORDER BY follower_id, followee_id LIMIT $3"
+        ),
+        Relation::Blocks => page_of!(
+            "SELECT blocker_id AS a, blocked_id AS b FROM blocks \
+             WHERE $1::uuid IS NULL OR (blocker_id, blocked_id) > ($1, $2) \
+             ORDER BY blocker_id, blocked_id LIMIT $3"
+        ),
+        Relation::Mutes => page_of!(
+            "SELECT muter_id AS a, muted_id AS b FROM mutes \
+             WHERE $1::uuid IS NULL OR (muter_id, muted_id) > ($1, $2) \
+             ORDER BY muter_id, muted_id LIMIT $3"
+        ),
     };
     Ok(pairs.into_iter().map(|pair| (pair.a, pair.b)).collect())
 }
