@@ -82,6 +82,34 @@ pub fn persisted_as(
     Ok(value["data"].clone())
 }
 
+/// POST a shipped operation by its persisted-query id, as a safelisted client
+/// does (the async load clients); its `data`, or an error with the status and
+/// body when it failed or answered errors.
+pub async fn post_persisted(
+    http: &reqwest::Client,
+    url: &str,
+    (operation, document_id): (&str, &str),
+    variables: serde_json::Value,
+    token: Option<&str>,
+) -> Result<serde_json::Value> {
+    let body = serde_json::json!({
+        "operationName": operation,
+        "variables": variables,
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id } }
+    });
+    let mut request = http.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let mut value: serde_json::Value = response.json().await?;
+    if !status.is_success() || value.get("errors").is_some() {
+        bail!("{status}: {value}");
+    }
+    Ok(value["data"].take())
+}
+
 /// A bench user, signed up and in through the router.
 pub struct Account {
     pub id: String,
@@ -153,6 +181,14 @@ pub fn seed_accounts(pg: &Postgres, count: usize, hash: &str) -> Result<Vec<Uuid
     Ok(user_ids)
 }
 
+/// Refresh the planner's statistics of the bench databases after a bulk load.
+pub fn analyze(pg: &Postgres) -> Result<()> {
+    for name in subgraphs() {
+        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
+    }
+    Ok(())
+}
+
 /// The manifest id of a shipped operation.
 pub fn document_id(root: &Path, operation: &str) -> Result<String> {
     let text = std::fs::read_to_string(root.join("persisted-queries/manifest.json"))?;
@@ -167,24 +203,62 @@ pub fn document_id(root: &Path, operation: &str) -> Result<String> {
         .with_context(|| format!("{operation} is not in persisted-queries/manifest.json"))
 }
 
-/// Stop anything a previous bench left, start a fresh broker and Redis, recreate
-/// the bench databases and build release binaries. Returns the binaries' folder
-/// and KAFKA_BROKERS.
-pub fn prepare_fresh_stack(
-    root: &Path,
-    state: &State,
-    pg: &Postgres,
-) -> Result<(std::path::PathBuf, String)> {
-    prepare_stack(root, state, Some(pg))
+/// Whether a bench starts from empty databases.
+pub enum Data {
+    /// Recreate the bench databases (every bench but a `--reuse` run).
+    Fresh,
+    /// Keep them as the last run left them: measure again without seeding again.
+    Keep,
 }
 
-/// As `prepare_fresh_stack`, but the bench databases stay as the last run left
-/// them (a bench's `--reuse`: measure again without seeding again).
-pub fn prepare_stack_keeping_data(
+/// A prepared bench stack, nothing started yet: `services` as the layout has
+/// them (a bench may vary one before starting it).
+pub struct BenchStack<'a> {
+    pub state: &'a State,
+    pub pg: &'a Postgres,
+    pub bin_dir: &'a Path,
+    pub services: Vec<stack::Service>,
+}
+
+impl BenchStack<'_> {
+    /// Start these services in order, each ready before the next.
+    pub fn start<'s>(
+        &self,
+        root: &Path,
+        services: impl IntoIterator<Item = &'s stack::Service>,
+    ) -> Result<()> {
+        for service in services {
+            stack::start_ready(self.state, self.bin_dir, root, service)?;
+        }
+        Ok(())
+    }
+}
+
+/// Stop anything a previous bench left, start a fresh broker and Redis, build
+/// release binaries (and recreate the bench databases for `Data::Fresh`), run
+/// `bench`, then stop the stack whatever `bench` returned.
+pub fn on_bench_stack<T>(
     root: &Path,
-    state: &State,
-) -> Result<(std::path::PathBuf, String)> {
-    prepare_stack(root, state, None)
+    data: Data,
+    bench: impl FnOnce(&BenchStack) -> Result<T>,
+) -> Result<T> {
+    let state = State::open(root)?;
+    let pg = postgres::ensure_running(&state)?;
+    let recreate = match data {
+        Data::Fresh => Some(&pg),
+        Data::Keep => None,
+    };
+    let (bin_dir, kafka_brokers) = prepare_stack(root, &state, recreate)?;
+    let result = stack::services(&state, &pg, &kafka_brokers, root, &BENCH).and_then(|services| {
+        bench(&BenchStack {
+            state: &state,
+            pg: &pg,
+            bin_dir: &bin_dir,
+            services,
+        })
+    });
+    stop_stack(&state)?;
+    result
 }
 
 fn prepare_stack(

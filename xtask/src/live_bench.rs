@@ -26,10 +26,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::bench_stack::{
-    document_id, persisted_as, prepare_fresh_stack, sign_up, stop_stack, Account, BENCH,
+    document_id, on_bench_stack, persisted_as, sign_up, Account, Data, BENCH,
 };
 use crate::load::{histogram, ms};
-use crate::postgres;
 use crate::stack::{self, State};
 use hdrhistogram::Histogram;
 
@@ -208,18 +207,10 @@ async fn connection(
 
 pub fn bench(root: &Path, options: Options) -> Result<()> {
     options.validate()?;
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
-    let result = (|| -> Result<()> {
-        let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
-        for service in &services {
-            stack::start_ready(&state, &bin_dir, root, service)?;
-        }
-        run(root, &state, &options)
-    })();
-    stop_stack(&state)?;
-    result
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
+        bench_stack.start(root, &bench_stack.services)?;
+        run(root, bench_stack.state, &options)
+    })
 }
 
 fn run(root: &Path, state: &State, options: &Options) -> Result<()> {

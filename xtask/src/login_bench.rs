@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::bench_stack::{document_id, prepare_fresh_stack, sign_up, stop_stack, BENCH, PASSWORD};
+use crate::bench_stack::{
+    document_id, on_bench_stack, post_persisted, sign_up, Data, BENCH, PASSWORD,
+};
 use crate::load::{ms, open_model};
-use crate::postgres;
-use crate::stack::{self, State};
+use crate::stack;
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -44,27 +45,9 @@ struct Client {
 }
 
 impl Client {
-    async fn send(
-        &self,
-        (operation, document_id): (&str, &str),
-        variables: Value,
-        signed_in: bool,
-    ) -> Result<()> {
-        let body = json!({
-            "operationName": operation,
-            "variables": variables,
-            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id } }
-        });
-        let mut request = self.http.post(&self.url).json(&body);
-        if signed_in {
-            request = request.bearer_auth(&self.token);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
-        if !status.is_success() || value.get("errors").is_some() {
-            bail!("{status}: {value}");
-        }
+    async fn send(&self, operation: (&str, &str), variables: Value, signed_in: bool) -> Result<()> {
+        let token = signed_in.then_some(self.token.as_str());
+        post_persisted(&self.http, &self.url, operation, variables, token).await?;
         Ok(())
     }
 
@@ -120,15 +103,10 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
     if options.logins < 1 || options.rate < 1 {
         bail!("--logins and --rate must be at least 1");
     }
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
-    let result = (|| -> Result<()> {
-        let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
-        for service in &services {
-            stack::start_ready(&state, &bin_dir, root, service)?;
-        }
-        let identity = services
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
+        bench_stack.start(root, &bench_stack.services)?;
+        let identity = bench_stack
+            .services
             .iter()
             .find(|s| s.name == format!("{}identity", BENCH.name_prefix))
             .context("identity is a service of the stack")?;
@@ -162,7 +140,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
             ("storm, hashing bounded (default)", None),
         ];
         for (label, concurrency) in runs {
-            stack::stop_process(&state, &identity.name)?;
+            stack::stop_process(bench_stack.state, &identity.name)?;
             let service = match concurrency {
                 Some(limit) => identity.variant(
                     &identity.name,
@@ -171,12 +149,10 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
                 ),
                 None => identity.variant(&identity.name, identity.port(), &[]),
             };
-            stack::start_ready(&state, &bin_dir, root, &service)?;
+            bench_stack.start(root, [&service])?;
             let line = runtime.block_on(measure(client.clone(), &options, options.logins))?;
             println!("{label:<40} {line}");
         }
         Ok(())
-    })();
-    stop_stack(&state)?;
-    result
+    })
 }

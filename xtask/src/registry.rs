@@ -185,28 +185,27 @@ fn serves_type(port: u16, name: &str) -> bool {
 /// users one after another, each timed from the end of `nova subgraph publish`
 /// until the router answers an introspection query with the new type.
 pub fn bench(root: &Path, publishes: usize) -> Result<()> {
-    use crate::bench_stack::{prepare_fresh_stack, stop_stack, BENCH};
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
-    postgres::recreate_database(&pg, BENCH_SETUP.database)?;
-    let result = (|| -> Result<()> {
-        up(&BENCH_SETUP, &state, &pg, &bin_dir, root)?;
-        let file = BENCH_SETUP.supergraph_path(&state).display().to_string();
-        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
-            let service = if service.name == "bench-router" {
+    use crate::bench_stack::{on_bench_stack, Data, BENCH};
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
+        let (state, pg, bin_dir) = (bench_stack.state, bench_stack.pg, bench_stack.bin_dir);
+        postgres::recreate_database(pg, BENCH_SETUP.database)?;
+        up(&BENCH_SETUP, state, pg, bin_dir, root)?;
+        let file = BENCH_SETUP.supergraph_path(state).display().to_string();
+        let services: Vec<stack::Service> = bench_stack
+            .services
+            .iter()
+            .map(|service| match service.name.as_str() {
                 // Introspection is how the bench asks what the router serves.
-                service.variant(
+                "bench-router" => service.variant(
                     "bench-router",
                     BENCH.router_port,
                     &[("NOVA_SUPERGRAPH_PATH", &file), ("NOVA_SAFELIST", "false")],
-                )
-            } else {
-                service
-            };
-            stack::start_ready(&state, &bin_dir, root, &service)?;
-        }
-        let operator = operator_token(&state)?;
+                ),
+                _ => service.variant(&service.name, service.port(), &[]),
+            })
+            .collect();
+        bench_stack.start(root, &services)?;
+        let operator = operator_token(state)?;
         let users = std::fs::read_to_string(root.join("schema/users.graphql"))?;
         let candidate = state.dir.join("bench-users.graphql");
         let mut delays = histogram();
@@ -216,7 +215,7 @@ pub fn bench(root: &Path, publishes: usize) -> Result<()> {
                 &candidate,
                 format!("{users}\ntype {probe} {{\n  id: ID!\n}}\n"),
             )?;
-            let output = nova(&BENCH_SETUP, &bin_dir, &operator)
+            let output = nova(&BENCH_SETUP, bin_dir, &operator)
                 .args(["subgraph", "publish", "--name", "users"])
                 .args(["--url", "http://127.0.0.1:14002/graphql", "--schema"])
                 .arg(&candidate)
@@ -245,7 +244,5 @@ pub fn bench(root: &Path, publishes: usize) -> Result<()> {
             delays.max() as f64 / 1000.0
         );
         Ok(())
-    })();
-    stop_stack(&state)?;
-    result
+    })
 }

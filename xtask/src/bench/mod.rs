@@ -16,10 +16,10 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::bench_stack::{
-    copy_csv, password_hash, prepare_fresh_stack, seed_accounts, sign_up, skewed, stop_stack, BENCH,
+    analyze, copy_csv, on_bench_stack, password_hash, seed_accounts, sign_up, skewed, Data, BENCH,
 };
-use crate::postgres::{self, Postgres};
-use crate::stack::{self, subgraphs, State};
+use crate::postgres::Postgres;
+use crate::stack::{self, State};
 
 use wrk::{run_scenario, Scenario};
 
@@ -130,9 +130,7 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
         "post_id, user_id",
         &likes,
     )?;
-    for name in subgraphs() {
-        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
-    }
+    analyze(pg)?;
 
     println!(
         "seeded {USERS} users, {} follows, {POSTS} posts, {COMMENTS} comments, {} likes",
@@ -167,126 +165,124 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
         println!("installing wrk (Debian package) for the load generator");
         stack::apt_install(&["wrk"])?;
     }
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
-    let result = (|| -> Result<()> {
-        let services = stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?;
-        let policies_off = services
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
+        let router = bench_stack
+            .services
             .last()
-            .context("the router is the last service")?
-            .variant(
-                POLICIES_OFF_PROCESS,
-                POLICIES_OFF_PORT,
-                &[
-                    ("NOVA_ROUTER_PORT", "14010"),
-                    ("NOVA_SAFELIST", "false"),
-                    ("NOVA_RATE_LIMITS", "false"),
-                ],
-            );
+            .context("the router is the last service")?;
+        let policies_off = router.variant(
+            POLICIES_OFF_PROCESS,
+            POLICIES_OFF_PORT,
+            &[
+                ("NOVA_ROUTER_PORT", "14010"),
+                ("NOVA_SAFELIST", "false"),
+                ("NOVA_RATE_LIMITS", "false"),
+            ],
+        );
         let rate_limits_only = policies_off.variant(
             RATE_LIMITS_ONLY_PROCESS,
             RATE_LIMITS_ONLY_PORT,
             &[("NOVA_ROUTER_PORT", "14011"), ("NOVA_RATE_LIMITS", "true")],
         );
-        let request_log = services
-            .last()
-            .context("the router is the last service")?
-            .variant(
-                REQUEST_LOG_PROCESS,
-                REQUEST_LOG_PORT,
-                &[("NOVA_ROUTER_PORT", "14012"), ("LOG_FILTER", "info")],
-            );
+        let request_log = router.variant(
+            REQUEST_LOG_PROCESS,
+            REQUEST_LOG_PORT,
+            &[("NOVA_ROUTER_PORT", "14012"), ("LOG_FILTER", "info")],
+        );
         let routers = [&policies_off, &rate_limits_only, &request_log];
-        for service in services.iter().chain(routers) {
-            stack::start_ready(&state, &bin_dir, root, service)?;
+        let result = bench_stack
+            .start(root, bench_stack.services.iter().chain(routers))
+            .and_then(|()| compare(root, bench_stack.state, bench_stack.pg, seconds));
+        for process in [
+            POLICIES_OFF_PROCESS,
+            RATE_LIMITS_ONLY_PROCESS,
+            REQUEST_LOG_PROCESS,
+        ] {
+            stack::stop_process(bench_stack.state, process)?;
         }
-        let seeded = seed(root, &pg)?;
-        let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
-        println!(
-            "\nload: wrk, 2 threads, 32 connections, {seconds}s per run, on loopback; operations \
-             sent by persisted-query id; \"policies on\" = safelist + rate limits (Redis), \
-             \"off\" = the same build in development mode without rate limits; JWT on in both"
-        );
-        let scenarios = [
-            Scenario {
-                name: "post page",
-                operation: "PostPage",
-                variable: "id",
-                values: &post_ids,
-            },
-            Scenario {
-                name: "profile page",
-                operation: "ProfilePage",
-                variable: "username",
-                values: &seeded.usernames,
-            },
-        ];
-        let token = &seeded.viewer_token;
-        let load = (seconds, 32);
-        for (index, scenario) in scenarios.iter().enumerate() {
-            let on = ("policies on", BENCH.router_port);
-            let off = ("policies off", POLICIES_OFF_PORT);
-            // Alternate which goes first, so a warming cache does not favour one.
-            let (with, without) = if index % 2 == 0 {
-                let with = run_scenario(root, &state, scenario, on, token, load)?;
-                (
-                    with,
-                    run_scenario(root, &state, scenario, off, token, load)?,
-                )
-            } else {
-                let without = run_scenario(root, &state, scenario, off, token, load)?;
-                (
-                    run_scenario(root, &state, scenario, on, token, load)?,
-                    without,
-                )
-            };
-            println!(
-                "{:<27} throughput ratio on/off {:.3}   p50 {:+.2} ms   p99 {:+.2} ms with the policies",
-                scenario.name,
-                with.requests_per_second / without.requests_per_second,
-                with.p50_ms - without.p50_ms,
-                with.p99_ms - without.p99_ms
-            );
-        }
+        result
+    })
+}
 
-        // The per-request log line: the router under test with and without it,
-        // on the post page (the most requests per second), alternating twice.
-        println!("\nper-request log: wrk, 32 connections, {seconds}s per run, post page");
-        let logged = ("request log at INFO", REQUEST_LOG_PORT);
-        let quiet = ("policies on", BENCH.router_port);
-        let mut ratios = Vec::new();
-        for _ in 0..2 {
-            let without = run_scenario(root, &state, &scenarios[0], quiet, token, load)?;
-            let with = run_scenario(root, &state, &scenarios[0], logged, token, load)?;
-            ratios.push(with.requests_per_second / without.requests_per_second);
-        }
+/// The post and profile pages through the routers of the three variants.
+fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()> {
+    let seeded = seed(root, pg)?;
+    let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
+    println!(
+        "\nload: wrk, 2 threads, 32 connections, {seconds}s per run, on loopback; operations \
+         sent by persisted-query id; \"policies on\" = safelist + rate limits (Redis), \
+         \"off\" = the same build in development mode without rate limits; JWT on in both"
+    );
+    let scenarios = [
+        Scenario {
+            name: "post page",
+            operation: "PostPage",
+            variable: "id",
+            values: &post_ids,
+        },
+        Scenario {
+            name: "profile page",
+            operation: "ProfilePage",
+            variable: "username",
+            values: &seeded.usernames,
+        },
+    ];
+    let token = &seeded.viewer_token;
+    let load = (seconds, 32);
+    for (index, scenario) in scenarios.iter().enumerate() {
+        let on = ("policies on", BENCH.router_port);
+        let off = ("policies off", POLICIES_OFF_PORT);
+        // Alternate which goes first, so a warming cache does not favour one.
+        let (with, without) = if index % 2 == 0 {
+            let with = run_scenario(root, state, scenario, on, token, load)?;
+            (with, run_scenario(root, state, scenario, off, token, load)?)
+        } else {
+            let without = run_scenario(root, state, scenario, off, token, load)?;
+            (
+                run_scenario(root, state, scenario, on, token, load)?,
+                without,
+            )
+        };
         println!(
-            "a log line per request: throughput ratio logged/quiet {:.3} and {:.3} (two paired runs)",
-            ratios[0], ratios[1]
+            "{:<27} throughput ratio on/off {:.3}   p50 {:+.2} ms   p99 {:+.2} ms with the policies",
+            scenario.name,
+            with.requests_per_second / without.requests_per_second,
+            with.p50_ms - without.p50_ms,
+            with.p99_ms - without.p99_ms
         );
+    }
 
-        // One connection, one request at a time: the latency a rate-limit check
-        // adds (a Redis round trip running the bucket script), off/on twice.
-        println!("\nrate-limit check: wrk, 1 connection, {seconds}s per run, profile page");
-        let checked = ("rate limits only", RATE_LIMITS_ONLY_PORT);
-        let unchecked = ("policies off", POLICIES_OFF_PORT);
-        let sequential = (seconds, 1);
-        let mut deltas = Vec::new();
-        for _ in 0..2 {
-            let without = run_scenario(root, &state, &scenarios[1], unchecked, token, sequential)?;
-            let with = run_scenario(root, &state, &scenarios[1], checked, token, sequential)?;
-            deltas.push(with.p50_ms - without.p50_ms);
-        }
-        println!(
-            "rate-limit check adds p50 {:+.3} ms and {:+.3} ms (two paired runs)",
-            deltas[0], deltas[1]
-        );
-        Ok(())
-    })();
-    stack::stop_process(&state, POLICIES_OFF_PROCESS)?;
-    stack::stop_process(&state, RATE_LIMITS_ONLY_PROCESS)?;
-    stack::stop_process(&state, REQUEST_LOG_PROCESS)?;
-    stop_stack(&state)?;
-    result
+    // The per-request log line: the router under test with and without it,
+    // on the post page (the most requests per second), alternating twice.
+    println!("\nper-request log: wrk, 32 connections, {seconds}s per run, post page");
+    let logged = ("request log at INFO", REQUEST_LOG_PORT);
+    let quiet = ("policies on", BENCH.router_port);
+    let mut ratios = Vec::new();
+    for _ in 0..2 {
+        let without = run_scenario(root, state, &scenarios[0], quiet, token, load)?;
+        let with = run_scenario(root, state, &scenarios[0], logged, token, load)?;
+        ratios.push(with.requests_per_second / without.requests_per_second);
+    }
+    println!(
+        "a log line per request: throughput ratio logged/quiet {:.3} and {:.3} (two paired runs)",
+        ratios[0], ratios[1]
+    );
+
+    // One connection, one request at a time: the latency a rate-limit check
+    // adds (a Redis round trip running the bucket script), off/on twice.
+    println!("\nrate-limit check: wrk, 1 connection, {seconds}s per run, profile page");
+    let checked = ("rate limits only", RATE_LIMITS_ONLY_PORT);
+    let unchecked = ("policies off", POLICIES_OFF_PORT);
+    let sequential = (seconds, 1);
+    let mut deltas = Vec::new();
+    for _ in 0..2 {
+        let without = run_scenario(root, state, &scenarios[1], unchecked, token, sequential)?;
+        let with = run_scenario(root, state, &scenarios[1], checked, token, sequential)?;
+        deltas.push(with.p50_ms - without.p50_ms);
+    }
+    println!(
+        "rate-limit check adds p50 {:+.3} ms and {:+.3} ms (two paired runs)",
+        deltas[0], deltas[1]
+    );
+    Ok(())
 }

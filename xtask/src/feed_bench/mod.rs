@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::bench_stack::{
-    document_id, persisted, persisted_as, prepare_fresh_stack, stop_stack, BENCH, PASSWORD,
+    document_id, on_bench_stack, persisted, persisted_as, post_persisted, Data, BENCH, PASSWORD,
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
@@ -61,35 +61,29 @@ pub fn bench(root: &Path, cli: Options) -> Result<()> {
             seed::FAN_FOLLOWERS + 1000
         );
     }
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = prepare_fresh_stack(root, &state, &pg)?;
-    let result = (|| -> Result<()> {
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
         let limit = seed::FAN_OUT_LIMIT.to_string();
-        let services: Vec<stack::Service> =
-            stack::services(&state, &pg, &kafka_brokers, root, &BENCH)?
-                .into_iter()
-                .map(|s| match s.name.strip_prefix(BENCH.name_prefix) {
-                    Some("feed") => s.variant(&s.name, s.port(), &[("FEED_FAN_OUT_LIMIT", &limit)]),
-                    _ => s,
-                })
-                .collect();
-        for service in &services {
-            stack::start_ready(&state, &bin_dir, root, service)?;
-        }
-        let seeded = seed::seed(root, &pg, &options)?;
+        let services: Vec<stack::Service> = bench_stack
+            .services
+            .iter()
+            .map(|s| match s.name.strip_prefix(BENCH.name_prefix) {
+                Some("feed") => s.variant(&s.name, s.port(), &[("FEED_FAN_OUT_LIMIT", &limit)]),
+                _ => s.variant(&s.name, s.port(), &[]),
+            })
+            .collect();
+        bench_stack.start(root, &services)?;
+        let (state, pg) = (bench_stack.state, bench_stack.pg);
+        let seeded = seed::seed(root, pg, &options)?;
         let feed = services
             .iter()
             .find(|s| s.name == format!("{}feed", BENCH.name_prefix))
             .context("the feed service")?;
-        backfill(&state, &pg, &bin_dir, root, feed)?;
+        backfill(state, pg, bench_stack.bin_dir, root, feed)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         runtime.block_on(measure(root, &seeded, rate, seconds))
-    })();
-    stop_stack(&state)?;
-    result
+    })
 }
 
 /// Clear the feed's backfill marks and restart it: it copies the owners' data.
@@ -140,24 +134,11 @@ struct Client {
 impl Client {
     /// One `HomeFeed` request: its latency and the page (or an error).
     async fn home_feed(&self, token: &str, after: Option<&str>) -> Result<Value> {
-        let body = json!({
-            "operationName": "HomeFeed",
-            "variables": { "first": 20, "after": after },
-            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": self.home_feed_id } }
-        });
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
-        if !status.is_success() || value.get("errors").is_some() {
-            bail!("{status}: {value}");
-        }
-        Ok(value["data"]["homeFeed"].clone())
+        let variables = json!({ "first": 20, "after": after });
+        let operation = ("HomeFeed", self.home_feed_id.as_str());
+        let mut data =
+            post_persisted(&self.http, &self.url, operation, variables, Some(token)).await?;
+        Ok(data["homeFeed"].take())
     }
 }
 

@@ -13,9 +13,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::bench_stack::{copy_csv, password_hash, seed_accounts, sign_up, Account, BENCH};
-use crate::postgres::{self, Postgres};
-use crate::stack::subgraphs;
+use crate::bench_stack::{
+    analyze, copy_csv, password_hash, seed_accounts, sign_up, Account, BENCH,
+};
+use crate::postgres::Postgres;
 
 /// Followers of the fanned-out big account.
 pub const FAN_FOLLOWERS: usize = 10_000;
@@ -122,9 +123,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         "id, author_id, body, created_at",
         &posts,
     )?;
-    for name in subgraphs() {
-        postgres::execute(pg, &BENCH.database(name), "ANALYZE")?;
-    }
+    analyze(pg)?;
     println!(
         "seeded {} users ({} signed in), {} follows, {} posts",
         everyone.len(),

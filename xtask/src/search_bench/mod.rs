@@ -18,11 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::bench_stack::{
-    document_id, password_hash, persisted_as, prepare_fresh_stack, prepare_stack_keeping_data,
-    sign_up, stop_stack, BENCH,
+    document_id, on_bench_stack, password_hash, persisted_as, post_persisted, sign_up, Data, BENCH,
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
@@ -62,40 +61,31 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
     if users < 1 || rate < 1 || probes < 1 {
         bail!("--users, --rate and --probes must be at least 1");
     }
-    let state = State::open(root)?;
-    let pg = postgres::ensure_running(&state)?;
-    let (bin_dir, kafka_brokers) = if reuse {
-        prepare_stack_keeping_data(root, &state)?
-    } else {
-        prepare_fresh_stack(root, &state, &pg)?
-    };
-    let result = (|| -> Result<()> {
-        for service in stack::services(&state, &pg, &kafka_brokers, root, &BENCH)? {
-            stack::start_ready(&state, &bin_dir, root, &service)?;
-        }
+    let data = if reuse { Data::Keep } else { Data::Fresh };
+    on_bench_stack(root, data, |bench_stack| {
+        bench_stack.start(root, &bench_stack.services)?;
+        let (state, pg) = (bench_stack.state, bench_stack.pg);
         if reuse {
-            check_reusable(&pg, posts)?;
+            check_reusable(pg, posts)?;
         }
         // A viewer of its own each run: a reused data set has the last one.
         let viewer_name = format!("viewer{}", std::process::id());
         let viewer = sign_up(root, &viewer_name)?;
         if !reuse {
-            let hash = password_hash(&pg, &viewer.id)?;
-            let processed_before = processed(&pg)?;
-            let seeded = seed::seed(&pg, users, posts, &hash)?;
+            let hash = password_hash(pg, &viewer.id)?;
+            let processed_before = processed(pg)?;
+            let seeded = seed::seed(pg, users, posts, &hash)?;
             println!(
                 "seeded {users} accounts and {posts} posts with their {} events",
                 seeded.events
             );
-            wait_indexed(&state, &pg, processed_before + seeded.events, &seeded)?;
+            wait_indexed(state, pg, processed_before + seeded.events, &seeded)?;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         runtime.block_on(measure(root, &viewer.token, users, rate, seconds, probes))
-    })();
-    stop_stack(&state)?;
-    result
+    })
 }
 
 /// With `--reuse`: the last run's data set is whole (as many posts as asked
@@ -198,24 +188,11 @@ struct Client {
 impl Client {
     /// One `Search`: the ids of its hits, or an error.
     async fn search(&self, text: &str) -> Result<Vec<String>> {
-        let body = json!({
-            "operationName": "Search",
-            "variables": { "query": text, "first": 20 },
-            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": self.search_id } }
-        });
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        let status = response.status();
-        let value: Value = response.json().await?;
-        if !status.is_success() || value.get("errors").is_some() {
-            bail!("{status}: {value}");
-        }
-        Ok(value["data"]["search"]["edges"]
+        let variables = json!({ "query": text, "first": 20 });
+        let operation = ("Search", self.search_id.as_str());
+        let token = Some(self.token.as_str());
+        let data = post_persisted(&self.http, &self.url, operation, variables, token).await?;
+        Ok(data["search"]["edges"]
             .as_array()
             .into_iter()
             .flatten()
