@@ -56,12 +56,7 @@ pub fn persisted_as(
     variables: serde_json::Value,
     token: Option<&str>,
 ) -> Result<serde_json::Value> {
-    let body = serde_json::json!({
-        "operationName": operation,
-        "variables": variables,
-        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id(root, operation)? } }
-    })
-    .to_string();
+    let body = persisted_body(operation, &document_id(root, operation)?, variables).to_string();
     let authorization = token.map(|token| format!("Bearer {token}"));
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(authorization) = &authorization {
@@ -92,11 +87,7 @@ pub async fn post_persisted(
     variables: serde_json::Value,
     token: Option<&str>,
 ) -> Result<serde_json::Value> {
-    let body = serde_json::json!({
-        "operationName": operation,
-        "variables": variables,
-        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id } }
-    });
+    let body = persisted_body(operation, document_id, variables);
     let mut request = http.post(url).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -108,6 +99,19 @@ pub async fn post_persisted(
         bail!("{status}: {value}");
     }
     Ok(value["data"].take())
+}
+
+/// The request body of a shipped operation sent by its persisted-query id.
+fn persisted_body(
+    operation: &str,
+    document_id: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "operationName": operation,
+        "variables": variables,
+        "extensions": { "persistedQuery": { "version": 1, "sha256Hash": document_id } }
+    })
 }
 
 /// A bench user, signed up and in through the router.
