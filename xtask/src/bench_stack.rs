@@ -185,6 +185,12 @@ pub fn seed_accounts(pg: &Postgres, count: usize, hash: &str) -> Result<Vec<Uuid
     Ok(user_ids)
 }
 
+/// Load follow edges `(follower, followee, id)` into social's database.
+pub fn copy_follows(pg: &Postgres, follows: &[(Uuid, Uuid, Uuid)]) -> Result<()> {
+    let columns = "follower_id, followee_id, id";
+    copy_csv(pg, &BENCH.database("social"), "follows", columns, follows)
+}
+
 /// Refresh the planner's statistics of the bench databases after a bulk load.
 pub fn analyze(pg: &Postgres) -> Result<()> {
     for name in subgraphs() {

@@ -16,7 +16,8 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::bench_stack::{
-    analyze, copy_csv, on_bench_stack, password_hash, seed_accounts, sign_up, skewed, Data, BENCH,
+    analyze, copy_csv, copy_follows, on_bench_stack, password_hash, seed_accounts, sign_up, skewed,
+    Data, BENCH,
 };
 use crate::postgres::Postgres;
 use crate::stack::{self, State};
@@ -58,13 +59,7 @@ fn seed(root: &Path, pg: &Postgres) -> Result<Seeded> {
             }
         }
     }
-    copy_csv(
-        pg,
-        &BENCH.database("social"),
-        "follows",
-        "follower_id, followee_id, id",
-        &follows,
-    )?;
+    copy_follows(pg, &follows)?;
 
     // Posts: popular users write more; some carry hashtags.
     let tags = ["rust", "graphql", "music", "travel", "food"];

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use crate::bench_stack::{
-    analyze, copy_csv, password_hash, seed_accounts, sign_up, Account, BENCH,
+    analyze, copy_csv, copy_follows, password_hash, seed_accounts, sign_up, Account, BENCH,
 };
 use crate::postgres::Postgres;
 
@@ -91,13 +91,7 @@ pub fn seed(root: &Path, pg: &Postgres, options: &Options) -> Result<Seeded> {
         .iter()
         .map(|(a, b)| (*a, *b, Uuid::now_v7()))
         .collect();
-    copy_csv(
-        pg,
-        &BENCH.database("social"),
-        "follows",
-        "follower_id, followee_id, id",
-        &follows,
-    )?;
+    copy_follows(pg, &follows)?;
 
     // Posts over the last 30 days, oldest first; ids are UUIDv7 of their time.
     let now = chrono::Utc::now().timestamp() as u64;

@@ -33,20 +33,14 @@ pub async fn send_message(
     cipher: &MessageCipher,
     message: Outgoing<'_>,
 ) -> Result<Sent, ChatError> {
-    let Outgoing {
-        conversation_id,
-        sender,
-        client_message_id,
-        ..
-    } = message;
-    if let Some(existing) = sent_before(db, conversation_id, sender, client_message_id).await? {
+    if let Some(existing) = sent_before(db, &message).await? {
         return Ok(Sent::Repeated(existing));
     }
     match insert_message(db, cipher, message).await {
         Err(ChatError::Database(sqlx::Error::Database(error))) if error.is_unique_violation() => {
             // The same send raced itself (a retry while the first was in flight);
             // the loser's transaction, sequence number included, rolled back.
-            sent_before(db, conversation_id, sender, client_message_id)
+            sent_before(db, &message)
                 .await?
                 .map(Sent::Repeated)
                 .ok_or(ChatError::Database(sqlx::Error::RowNotFound))
@@ -55,21 +49,16 @@ pub async fn send_message(
     }
 }
 
-async fn sent_before(
-    db: &Db,
-    conversation_id: Uuid,
-    sender: Uuid,
-    client_message_id: &str,
-) -> Result<Option<MessageRow>, sqlx::Error> {
+async fn sent_before(db: &Db, message: &Outgoing<'_>) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as!(
         MessageRow,
         r#"SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body_ciphertext AS ciphertext,
                m.body_nonce AS nonce, m.key_version, m.client_message_id, m.sent_at
            FROM messages m
            WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"#,
-        conversation_id,
-        sender,
-        client_message_id,
+        message.conversation_id,
+        message.sender,
+        message.client_message_id,
     )
     .fetch_optional(db.statement())
     .await

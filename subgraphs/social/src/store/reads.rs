@@ -13,6 +13,19 @@ struct KeyCount {
     count: i64,
 }
 
+/// Run a `SELECT <key> AS key, count(*) AS "count!"` over `keys` (one checked
+/// statement each: a column or table name cannot be a parameter) and give every
+/// key its count, 0 without rows.
+macro_rules! counts_by_key {
+    ($db:expr, $keys:expr, $sql:literal) => {{
+        let keys: &[Uuid] = $keys;
+        let rows = sqlx::query_as!(KeyCount, $sql, keys)
+            .fetch_all($db.statement())
+            .await?;
+        Ok(with_zeros(keys, rows))
+    }};
+}
+
 /// The counts of many keys from one statement; keys without rows count 0.
 fn with_zeros(keys: &[Uuid], rows: Vec<KeyCount>) -> HashMap<Uuid, i64> {
     let mut counts: HashMap<Uuid, i64> = keys.iter().map(|k| (*k, 0)).collect();
@@ -21,39 +34,30 @@ fn with_zeros(keys: &[Uuid], rows: Vec<KeyCount>) -> HashMap<Uuid, i64> {
 }
 
 pub async fn follower_counts(db: &Db, users: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        KeyCount,
+    counts_by_key!(
+        db,
+        users,
         r#"SELECT followee_id AS key, count(*) AS "count!" FROM follows
-           WHERE followee_id = ANY($1) GROUP BY followee_id"#,
-        users
+           WHERE followee_id = ANY($1) GROUP BY followee_id"#
     )
-    .fetch_all(db.statement())
-    .await?;
-    Ok(with_zeros(users, rows))
 }
 
 pub async fn following_counts(db: &Db, users: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        KeyCount,
+    counts_by_key!(
+        db,
+        users,
         r#"SELECT follower_id AS key, count(*) AS "count!" FROM follows
-           WHERE follower_id = ANY($1) GROUP BY follower_id"#,
-        users
+           WHERE follower_id = ANY($1) GROUP BY follower_id"#
     )
-    .fetch_all(db.statement())
-    .await?;
-    Ok(with_zeros(users, rows))
 }
 
 pub async fn like_counts(db: &Db, posts: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
-    let rows = sqlx::query_as!(
-        KeyCount,
+    counts_by_key!(
+        db,
+        posts,
         r#"SELECT post_id AS key, count(*) AS "count!" FROM likes
-           WHERE post_id = ANY($1) GROUP BY post_id"#,
-        posts
+           WHERE post_id = ANY($1) GROUP BY post_id"#
     )
-    .fetch_all(db.statement())
-    .await?;
-    Ok(with_zeros(posts, rows))
 }
 
 pub async fn followed_by(
