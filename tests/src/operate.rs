@@ -340,6 +340,15 @@ impl Stack {
         &self.subgraph(name).database
     }
 
+    /// The log of the stack's process `name` so far (empty if there is none).
+    pub fn log_of(&self, name: &str) -> String {
+        self.processes
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| std::fs::read_to_string(&p.log).unwrap_or_default())
+            .collect()
+    }
+
     /// Every process's log, for a failing assertion's message.
     pub fn logs(&self) -> String {
         self.processes

@@ -2,11 +2,12 @@
 //! breaks a shipped operation changes nothing; a rollback restores an earlier
 //! supergraph after the same checks.
 
-use std::time::Duration;
-
 use nova_e2e::registry_ops::*;
-use nova_e2e::Stack;
+use nova_e2e::{eventually, Stack};
 use serde_json::{json, Value};
+
+/// The registry's count of supergraph reads answered "unchanged".
+const UNCHANGED_READS: &str = "nova_registry_supergraph_reads_total{status=\"304\"}";
 
 #[tokio::test]
 async fn rejected_publishes_change_nothing_and_rollback_restores() {
@@ -107,8 +108,24 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 
-    // Nothing changed: same history, same file, routers serve posts' bodies.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing changed: same history, and the same file after two more polls of
+    // the sync agent (each answered 304: the current supergraph is the same);
+    // routers serve posts' bodies.
+    let unchanged_reads = || async {
+        let (_, text) = stack.get(&format!("{}/metrics", registry.url)).await;
+        nova_core::scrape::sample_value(&text, UNCHANGED_READS)
+    };
+    eventually(10, "a sync poll answered 304", &stack, || async {
+        unchanged_reads().await.is_some()
+    })
+    .await;
+    let polled = unchanged_reads().await.expect("the sample exists");
+    eventually(10, "two more sync polls", &stack, || async {
+        unchanged_reads()
+            .await
+            .is_some_and(|now| now >= polled + 2.0)
+    })
+    .await;
     assert_eq!(history(&stack, &registry).await, before);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
     let post_body = stack
@@ -208,8 +225,14 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
 
     // The registry goes down: the router goes on serving the last supergraph,
     // and the sync agent leaves the file alone.
+    // A poll that finds the registry gone says it keeps the file.
+    let kept = |stack: &Stack| stack.log_of("supergraph-sync").matches("as it is").count();
+    let kept_before = kept(&stack);
     stack.terminate("registry");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    eventually(10, "a sync poll without the registry", &stack, || async {
+        kept(&stack) > kept_before
+    })
+    .await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), served);
     let during_outage = stack
         .http
