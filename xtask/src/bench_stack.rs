@@ -102,7 +102,7 @@ pub async fn post_persisted(
 }
 
 /// The request body of a shipped operation sent by its persisted-query id.
-fn persisted_body(
+pub fn persisted_body(
     operation: &str,
     document_id: &str,
     variables: serde_json::Value,

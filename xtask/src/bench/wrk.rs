@@ -7,49 +7,22 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::bench_stack::{document_id, BENCH};
+use crate::bench_stack::{document_id, persisted_body, BENCH};
 use crate::stack::{self, subgraphs, State};
 
-/// A wrk script that sends one shipped operation by its persisted-query id with
-/// its variable drawn at random from `values`, and counts GraphQL errors.
-fn script(
-    operation: &str,
-    document_id: &str,
-    variable: &str,
-    values: &[String],
-    token: &str,
-) -> String {
-    let values: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
-    format!(
-        r#"local values = {{{values}}}
-local threads = {{}}
-errors = 0
--- Each thread draws values at random from its own seed: threads walking one list
--- in lock step send identical requests together, and the router's in-flight
--- deduplication merges them, which flatters the figures.
-setup = function(thread)
-  table.insert(threads, thread)
-  thread:set("seed", #threads)
-end
-init = function(args) math.randomseed(seed) end
-request = function()
-  local value = values[math.random(#values)]
-  local body = '{{"operationName":"{operation}","extensions":{{"persistedQuery":{{"version":1,"sha256Hash":"{document_id}"}}}},"variables":{{"{variable}":"' .. value .. '"}}}}'
-  return wrk.format("POST", "/graphql", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {token}"}}, body)
-end
-response = function(status, headers, body)
-  if status ~= 200 or string.find(body, '"errors"', 1, true) then errors = errors + 1 end
-end
-done = function(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("errors") end
-  io.write(string.format("NOVA requests=%d seconds=%.3f p50_us=%d p99_us=%d errors=%d socket_errors=%d\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    total, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"#,
-        values = values.join(",")
-    )
+/// The wrk script: request bodies from a file, errors counted (see the file).
+const SCRIPT: &str = include_str!("request.lua");
+
+/// One request body per line, each sending the shipped operation by its
+/// persisted-query id with its one variable set to one of `values`.
+fn bodies(operation: &str, document_id: &str, variable: &str, values: &[String]) -> String {
+    values
+        .iter()
+        .map(|value| {
+            let variables = serde_json::json!({ variable: value });
+            persisted_body(operation, document_id, variables).to_string() + "\n"
+        })
+        .collect()
 }
 
 fn statements(port: u16) -> Result<u64> {
@@ -87,17 +60,19 @@ pub fn run_scenario(
     (seconds, connections): (u64, u32),
 ) -> Result<Measured> {
     let name = format!("{} ({label})", scenario.name);
-    let script_path = state
+    let script_path = state.dir.join("bench-request.lua");
+    std::fs::write(&script_path, SCRIPT)?;
+    let bodies_path = state
         .dir
-        .join(format!("bench-{}.lua", scenario.name.replace(' ', "-")));
-    let script = script(
+        .join(format!("bench-{}.bodies", scenario.name.replace(' ', "-")));
+    let document_id = document_id(root, scenario.operation)?;
+    let bodies = bodies(
         scenario.operation,
-        &document_id(root, scenario.operation)?,
+        &document_id,
         scenario.variable,
         scenario.values,
-        token,
     );
-    std::fs::write(&script_path, script)?;
+    std::fs::write(&bodies_path, bodies)?;
     let before: Vec<u64> = (0..subgraphs().len())
         .map(|i| statements(BENCH.subgraph_port(i)))
         .collect::<Result<_>>()?;
@@ -112,6 +87,9 @@ pub fn run_scenario(
         ])
         .arg(&script_path)
         .arg(format!("http://127.0.0.1:{router_port}/graphql"))
+        .arg("--")
+        .arg(&bodies_path)
+        .arg(token)
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&output.stdout);
