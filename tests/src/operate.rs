@@ -363,6 +363,21 @@ impl Stack {
             .collect()
     }
 
+    /// Create a post as the user of `token`; its id.
+    pub async fn create_post(&self, token: &str, body: &str) -> String {
+        let created = self
+            .graphql(
+                Some(token),
+                "mutation($b: String!) { createPost(body: $b) { id } }",
+                json!({ "b": body }),
+            )
+            .await;
+        created.expect_ok()["createPost"]["id"]
+            .as_str()
+            .expect("a post id")
+            .to_string()
+    }
+
     /// POST a GraphQL operation to the router, with an optional bearer token.
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Response {
         let mut request = self

@@ -20,6 +20,20 @@ pub const NOTIFICATION_ADDED: &str = "subscription { notificationAdded { \
 pub const SEND: &str = "mutation($c: ID!, $b: String!, $k: String!) { \
      sendMessage(conversationId: $c, body: $b, clientMessageId: $k) { id seq cursor body } }";
 
+/// Open an SSE subscription (`POST /graphql`, `accept: text/event-stream`) with
+/// `body` (`query`, `variables`) as the user of `token`: the router's answer.
+pub async fn sse(stack: &Stack, token: &str, body: &Value) -> reqwest::Response {
+    stack
+        .http
+        .post(&stack.router_url)
+        .header("accept", "text/event-stream")
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("the router answers")
+}
+
 pub async fn start_direct(stack: &Stack, token: &str, other: &str) -> String {
     let response = stack
         .graphql(

@@ -14,21 +14,10 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use uuid::Uuid;
 
-const CREATE_POST: &str = "mutation($b: String!) { createPost(body: $b) { id } }";
 const DELETE_POST: &str = "mutation($id: ID!) { deletePost(id: $id) }";
 const LIKE_POST: &str = "mutation($p: ID!) { likePost(postId: $p) { id } }";
 const FOLLOW: &str = "mutation($u: ID!) { followUser(userId: $u) { id } }";
 const POST_CLEANUP: &str = "social.post-cleanup";
-
-async fn create_post(stack: &Stack, token: &str, body: &str) -> String {
-    let created = stack
-        .graphql(Some(token), CREATE_POST, json!({ "b": body }))
-        .await;
-    created.expect_ok()["createPost"]["id"]
-        .as_str()
-        .expect("a post id")
-        .to_string()
-}
 
 async fn write(stack: &Stack, token: &str, mutation: &str, variables: Value) {
     stack
@@ -88,7 +77,7 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     let mut stack = Stack::start().await.expect("stack starts");
     let (alice, alice_token) = stack.sign_up("alice").await;
     let (bob, bob_token) = stack.sign_up("bob").await;
-    let first = create_post(&stack, &alice_token, "before the outage").await;
+    let first = stack.create_post(&alice_token, "before the outage").await;
     write(&stack, &bob_token, LIKE_POST, json!({ "p": first })).await;
     eventually(60, "the first events being published", &stack, || async {
         unsent(&stack, "content").await == 0 && unsent(&stack, "social").await == 0
@@ -99,7 +88,11 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     // Writes go on while Kafka is away; their events wait in the outboxes.
     let mut during = Vec::new();
     for n in 0..3 {
-        during.push(create_post(&stack, &alice_token, &format!("during the outage {n}")).await);
+        during.push(
+            stack
+                .create_post(&alice_token, &format!("during the outage {n}"))
+                .await,
+        );
     }
     write(&stack, &bob_token, FOLLOW, json!({ "u": alice })).await;
     write(&stack, &bob_token, LIKE_POST, json!({ "p": during[0] })).await;
@@ -209,7 +202,7 @@ async fn a_consumer_killed_before_its_offset_commit_changes_nothing_on_redeliver
     let mut stack = Stack::start().await.expect("stack starts");
     let (_, alice_token) = stack.sign_up("alice").await;
     let (_, bob_token) = stack.sign_up("bob").await;
-    let post = create_post(&stack, &alice_token, "to be deleted").await;
+    let post = stack.create_post(&alice_token, "to be deleted").await;
     write(&stack, &bob_token, LIKE_POST, json!({ "p": post })).await;
     // Let the first consumer join its group and read the post's creation before
     // the restart, so the restarted one takes over a settled group.

@@ -130,28 +130,12 @@ async fn an_expired_token_cannot_open_a_subscription_and_sse_works() {
 
     // SSE: the expired token gets 401 before anything streams.
     let sse_body = json!({ "query": CHAT_EVENTS, "variables": { "c": conversation } });
-    let refused = stack
-        .http
-        .post(&stack.router_url)
-        .header("accept", "text/event-stream")
-        .bearer_auth(&expired)
-        .json(&sse_body)
-        .send()
-        .await
-        .unwrap();
+    let refused = sse(&stack, &expired, &sse_body).await;
     assert_eq!(refused.status().as_u16(), 401);
     assert_invalid_token(&refused.json().await.unwrap());
 
     // SSE with a good token streams events.
-    let streaming = stack
-        .http
-        .post(&stack.router_url)
-        .header("accept", "text/event-stream")
-        .bearer_auth(&bob_token)
-        .json(&sse_body)
-        .send()
-        .await
-        .unwrap();
+    let streaming = sse(&stack, &bob_token, &sse_body).await;
     assert_eq!(streaming.status().as_u16(), 200);
     let mut chunks = streaming.bytes_stream();
     wait_for_subscribers(&stack, "chat", 1.0).await;

@@ -4,7 +4,7 @@
 //! `connection_init`.
 
 use nova_e2e::live::LiveClient;
-use nova_e2e::realtime::{error_codes_of, NOTIFICATION_ADDED, WAIT};
+use nova_e2e::realtime::{error_codes_of, sse, NOTIFICATION_ADDED, WAIT};
 use nova_e2e::{error_codes, Stack};
 use serde_json::{json, Value};
 
@@ -67,15 +67,6 @@ async fn subscriptions_draw_on_the_users_bucket_over_websocket_and_sse() {
     .await
     .expect("stack starts");
     let (_, token) = stack.sign_up("ann").await;
-    let sse = |query: &str| {
-        stack
-            .http
-            .post(&stack.router_url)
-            .header("accept", "text/event-stream")
-            .bearer_auth(&token)
-            .json(&json!({ "query": query }))
-            .send()
-    };
 
     // One token each: a subscription over the socket, one over SSE.
     let mut live = LiveClient::connect(&stack.router_url, Some(&token))
@@ -84,7 +75,7 @@ async fn subscriptions_draw_on_the_users_bucket_over_websocket_and_sse() {
     live.subscribe("first", NOTIFICATION_ADDED, json!({}))
         .await
         .unwrap();
-    let streaming = sse(NOTIFICATION_ADDED).await.unwrap();
+    let streaming = sse(&stack, &token, &json!({ "query": NOTIFICATION_ADDED })).await;
     assert_eq!(streaming.status().as_u16(), 200);
 
     // The bucket is empty for both doors. (Another selection: Hive Router
@@ -93,7 +84,7 @@ async fn subscriptions_draw_on_the_users_bucket_over_websocket_and_sse() {
     let other = "subscription { notificationAdded { id } }";
     live.subscribe("second", other, json!({})).await.unwrap();
     assert_limited_on_socket(&mut live, "second").await;
-    let refused = sse(other).await.unwrap();
+    let refused = sse(&stack, &token, &json!({ "query": other })).await;
     assert_eq!(refused.status().as_u16(), 429);
     let retry_after = refused.headers()["retry-after"]
         .to_str()

@@ -15,7 +15,6 @@ const SEARCH: &str = "query($q: String!, $types: [SearchType!], $n: Int) {
     ... on PostResult { highlight post { id body author { username } } }
     ... on Hashtag { name postCount }
   } } } }";
-const CREATE_POST: &str = "mutation($b: String!) { createPost(body: $b) { id } }";
 const DELETE_POST: &str = "mutation($id: ID!) { deletePost(id: $id) }";
 const PROFILE: &str =
     "mutation($name: String!) { updateProfile(input: { displayName: $name }) { id } }";
@@ -61,16 +60,6 @@ fn post_ids(hits: &[Value]) -> Vec<String> {
         .collect()
 }
 
-async fn post(stack: &Stack, token: &str, body: &str) -> String {
-    let created = stack
-        .graphql(Some(token), CREATE_POST, json!({ "b": body }))
-        .await;
-    created.expect_ok()["createPost"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn people_and_posts_are_found_the_way_people_type() {
     let stack = Stack::start().await.expect("stack starts");
@@ -84,8 +73,8 @@ async fn people_and_posts_are_found_the_way_people_type() {
         )
         .await
         .expect_ok();
-    let cafe = post(&stack, &gregory, "Café in Zürich #Travel").await;
-    let bobs = post(&stack, &bob, "bob likes #travel too").await;
+    let cafe = stack.create_post(&gregory, "Café in Zürich #Travel").await;
+    let bobs = stack.create_post(&bob, "bob likes #travel too").await;
     eventually(30, "the profile and posts indexed", &stack, || async {
         let hits = search(&stack, None, "halvorsen").await;
         !hits.is_empty() && post_ids(&search(&stack, None, "zurich").await) == [cafe.clone()]
@@ -235,7 +224,11 @@ async fn reindex_under_queries_corrupt_index_crash_and_two_instances() {
     let (_, ann) = stack.sign_up("ann").await;
     let mut posts = Vec::new();
     for i in 0..30 {
-        posts.push(post(&stack, &ann, &format!("reindex probe number {i}")).await);
+        posts.push(
+            stack
+                .create_post(&ann, &format!("reindex probe number {i}"))
+                .await,
+        );
     }
     posts.sort();
     let all_found = |hits: Vec<Value>| {
@@ -310,7 +303,7 @@ async fn reindex_under_queries_corrupt_index_crash_and_two_instances() {
         )
         .await
         .unwrap();
-    let late = post(&stack, &ann, "a late probe for both").await;
+    let late = stack.create_post(&ann, "a late probe for both").await;
     for router in [stack.router_url.clone(), second_router] {
         eventually(30, "the late post in each instance", &stack, || async {
             post_ids(&search_with(&stack, &router, None, "late probe", Value::Null).await)
@@ -327,7 +320,9 @@ async fn reindex_under_queries_corrupt_index_crash_and_two_instances() {
         .restart_subgraph("search", &[("NOVA_FAULT_EXIT_BEFORE_INDEX_WRITE", "1")])
         .await
         .unwrap();
-    let crashed = post(&stack, &ann, "written while search crashed").await;
+    let crashed = stack
+        .create_post(&ann, "written while search crashed")
+        .await;
     let exit = stack.wait_for_exit("search", Duration::from_secs(90)).await;
     assert_eq!(exit, Some(88), "{}", stack.logs());
     stack.restart_subgraph("search", &[]).await.unwrap();

@@ -14,7 +14,6 @@ const PAGE: &str = "query($q: String!, $n: Int, $after: String) {
     } }
     pageInfo { hasNextPage endCursor }
   } }";
-const CREATE_POST: &str = "mutation($b: String!) { createPost(body: $b) { id } }";
 
 /// One page: an id per hit (a post id, or `#name` for a hashtag), and the
 /// cursor of the next page when there is one.
@@ -56,16 +55,6 @@ async fn page(
     (ids, next)
 }
 
-async fn post(stack: &Stack, token: &str, body: &str) -> String {
-    let created = stack
-        .graphql(Some(token), CREATE_POST, json!({ "b": body }))
-        .await;
-    created.expect_ok()["createPost"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn pages_list_every_visible_hit_once() {
     let stack = Stack::start().await.expect("stack starts");
@@ -77,7 +66,9 @@ async fn pages_list_every_visible_hit_once() {
     let mut deleted = Vec::new();
     for i in 0..12 {
         let tag = if i % 4 == 0 { " #zephyrine" } else { "" };
-        let id = post(&stack, &pager, &format!("zephyrine number {i}{tag}")).await;
+        let id = stack
+            .create_post(&pager, &format!("zephyrine number {i}{tag}"))
+            .await;
         if i % 5 == 2 {
             deleted.push(id);
         } else {
@@ -87,7 +78,7 @@ async fn pages_list_every_visible_hit_once() {
     // The blocker's posts are the shortest, so they rank first: the first
     // candidates checked are all hidden and search has to look further.
     for _ in 0..12 {
-        post(&stack, &blocker, "zephyrine").await;
+        stack.create_post(&blocker, "zephyrine").await;
     }
     stack
         .graphql(

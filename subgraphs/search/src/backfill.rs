@@ -165,7 +165,7 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<bool> {
             };
             let mut tx = pool.begin().await?;
             for (blocker, blocked) in pairs {
-                store::set_block(&mut tx, blocker, blocked, true).await?;
+                store::apply_block(&mut tx, blocker, blocked, true).await?;
             }
             tx.commit().await?;
             after = Some(last);

@@ -79,11 +79,11 @@ impl EventHandler for Indexer {
             }
             // Blocks filter at query time: no document changes.
             Event::Blocked(e) => {
-                store::set_block(tx, e.blocker_id, e.blocked_id, true).await?;
+                store::apply_block(tx, e.blocker_id, e.blocked_id, true).await?;
                 return Ok(true);
             }
             Event::Unblocked(e) => {
-                store::set_block(tx, e.blocker_id, e.blocked_id, false).await?;
+                store::apply_block(tx, e.blocker_id, e.blocked_id, false).await?;
                 return Ok(true);
             }
             _ => return Ok(false),

@@ -110,28 +110,8 @@ pub async fn tombstone_post(
     Ok(())
 }
 
-pub async fn set_block(
-    tx: &mut PgConnection,
-    blocker: Uuid,
-    blocked: Uuid,
-    on: bool,
-) -> Result<(), sqlx::Error> {
-    let statement = if on {
-        sqlx::query!(
-            "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            blocker,
-            blocked,
-        )
-    } else {
-        sqlx::query!(
-            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
-            blocker,
-            blocked,
-        )
-    };
-    statement.execute(tx).await?;
-    Ok(())
-}
+// Search keeps its own copy of who blocked whom, from social's events.
+nova_core::blocks_copy_writer!();
 
 // ---- Documents, from the committed state ----
 

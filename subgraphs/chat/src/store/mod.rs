@@ -128,26 +128,5 @@ async fn first_blocked(db: &Db, me: Uuid, others: &[Uuid]) -> Result<Option<Uuid
     Ok(first.flatten())
 }
 
-/// Apply social's block events (chat keeps its own copy of who blocked whom).
-pub async fn apply_block(
-    tx: &mut sqlx::PgConnection,
-    blocker: Uuid,
-    blocked: Uuid,
-    is_blocked: bool,
-) -> Result<(), sqlx::Error> {
-    let statement = if is_blocked {
-        sqlx::query!(
-            "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            blocker,
-            blocked,
-        )
-    } else {
-        sqlx::query!(
-            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2",
-            blocker,
-            blocked,
-        )
-    };
-    statement.execute(tx).await?;
-    Ok(())
-}
+// Chat keeps its own copy of who blocked whom, from social's events.
+nova_core::blocks_copy_writer!();
