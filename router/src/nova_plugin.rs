@@ -21,9 +21,11 @@
 //!    `extensions.retryAfter`, and over HTTP status 429 with `RateLimit-*` and
 //!    `Retry-After` headers. The client IP is the connection's peer address.
 //!
-//! Checks 2 and 4 and the root-field bound run in `on_graphql_analysis`: in Hive
-//! Router 0.2.19 it is the hook that runs for subscriptions after the token is
-//! verified (`on_execute` does not run for them).
+//! Check 2, the root-field bound and the rate limit of subscriptions run in
+//! `on_graphql_analysis`: in Hive Router 0.2.19 it is the hook that runs for
+//! subscriptions after the token is verified (`on_execute` does not run for
+//! them). Queries and mutations are rate limited in `on_execute`, which has the
+//! coerced variables a conditional sign-in depends on.
 
 use hive_router::executor::execution::client_request_details::JwtRequestDetails;
 use hive_router::executor::hooks::on_execute::{
@@ -125,8 +127,8 @@ impl RouterPlugin for NovaPlugin {
         mut payload: OnHttpRequestHookPayload<'req>,
     ) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
-            let request = &mut payload.router_http_request;
-            let peer = request
+            let peer = payload
+                .router_http_request
                 .peer_addr()
                 .map(|address| address.ip().to_string())
                 .unwrap_or_else(|| "unknown".to_string());

@@ -8,7 +8,8 @@ use hive_router::query_planner::ast::selection_item::SelectionItem;
 use hive_router::query_planner::ast::selection_set::SelectionSet;
 use hive_router::sonic_rs::{JsonValueTrait, Value};
 
-/// The request's variables as the client sent them.
+/// The request's coerced variables (defaults applied), as the execute hook has
+/// them.
 pub type Variables<'a> = Option<&'a HashMap<String, Value>>;
 
 /// Fields selected at the root, through inline fragments too.
@@ -44,9 +45,7 @@ pub fn selects_any(selection_set: &SelectionSet, fields: &[&str], variables: Var
 }
 
 /// Whether a selection with these variable conditions runs. A condition whose
-/// variable the client did not send as a boolean runs: coercion refuses a wrong
-/// type, and an absent variable's default is not known here, so the doubt is
-/// counted against the limit rather than for the client.
+/// variable has no boolean value (coercion would have refused that) runs.
 fn runs(skip_if: &Option<String>, include_if: &Option<String>, variables: Variables) -> bool {
     let value = |name: &String| {
         variables
