@@ -19,6 +19,7 @@ use crate::{kafka, redis};
 
 mod layout;
 mod process;
+mod prune;
 
 pub use nova_devdb::{apt_install, key_base64, run, secret, State};
 
@@ -43,6 +44,14 @@ fn cargo() -> Command {
 /// workspace's feature set — the one `cargo test --workspace` uses next — instead
 /// of a second variant for a subset of packages (minutes on a cold machine).
 pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
+    build_binaries_recorded(root, release, &mut prune::Built::default())
+}
+
+fn build_binaries_recorded(
+    root: &Path,
+    release: bool,
+    built: &mut prune::Built,
+) -> Result<PathBuf> {
     let mut command = cargo();
     command
         .current_dir(root)
@@ -50,7 +59,7 @@ pub fn build_binaries(root: &Path, release: bool) -> Result<PathBuf> {
     if release {
         command.arg("--release");
     }
-    run(&mut command)?;
+    built.run(&mut command)?;
     Ok(target_dir(root).join(if release { "release" } else { "debug" }))
 }
 
@@ -111,6 +120,8 @@ pub fn down(root: &Path) -> Result<()> {
 /// Start Postgres, build the binaries the end-to-end tests spawn, run every test.
 /// Extra arguments go to `cargo test` (for example a test name filter).
 pub fn test(root: &Path, extra: &[String]) -> Result<()> {
+    // Cargo's own options come before `--`, the test binaries' after it.
+    let cargo_options = extra.split(|arg| arg == "--").next().unwrap_or_default();
     let state = State::open(root)?;
     let pg = postgres::ensure_running(&state)?;
     postgres::drop_test_databases(&pg)?;
@@ -118,7 +129,21 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     // Each end-to-end stack runs its own broker from this binary.
     let tansu = kafka::tansu(root)?;
     let redis_server = redis::server()?;
-    let bin_dir = build_binaries(root, false)?;
+    let mut built = prune::Built::default();
+    let bin_dir = build_binaries_recorded(root, false, &mut built)?;
+    built.run(
+        cargo()
+            .current_dir(root)
+            .args(["test", "--workspace", "--no-run"])
+            .args(cargo_options),
+    )?;
+    let freed = built.remove_stale_test_executables(&bin_dir.join("deps"))?;
+    if freed > 0 {
+        println!(
+            "removed {} MiB of earlier builds' test executables",
+            freed >> 20
+        );
+    }
     run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"])
