@@ -1,6 +1,7 @@
 //! Nova's router: Hive Router (MIT) built with Nova's plugin.
 #![recursion_limit = "256"]
 
+mod circuit_breaker;
 mod nova_plugin;
 mod operation;
 mod rate_limit;

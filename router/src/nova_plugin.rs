@@ -19,7 +19,8 @@
 //! 4. Enforces the rate limits (`rate_limit`) on every operation of every
 //!    transport, subscriptions included: `RATE_LIMITED` with the retry delay in
 //!    `extensions.retryAfter`, and over HTTP status 429 with `RateLimit-*` and
-//!    `Retry-After` headers. The client IP is the connection's peer address.
+//!    `Retry-After` headers; an admitted operation's HTTP answer carries the
+//!    `RateLimit-*` headers too. The client IP is the connection's peer address.
 //!
 //! Check 2, the root-field bound and the rate limit of subscriptions run in
 //! `on_graphql_analysis`: in Hive Router 0.2.19 it is the hook that runs for
@@ -43,8 +44,9 @@ use hive_router::executor::hooks::on_http_request::{
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_context::PluginContext;
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
-use hive_router::http::header::AUTHORIZATION;
-use hive_router::ntex::http::header::ORIGIN;
+use hive_router::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use hive_router::http::Method;
+use hive_router::ntex::http::header::{HeaderName, HeaderValue, ORIGIN};
 use hive_router::query_planner::state::supergraph_state::OperationKind;
 use serde::Deserialize;
 
@@ -52,7 +54,7 @@ use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
 };
-use crate::refusal::Refusal;
+use crate::refusal::{Quota, Refusal, UNSUPPORTED_CONTENT_TYPE_MESSAGE};
 
 /// The peer address of the connection an operation came on.
 struct ClientIp(String);
@@ -145,6 +147,9 @@ impl RouterPlugin for NovaPlugin {
             if request.headers().get(ORIGIN).map(|o| o.as_bytes()) == Some(b"null".as_slice()) {
                 request.headers_mut().remove(ORIGIN);
             }
+            if request.method() == Method::POST && !request.headers().contains_key(CONTENT_TYPE) {
+                return payload.end_with_response(Refusal::missing_content_type().to_http());
+            }
             if request.path() == HEALTH_PATH {
                 return payload.end_with_response(self.health_response());
             }
@@ -158,11 +163,28 @@ impl RouterPlugin for NovaPlugin {
             }
             // A refusal decided in `on_graphql_analysis` answers over HTTP with its
             // own status, headers and JSON body (see `refusal`).
-            payload.on_end(|end| match Refusal::http_response(end.context) {
-                Some(refused) => end
-                    .map_response(|response| response.into_response(refused))
-                    .proceed(),
-                None => end.proceed(),
+            // Otherwise the answer tells the caller's quota.
+            payload.on_end(|end| {
+                if let Some(refused) = Refusal::http_response(end.context) {
+                    return end
+                        .map_response(|response| response.into_response(refused))
+                        .proceed();
+                }
+                match Quota::of(end.context) {
+                    Some(quota) => end
+                        .map_response(|mut response| {
+                            for (name, value) in quota.headers() {
+                                if let Ok(value) = HeaderValue::from_str(&value) {
+                                    response
+                                        .headers_mut()
+                                        .insert(HeaderName::from_static(name), value);
+                                }
+                            }
+                            response
+                        })
+                        .proceed(),
+                    None => end.proceed(),
+                }
             })
         })
     }
@@ -229,6 +251,9 @@ impl RouterPlugin for NovaPlugin {
         &'req self,
         mut payload: OnGraphQLErrorHookPayload<'req>,
     ) -> OnGraphQLErrorHookResult<'req> {
+        if payload.error.extensions.code.as_deref() == Some("UNSUPPORTED_CONTENT_TYPE") {
+            payload.error.message = UNSUPPORTED_CONTENT_TYPE_MESSAGE.to_string();
+        }
         let extensions = &mut payload.error.extensions;
         if let Some(code) = extensions.code.as_deref() {
             if let Some(nova) = nova_code(code) {
@@ -272,7 +297,19 @@ impl NovaPlugin {
             (None, false) => Subject::Anonymous(&client_ip),
         };
         match self.rate_limiter.check(&subject, 1.0).await {
-            Decision::Allowed { .. } | Decision::RedisDown(RedisDownPolicy::Open) => None,
+            Decision::Allowed {
+                limit,
+                remaining,
+                refilled_in,
+            } => {
+                context.insert(Quota {
+                    limit,
+                    remaining,
+                    reset_seconds: refilled_in.as_secs_f64().ceil() as u64,
+                });
+                None
+            }
+            Decision::RedisDown(RedisDownPolicy::Open) => None,
             Decision::Limited { limit, retry_after } => {
                 Some(Refusal::rate_limited(limit, retry_after))
             }
@@ -288,6 +325,10 @@ impl NovaPlugin {
                 "redis": if limiter.redis_healthy() { "up" } else { "down" },
                 "when_redis_is_down": format!("{:?}", limiter.policy()).to_lowercase(),
                 "redis_errors": limiter.redis_errors.get(),
+                // Open: checks skip Redis until `redis_retry_in_ms` has passed.
+                "redis_circuit": if limiter.breaker.is_open() { "open" } else { "closed" },
+                "redis_retry_in_ms": limiter.breaker.retry_in().as_millis() as u64,
+                "redis_skipped": limiter.redis_skipped.get(),
                 "limited": limiter.limited.with_label_values(&["user"]).get()
                     + limiter.limited.with_label_values(&["anonymous"]).get()
                     + limiter.limited.with_label_values(&["credentials"]).get(),

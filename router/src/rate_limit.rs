@@ -11,12 +11,16 @@
 //! serves the request, `closed` refuses it with 503. Either way
 //! `nova_router_rate_limit_redis_errors_total` counts it (Prometheus text at the
 //! router's `/metrics/nova`) and `/health/nova` says whether Redis answered last.
+//! After a failure, checks skip Redis for `redis_retry_after_ms`
+//! (`circuit_breaker.rs`), counted in `nova_router_rate_limit_redis_skipped_total`.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+
+use crate::circuit_breaker::CircuitBreaker;
 use serde::{Deserialize, Deserializer};
 
 /// One token bucket: at most `capacity` tokens, refilled at `per_second`.
@@ -41,6 +45,9 @@ pub struct RateLimitConfig {
     pub redis_url: String,
     /// What to do while Redis is unreachable.
     pub when_redis_is_down: RedisDownPolicy,
+    /// After Redis fails to answer, checks skip it this long (the policy answers)
+    /// before one tries again.
+    pub redis_retry_after_ms: Lenient<u64>,
     /// Per signed-in user.
     pub user: Bucket,
     /// Per client IP, for anonymous requests.
@@ -118,6 +125,8 @@ pub enum Decision {
     Allowed {
         limit: f64,
         remaining: i64,
+        /// Until the bucket is full again.
+        refilled_in: Duration,
     },
     Limited {
         limit: f64,
@@ -133,7 +142,10 @@ pub struct RateLimiter {
     client: redis::Client,
     script: redis::Script,
     redis_healthy: AtomicBool,
+    pub breaker: CircuitBreaker,
     pub redis_errors: prometheus::IntCounter,
+    /// Checks that did not ask Redis because the breaker was open.
+    pub redis_skipped: prometheus::IntCounter,
     pub limited: prometheus::IntCounterVec,
     /// 1 while Redis answered the last check, 0 after a failure.
     redis_up: prometheus::IntGauge,
@@ -147,6 +159,11 @@ impl RateLimiter {
         let redis_errors = prometheus::IntCounter::new(
             "nova_router_rate_limit_redis_errors_total",
             "rate-limit checks Redis did not answer",
+        )
+        .expect("valid metric");
+        let redis_skipped = prometheus::IntCounter::new(
+            "nova_router_rate_limit_redis_skipped_total",
+            "rate-limit checks that skipped Redis after a failure (circuit open)",
         )
         .expect("valid metric");
         let limited = prometheus::IntCounterVec::new(
@@ -166,6 +183,7 @@ impl RateLimiter {
         let registry = prometheus::Registry::new();
         for collector in [
             Box::new(redis_errors.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(redis_skipped.clone()),
             Box::new(limited.clone()),
             Box::new(redis_up.clone()),
         ] {
@@ -173,13 +191,16 @@ impl RateLimiter {
                 .register(collector)
                 .expect("metric registered once");
         }
+        let breaker = CircuitBreaker::new(Duration::from_millis(config.redis_retry_after_ms.0));
         Ok(Self {
             config,
             redis: tokio::sync::OnceCell::new(),
             client,
             script: redis::Script::new(TOKEN_BUCKET),
             redis_healthy: AtomicBool::new(true),
+            breaker,
             redis_errors,
+            redis_skipped,
             limited,
             redis_up,
             registry,
@@ -240,6 +261,10 @@ impl RateLimiter {
                 format!("nova:rl:credentials:{ip}"),
             ),
         };
+        if !self.breaker.may_ask() {
+            self.redis_skipped.inc();
+            return Decision::RedisDown(self.policy());
+        }
         let answer: redis::RedisResult<(i64, i64, i64)> = async {
             let mut connection = self.connection().await?;
             self.script
@@ -253,12 +278,15 @@ impl RateLimiter {
         .await;
         match answer {
             Ok((allowed, remaining, wait_ms)) => {
+                self.breaker.succeeded();
                 self.redis_healthy.store(true, Ordering::Relaxed);
                 self.redis_up.set(1);
                 if allowed == 1 {
+                    let missing = (bucket.capacity - remaining as f64).max(0.0);
                     Decision::Allowed {
                         limit: bucket.capacity,
                         remaining,
+                        refilled_in: Duration::from_secs_f64(missing / bucket.per_second),
                     }
                 } else {
                     self.limited.with_label_values(&[name]).inc();
@@ -269,6 +297,7 @@ impl RateLimiter {
                 }
             }
             Err(error) => {
+                self.breaker.failed();
                 if self.redis_healthy.swap(false, Ordering::Relaxed) {
                     tracing::warn!(%error, policy = ?self.policy(), "rate-limit Redis unreachable");
                 }
@@ -293,6 +322,7 @@ mod tests {
             "enabled": "true",
             "redis_url": "redis://127.0.0.1:1",
             "when_redis_is_down": "closed",
+            "redis_retry_after_ms": "2000",
             "user": { "capacity": "100", "per_second": 5 },
             "anonymous": { "capacity": 20, "per_second": "0.5" },
             "credentials": { "capacity": 5, "per_second": 0.1 }

@@ -19,6 +19,11 @@ use hive_router::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use hive_router::ntex::http::Response;
 use hive_router::{GraphQLError, PlanExecutionOutput};
 
+/// What a client that sent no or the wrong request content type is told.
+pub const UNSUPPORTED_CONTENT_TYPE_MESSAGE: &str =
+    "send the request body as JSON with the header `Content-Type: application/json` \
+     (or the operation as query parameters of a GET)";
+
 /// A refused operation: what the client is told, and how over HTTP.
 #[derive(Clone)]
 pub struct Refusal {
@@ -69,14 +74,16 @@ impl Refusal {
             .extensions
             .extensions
             .insert("retryAfter".to_string(), seconds.into());
+        let quota = Quota {
+            limit,
+            remaining: 0,
+            reset_seconds: seconds,
+        };
+        let mut headers = vec![("retry-after", seconds.to_string())];
+        headers.extend(quota.headers());
         Self {
             status: StatusCode::TOO_MANY_REQUESTS,
-            headers: vec![
-                ("retry-after", seconds.to_string()),
-                ("ratelimit-limit", format!("{limit}")),
-                ("ratelimit-remaining", "0".to_string()),
-                ("ratelimit-reset", seconds.to_string()),
-            ],
+            headers,
             error,
         }
     }
@@ -125,14 +132,55 @@ impl Refusal {
         })
     }
 
+    /// A POST without `Content-Type`. Hive Router would call it a CSRF attempt
+    /// (403) or answer 406; the client needs to know what to send.
+    pub fn missing_content_type() -> Self {
+        let error = GraphQLError::from_message_and_code(
+            UNSUPPORTED_CONTENT_TYPE_MESSAGE,
+            "UNSUPPORTED_CONTENT_TYPE",
+        );
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, error)
+    }
+
     /// The HTTP response of a refusal left in the context by `end_analysis`.
     pub fn http_response(context: &PluginContext) -> Option<Response> {
         let refusal = context.get_ref::<Refusal>()?.clone();
-        let mut response = Response::build(refusal.status);
+        Some(refusal.to_http())
+    }
+
+    /// This refusal as an HTTP response: status, headers, JSON body.
+    pub fn to_http(&self) -> Response {
+        let mut response = Response::build(self.status);
         response.content_type("application/json");
-        for (name, value) in &refusal.headers {
+        for (name, value) in &self.headers {
             response.header(*name, value.as_str());
         }
-        Some(response.body(refusal.body()))
+        response.body(self.body())
+    }
+}
+
+/// The caller's bucket after an admitted operation, told in the `RateLimit-*`
+/// headers of every HTTP answer (a WebSocket has no per-operation headers). Left
+/// in the plugin context by the check; `on_http_request`'s end hook adds it.
+#[derive(Clone, Debug)]
+pub struct Quota {
+    pub limit: f64,
+    pub remaining: i64,
+    /// Seconds until the bucket is full again.
+    pub reset_seconds: u64,
+}
+
+impl Quota {
+    pub fn headers(&self) -> [(&'static str, String); 3] {
+        [
+            ("ratelimit-limit", format!("{}", self.limit)),
+            ("ratelimit-remaining", self.remaining.max(0).to_string()),
+            ("ratelimit-reset", self.reset_seconds.to_string()),
+        ]
+    }
+
+    /// The quota an earlier hook of this request left in `context`.
+    pub fn of(context: &PluginContext) -> Option<Quota> {
+        context.get_ref::<Quota>().map(|quota| quota.clone())
     }
 }

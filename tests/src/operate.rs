@@ -178,6 +178,13 @@ impl Stack {
         drop(self.take_process("redis"));
     }
 
+    /// Start the stack's Redis again on the same port.
+    pub fn start_redis(&mut self) -> Result<()> {
+        let process = self.redis.start(&self.launcher)?;
+        self.processes.push(process);
+        Ok(())
+    }
+
     /// Stop the broker (SIGTERM, as an operator's restart would); its log stays
     /// for `start_broker`.
     pub fn stop_broker(&mut self) {

@@ -6,13 +6,16 @@
 //! cannot claim to be someone else.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
 use async_graphql::{
-    Context, ObjectType, Request, Schema, SchemaBuilder, ServerResult, SubscriptionType,
+    Context, ErrorExtensions, ObjectType, Request, Schema, SchemaBuilder, ServerResult,
+    SubscriptionType,
 };
+use futures::{Stream, StreamExt};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -36,6 +39,8 @@ pub fn router_secret_matches(presented: Option<&[u8]>, expected: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
     pub user_id: Option<Uuid>,
+    /// When the caller's access token expires (its `exp` claim, Unix seconds).
+    pub token_expires_at: Option<u64>,
 }
 
 impl Caller {
@@ -47,7 +52,11 @@ impl Caller {
             .and_then(|c| c.get("sub"))
             .and_then(|s| s.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
-        Self { user_id }
+        let token_expires_at = claims.and_then(|c| c.get("exp")).and_then(|e| e.as_u64());
+        Self {
+            user_id,
+            token_expires_at,
+        }
     }
 
     /// The signed-in user's id, or `UNAUTHENTICATED`.
@@ -60,6 +69,47 @@ impl Caller {
     pub fn of(ctx: &Context<'_>) -> Caller {
         ctx.data_opt::<Caller>().cloned().unwrap_or_default()
     }
+
+    /// A live stream of this caller's that ends when the caller's token expires,
+    /// with one `UNAUTHENTICATED` error (reason `TOKEN_EXPIRED`): the client
+    /// subscribes again with a fresh token and reads what it missed by sequence
+    /// number. The router checks the token only when a stream opens (Hive Router
+    /// 0.2.19 has no hook on a running stream), so the subgraph serving it, which
+    /// holds the verified claims, ends it. A stream that ends first ends quietly.
+    pub fn until_token_expires<S>(
+        &self,
+        events: S,
+    ) -> impl Stream<Item = async_graphql::Result<S::Item>> + Send + use<S>
+    where
+        S: Stream + Send,
+        S::Item: Send,
+    {
+        let deadline = self.token_expires_at.map(|expires_at| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            tokio::time::Instant::now() + Duration::from_secs(expires_at.saturating_sub(now))
+        });
+        let expiry = async move {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        let expired_notice = futures::stream::once(async move {
+            let expired = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            expired.then(token_expired)
+        })
+        .filter_map(std::future::ready);
+        events.map(Ok).take_until(expiry).chain(expired_notice)
+    }
+}
+
+fn token_expired<T>() -> async_graphql::Result<T> {
+    Err(ErrorCode::Unauthenticated
+        .error("the access token expired; subscribe again with a fresh token")
+        .extend_with(|_, ext| ext.set("reason", "TOKEN_EXPIRED")))
 }
 
 /// Sets the `Caller` of every request — HTTP or a subscription over
@@ -128,5 +178,53 @@ mod tests {
         assert_eq!(Caller::from_claims(None).user_id, None);
         let bad = serde_json::json!({ "sub": "not-a-uuid" });
         assert_eq!(Caller::from_claims(Some(&bad)).user_id, None);
+    }
+
+    fn caller_expiring_at(exp: Option<u64>) -> Caller {
+        Caller {
+            user_id: Some(Uuid::now_v7()),
+            token_expires_at: exp,
+        }
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    async fn collect<S: Stream>(stream: S) -> Vec<S::Item> {
+        tokio::time::timeout(Duration::from_secs(10), stream.collect::<Vec<_>>())
+            .await
+            .expect("the stream ends")
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_ends_a_waiting_stream_with_token_expired() {
+        let caller = caller_expiring_at(Some(now() - 1));
+        let items = collect(caller.until_token_expires(futures::stream::pending::<u8>())).await;
+        assert_eq!(items.len(), 1);
+        let error = items[0].as_ref().unwrap_err();
+        let extensions = serde_json::to_value(&error.extensions).unwrap();
+        assert_eq!(extensions["code"], "UNAUTHENTICATED");
+        assert_eq!(extensions["reason"], "TOKEN_EXPIRED");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_before_expiry_ends_without_an_error() {
+        for exp in [None, Some(now() + 600)] {
+            let caller = caller_expiring_at(exp);
+            let items = collect(caller.until_token_expires(futures::stream::iter([1, 2]))).await;
+            let values: Vec<u8> = items.into_iter().map(|item| item.unwrap()).collect();
+            assert_eq!(values, [1, 2], "exp {exp:?}");
+        }
+    }
+
+    #[test]
+    fn the_expiry_comes_from_the_exp_claim() {
+        let claims = serde_json::json!({ "sub": Uuid::now_v7().to_string(), "exp": 1_900_000_000 });
+        let caller = Caller::from_claims(Some(&claims));
+        assert_eq!(caller.token_expires_at, Some(1_900_000_000));
     }
 }

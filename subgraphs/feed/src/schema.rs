@@ -82,9 +82,10 @@ impl Subscription {
     async fn home_feed_updated(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = HomeFeedUpdate>> {
-        let viewer = Caller::of(ctx).require_user()?;
+    ) -> Result<impl Stream<Item = Result<HomeFeedUpdate>>> {
+        let caller = Caller::of(ctx);
+        let viewer = caller.require_user()?;
         let hub = ctx.data_unchecked::<FeedHub>();
-        Ok(hub.subscribe(viewer).map(HomeFeedUpdate))
+        Ok(caller.until_token_expires(hub.subscribe(viewer).map(HomeFeedUpdate)))
     }
 }

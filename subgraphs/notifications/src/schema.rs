@@ -151,9 +151,10 @@ impl Subscription {
     async fn notification_added(
         &self,
         ctx: &Context<'_>,
-    ) -> Result<impl Stream<Item = Notification>> {
-        let me = Caller::of(ctx).require_user()?;
+    ) -> Result<impl Stream<Item = Result<Notification>>> {
+        let caller = Caller::of(ctx);
+        let me = caller.require_user()?;
         let hub = ctx.data_unchecked::<NotificationHub>();
-        Ok(hub.subscribe(me).map(Notification))
+        Ok(caller.until_token_expires(hub.subscribe(me).map(Notification)))
     }
 }

@@ -61,10 +61,15 @@ impl Built {
     /// (a bin's uplifted file is a hard link to its `deps/` copy, hence inodes) nor
     /// the running xtask. Returns the bytes freed.
     pub fn remove_stale_test_executables(&self, deps: &Path) -> Result<u64> {
+        // The running xtask by its inode: its file may have been replaced by the
+        // build (then `current_exe()` names a deleted file; `/proc/self/exe` still
+        // reaches it).
+        let running = PathBuf::from("/proc/self/exe");
         let mut kept = HashSet::new();
-        let running = std::env::current_exe()?;
         for executable in self.executables.iter().chain([&running]) {
-            kept.insert(std::fs::metadata(executable)?.ino());
+            let metadata = std::fs::metadata(executable)
+                .with_context(|| format!("reading {}", executable.display()))?;
+            kept.insert(metadata.ino());
         }
         let mut freed = 0;
         for entry in std::fs::read_dir(deps).with_context(|| deps.display().to_string())? {

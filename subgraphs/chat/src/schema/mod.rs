@@ -170,8 +170,9 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         conversation_id: ID,
-    ) -> Result<impl Stream<Item = ChatEvent>> {
-        let me = Caller::of(ctx).require_user()?;
+    ) -> Result<impl Stream<Item = Result<ChatEvent>>> {
+        let caller = Caller::of(ctx);
+        let me = caller.require_user()?;
         let id = self::conversation_id(&conversation_id)?;
         // Listen first, then check: nothing sent after the check is missed.
         let events = ctx.data_unchecked::<ChatHub>().subscribe(id);
@@ -184,7 +185,7 @@ impl Subscription {
         // database lists the subscriber as a member: one batched query per event
         // per instance, however many subscribers it has.
         let members = ctx.data_unchecked::<Members>().clone();
-        Ok(events
+        let events = events
             .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
             .then(move |event| {
                 let members = members.clone();
@@ -194,6 +195,7 @@ impl Subscription {
                 }
             })
             .take_while(|(_, member)| std::future::ready(*member))
-            .map(|(event, _)| ChatEvent(event)))
+            .map(|(event, _)| ChatEvent(event));
+        Ok(caller.until_token_expires(events))
     }
 }
