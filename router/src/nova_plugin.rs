@@ -22,6 +22,13 @@
 //!    `Retry-After` headers; an admitted operation's HTTP answer carries the
 //!    `RateLimit-*` headers too. The client IP is the connection's peer address.
 //!
+//! 5. Speaks GraphQL over HTTP as clients expect (`errors` shapes the router's
+//!    errors): a document of several operations without `operationName` → 400
+//!    `OPERATION_RESOLUTION_FAILURE` (Hive ran the first); a POST without a
+//!    content type → 415 saying what to send; a path it does not serve → 404;
+//!    validation errors → `GRAPHQL_VALIDATION_FAILED` with the rule in
+//!    `extensions.rule`; variable-coercion messages without Rust debug forms.
+//!
 //! Check 2, the root-field bound and the rate limit of subscriptions run in
 //! `on_graphql_analysis`: in Hive Router 0.2.19 it is the hook that runs for
 //! subscriptions after the token is verified (`on_execute` does not run for
@@ -38,12 +45,16 @@ use hive_router::executor::hooks::on_graphql_analysis::{
 use hive_router::executor::hooks::on_graphql_error::{
     OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
 };
+use hive_router::executor::hooks::on_graphql_parse::{
+    OnGraphQLParseHookResult, OnGraphQLParseStartHookPayload,
+};
 use hive_router::executor::hooks::on_http_request::{
     OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
 use hive_router::executor::plugin_context::PluginContext;
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
+use hive_router::graphql_tools::static_graphql::query::Definition;
 use hive_router::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use hive_router::http::Method;
 use hive_router::ntex::http::header::{HeaderName, HeaderValue, ORIGIN};
@@ -54,33 +65,29 @@ use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
 };
-use crate::refusal::{Quota, Refusal, UNSUPPORTED_CONTENT_TYPE_MESSAGE};
+use crate::refusal::{Quota, Refusal};
 
 /// The peer address of the connection an operation came on.
 struct ClientIp(String);
 
-/// Router error codes that mean "we do not know who you are".
-const UNAUTHENTICATED_CODES: &[&str] = &[
-    "MISSING_JWT",
-    "INVALID_JWT",
-    "INVALID_JWT_HEADER",
-    "JWT_NOT_SUPPORTED",
-    "JWK_ALGORITHM_NOT_SUPPORTED",
-    "JWT_LOOKUP_FAILED",
-    // Nova marks fields with `@authenticated` only (no `@requiresScopes` yet), so a
-    // field refused by the authorization directives means "sign in first".
-    "UNAUTHORIZED_FIELD_OR_TYPE",
-];
+/// How many operations the request's document holds, and whether the request
+/// named the one to run (left by `on_graphql_parse` for `on_graphql_analysis`).
+/// Overwritten by each operation; a WebSocket's operations share one context, so
+/// two parsed at once may see each other's (then Hive runs the first operation).
+#[derive(Clone, Copy)]
+struct DocumentOperations {
+    count: usize,
+    named: bool,
+}
 
-/// Nova's code for a router error code, when Nova has its own.
-fn nova_code(router_code: &str) -> Option<&'static str> {
-    match router_code {
-        code if UNAUTHENTICATED_CODES.contains(&code) => Some("UNAUTHENTICATED"),
-        "PERSISTED_DOCUMENT_NOT_FOUND" => Some("PERSISTED_QUERY_NOT_FOUND"),
-        // Safelist mode and a request without a manifest id.
-        "PERSISTED_DOCUMENT_ID_REQUIRED" => Some("OPERATION_NOT_ALLOWED"),
-        _ => None,
-    }
+/// Paths the router serves (`router.yaml`: `http.graphql_endpoint`,
+/// `subscriptions.websocket.path`; Hive's health checks; the plugin's own).
+/// Anything else is 404, not Hive's HTML landing page with status 200.
+fn is_served_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/graphql" | "/ws" | "/health" | "/readiness" | HEALTH_PATH | METRICS_PATH
+    ) || path.starts_with("/graphql/")
 }
 
 #[derive(Deserialize)]
@@ -147,6 +154,9 @@ impl RouterPlugin for NovaPlugin {
             if request.headers().get(ORIGIN).map(|o| o.as_bytes()) == Some(b"null".as_slice()) {
                 request.headers_mut().remove(ORIGIN);
             }
+            if !is_served_path(request.path()) {
+                return payload.end_with_response(Refusal::not_found().to_http());
+            }
             if request.method() == Method::POST && !request.headers().contains_key(CONTENT_TYPE) {
                 return payload.end_with_response(Refusal::missing_content_type().to_http());
             }
@@ -201,6 +211,17 @@ impl RouterPlugin for NovaPlugin {
         if request.headers.contains_key(AUTHORIZATION) && !verified {
             return Refusal::invalid_token().end_analysis(payload.context);
         }
+        // Copied out: the context's entries lock their shard while borrowed.
+        let operations = payload.context.get_ref::<DocumentOperations>().map(|o| *o);
+        if let Some(DocumentOperations {
+            count,
+            named: false,
+        }) = operations
+        {
+            if count > 1 {
+                return Refusal::operation_name_required(count).end_analysis(payload.context);
+            }
+        }
         let operation = payload.filtered_operation_for_plan;
         let root_fields = root_field_count(&operation.selection_set);
         if root_fields > self.max_root_fields {
@@ -251,20 +272,26 @@ impl RouterPlugin for NovaPlugin {
         &'req self,
         mut payload: OnGraphQLErrorHookPayload<'req>,
     ) -> OnGraphQLErrorHookResult<'req> {
-        if payload.error.extensions.code.as_deref() == Some("UNSUPPORTED_CONTENT_TYPE") {
-            payload.error.message = UNSUPPORTED_CONTENT_TYPE_MESSAGE.to_string();
-        }
-        let extensions = &mut payload.error.extensions;
-        if let Some(code) = extensions.code.as_deref() {
-            if let Some(nova) = nova_code(code) {
-                let reason = code.to_string();
-                extensions
-                    .extensions
-                    .insert("reason".to_string(), reason.as_str().into());
-                extensions.code = Some(nova.to_string());
-            }
-        }
+        crate::errors::shape(&mut payload.error);
         payload.proceed()
+    }
+
+    async fn on_graphql_parse<'exec>(
+        &'exec self,
+        payload: OnGraphQLParseStartHookPayload<'exec>,
+    ) -> OnGraphQLParseHookResult<'exec> {
+        let named = payload.graphql_params.operation_name.is_some();
+        let context = payload.context;
+        payload.on_end(move |end| {
+            let count = end
+                .document
+                .definitions
+                .iter()
+                .filter(|definition| matches!(definition, Definition::Operation(_)))
+                .count();
+            context.insert(DocumentOperations { count, named });
+            end.proceed()
+        })
     }
 }
 

@@ -132,6 +132,26 @@ impl Refusal {
         })
     }
 
+    /// A document of several operations and no `operationName`: which to run?
+    pub fn operation_name_required(operations: usize) -> Self {
+        let error = GraphQLError::from_message_and_code(
+            format!(
+                "the document holds {operations} operations; name the one to run in `operationName`"
+            ),
+            "OPERATION_RESOLUTION_FAILURE",
+        );
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    /// A path the router does not serve.
+    pub fn not_found() -> Self {
+        let error = GraphQLError::from_message_and_code(
+            "nothing is served here: GraphQL is at /graphql (WebSocket: /ws)",
+            "NOT_FOUND",
+        );
+        Self::new(StatusCode::NOT_FOUND, error)
+    }
+
     /// A POST without `Content-Type`. Hive Router would call it a CSRF attempt
     /// (403) or answer 406; the client needs to know what to send.
     pub fn missing_content_type() -> Self {

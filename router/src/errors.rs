@@ -1,0 +1,138 @@
+//! How the router's own errors read to a client: Nova's codes from the common
+//! GraphQL set, the router's code kept in `extensions.reason` (or the validation
+//! rule in `extensions.rule`), and messages in GraphQL's terms.
+
+use hive_router::GraphQLError;
+
+use crate::refusal::UNSUPPORTED_CONTENT_TYPE_MESSAGE;
+
+/// Router error codes that mean "we do not know who you are".
+const UNAUTHENTICATED_CODES: &[&str] = &[
+    "MISSING_JWT",
+    "INVALID_JWT",
+    "INVALID_JWT_HEADER",
+    "JWT_NOT_SUPPORTED",
+    "JWK_ALGORITHM_NOT_SUPPORTED",
+    "JWT_LOOKUP_FAILED",
+    // Nova marks fields with `@authenticated` only (no `@requiresScopes` yet), so a
+    // field refused by the authorization directives means "sign in first".
+    "UNAUTHORIZED_FIELD_OR_TYPE",
+];
+
+/// Nova's code for a router error code, when Nova has its own.
+fn nova_code(router_code: &str) -> Option<&'static str> {
+    match router_code {
+        code if UNAUTHENTICATED_CODES.contains(&code) => Some("UNAUTHENTICATED"),
+        "PERSISTED_DOCUMENT_NOT_FOUND" => Some("PERSISTED_QUERY_NOT_FOUND"),
+        // Safelist mode and a request without a manifest id.
+        "PERSISTED_DOCUMENT_ID_REQUIRED" => Some("OPERATION_NOT_ALLOWED"),
+        _ => None,
+    }
+}
+
+/// Hive Router 0.2.19 gives a validation error its rule's name as the code
+/// (`FieldsOnCorrectType`); clients look for `GRAPHQL_VALIDATION_FAILED`.
+fn is_validation_rule(code: &str) -> bool {
+    code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.chars().any(|c| c.is_ascii_lowercase())
+        && code.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A variable-coercion message ends in the value's Rust debug form
+/// (`String cannot represent a non string value: Number(Number(5)).`); say what
+/// kind of JSON value it was instead.
+fn readable_coercion_message(message: &str) -> Option<String> {
+    let (rule, value) = message.rsplit_once(": ")?;
+    let kind = [
+        ("Number(", "a number"),
+        ("String(", "a string"),
+        ("Bool(", "a boolean"),
+        ("Array(", "a list"),
+        ("Object(", "an object"),
+    ]
+    .into_iter()
+    .find_map(|(debug, kind)| value.starts_with(debug).then_some(kind))?;
+    Some(format!("{rule}; {kind} was given."))
+}
+
+/// Shape one error the router is about to send.
+pub fn shape(error: &mut GraphQLError) {
+    let Some(code) = error.extensions.code.clone() else {
+        return;
+    };
+    let detail = |error: &mut GraphQLError, key: &str| {
+        error
+            .extensions
+            .extensions
+            .insert(key.to_string(), code.as_str().into());
+    };
+    if let Some(nova) = nova_code(&code) {
+        detail(error, "reason");
+        error.extensions.code = Some(nova.to_string());
+    } else if is_validation_rule(&code) {
+        detail(error, "rule");
+        error.extensions.code = Some("GRAPHQL_VALIDATION_FAILED".to_string());
+    } else if code == "BAD_USER_INPUT" {
+        if let Some(message) = readable_coercion_message(&error.message) {
+            error.message = message;
+        }
+    } else if code == "UNSUPPORTED_CONTENT_TYPE" {
+        error.message = UNSUPPORTED_CONTENT_TYPE_MESSAGE.to_string();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shaped(message: &str, code: &str) -> GraphQLError {
+        let mut error = GraphQLError::from_message_and_code(message, code);
+        shape(&mut error);
+        error
+    }
+
+    #[test]
+    fn a_validation_rule_becomes_graphql_validation_failed_with_the_rule() {
+        let error = shaped(
+            "Cannot query field \"nope\" on type \"Query\".",
+            "FieldsOnCorrectType",
+        );
+        assert_eq!(
+            error.extensions.code.as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED")
+        );
+        assert_eq!(error.extensions.extensions["rule"], "FieldsOnCorrectType");
+        let kept = shaped("Token limit exceeded.", "TOKEN_LIMIT_EXCEEDED");
+        assert_eq!(
+            kept.extensions.code.as_deref(),
+            Some("TOKEN_LIMIT_EXCEEDED")
+        );
+    }
+
+    #[test]
+    fn a_coercion_message_names_the_kind_of_value_not_its_rust_form() {
+        let error = shaped(
+            "String cannot represent a non string value: Number(Number(5)).",
+            "BAD_USER_INPUT",
+        );
+        assert_eq!(
+            error.message,
+            "String cannot represent a non string value; a number was given."
+        );
+        let untouched = shaped(
+            "Variable \"$u\" of required type \"String!\" was not provided.",
+            "BAD_USER_INPUT",
+        );
+        assert_eq!(
+            untouched.message,
+            "Variable \"$u\" of required type \"String!\" was not provided."
+        );
+    }
+
+    #[test]
+    fn router_auth_codes_become_unauthenticated_with_the_reason() {
+        let error = shaped("Missing JWT", "MISSING_JWT");
+        assert_eq!(error.extensions.code.as_deref(), Some("UNAUTHENTICATED"));
+        assert_eq!(error.extensions.extensions["reason"], "MISSING_JWT");
+    }
+}
