@@ -2,6 +2,7 @@
 //! GraphQL set, the router's code kept in `extensions.reason` (or the validation
 //! rule in `extensions.rule`), and messages in GraphQL's terms.
 
+use hive_router::http::StatusCode;
 use hive_router::GraphQLError;
 
 use crate::refusal::UNSUPPORTED_CONTENT_TYPE_MESSAGE;
@@ -55,11 +56,16 @@ fn readable_coercion_message(message: &str) -> Option<String> {
     Some(format!("{rule}; {kind} was given."))
 }
 
-/// Shape one error the router is about to send.
-pub fn shape(error: &mut GraphQLError) {
-    let Some(code) = error.extensions.code.clone() else {
-        return;
-    };
+/// What a client that POSTed a subscription accepting only single responses is
+/// told (Hive Router says "Subscriptions are not supported").
+const SUBSCRIPTION_TRANSPORTS_MESSAGE: &str = "a subscription streams: POST it with \
+     `Accept: text/event-stream` (SSE) or `Accept: multipart/mixed`, or use \
+     graphql-transport-ws on /ws";
+
+/// Shape one error the router is about to send; the HTTP status it calls for
+/// when that differs from Hive Router's.
+pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
+    let code = error.extensions.code.clone()?;
     let detail = |error: &mut GraphQLError, key: &str| {
         error
             .extensions
@@ -78,7 +84,15 @@ pub fn shape(error: &mut GraphQLError) {
         }
     } else if code == "UNSUPPORTED_CONTENT_TYPE" {
         error.message = UNSUPPORTED_CONTENT_TYPE_MESSAGE.to_string();
+    } else if code == "SUBSCRIPTIONS_NOT_SUPPORTED"
+        || code == "SUBSCRIPTIONS_TRANSPORT_NOT_SUPPORTED"
+    {
+        // Subscriptions are served; what the client accepts is the problem (406,
+        // where Hive says 415 for a client that accepts no streaming type).
+        error.message = SUBSCRIPTION_TRANSPORTS_MESSAGE.to_string();
+        return Some(StatusCode::NOT_ACCEPTABLE);
     }
+    None
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 #![recursion_limit = "256"]
 
 mod circuit_breaker;
+mod client_ip;
 mod errors;
 mod nova_plugin;
 mod operation;

@@ -20,7 +20,8 @@
 //!    transport, subscriptions included: `RATE_LIMITED` with the retry delay in
 //!    `extensions.retryAfter`, and over HTTP status 429 with `RateLimit-*` and
 //!    `Retry-After` headers; an admitted operation's HTTP answer carries the
-//!    `RateLimit-*` headers too. The client IP is the connection's peer address.
+//!    `RateLimit-*` headers too. The client IP is the connection's peer address,
+//!    or behind configured trusted proxies their `X-Forwarded-For` (`client_ip`).
 //!
 //! 5. Speaks GraphQL over HTTP as clients expect (`errors` shapes the router's
 //!    errors): a document of several operations without `operationName` → 400
@@ -61,6 +62,7 @@ use hive_router::ntex::http::header::{HeaderName, HeaderValue, ORIGIN};
 use hive_router::query_planner::state::supergraph_state::OperationKind;
 use serde::Deserialize;
 
+use crate::client_ip::TrustedProxies;
 use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
@@ -99,11 +101,15 @@ pub struct NovaPluginConfig {
     /// Most root fields one operation may select (hive limits depth, aliases,
     /// tokens and directives itself).
     max_root_fields: crate::rate_limit::Lenient<usize>,
+    /// Proxies whose `X-Forwarded-For` is believed (`client_ip`); none by default.
+    #[serde(default)]
+    trusted_proxies: TrustedProxies,
 }
 
 pub struct NovaPlugin {
     rate_limiter: RateLimiter,
     max_root_fields: usize,
+    trusted_proxies: TrustedProxies,
 }
 
 #[hive_router::async_trait]
@@ -128,6 +134,7 @@ impl RouterPlugin for NovaPlugin {
         payload.initialize_plugin(NovaPlugin {
             rate_limiter,
             max_root_fields: config.max_root_fields.0,
+            trusted_proxies: config.trusted_proxies,
         })
     }
 
@@ -136,15 +143,23 @@ impl RouterPlugin for NovaPlugin {
         mut payload: OnHttpRequestHookPayload<'req>,
     ) -> OnHttpRequestHookFuture<'req> {
         Box::pin(async move {
-            let peer = payload
-                .router_http_request
-                .peer_addr()
-                .map(|address| address.ip().to_string())
-                .unwrap_or_else(|| "unknown".to_string());
+            let request = &payload.router_http_request;
+            let client = match request.peer_addr() {
+                Some(peer) => {
+                    let forwarded_for = request
+                        .headers()
+                        .get_all("x-forwarded-for")
+                        .filter_map(|value| value.to_str().ok());
+                    let client = self.trusted_proxies.client_ip(peer.ip(), forwarded_for);
+                    client.to_string()
+                }
+                None => "unknown".to_string(),
+            };
             // The context lives as long as the request, and a WebSocket's
             // operations share their upgrade request's: every transport's
-            // operations carry the socket's address, never one the client wrote.
-            payload.context.insert(ClientIp(peer));
+            // operations carry the socket's address (or, behind trusted proxies,
+            // the one they saw), never one the client wrote.
+            payload.context.insert(ClientIp(client));
             let request = &mut payload.router_http_request;
             // `Origin: null` (sandboxed frames, file: pages, some redirects) is no
             // origin anyone configured, but Hive answers every unmatched origin
@@ -272,7 +287,9 @@ impl RouterPlugin for NovaPlugin {
         &'req self,
         mut payload: OnGraphQLErrorHookPayload<'req>,
     ) -> OnGraphQLErrorHookResult<'req> {
-        crate::errors::shape(&mut payload.error);
+        if let Some(status) = crate::errors::shape(&mut payload.error) {
+            payload.status_code = status;
+        }
         payload.proceed()
     }
 

@@ -52,6 +52,18 @@ async fn the_router_answers_in_graphql_over_http_terms() {
     let (status, _) = stack.get(&format!("{base}/health/nova")).await;
     assert_eq!(status, 200);
 
+    // A subscription POSTed by a client that accepts only one response is told
+    // how to subscribe.
+    let subscription = post_json(
+        &stack,
+        json!({ "query": "subscription { notificationAdded { id } }" }),
+    )
+    .await;
+    assert_eq!(subscription.status, 406, "{}", subscription.body);
+    assert_eq!(subscription.error_codes(), ["SUBSCRIPTIONS_NOT_SUPPORTED"]);
+    let message = subscription.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("text/event-stream"), "{message}");
+
     // A validation error carries the common code, its rule beside it.
     let invalid = post_json(&stack, json!({ "query": "{ noSuchField }" })).await;
     assert_eq!(invalid.status, 400, "{:?}", invalid.body);
