@@ -2,6 +2,7 @@
 //! GraphQL set, the router's code kept in `extensions.reason` (or the validation
 //! rule in `extensions.rule`), and messages in GraphQL's terms.
 
+use hive_router::executor::response::graphql_error::{GraphQLErrorPath, GraphQLErrorPathSegment};
 use hive_router::http::StatusCode;
 use hive_router::GraphQLError;
 
@@ -62,9 +63,46 @@ const SUBSCRIPTION_TRANSPORTS_MESSAGE: &str = "a subscription streams: POST it w
      `Accept: text/event-stream` (SSE) or `Accept: multipart/mixed`, or use \
      graphql-transport-ws on /ws";
 
+/// An error a subgraph raised resolving entities arrives with the subgraph's
+/// own path (`["_entities", "followers"]`: async-graphql 7.2 puts no entity
+/// index in it, so Hive cannot map it to the response) and locations in the
+/// subgraph's document. The client gets the entities' place in its response from
+/// `extensions.affectedPath` (`userByUsername`, `homeFeed.edges.@.node|[Post]`):
+/// its fields up to the first list (which item failed is unknown), then the
+/// subgraph path's rest when no list came first; the locations are dropped.
+fn client_path(error: &mut GraphQLError) {
+    let Some(path) = &error.path else {
+        return;
+    };
+    let entities = GraphQLErrorPathSegment::String("_entities".to_string());
+    if path.segments.first() != Some(&entities) {
+        return;
+    }
+    let Some(affected) = &error.extensions.affected_path else {
+        return;
+    };
+    let mut segments = Vec::new();
+    let mut through_a_list = false;
+    for step in affected.split('.') {
+        if step == "@" {
+            through_a_list = true;
+            break;
+        }
+        // A type condition (`node|[Post]`) belongs to the step, not the response.
+        let field = step.split("|[").next().unwrap_or(step);
+        segments.push(GraphQLErrorPathSegment::String(field.to_string()));
+    }
+    if !through_a_list {
+        segments.extend(path.segments[1..].iter().cloned());
+    }
+    error.path = Some(GraphQLErrorPath { segments });
+    error.locations = None;
+}
+
 /// Shape one error the router is about to send; the HTTP status it calls for
 /// when that differs from Hive Router's.
 pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
+    client_path(error);
     let code = error.extensions.code.clone()?;
     let detail = |error: &mut GraphQLError, key: &str| {
         error
@@ -141,6 +179,38 @@ mod tests {
             untouched.message,
             "Variable \"$u\" of required type \"String!\" was not provided."
         );
+    }
+
+    fn entity_error(affected: &str) -> GraphQLError {
+        let mut error =
+            GraphQLError::from_message_and_code("first must be at most 100", "BAD_USER_INPUT");
+        error.path = Some(GraphQLErrorPath {
+            segments: vec![
+                GraphQLErrorPathSegment::String("_entities".into()),
+                GraphQLErrorPathSegment::String("followers".into()),
+            ],
+        });
+        error.extensions.affected_path = Some(affected.into());
+        shape(&mut error);
+        error
+    }
+
+    fn path_of(error: &GraphQLError) -> Vec<GraphQLErrorPathSegment> {
+        error.path.as_ref().unwrap().segments.clone()
+    }
+
+    #[test]
+    fn an_entity_error_points_into_the_clients_response() {
+        let field = |name: &str| GraphQLErrorPathSegment::String(name.into());
+        let error = entity_error("userByUsername");
+        assert_eq!(
+            path_of(&error),
+            [field("userByUsername"), field("followers")]
+        );
+        assert!(error.locations.is_none());
+        // Through a list: up to the list, whose failed item is not known.
+        let listed = entity_error("homeFeed.edges.@.node|[Post]");
+        assert_eq!(path_of(&listed), [field("homeFeed"), field("edges")]);
     }
 
     #[test]

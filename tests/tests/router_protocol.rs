@@ -88,4 +88,27 @@ async fn the_router_answers_in_graphql_over_http_terms() {
         wrong_type.body["errors"][0]["message"],
         "String cannot represent a non string value; a number was given."
     );
+
+    // An error raised in another subgraph's entity field points into the client's
+    // response, not into the router's internal `_entities` request.
+    stack.register("ann").await;
+    let entity_error = post_json(
+        &stack,
+        json!({ "query": "{ userByUsername(username: \"ann\") { username followers(first: 100000) { edges { cursor } } } }" }),
+    )
+    .await;
+    assert_eq!(
+        entity_error.error_codes(),
+        ["BAD_USER_INPUT"],
+        "{}",
+        entity_error.body
+    );
+    let error = &entity_error.body["errors"][0];
+    assert_eq!(
+        error["path"],
+        json!(["userByUsername", "followers"]),
+        "{error}"
+    );
+    assert!(error.get("locations").is_none(), "{error}");
+    assert_eq!(error["extensions"]["field"], "first");
 }
