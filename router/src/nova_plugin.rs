@@ -362,22 +362,7 @@ impl NovaPlugin {
     }
 
     fn health_response(&self) -> hive_router::ntex::http::Response {
-        let limiter = &self.rate_limiter;
-        let body = serde_json::json!({
-            "rate_limits": {
-                "enabled": limiter.enabled(),
-                "redis": if limiter.redis_healthy() { "up" } else { "down" },
-                "when_redis_is_down": format!("{:?}", limiter.policy()).to_lowercase(),
-                "redis_errors": limiter.redis_errors.get(),
-                // Open: checks skip Redis until `redis_retry_in_ms` has passed.
-                "redis_circuit": if limiter.breaker.is_open() { "open" } else { "closed" },
-                "redis_retry_in_ms": limiter.breaker.retry_in().as_millis() as u64,
-                "redis_skipped": limiter.redis_skipped.get(),
-                "limited": limiter.limited.with_label_values(&["user"]).get()
-                    + limiter.limited.with_label_values(&["anonymous"]).get()
-                    + limiter.limited.with_label_values(&["credentials"]).get(),
-            }
-        });
+        let body = serde_json::json!({ "rate_limits": self.rate_limiter.health() });
         hive_router::ntex::http::Response::Ok()
             .content_type("application/json")
             .body(body.to_string())

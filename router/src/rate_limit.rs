@@ -142,10 +142,10 @@ pub struct RateLimiter {
     client: redis::Client,
     script: redis::Script,
     redis_healthy: AtomicBool,
-    pub breaker: CircuitBreaker,
+    breaker: CircuitBreaker,
     pub redis_errors: prometheus::IntCounter,
     /// Checks that did not ask Redis because the breaker was open.
-    pub redis_skipped: prometheus::IntCounter,
+    redis_skipped: prometheus::IntCounter,
     pub limited: prometheus::IntCounterVec,
     /// 1 while Redis answered the last check, 0 after a failure.
     redis_up: prometheus::IntGauge,
@@ -221,6 +221,25 @@ impl RateLimiter {
 
     pub fn enabled(&self) -> bool {
         self.config.enabled.0
+    }
+
+    /// The limiter's state for `/health/nova`.
+    pub fn health(&self) -> serde_json::Value {
+        let limited: u64 = ["user", "anonymous", "credentials"]
+            .iter()
+            .map(|bucket| self.limited.with_label_values(&[*bucket]).get())
+            .sum();
+        serde_json::json!({
+            "enabled": self.enabled(),
+            "redis": if self.redis_healthy() { "up" } else { "down" },
+            "when_redis_is_down": format!("{:?}", self.policy()).to_lowercase(),
+            "redis_errors": self.redis_errors.get(),
+            // Open: checks skip Redis until `redis_retry_in_ms` has passed.
+            "redis_circuit": if self.breaker.is_open() { "open" } else { "closed" },
+            "redis_retry_in_ms": self.breaker.retry_in().as_millis() as u64,
+            "redis_skipped": self.redis_skipped.get(),
+            "limited": limited,
+        })
     }
 
     /// Whether Redis answered the last check.
