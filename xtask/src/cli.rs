@@ -31,7 +31,7 @@ pub enum Command {
         cargo_test_args: Vec<String>,
     },
     /// Write persisted-queries/manifest.json (Apollo's persisted query manifest)
-    /// from persisted-queries/*.graphql.
+    /// from persisted-queries/*/*.graphql with Apollo's generator (Node.js).
     Pq {
         /// Fail when the committed manifest is stale instead of writing it.
         #[arg(long)]

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_stack;
 mod cli;
+mod clients;
 mod compose;
 mod events;
 mod feed_bench;

@@ -15,15 +15,22 @@ pub fn api_schema(root: &Path) -> Result<Valid<Schema>> {
     nova_schema::api_schema(&sdl).map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Every shipped operation file: (file name, contents), sorted by name.
+/// Every shipped operation file (`persisted-queries/<component>/<Operation>.graphql`):
+/// (path under `persisted-queries/`, contents), sorted by path.
 pub fn operation_files(root: &Path) -> Result<Vec<(String, String)>> {
     let dir = root.join("persisted-queries");
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "graphql") {
-            let name = path.file_name().unwrap().to_string_lossy().to_string();
-            files.push((name, std::fs::read_to_string(&path)?));
+    for component in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
+        let component = component?.path();
+        if !component.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&component)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "graphql") {
+                let name = path.strip_prefix(&dir)?.display().to_string();
+                files.push((name, std::fs::read_to_string(&path)?));
+            }
         }
     }
     files.sort();
@@ -45,13 +52,17 @@ pub fn validate_all(root: &Path) -> Result<usize> {
     let mut operations = 0;
     for (name, source) in &files {
         match validate(&schema, name, source) {
-            Ok(document) => operations += document.operations.iter().count(),
+            // Apollo's manifest generator takes one operation per document.
+            Ok(document) if document.operations.iter().count() != 1 => {
+                broken.push(format!("{name}: holds more than one operation"))
+            }
+            Ok(_) => operations += 1,
             Err(error) => broken.push(format!("{name}:\n{error}")),
         }
     }
     if !broken.is_empty() {
         bail!(
-            "shipped operations no longer validate against the supergraph:\n{}",
+            "shipped operations are not valid against the supergraph:\n{}",
             broken.join("\n")
         );
     }
@@ -83,64 +94,28 @@ mod tests {
 /// Where `cargo xtask pq` writes the manifest.
 pub const MANIFEST: &str = "persisted-queries/manifest.json";
 
-/// The persisted query manifest (Apollo's format, version 1; Hive Router reads it):
-/// one entry per named operation, `id` = SHA-256 of `body`, sorted by name. A body is
-/// the operation as printed by apollo-compiler, followed by the fragments of its file.
-pub fn manifest(root: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let schema = api_schema(root)?;
-    let mut operations = Vec::new();
-    for (file, source) in operation_files(root)? {
-        let document = validate(&schema, &file, &source).with_context(|| file.clone())?;
-        if document.operations.anonymous.is_some() {
-            bail!("{file}: every shipped operation needs a name");
-        }
-        let fragments: String = document
-            .fragments
-            .values()
-            .map(|fragment| format!("\n{}", fragment.serialize()))
-            .collect();
-        for (name, operation) in &document.operations.named {
-            let body = format!("{}{fragments}", operation.serialize());
-            let id = format!("{:x}", Sha256::digest(body.as_bytes()));
-            let kind = operation.operation_type.to_string();
-            operations.push((name.to_string(), id, kind, body));
-        }
-    }
-    operations.sort();
-    for pair in operations.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            bail!("two shipped operations are named {}", pair[0].0);
-        }
-    }
-    let entries: Vec<serde_json::Value> = operations
-        .into_iter()
-        .map(|(name, id, kind, body)| {
-            serde_json::json!({ "id": id, "name": name, "type": kind, "body": body })
-        })
-        .collect();
-    let manifest = serde_json::json!({
-        "format": "apollo-persisted-query-manifest",
-        "version": 1,
-        "operations": entries,
-    });
-    Ok(format!("{}\n", serde_json::to_string_pretty(&manifest)?))
-}
-
-/// `cargo xtask pq [--check]`: write the manifest, or fail when the committed one is
-/// stale. Fails as well when any operation does not validate.
+/// `cargo xtask pq [--check]`: write the persisted-query manifest with Apollo's own
+/// generator (`@apollo/generate-persisted-query-manifest`), so each id is what
+/// Apollo Client's persisted-queries link computes for the same operation (it adds
+/// `__typename` to selection sets and hashes its own printed form). Or fail when
+/// the committed manifest is stale. Fails as well when an operation does not
+/// validate against the supergraph, or a file holds more than one operation.
 pub fn run_pq(root: &Path, check: bool) -> Result<()> {
-    let manifest = manifest(root)?;
+    validate_all(root)?;
     let path = root.join(MANIFEST);
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == manifest {
-        println!("{MANIFEST} is current");
-    } else if check {
-        bail!("{MANIFEST} is stale; run `cargo xtask pq`");
-    } else {
-        std::fs::write(&path, manifest)?;
+    if !check {
+        crate::clients::generate_manifest(root, &path)?;
         println!("wrote {MANIFEST}");
+        return Ok(());
     }
+    let fresh = std::env::temp_dir().join(format!("nova-pq-check-{}.json", std::process::id()));
+    let generated = crate::clients::generate_manifest(root, &fresh)
+        .and_then(|()| Ok(std::fs::read_to_string(&fresh)?));
+    std::fs::remove_file(&fresh).ok();
+    if generated? != std::fs::read_to_string(&path).unwrap_or_default() {
+        bail!("{MANIFEST} is stale; run `cargo xtask pq`");
+    }
+    println!("{MANIFEST} is current");
     Ok(())
 }
 
@@ -156,8 +131,9 @@ mod manifest_tests {
 
     #[test]
     fn manifest_ids_are_the_sha256_of_the_bodies() {
-        let text = manifest(&crate::workspace_root()).unwrap();
-        let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let path = crate::workspace_root().join(MANIFEST);
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(manifest["format"], "apollo-persisted-query-manifest");
         let operations = manifest["operations"].as_array().unwrap();
         assert!(operations

@@ -129,6 +129,8 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     // Each end-to-end stack runs its own broker from this binary.
     let tansu = kafka::tansu(root)?;
     let redis_server = redis::server()?;
+    // The real front-end clients the `real_clients` test runs (npm).
+    crate::clients::installed(root)?;
     let mut built = prune::Built::default();
     let bin_dir = build_binaries_recorded(root, false, &mut built)?;
     built.run(
