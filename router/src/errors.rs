@@ -63,6 +63,14 @@ const SUBSCRIPTION_TRANSPORTS_MESSAGE: &str = "a subscription streams: POST it w
      `Accept: text/event-stream` (SSE) or `Accept: multipart/mixed`, or use \
      graphql-transport-ws on /ws";
 
+/// What a request refused by CSRF prevention is told (Hive Router says "Required
+/// CSRF header(s) not present"): the headers of `router.yaml`'s `csrf` section.
+const CSRF_MESSAGE: &str = "a GET request, or one with a form or text/plain body, runs \
+     only with one of the headers `x-nova-client`, `apollo-require-preflight` or \
+     `x-apollo-operation-name` (any value), which a browser cannot add to a \
+     cross-site request without asking; a POST with `Content-Type: application/json` \
+     needs none";
+
 /// An error a subgraph raised resolving entities arrives with the subgraph's
 /// own path (`["_entities", "followers"]`: async-graphql 7.2 puts no entity
 /// index in it, so Hive cannot map it to the response) and locations in the
@@ -99,6 +107,21 @@ fn client_path(error: &mut GraphQLError) {
     error.locations = None;
 }
 
+/// The automatic-persisted-queries protocol: clients (Apollo Client's
+/// persisted-queries link, urql's persisted exchange) resend an operation with its
+/// document when an error's message is exactly `PersistedQueryNotFound`. Hive says
+/// "Persisted document not found: <id>"; the id moves to `extensions.documentId`.
+fn persisted_query_not_found(error: &mut GraphQLError) {
+    if let Some((_, id)) = error.message.rsplit_once(": ") {
+        let id = id.trim_end_matches('.');
+        error
+            .extensions
+            .extensions
+            .insert("documentId".to_string(), id.into());
+    }
+    error.message = "PersistedQueryNotFound".to_string();
+}
+
 /// Shape one error the router is about to send; the HTTP status it calls for
 /// when that differs from Hive Router's.
 pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
@@ -110,6 +133,9 @@ pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
             .extensions
             .insert(key.to_string(), code.as_str().into());
     };
+    if code == "PERSISTED_DOCUMENT_NOT_FOUND" {
+        persisted_query_not_found(error);
+    }
     if let Some(nova) = nova_code(&code) {
         detail(error, "reason");
         error.extensions.code = Some(nova.to_string());
@@ -120,6 +146,8 @@ pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
         if let Some(message) = readable_coercion_message(&error.message) {
             error.message = message;
         }
+    } else if code == "CSRF_PREVENTION_FAILED" {
+        error.message = CSRF_MESSAGE.to_string();
     } else if code == "UNSUPPORTED_CONTENT_TYPE" {
         error.message = UNSUPPORTED_CONTENT_TYPE_MESSAGE.to_string();
     } else if code == "SUBSCRIPTIONS_NOT_SUPPORTED"
@@ -178,6 +206,24 @@ mod tests {
         assert_eq!(
             untouched.message,
             "Variable \"$u\" of required type \"String!\" was not provided."
+        );
+    }
+
+    #[test]
+    fn an_unknown_persisted_query_says_so_in_the_apq_protocols_words() {
+        let error = shaped(
+            "Persisted document not found: abc123",
+            "PERSISTED_DOCUMENT_NOT_FOUND",
+        );
+        assert_eq!(error.message, "PersistedQueryNotFound");
+        assert_eq!(
+            error.extensions.code.as_deref(),
+            Some("PERSISTED_QUERY_NOT_FOUND")
+        );
+        assert_eq!(error.extensions.extensions["documentId"], "abc123");
+        assert_eq!(
+            error.extensions.extensions["reason"],
+            "PERSISTED_DOCUMENT_NOT_FOUND"
         );
     }
 

@@ -243,6 +243,9 @@ async fn a_cross_site_form_post_is_refused() {
     let refused = Response::from(form_post).await;
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     assert_eq!(refused.error_codes(), ["CSRF_PREVENTION_FAILED"]);
+    // The message names the headers that would do.
+    let message = refused.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("`x-nova-client`"), "{message}");
 
     // The same request with a header only a preflighted request can carry —
     // Nova's, or either of Apollo Client's — passes the CSRF check (and then

@@ -32,9 +32,12 @@ pub fn installed(root: &Path) -> Result<PathBuf> {
         apt_install(&["nodejs", "npm"])?;
     }
     println!("installing the client packages of {CLIENTS_DIR} (npm ci)");
-    run(Command::new("npm")
-        .current_dir(&dir)
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))?;
+    run(Command::new("npm").current_dir(&dir).args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]))?;
     std::fs::write(&marker, lock_hash)?;
     Ok(dir)
 }

@@ -1,10 +1,12 @@
-//! The operations front-end teams ship (`persisted-queries/*.graphql`), checked
+//! The operations front-end teams ship (`persisted-queries/*/*.graphql`), checked
 //! against the composed supergraph's API schema: a schema change that breaks a
 //! shipped operation fails the tests.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use apollo_compiler::ast::OperationType;
+use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
@@ -44,6 +46,37 @@ pub fn validate(schema: &Valid<Schema>, name: &str, source: &str) -> Result<Exec
         .map_err(|errors| anyhow::anyhow!("{}", errors.errors))
 }
 
+/// The first field (or inline fragment) below the root whose selection set lacks
+/// `__typename`. Apollo Client adds it to every such set before hashing; urql adds
+/// it to queries and mutations only, so a subscription must carry it already.
+fn missing_typename(root: &SelectionSet) -> Option<String> {
+    root.selections.iter().find_map(|selection| {
+        let (name, nested) = match selection {
+            Selection::Field(field) => (field.name.to_string(), &field.selection_set),
+            Selection::InlineFragment(fragment) => {
+                ("inline fragment".to_string(), &fragment.selection_set)
+            }
+            Selection::FragmentSpread(spread) => {
+                return Some(format!(
+                    "...{} (spell the fields out)",
+                    spread.fragment_name
+                ))
+            }
+        };
+        if nested.selections.is_empty() {
+            return None;
+        }
+        let has_typename = nested
+            .selections
+            .iter()
+            .any(|s| matches!(s, Selection::Field(f) if f.name == "__typename"));
+        if !has_typename {
+            return Some(name);
+        }
+        missing_typename(nested)
+    })
+}
+
 /// Validate every shipped operation; fails naming each file that does not validate.
 pub fn validate_all(root: &Path) -> Result<usize> {
     let schema = api_schema(root)?;
@@ -56,7 +89,19 @@ pub fn validate_all(root: &Path) -> Result<usize> {
             Ok(document) if document.operations.iter().count() != 1 => {
                 broken.push(format!("{name}: holds more than one operation"))
             }
-            Ok(_) => operations += 1,
+            Ok(document) => {
+                let operation = document.operations.iter().next().expect("one operation");
+                if operation.operation_type == OperationType::Subscription {
+                    if let Some(field) = missing_typename(&operation.selection_set) {
+                        broken.push(format!(
+                            "{name}: `{field}` selects no __typename (a subscription spells \
+                             it out in every selection set, or urql's id for it is not the \
+                             manifest's)"
+                        ));
+                    }
+                }
+                operations += 1;
+            }
             Err(error) => broken.push(format!("{name}:\n{error}")),
         }
     }
@@ -86,6 +131,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("shoeSize"), "{error}");
+        let untyped = validate(
+            &schema,
+            "s.graphql",
+            "subscription S { homeFeedUpdated { post { id } __typename } }",
+        )
+        .unwrap();
+        let operation = untyped.operations.iter().next().unwrap();
+        assert_eq!(
+            missing_typename(&operation.selection_set).as_deref(),
+            Some("post")
+        );
         // The private federation fields are not part of the client schema.
         assert!(validate(&schema, "entities.graphql", "{ _service { sdl } }").is_err());
     }

@@ -1,0 +1,147 @@
+// Every shipped operation, run by one client library the way the app uses them:
+// three people sign up, follow, post, like, comment, search and chat, with live
+// feed, notification and chat streams open. Each operation must succeed.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+
+import { shipped, subgraphUrl } from "./operations.mjs";
+import { eventually, waitForOpenSubscriptions } from "./stream.mjs";
+
+/** The subgraphs serving the scenario's streams (one stream each). */
+const LIVE_SUBGRAPHS = ["notifications", "feed", "chat"];
+const streamsOpen = (subgraph, count) => waitForOpenSubscriptions(subgraphUrl(subgraph), count);
+
+const PASSWORD = "a long enough password";
+
+/**
+ * Run the scenario with `makeClient({ token, requests })`; returns the names of the
+ * operations it ran. Every HTTP request any of its clients made lands in `requests`.
+ */
+export async function runEveryOperation(makeClient, requests) {
+  const ran = new Set();
+  const clients = [];
+  const open = (token) => {
+    const client = makeClient({ token, requests });
+    clients.push(client);
+    return {
+      async run(name, variables = {}) {
+        ran.add(name);
+        const { data, errors } = await client.run(shipped.get(name), variables);
+        assert.deepEqual(errors, [], `${name} (${client.transport}) answered errors`);
+        return data;
+      },
+      subscribe(name, variables = {}) {
+        ran.add(name);
+        const events = client.subscribe(`${name} (${client.transport})`, shipped.get(name), variables);
+        subscriptions.push(events);
+        return events;
+      },
+    };
+  };
+  const subscriptions = [];
+  const suffix = randomUUID().slice(0, 8);
+  // An earlier run's streams are closed: each count below is this run's.
+  for (const subgraph of LIVE_SUBGRAPHS) await streamsOpen(subgraph, 0);
+  try {
+    // Sign up and sign in.
+    const anonymous = open(null);
+    const people = {};
+    for (const name of ["ann", "bob", "cyd"]) {
+      const username = `${name}_${suffix}`;
+      const email = `${username}@example.com`;
+      const { register } = await anonymous.run("Register", { email, username, password: PASSWORD });
+      assert.equal(register.username, username);
+      const { login } = await anonymous.run("Login", { email, password: PASSWORD });
+      people[name] = { id: register.id, username, session: login };
+    }
+    const { refreshSession } = await anonymous.run("RefreshSession", {
+      refreshToken: people.ann.session.refreshToken,
+    });
+    const ann = open(refreshSession.accessToken);
+    const bob = open(people.bob.session.accessToken);
+
+    const { me } = await ann.run("Me");
+    assert.equal(me.username, people.ann.username);
+    const { updateProfile } = await ann.run("UpdateProfile", {
+      input: { displayName: "Ann", bio: "Writes about #nova" },
+    });
+    assert.equal(updateProfile.displayName, "Ann");
+
+    // Ann's notification stream first, then what it reports.
+    const annNotifications = ann.subscribe("NotificationAdded");
+    await streamsOpen("notifications", 1);
+    const { createPost: firstPost } = await ann.run("CreatePost", { body: `hello #nova ${suffix}` });
+    const { followUser } = await bob.run("FollowUser", { userId: people.ann.id });
+    assert.ok(followUser, "FollowUser answered nothing");
+    await annNotifications.next((event) => event.notificationAdded.kind === "FOLLOWED");
+
+    // Following brings ann's post into bob's feed; reading it makes bob a reader,
+    // whom ann's next post reaches live.
+    await eventually("ann's post in bob's feed", async () => {
+      const { homeFeed } = await bob.run("HomeFeed", { first: 10 });
+      return homeFeed.edges.some((edge) => edge.node.id === firstPost.id) ? true : undefined;
+    });
+    const bobFeed = bob.subscribe("HomeFeedUpdated");
+    await streamsOpen("feed", 1);
+    const { createPost } = await ann.run("CreatePost", { body: `more #nova ${suffix}` });
+    const postId = createPost.id;
+    await bobFeed.next((event) => event.homeFeedUpdated.post.id === postId);
+
+    await bob.run("LikePost", { postId });
+    await annNotifications.next((event) => event.notificationAdded.kind === "POST_LIKED");
+    await bob.run("UnlikePost", { postId });
+    const { addComment } = await bob.run("AddComment", { postId, body: "nice" });
+    await bob.run("DeleteComment", { id: addComment.id });
+    const { editPost } = await ann.run("EditPost", { id: postId, body: `hello again #nova ${suffix}` });
+    assert.ok(editPost.editedAt, "an edited post has editedAt");
+
+    const { post } = await bob.run("PostPage", { id: postId });
+    assert.equal(post.author.username, people.ann.username);
+    const { userByUsername } = await bob.run("ProfilePage", { username: people.ann.username });
+    assert.equal(userByUsername.id, people.ann.id);
+
+    const { notifications } = await ann.run("Notifications", { first: 10 });
+    assert.ok(notifications.edges.length >= 1, "ann has notifications");
+    await ann.run("MarkNotificationsRead", { ids: null });
+
+    // Search is fed by events: wait for the index to catch up.
+    await eventually("ann in search", async () => {
+      const { search } = await bob.run("Search", { query: people.ann.username, types: ["USER"], first: 5 });
+      return search.edges.some((edge) => edge.node.user?.id === people.ann.id) ? true : undefined;
+    });
+    await bob.run("HashtagPage", { name: "nova", first: 5 });
+    await bob.run("TrendingHashtags", { window: "DAY", first: 5 });
+
+    // Chat.
+    const { startDirectConversation } = await ann.run("StartDirectConversation", { userId: people.bob.id });
+    const conversationId = startDirectConversation.id;
+    const bobChat = bob.subscribe("ChatEvents", { conversationId });
+    await streamsOpen("chat", 1);
+    const clientMessageId = randomUUID();
+    const { sendMessage } = await ann.run("SendMessage", { conversationId, body: "hi bob", clientMessageId });
+    const received = await bobChat.next((event) => event.chatEvents.kind === "MESSAGE");
+    assert.equal(received.chatEvents.message.clientMessageId, clientMessageId);
+    await bob.run("SetTyping", { conversationId, typing: true });
+    await bob.run("MarkRead", { conversationId, upTo: sendMessage.cursor });
+    const { conversations } = await bob.run("Inbox", { first: 10 });
+    assert.ok(conversations.edges.some((edge) => edge.node.id === conversationId));
+    const { conversation } = await bob.run("ConversationMessages", { id: conversationId, last: 20 });
+    assert.equal(conversation.messages.edges.at(-1).node.body, "hi bob");
+    const { createGroup } = await ann.run("CreateGroup", { title: `group ${suffix}`, memberIds: [people.bob.id] });
+    const { addMembers } = await ann.run("AddMembers", {
+      conversationId: createGroup.id,
+      userIds: [people.cyd.id],
+    });
+    assert.equal(addMembers.members.length, 3);
+    await bob.run("LeaveConversation", { conversationId: createGroup.id });
+
+    // Clean up, and sign out.
+    await ann.run("DeletePost", { id: firstPost.id });
+    await bob.run("UnfollowUser", { userId: people.ann.id });
+    await anonymous.run("Logout", { refreshToken: refreshSession.refreshToken });
+    return ran;
+  } finally {
+    for (const events of subscriptions) events.close?.();
+    for (const client of clients) await client.close();
+  }
+}
