@@ -21,7 +21,8 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 6] = [
+pub const CALLS: [(&str, &str, &str); 7] = [
+    ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("feed", "CONTENT_SERVICE_URL", "content"),
     ("feed", "SOCIAL_SERVICE_URL", "social"),
     ("search", "IDENTITY_SERVICE_URL", "identity"),
@@ -61,6 +62,26 @@ pub fn failed(error: impl std::fmt::Display) -> Refusal {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
 }
 
+/// The request and the answer of the "which of these" routes: ids.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct Ids {
+    pub ids: Vec<uuid::Uuid>,
+}
+
+/// Ask `owner` which of `ids` it knows (`path` answers a subset of them).
+async fn which_of(
+    owner: &InternalClient,
+    path: &str,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = Ids { ids: ids.to_vec() };
+    let answer: Ids = owner.post(path, &request).await?;
+    Ok(answer.ids.into_iter().collect())
+}
+
 /// Which of `ids` content serves now (`POST /internal/posts/served`): every
 /// read model that lists posts (feed, search) asks before it answers, so a
 /// deleted post never reaches a client.
@@ -68,16 +89,15 @@ pub async fn served_posts(
     content: &InternalClient,
     ids: &[uuid::Uuid],
 ) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
-    #[derive(serde::Deserialize, serde::Serialize)]
-    struct Ids {
-        ids: Vec<uuid::Uuid>,
-    }
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let request = Ids { ids: ids.to_vec() };
-    let answer: Ids = content.post("/internal/posts/served", &request).await?;
-    Ok(answer.ids.into_iter().collect())
+    which_of(content, "/internal/posts/served", ids).await
+}
+
+/// Which of `ids` are accounts (`POST /internal/accounts/existing` of identity).
+pub async fn existing_accounts(
+    identity: &InternalClient,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
+    which_of(identity, "/internal/accounts/existing", ids).await
 }
 
 /// Whether a read model's backfill from `source` has completed (the

@@ -15,7 +15,7 @@ use axum::routing::post;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
-use nova_core::internal::{failed, ExportRequest, Refusal};
+use nova_core::internal::{failed, ExportRequest, Ids, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -25,11 +25,6 @@ use crate::store;
 pub const MAX_SERVED_IDS: usize = 1000;
 /// Posts one export call returns at most.
 pub const MAX_EXPORT_PAGE: i64 = 5000;
-
-#[derive(Deserialize, Serialize)]
-pub struct Ids {
-    pub ids: Vec<Uuid>,
-}
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

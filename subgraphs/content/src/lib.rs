@@ -1,8 +1,10 @@
-//! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`.
+//! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`;
+//! serves Relay's `node(id:)` / `nodes(ids:)` over every entity (`nodes.rs`).
 
 pub mod events;
 pub mod internal;
 pub mod loaders;
+pub mod nodes;
 pub mod schema;
 pub mod store;
 pub mod text;

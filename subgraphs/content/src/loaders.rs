@@ -24,6 +24,22 @@ impl Loader<Uuid> for PostLoader {
     }
 }
 
+pub struct CommentLoader {
+    pub db: Db,
+}
+
+impl Loader<Uuid> for CommentLoader {
+    type Value = Comment;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Comment>, Self::Error> {
+        let comments = store::comments_by_ids(&self.db, ids)
+            .await
+            .map_err(Arc::new)?;
+        Ok(comments.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
 /// A page of each author's posts.
 pub struct PostsByAuthorLoader {
     pub db: Db,

@@ -1,13 +1,26 @@
+use std::time::Duration;
+
 use nova_content::{internal, schema, MIGRATOR};
+use nova_core::config::{exit_on_error, required};
+use nova_core::internal::InternalClient;
+
+/// How long `node(id:)` waits for identity's answer.
+const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
+    let identity_url = exit_on_error(required(
+        "IDENTITY_SERVICE_URL",
+        "the identity subgraph's base URL (http://host:port), for its /internal/ routes",
+    ));
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
+        let identity =
+            InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
-        Ok((schema::build(startup.db), internal))
+        Ok((schema::build(startup.db, identity), internal))
     })
     .await
 }

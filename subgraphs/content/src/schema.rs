@@ -7,11 +7,15 @@ use chrono::{DateTime, Utc};
 use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::internal::InternalClient;
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
-use crate::loaders::{CommentCountLoader, CommentsByPostLoader, PostLoader, PostsByAuthorLoader};
+use crate::loaders::{
+    CommentCountLoader, CommentLoader, CommentsByPostLoader, PostLoader, PostsByAuthorLoader,
+};
+use crate::nodes::{self, Identity, Node};
 use crate::store::{self, Comment as CommentRow, Post as PostRow};
 use crate::text;
 
@@ -24,9 +28,14 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
-pub fn build(db: Db) -> ContentSchema {
+/// The schema with its data; `identity` answers which ids are accounts (`nodes.rs`).
+pub fn build(db: Db, identity: InternalClient) -> ContentSchema {
     builder()
+        .data(Identity(identity))
         .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(CommentLoader {
+            db: db.clone(),
+        }))
         .data(nova_core::batching::loader(PostsByAuthorLoader {
             db: db.clone(),
         }))
@@ -61,12 +70,13 @@ pub fn checked_body(body: &str, max: usize) -> Result<String> {
 
 /// A Nova user as content sees them: their posts.
 pub struct User {
-    id: Uuid,
+    pub(crate) id: Uuid,
 }
 
 #[Object]
 impl User {
-    async fn id(&self) -> ID {
+    // Crate-visible: the `Node` interface (nodes.rs) calls it.
+    pub(crate) async fn id(&self) -> ID {
         ID(self.id.to_string())
     }
 
@@ -84,11 +94,12 @@ impl User {
     }
 }
 
-pub struct Post(PostRow);
+pub struct Post(pub(crate) PostRow);
 
 #[Object]
 impl Post {
-    async fn id(&self) -> ID {
+    // Crate-visible: the `Node` interface (nodes.rs) calls it.
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     async fn author(&self) -> User {
@@ -136,11 +147,12 @@ impl Post {
     }
 }
 
-pub struct Comment(CommentRow);
+pub struct Comment(pub(crate) CommentRow);
 
 #[Object]
 impl Comment {
-    async fn id(&self) -> ID {
+    // Crate-visible: the `Node` interface (nodes.rs) calls it.
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
     async fn post(&self, ctx: &Context<'_>) -> Result<Option<Post>> {
@@ -197,6 +209,17 @@ impl Query {
         ))
     }
 
+    /// The object with this id, whatever its type (Relay); null when none has it.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(nodes::nodes(ctx, &[id]).await?.pop().flatten())
+    }
+
+    /// The object of each id, in order, null where none has it (Relay); at most
+    /// 100 ids.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        nodes::nodes(ctx, &ids).await
+    }
+
     #[graphql(entity)]
     async fn find_user_by_id(&self, id: ID) -> Option<User> {
         Uuid::parse_str(id.as_str()).ok().map(|id| User { id })
@@ -215,8 +238,9 @@ impl Query {
         let Ok(id) = Uuid::parse_str(id.as_str()) else {
             return Ok(None);
         };
-        let db = ctx.data_unchecked::<Db>();
-        Ok(store::comment_by_id(db, id)
+        Ok(ctx
+            .data_unchecked::<DataLoader<CommentLoader>>()
+            .load_one(id)
             .await
             .or_internal()?
             .map(Comment))

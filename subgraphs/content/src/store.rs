@@ -264,6 +264,17 @@ pub async fn comment_by_id(db: &Db, id: Uuid) -> Result<Option<Comment>, sqlx::E
     .await
 }
 
+/// One statement for any number of ids (the DataLoader's batch).
+pub async fn comments_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Comment>, sqlx::Error> {
+    sqlx::query_as!(
+        Comment,
+        "SELECT id, post_id, author_id, body, created_at FROM comments WHERE id = ANY($1)",
+        ids
+    )
+    .fetch_all(db.statement())
+    .await
+}
+
 pub async fn delete_comment(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!("DELETE FROM comments WHERE id = $1", id)
         .execute(db.statement())

@@ -3,17 +3,36 @@
 //! - `POST /internal/accounts/export` `{ "after": id | null, "limit": n }` →
 //!   `{ "accounts": [{ "userId", "username" }] }` in id order: the backfill of a
 //!   new read model (search), which then follows `nova.identity`.
+//! - `POST /internal/accounts/existing` `{ "ids": [...] }` → `{ "ids": [...] }`:
+//!   which of these ids are accounts. content asks when it resolves Relay's
+//!   `node(id:)`, to tell a user's id from an unknown one.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
 use nova_core::db::Db;
-use nova_core::internal::{failed, ExportRequest, Refusal};
+use nova_core::internal::{failed, ExportRequest, Ids, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Accounts one export call returns at most.
 pub const MAX_EXPORT_PAGE: i64 = 10_000;
+/// Ids one `existing` call may ask about.
+pub const MAX_EXISTING_IDS: usize = 1000;
+
+async fn existing(State(db): State<Db>, Json(request): Json<Ids>) -> Result<Json<Ids>, Refusal> {
+    if request.ids.len() > MAX_EXISTING_IDS {
+        let message = format!("at most {MAX_EXISTING_IDS} ids per call");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let accounts = crate::store::accounts_by_ids(&db, &request.ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(Ids {
+        ids: accounts.into_iter().map(|account| account.id).collect(),
+    }))
+}
 
 #[derive(Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,6 +68,7 @@ async fn export(
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/accounts/export", post(export))
+        .route("/internal/accounts/existing", post(existing))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)
 }
