@@ -35,11 +35,30 @@ impl LiveClient {
 
     /// Open a connection with this `connection_init` payload.
     pub async fn connect_with_init(router_url: &str, payload: Value) -> Result<Self> {
+        Self::connect_with_headers(router_url, &[], payload).await
+    }
+
+    /// Open an anonymous connection as a load balancer would pass it on: the
+    /// upgrade request carries `X-Forwarded-For: <forwarded_for>`.
+    pub async fn connect_forwarded_for(router_url: &str, forwarded_for: &str) -> Result<Self> {
+        let headers = [("x-forwarded-for", forwarded_for)];
+        Self::connect_with_headers(router_url, &headers, json!({})).await
+    }
+
+    /// Open a connection whose upgrade request carries `headers`.
+    async fn connect_with_headers(
+        router_url: &str,
+        headers: &[(&'static str, &str)],
+        payload: Value,
+    ) -> Result<Self> {
         let mut request = websocket_url(router_url).into_client_request()?;
         request.headers_mut().insert(
             "sec-websocket-protocol",
             "graphql-transport-ws".parse().expect("a valid header"),
         );
+        for (name, value) in headers {
+            request.headers_mut().insert(*name, value.parse()?);
+        }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         let mut client = Self { socket };
         client

@@ -176,3 +176,19 @@ pub fn kinds(edges: &Value) -> Vec<String> {
         .map(|e| e["node"]["kind"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A refusal on a socket: one `next` with `RATE_LIMITED` and the delay in
+/// whole seconds, then `complete`.
+pub async fn assert_limited_on_socket(live: &mut LiveClient, id: &str) {
+    let refusal = live.next_message(WAIT).await.expect("an answer");
+    assert_eq!(refusal["type"], "next", "{refusal}");
+    assert_eq!(refusal["id"], id, "{refusal}");
+    assert_eq!(error_codes_of(&refusal), ["RATE_LIMITED"], "{refusal}");
+    let retry_after = &refusal["payload"]["errors"][0]["extensions"]["retryAfter"];
+    assert!(
+        retry_after.as_u64().expect("whole seconds") >= 1,
+        "{refusal}"
+    );
+    let end = live.next_message(WAIT).await.expect("the end");
+    assert_eq!(end, json!({ "type": "complete", "id": id }));
+}

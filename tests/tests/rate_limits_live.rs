@@ -4,27 +4,11 @@
 //! `connection_init`.
 
 use nova_e2e::live::LiveClient;
-use nova_e2e::realtime::{error_codes_of, sse, NOTIFICATION_ADDED, WAIT};
+use nova_e2e::realtime::{assert_limited_on_socket, error_codes_of, sse, NOTIFICATION_ADDED, WAIT};
 use nova_e2e::{error_codes, Stack};
 use serde_json::{json, Value};
 
 const ANYONE: &str = "{ userByUsername(username: \"nobody\") { id } }";
-
-/// A refusal on a socket: one `next` with `RATE_LIMITED` and the delay in
-/// whole seconds, then `complete`.
-async fn assert_limited_on_socket(live: &mut LiveClient, id: &str) {
-    let refusal = live.next_message(WAIT).await.expect("an answer");
-    assert_eq!(refusal["type"], "next", "{refusal}");
-    assert_eq!(refusal["id"], id, "{refusal}");
-    assert_eq!(error_codes_of(&refusal), ["RATE_LIMITED"], "{refusal}");
-    let retry_after = &refusal["payload"]["errors"][0]["extensions"]["retryAfter"];
-    assert!(
-        retry_after.as_u64().expect("whole seconds") >= 1,
-        "{refusal}"
-    );
-    let end = live.next_message(WAIT).await.expect("the end");
-    assert_eq!(end, json!({ "type": "complete", "id": id }));
-}
 
 #[tokio::test]
 async fn a_sockets_operations_count_against_its_address_not_one_it_names() {
