@@ -4,7 +4,7 @@
 //! `connection_init`.
 
 use nova_e2e::live::LiveClient;
-use nova_e2e::realtime::{assert_limited_on_socket, error_codes_of, sse, NOTIFICATION_ADDED, WAIT};
+use nova_e2e::realtime::{assert_limited_on_socket, sse, NOTIFICATION_ADDED, WAIT};
 use nova_e2e::{error_codes, Stack};
 use serde_json::{json, Value};
 
