@@ -183,6 +183,15 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
     Ok(postgres)
 }
 
+/// The PID of the cluster's server (the postmaster, parent of every backend),
+/// from its `postmaster.pid`; `None` when it is not running.
+pub fn server_pid(state: &State) -> Result<Option<u32>> {
+    let file = cluster_dir(state)?.join("data").join("postmaster.pid");
+    Ok(std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse().ok()))
+}
+
 pub fn stop(state: &State) -> Result<()> {
     let data = cluster_dir(state)?.join("data");
     if !data.join("postmaster.pid").exists() {

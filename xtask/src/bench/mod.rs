@@ -5,6 +5,7 @@
 //! requests per second, p50/p99 latency, errors and SQL statements per request per
 //! subgraph. Then stop what it started.
 
+mod cpu;
 mod wrk;
 
 use std::path::Path;
@@ -239,6 +240,7 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
         let on = ("policies on", BENCH.router_port);
         let off = ("policies off", POLICIES_OFF_PORT);
         let (mut ratios, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
+        let mut cpu_ratios = Vec::new();
         for pair in 0..POLICY_PAIRS {
             // Alternate which goes first, so a warming cache does not favour one.
             let (with, without) = if pair % 2 == 0 {
@@ -252,6 +254,7 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
                 )
             };
             ratios.push(with.requests_per_second / without.requests_per_second);
+            cpu_ratios.push(without.cpu_ms_per_request / with.cpu_ms_per_request);
             p50s.push(with.p50_ms - without.p50_ms);
             p99s.push(with.p99_ms - without.p99_ms);
         }
@@ -264,6 +267,14 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
             each.join(", "),
             median(&mut p50s),
             median(&mut p99s)
+        );
+        let each: Vec<String> = cpu_ratios.iter().map(|r| format!("{r:.3}")).collect();
+        println!(
+            "{:<27} CPU ratio off/on {:.3} (median of {POLICY_PAIRS} pairs: {}): the throughput \
+             the policies leave when the stack's CPU is the limit",
+            scenario.name,
+            median(&mut cpu_ratios),
+            each.join(", ")
         );
     }
 

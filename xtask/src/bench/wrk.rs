@@ -7,6 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
+use super::cpu::StackCpu;
 use crate::bench_stack::{document_id, persisted_body, BENCH};
 use crate::stack::{self, subgraphs, State};
 
@@ -44,11 +45,12 @@ pub struct Scenario<'a> {
     pub values: &'a [String],
 }
 
-/// Throughput and tail latency of one run.
+/// Throughput, tail latency and the stack's CPU time per request of one run.
 pub struct Measured {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub cpu_ms_per_request: f64,
 }
 
 pub fn run_scenario(
@@ -76,6 +78,8 @@ pub fn run_scenario(
     let before: Vec<u64> = (0..subgraphs().len())
         .map(|i| statements(BENCH.subgraph_port(i)))
         .collect::<Result<_>>()?;
+    let cpu = StackCpu::of(state)?;
+    let cpu_before = cpu.seconds()?;
     let output = Command::new("wrk")
         .args([
             &format!("-t{}", connections.min(2)),
@@ -92,6 +96,7 @@ pub fn run_scenario(
         .arg(token)
         .output()
         .context("running wrk")?;
+    let cpu_seconds = cpu.seconds()? - cpu_before;
     let text = String::from_utf8_lossy(&output.stdout);
     let line = text
         .lines()
@@ -118,12 +123,14 @@ pub fn run_scenario(
         requests_per_second: requests / field(line, "seconds")?,
         p50_ms: field(line, "p50_us")? / 1000.0,
         p99_ms: field(line, "p99_us")? / 1000.0,
+        cpu_ms_per_request: cpu_seconds * 1000.0 / requests.max(1.0),
     };
     println!(
-        "{name:<27} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>3} (+{} socket)   SQL/request: {}",
+        "{name:<27} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   CPU {:.2} ms/request   errors {:>3} (+{} socket)   SQL/request: {}",
         measured.requests_per_second,
         measured.p50_ms,
         measured.p99_ms,
+        measured.cpu_ms_per_request,
         field(line, "errors")?,
         field(line, "socket_errors")?,
         per_request.join(", ")
