@@ -20,6 +20,7 @@ const PASSWORD = "a long enough password";
 export async function runEveryOperation(makeClient, requests) {
   const ran = new Set();
   const clients = [];
+  const subscriptions = [];
   const open = (token) => {
     const client = makeClient({ token, requests });
     clients.push(client);
@@ -38,7 +39,6 @@ export async function runEveryOperation(makeClient, requests) {
       },
     };
   };
-  const subscriptions = [];
   const suffix = randomUUID().slice(0, 8);
   // An earlier run's streams are closed: each count below is this run's.
   for (const subgraph of LIVE_SUBGRAPHS) await streamsOpen(subgraph, 0);

@@ -21,11 +21,13 @@ impl StackCpu {
     pub fn of(state: &State) -> Result<Self> {
         let mut pids = Vec::new();
         for entry in std::fs::read_dir(state.dir.join("pids"))? {
-            let name = entry?.file_name().to_string_lossy().to_string();
-            if let Some(process) = name.strip_prefix("bench-") {
-                let process = process.trim_end_matches(".pid");
-                let pid = crate::stack::recorded_pid(state, &format!("bench-{process}"))
-                    .with_context(|| format!("{name} holds no pid"))?;
+            let file = entry?.file_name().to_string_lossy().to_string();
+            let Some(process) = file.strip_suffix(".pid") else {
+                continue;
+            };
+            if process.starts_with("bench-") {
+                let pid = crate::stack::recorded_pid(state, process)
+                    .with_context(|| format!("{file} holds no pid"))?;
                 pids.push(i32::try_from(pid)?);
             }
         }
