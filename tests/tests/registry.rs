@@ -3,7 +3,7 @@
 //! routers switch without restarting while clients keep working.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,13 +17,14 @@ const CHAT_EVENTS: &str = "subscription($c: ID!) { chatEvents(conversationId: $c
 /// Read chat events until `stop` (and a little after). When the router ends the
 /// subscription for a schema reload, reconnect and subscribe again (Hive ties
 /// a WebSocket connection to the supergraph it opened on, so a new operation
-/// needs a new connection). Returns the message sequence numbers seen and how
-/// many reload notices came.
+/// needs a new connection). Keeps `latest` at the highest sequence number seen
+/// live; returns the sequence numbers seen and how many reload notices came.
 async fn listen(
     router: String,
     token: String,
     conversation: String,
     stop: Arc<AtomicBool>,
+    latest: Arc<AtomicI64>,
 ) -> (BTreeSet<i64>, usize) {
     let mut client = LiveClient::connect(&router, Some(&token)).await.unwrap();
     let mut seen = BTreeSet::new();
@@ -51,7 +52,9 @@ async fn listen(
             Some("next") if for_current => {
                 let event = &message["payload"]["data"]["chatEvents"];
                 assert_eq!(event["message"]["sender"]["username"], "alice", "{message}");
-                seen.insert(event["seq"].as_i64().unwrap());
+                let seq = event["seq"].as_i64().unwrap();
+                seen.insert(seq);
+                latest.fetch_max(seq, Ordering::Relaxed);
             }
             Some("error")
                 if for_current
@@ -113,13 +116,15 @@ async fn compatible_publishes_reach_every_router_without_a_client_error() {
     // as Apollo's and Hive's clients do, and fills gaps by `seq`.
     let stop = Arc::new(AtomicBool::new(false));
     let stop_listening = Arc::new(AtomicBool::new(false));
+    let latest_seen = Arc::new(AtomicI64::new(0));
     let subscriber = tokio::spawn(listen(
         routers[0].clone(),
         bob_token.clone(),
         conversation.clone(),
         stop_listening.clone(),
+        latest_seen.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    nova_e2e::realtime::wait_for_subscribers(&stack, "chat", 1.0).await;
 
     // A steady load on both replicas, and a message every 100 ms, until told to stop.
     let (requests, failures, sent) = (
@@ -187,18 +192,35 @@ async fn compatible_publishes_reach_every_router_without_a_client_error() {
     for task in load {
         task.await.unwrap();
     }
-    // One more message once the client has had a moment to reconnect after the
-    // last switch: it must arrive live.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let sent = sent.load(Ordering::Relaxed) + 1;
-    stack
-        .graphql(
-            Some(&alice_token),
-            "mutation($c: ID!) { sendMessage(conversationId: $c, body: \"after the switches\", clientMessageId: \"final\") { seq } }",
-            json!({ "c": conversation }),
-        )
-        .await
-        .expect_ok();
+    // The subscription is live again after the last switch: a message sent now
+    // arrives on it. Until the client has reconnected it may not (that one is
+    // read by cursor below), so send again until one does.
+    let mut sent = sent.load(Ordering::Relaxed);
+    let started = Instant::now();
+    loop {
+        sent += 1;
+        let answer = stack
+            .graphql(
+                Some(&alice_token),
+                "mutation($c: ID!, $k: String!) { sendMessage(conversationId: $c, body: \"after the switches\", clientMessageId: $k) { seq } }",
+                json!({ "c": conversation, "k": format!("final-{sent}") }),
+            )
+            .await;
+        let seq = answer.expect_ok()["sendMessage"]["seq"].as_i64().unwrap();
+        assert_eq!(seq, sent as i64, "every message is numbered in order");
+        let waited = Instant::now();
+        while latest_seen.load(Ordering::Relaxed) < seq && waited.elapsed() < Duration::from_secs(2)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if latest_seen.load(Ordering::Relaxed) >= seq {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no message reached the subscription live after the switches"
+        );
+    }
     stop_listening.store(true, Ordering::Relaxed);
     let (seen, reloads) = subscriber.await.unwrap();
     // What the live stream missed around a reload, the client reads by cursor:

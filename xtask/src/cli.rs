@@ -89,6 +89,10 @@ pub enum BenchScenario {
     /// A cheap query's latency during a login storm, with identity's password
     /// hashing unbounded and bounded.
     Logins(login_bench::Options),
+    /// Only the router policies' counted cost: instructions per request of the
+    /// router with them on and off, and of Redis per check, under valgrind's
+    /// callgrind (the full bench ends with the same figures).
+    PolicyCost,
     /// Compatible publishes through the schema registry, each timed until the
     /// router serves it: p50/p99.
     Registry {

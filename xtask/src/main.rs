@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Some(BenchScenario::Search(options)) => search_bench::bench(&root, options),
             Some(BenchScenario::Logins(options)) => login_bench::bench(&root, options),
             Some(BenchScenario::Registry { publishes }) => registry::bench(&root, publishes),
+            Some(BenchScenario::PolicyCost) => bench::policy_cost(&root),
         },
         Command::Events(command) => events::run(command),
         Command::Search(cli::Search::Reindex) => search::reindex(&root),

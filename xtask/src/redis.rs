@@ -24,7 +24,7 @@ pub fn server() -> Result<PathBuf> {
 }
 
 /// The arguments of a Redis on `port` that keeps nothing on disk.
-fn arguments(port: u16) -> Vec<String> {
+pub fn arguments(port: u16) -> Vec<String> {
     [
         "--port",
         &port.to_string(),

@@ -2,7 +2,11 @@
 //! `cargo xtask` recorded for it (`.nova/pids/bench-*`: the routers, subgraphs,
 //! Redis, the broker) and of the PostgreSQL server with its backends, read from
 //! /proc. Per request, it is what a page costs the machine, whatever else the
-//! machine runs meanwhile; throughput on a shared 2-core machine is not.
+//! machine runs meanwhile; throughput on a shared 2-core machine is not. Within
+//! one run, each process's share of it holds still even when the host slows
+//! every process down.
+
+use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 use procfs::process::all_processes;
@@ -10,16 +14,55 @@ use procfs::process::all_processes;
 use crate::postgres;
 use crate::stack::State;
 
+/// Name under which PostgreSQL (server and backends) is reported.
+const POSTGRES: &str = "postgres";
+
 /// The processes whose CPU time counts.
 pub struct StackCpu {
-    pids: Vec<i32>,
+    /// Recorded process name by pid.
+    names: HashMap<i32, String>,
     postgres: i32,
     ticks_per_second: f64,
 }
 
+/// CPU seconds spent so far, user and system, by process name.
+#[derive(Default)]
+pub struct Sample {
+    by_process: HashMap<String, (f64, f64)>,
+}
+
+impl Sample {
+    /// What was spent between `earlier` and this sample.
+    pub fn since(&self, earlier: &Sample) -> Sample {
+        let by_process = self
+            .by_process
+            .iter()
+            .map(|(name, (user, system))| {
+                let (user_before, system_before) =
+                    earlier.by_process.get(name).copied().unwrap_or_default();
+                (name.clone(), (user - user_before, system - system_before))
+            })
+            .collect();
+        Sample { by_process }
+    }
+
+    pub fn total(&self) -> f64 {
+        self.by_process.values().map(|(u, s)| u + s).sum()
+    }
+
+    /// User + system seconds of process `name`; an error when it was not sampled
+    /// (a missing process is not zero).
+    pub fn of(&self, name: &str) -> Result<(f64, f64)> {
+        self.by_process
+            .get(name)
+            .copied()
+            .with_context(|| format!("no CPU time sampled for {name}"))
+    }
+}
+
 impl StackCpu {
     pub fn of(state: &State) -> Result<Self> {
-        let mut pids = Vec::new();
+        let mut names = HashMap::new();
         for entry in std::fs::read_dir(state.dir.join("pids"))? {
             let file = entry?.file_name().to_string_lossy().to_string();
             let Some(process) = file.strip_suffix(".pid") else {
@@ -28,34 +71,39 @@ impl StackCpu {
             if process.starts_with("bench-") {
                 let pid = crate::stack::recorded_pid(state, process)
                     .with_context(|| format!("{file} holds no pid"))?;
-                pids.push(i32::try_from(pid)?);
+                names.insert(i32::try_from(pid)?, process.to_string());
             }
         }
         let postgres = postgres::server_pid(state)?.context("PostgreSQL is not running")?;
         Ok(Self {
-            pids,
+            names,
             postgres: i32::try_from(postgres)?,
             ticks_per_second: procfs::ticks_per_second() as f64,
         })
     }
 
-    /// CPU seconds spent so far by the recorded processes, the PostgreSQL server
-    /// and its backends (a backend that exited takes its time with it; the
-    /// services' connection pools keep theirs for the whole run).
-    pub fn seconds(&self) -> Result<f64> {
-        let mut ticks = 0u64;
+    /// CPU seconds spent so far by the recorded processes, and by the
+    /// PostgreSQL server and its backends together (a backend that exited
+    /// takes its time with it; the services' connection pools keep theirs for
+    /// the whole run).
+    pub fn sample(&self) -> Result<Sample> {
+        let mut sample = Sample::default();
         for process in all_processes()? {
             // A process may end between the listing and the reading.
             let Ok(stat) = process.and_then(|process| process.stat()) else {
                 continue;
             };
-            let counted = self.pids.contains(&stat.pid)
-                || stat.pid == self.postgres
-                || stat.ppid == self.postgres;
-            if counted {
-                ticks += stat.utime + stat.stime;
-            }
+            let name = if stat.pid == self.postgres || stat.ppid == self.postgres {
+                POSTGRES
+            } else if let Some(name) = self.names.get(&stat.pid) {
+                name.as_str()
+            } else {
+                continue;
+            };
+            let spent = sample.by_process.entry(name.to_string()).or_default();
+            spent.0 += stat.utime as f64 / self.ticks_per_second;
+            spent.1 += stat.stime as f64 / self.ticks_per_second;
         }
-        Ok(ticks as f64 / self.ticks_per_second)
+        Ok(sample)
     }
 }

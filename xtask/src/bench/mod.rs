@@ -6,6 +6,8 @@
 //! subgraph. Then stop what it started.
 
 mod cpu;
+mod instructions;
+mod overhead;
 mod wrk;
 
 use std::path::Path;
@@ -21,8 +23,9 @@ use crate::bench_stack::{
     Data, BENCH,
 };
 use crate::postgres::Postgres;
-use crate::stack::{self, State};
+use crate::stack::{self, Service, State};
 
+use overhead::PolicyShares;
 use wrk::{run_scenario, Scenario};
 
 const USERS: usize = 5_000;
@@ -186,24 +189,18 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
             &[("NOVA_ROUTER_PORT", "14012"), ("LOG_FILTER", "info")],
         );
         let routers = [&policies_off, &rate_limits_only, &request_log];
-        // The local broker (tansu) answers a fetch only when its wait runs out, so
-        // at the default 100 ms the consumers' polling costs it about 0.7 of a
-        // core here (0.24 at 500 ms), taken from the stack under test; in
-        // production the broker has machines of its own. These pages publish
-        // nothing, so event latency does not matter here.
-        let subgraphs: Vec<_> = bench_stack.services[..bench_stack.services.len() - 1]
-            .iter()
-            .map(|service| {
-                service.variant(
-                    &service.name,
-                    service.port(),
-                    &[("KAFKA_FETCH_WAIT_MAX_MS", "500")],
-                )
-            })
-            .collect();
+        let subgraphs = subgraphs_polling_slowly(&bench_stack.services);
         let result = bench_stack
             .start(root, subgraphs.iter().chain([router]).chain(routers))
-            .and_then(|()| compare(root, bench_stack.state, bench_stack.pg, seconds));
+            .and_then(|()| {
+                compare(
+                    root,
+                    bench_stack.state,
+                    bench_stack.pg,
+                    seconds,
+                    (bench_stack.bin_dir, router),
+                )
+            });
         for process in [
             POLICIES_OFF_PROCESS,
             RATE_LIMITS_ONLY_PROCESS,
@@ -213,6 +210,70 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
         }
         result
     })
+}
+
+/// The subgraphs of `services` (all but the router, which is last), each
+/// waiting 500 ms per broker fetch: the local broker (tansu) answers a fetch
+/// only when its wait runs out, so at the default 100 ms the consumers' polling
+/// costs it about 0.7 of a core here (0.24 at 500 ms), taken from the stack under
+/// test; in production the broker has machines of its own. These pages publish
+/// nothing, so event latency does not matter here.
+fn subgraphs_polling_slowly(services: &[Service]) -> Vec<Service> {
+    services[..services.len() - 1]
+        .iter()
+        .map(|service| {
+            service.variant(
+                &service.name,
+                service.port(),
+                &[("KAFKA_FETCH_WAIT_MAX_MS", "500")],
+            )
+        })
+        .collect()
+}
+
+/// `cargo xtask bench policy-cost`: only the counted policy cost
+/// (`instructions.rs`), on the same data and pages as the full bench.
+pub fn policy_cost(root: &Path) -> Result<()> {
+    on_bench_stack(root, Data::Fresh, |bench_stack| {
+        let router = bench_stack
+            .services
+            .last()
+            .context("the router is the last service")?;
+        let subgraphs = subgraphs_polling_slowly(&bench_stack.services);
+        bench_stack.start(root, subgraphs.iter().chain([router]))?;
+        let seeded = seed(root, bench_stack.pg)?;
+        let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
+        let counted = instructions::Stack {
+            root,
+            state: bench_stack.state,
+            bin_dir: bench_stack.bin_dir,
+            router,
+        };
+        instructions::policy_cost(
+            &counted,
+            &scenarios(&post_ids, &seeded.usernames),
+            &seeded.viewer_token,
+        )
+        .map(drop)
+    })
+}
+
+/// The post page and the profile page, each with the values of its variable.
+fn scenarios<'a>(post_ids: &'a [String], usernames: &'a [String]) -> [Scenario<'a>; 2] {
+    [
+        Scenario {
+            name: "post page",
+            operation: "PostPage",
+            variable: "id",
+            values: post_ids,
+        },
+        Scenario {
+            name: "profile page",
+            operation: "ProfilePage",
+            variable: "username",
+            values: usernames,
+        },
+    ]
 }
 
 /// Paired on/off runs per page for the policy overhead: one pair varies by about
@@ -227,7 +288,13 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// The post and profile pages through the routers of the three variants.
-fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()> {
+fn compare(
+    root: &Path,
+    state: &State,
+    pg: &Postgres,
+    seconds: u64,
+    (bin_dir, router): (&Path, &Service),
+) -> Result<()> {
     let seeded = seed(root, pg)?;
     let post_ids: Vec<String> = seeded.post_ids.iter().map(Uuid::to_string).collect();
     println!(
@@ -235,27 +302,16 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
          sent by persisted-query id; \"policies on\" = safelist + rate limits (Redis), \
          \"off\" = the same build in development mode without rate limits; JWT on in both"
     );
-    let scenarios = [
-        Scenario {
-            name: "post page",
-            operation: "PostPage",
-            variable: "id",
-            values: &post_ids,
-        },
-        Scenario {
-            name: "profile page",
-            operation: "ProfilePage",
-            variable: "username",
-            values: &seeded.usernames,
-        },
-    ];
+    let scenarios = scenarios(&post_ids, &seeded.usernames);
     let token = &seeded.viewer_token;
     let load = (seconds, 32);
+    let mut shares = Vec::new();
     for scenario in &scenarios {
         let on = ("policies on", BENCH.router_port);
         let off = ("policies off", POLICIES_OFF_PORT);
         let (mut ratios, mut p50s, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
         let mut cpu_ratios = Vec::new();
+        let mut policy_shares = Vec::new();
         for pair in 0..POLICY_PAIRS {
             // Alternate which goes first, so a warming cache does not favour one.
             let (with, without) = if pair % 2 == 0 {
@@ -270,6 +326,7 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
             };
             ratios.push(with.requests_per_second / without.requests_per_second);
             cpu_ratios.push(without.cpu_ms_per_request / with.cpu_ms_per_request);
+            policy_shares.push(PolicyShares::of(&with, &without)?);
             p50s.push(with.p50_ms - without.p50_ms);
             p99s.push(with.p99_ms - without.p99_ms);
         }
@@ -291,6 +348,7 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
             median(&mut cpu_ratios),
             each.join(", ")
         );
+        shares.push(PolicyShares::median(policy_shares));
     }
 
     // The per-request log line: the router under test with and without it,
@@ -325,5 +383,21 @@ fn compare(root: &Path, state: &State, pg: &Postgres, seconds: u64) -> Result<()
         "rate-limit check adds p50 {:+.3} ms and {:+.3} ms (two paired runs)",
         deltas[0], deltas[1]
     );
+
+    let counted = instructions::Stack {
+        root,
+        state,
+        bin_dir,
+        router,
+    };
+    let counted = instructions::policy_cost(&counted, &scenarios, token)?;
+
+    println!(
+        "\npolicy overhead from within-run shares (they hold still when the host slows every \
+         process; medians of the {POLICY_PAIRS} policies-on runs) and the counted instructions:"
+    );
+    for ((scenario, shares), counted) in scenarios.iter().zip(&shares).zip(&counted) {
+        shares.print(scenario.name, counted);
+    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::cpu::StackCpu;
+use super::cpu::{Sample, StackCpu};
 use crate::bench_stack::{document_id, persisted_body, BENCH};
 use crate::stack::{self, subgraphs, State};
 
@@ -51,6 +51,8 @@ pub struct Measured {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub cpu_ms_per_request: f64,
+    /// The CPU time each process of the stack spent during the run.
+    pub cpu: Sample,
 }
 
 pub fn run_scenario(
@@ -79,7 +81,7 @@ pub fn run_scenario(
         .map(|i| statements(BENCH.subgraph_port(i)))
         .collect::<Result<_>>()?;
     let cpu = StackCpu::of(state)?;
-    let cpu_before = cpu.seconds()?;
+    let cpu_before = cpu.sample()?;
     let output = Command::new("wrk")
         .args([
             &format!("-t{}", connections.min(2)),
@@ -96,7 +98,7 @@ pub fn run_scenario(
         .arg(token)
         .output()
         .context("running wrk")?;
-    let cpu_seconds = cpu.seconds()? - cpu_before;
+    let cpu_spent = cpu.sample()?.since(&cpu_before);
     let text = String::from_utf8_lossy(&output.stdout);
     let line = text
         .lines()
@@ -123,7 +125,8 @@ pub fn run_scenario(
         requests_per_second: requests / field(line, "seconds")?,
         p50_ms: field(line, "p50_us")? / 1000.0,
         p99_ms: field(line, "p99_us")? / 1000.0,
-        cpu_ms_per_request: cpu_seconds * 1000.0 / requests.max(1.0),
+        cpu_ms_per_request: cpu_spent.total() * 1000.0 / requests.max(1.0),
+        cpu: cpu_spent,
     };
     println!(
         "{name:<27} {:>8.1} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   CPU {:.2} ms/request   errors {:>3} (+{} socket)   SQL/request: {}",

@@ -115,7 +115,27 @@ pub fn start_ready(state: &State, bin_dir: &Path, root: &Path, service: &Service
 }
 
 pub fn start(state: &State, bin_dir: &Path, root: &Path, service: &Service) -> Result<()> {
-    let mut command = Command::new(bin_dir.join(&service.binary));
+    start_under(state, bin_dir, root, service, &[])
+}
+
+/// `start`, with the service's binary run by `wrapper` (a program and its
+/// arguments, e.g. valgrind's) when that is not empty.
+pub fn start_under(
+    state: &State,
+    bin_dir: &Path,
+    root: &Path,
+    service: &Service,
+    wrapper: &[String],
+) -> Result<()> {
+    let binary = bin_dir.join(&service.binary);
+    let mut command = match wrapper.split_first() {
+        Some((program, arguments)) => {
+            let mut command = Command::new(program);
+            command.args(arguments).arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     command
         .current_dir(root)
         .envs(service.env.iter().map(|(k, v)| (k, v)));
