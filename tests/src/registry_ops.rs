@@ -27,7 +27,8 @@ pub fn schema_file(name: &str) -> PathBuf {
         .join(format!("{name}.graphql"))
 }
 
-/// Publish a schema with `nova subgraph publish`; the command's output.
+/// Publish a new version of a subgraph with `nova subgraph publish`; the
+/// command's output.
 pub fn publish(
     stack: &Stack,
     registry: &Registry,
@@ -35,9 +36,23 @@ pub fn publish(
     name: &str,
     schema: &PathBuf,
 ) -> Output {
+    publish_with(stack, registry, token, name, schema, &[])
+}
+
+/// `publish` with more arguments (`--new` for a subgraph the registry does not
+/// have yet).
+pub fn publish_with(
+    stack: &Stack,
+    registry: &Registry,
+    token: &str,
+    name: &str,
+    schema: &PathBuf,
+    extra: &[&str],
+) -> Output {
     stack
         .nova(registry, token)
         .args(["subgraph", "publish", "--name", name])
+        .args(extra)
         .args(["--url", &format!("{}/graphql", stack.subgraph_url(name))])
         .arg("--schema")
         .arg(schema)
@@ -59,12 +74,13 @@ pub fn users_with_probe(stack: &Stack, probe: &str) -> PathBuf {
 pub async fn with_registry(stack: &mut Stack, routers: usize) -> (Registry, Vec<String>) {
     let registry = stack.start_registry().await.expect("the registry starts");
     for name in subgraphs() {
-        let output = publish(
+        let output = publish_with(
             stack,
             &registry,
             &registry.operator_token,
             name,
             &schema_file(name),
+            &["--new"],
         );
         assert!(output.status.success(), "seeding {name}: {}", text(&output));
     }

@@ -89,7 +89,7 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         "users",
         &schema_file("users"),
     );
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     assert!(text(&output).contains("401"), "{}", text(&output));
     let output = publish(
         &stack,
@@ -98,8 +98,65 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         "users",
         &schema_file("users"),
     );
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     assert!(text(&output).contains("403"), "{}", text(&output));
+
+    // Bad input, each refused with its reason (exit 1) and nothing stored.
+    let operator = &registry.operator_token;
+    let output = stack
+        .nova(&registry, operator)
+        .args(["subgraph", "publish", "--name", "usres"])
+        .args(["--url", &format!("{}/graphql", stack.subgraph_url("users"))])
+        .arg("--schema")
+        .arg(schema_file("users"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    for expected in ["unknown subgraph usres", "social, users.", "--new"] {
+        assert!(
+            text(&output).contains(expected),
+            "{expected}: {}",
+            text(&output)
+        );
+    }
+    let output = publish_with(
+        &stack,
+        &registry,
+        operator,
+        "users",
+        &schema_file("users"),
+        &["--new"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("exists already"),
+        "{}",
+        text(&output)
+    );
+    let empty = stack.state_dir().join("empty.graphql");
+    std::fs::write(&empty, "\n").unwrap();
+    let output = publish(&stack, &registry, operator, "users", &empty);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("the schema is empty"),
+        "{}",
+        text(&output)
+    );
+    let huge = stack.state_dir().join("huge.graphql");
+    let field = "  field: String\n".repeat(5 * 1024 * 1024 / 16);
+    std::fs::write(&huge, format!("type Query {{\n{field}}}\n")).unwrap();
+    let output = publish(&stack, &registry, operator, "users", &huge);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("(413) the request is larger than the registry accepts"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("at most 1048576 bytes"),
+        "{}",
+        text(&output)
+    );
     let anonymous = stack
         .http
         .get(format!("{}/v1/supergraph", registry.url))

@@ -109,9 +109,30 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
     }
 
     // Publish what this checkout has (forced: a developer's own machine follows
-    // the code; the report still says what changed).
+    // the code; the report still says what changed), as new where the registry
+    // does not have the subgraph yet.
+    let listed = nova(setup, bin_dir, &operator)
+        .args(["subgraph", "list"])
+        .output()
+        .context("running nova subgraph list")?;
+    if !listed.status.success() {
+        bail!(
+            "listing the registry's subgraphs failed:\n{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+    }
+    let known = String::from_utf8_lossy(&listed.stdout).to_string();
+    let known: Vec<&str> = known
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     for entry in nova_schema::supergraph_config::read(root)? {
         let (name, schema) = (&entry.name, root.join(&entry.schema_file));
+        let new: &[&str] = if known.contains(&name.as_str()) {
+            &[]
+        } else {
+            &["--new"]
+        };
         let output = nova(setup, bin_dir, &operator)
             .args([
                 "subgraph",
@@ -124,6 +145,7 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
             .arg("--schema")
             .arg(&schema)
             .args(["--message", "cargo xtask up", "--force"])
+            .args(new)
             .output()
             .context("running nova subgraph publish")?;
         if !output.status.success() {

@@ -5,9 +5,10 @@
 //! | `GET /v1/supergraph` | read | the current supergraph SDL, `ETag` = its SHA-256 (`If-None-Match` → 304) |
 //! | `GET /v1/supergraphs` | read | history, newest first |
 //! | `POST /v1/supergraphs/rollback` | operator | `{to, force?, message?}`: make an earlier supergraph current again, after the checks |
+//! | `GET /v1/subgraphs` | read | the subgraphs of the current supergraph: name and URL |
 //! | `GET /v1/subgraphs/{name}/versions` | read | published versions of one subgraph |
 //! | `POST /v1/subgraphs/{name}/check` | read | `{url, sdl}`: the report a publish would get, nothing stored |
-//! | `POST /v1/subgraphs/{name}/publish` | operator | `{url, sdl, message?, force?}`: compose, check, record, make current |
+//! | `POST /v1/subgraphs/{name}/publish` | operator | `{url, sdl, message?, force?, new?}` (`new` exactly when the name is not there yet): compose, check, record, make current |
 //!
 //! A rejected publish answers 422 (composition failed) or 409 (checks failed) with
 //! the report; nothing is stored.
@@ -55,10 +56,31 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v1/supergraph", get(current_supergraph))
         .route("/v1/supergraphs", get(history))
         .route("/v1/supergraphs/rollback", post(rollback))
+        .route("/v1/subgraphs", get(subgraphs))
         .route("/v1/subgraphs/{name}/versions", get(versions))
         .route("/v1/subgraphs/{name}/check", post(check))
         .route("/v1/subgraphs/{name}/publish", post(publish))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)
+}
+
+/// A request body: a schema of `MAX_SDL_BYTES` fits even with every character
+/// escaped in JSON.
+const MAX_BODY_BYTES: usize = 4 * MAX_SDL_BYTES;
+
+/// A body that is not the JSON expected, as a refusal in JSON like every other
+/// (axum answers plain text), naming the limit when it is too large.
+fn unreadable_body(rejection: axum::extract::rejection::JsonRejection) -> Refusal {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the request is larger than the registry accepts ({MAX_BODY_BYTES} bytes; a schema \
+             may be at most {MAX_SDL_BYTES} bytes)"
+        )
+    } else {
+        rejection.body_text()
+    };
+    refusal(status, message)
 }
 
 /// An error answer: status and a JSON body with `error` (and maybe a report).
@@ -181,6 +203,17 @@ async fn history(State(registry): Shared, headers: HeaderMap) -> Result<Response
         "supergraphs": rows,
     }))
     .into_response())
+}
+
+async fn subgraphs(State(registry): Shared, headers: HeaderMap) -> Result<Response, Refusal> {
+    registry.principal(&headers, Role::Read)?;
+    let current = store::current(&registry.pool).await.map_err(internal)?;
+    let members = publish::current_members(&registry.pool, current.as_ref()).await?;
+    let listed: Vec<_> = members
+        .iter()
+        .map(|m| json!({ "name": m.name, "url": m.url }))
+        .collect();
+    Ok(Json(json!({ "subgraphs": listed })).into_response())
 }
 
 async fn versions(

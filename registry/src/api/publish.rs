@@ -4,16 +4,17 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use nova_schema::SubgraphSource;
+use nova_schema::{ShippedOperation, SubgraphSource};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{internal, refusal, Refusal, Registry, Shared, MAX_SDL_BYTES};
+use super::{internal, refusal, unreadable_body, Refusal, Registry, Shared, MAX_SDL_BYTES};
 use crate::auth::Role;
 use crate::checks::{check_subgraphs, check_supergraph, Report};
 use crate::metrics::rejected_outcome;
@@ -27,6 +28,10 @@ pub(super) struct SubgraphInput {
     message: String,
     #[serde(default)]
     force: bool,
+    /// Adding a subgraph is said explicitly, so a mistyped name is an error
+    /// rather than a new subgraph.
+    #[serde(default)]
+    new: bool,
 }
 
 fn validate_input(name: &str, input: &SubgraphInput) -> Result<(), Refusal> {
@@ -48,17 +53,46 @@ fn validate_input(name: &str, input: &SubgraphInput) -> Result<(), Refusal> {
             "url must be an http(s) URL",
         ));
     }
-    if input.sdl.trim().is_empty() || input.sdl.len() > MAX_SDL_BYTES {
+    if input.sdl.trim().is_empty() {
+        return Err(refusal(StatusCode::BAD_REQUEST, "the schema is empty"));
+    }
+    if input.sdl.len() > MAX_SDL_BYTES {
         return Err(refusal(
-            StatusCode::BAD_REQUEST,
-            format!("sdl must be 1 byte to {MAX_SDL_BYTES} bytes"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the schema is {} bytes; the registry accepts at most {MAX_SDL_BYTES}",
+                input.sdl.len()
+            ),
         ));
     }
     Ok(())
 }
 
+/// A publish or check of `name` must say `new` exactly when the registry does
+/// not have it yet.
+fn known_or_new(name: &str, new: bool, members: &[SubgraphSource]) -> Result<(), Refusal> {
+    let known = members.iter().any(|m| m.name == name);
+    match (known, new) {
+        (true, false) | (false, true) => Ok(()),
+        (false, false) => {
+            let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+            Err(refusal(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown subgraph {name}; the registry has: {}. To add a subgraph, publish it as new (nova subgraph publish --new)",
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                ),
+            ))
+        }
+        (true, true) => Err(refusal(
+            StatusCode::CONFLICT,
+            format!("subgraph {name} exists already; publish it without --new"),
+        )),
+    }
+}
+
 /// The subgraph versions the current supergraph was composed from.
-async fn current_members<'e>(
+pub(super) async fn current_members<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     current: Option<&store::SupergraphRow>,
 ) -> Result<Vec<SubgraphSource>, Refusal> {
@@ -116,19 +150,35 @@ fn rejection(report: &Report) -> Refusal {
     Refusal(status, json!({ "error": error, "report": report }))
 }
 
+/// Compose and check on a blocking thread: composition is CPU-bound and can
+/// take a while, and on the async runtime it would stall the registry's other
+/// requests (routers' supergraph reads among them). Publishes stay one at a
+/// time: the caller holds the current supergraph's row lock meanwhile.
+async fn compose_and_check(
+    current_sdl: Option<String>,
+    set: Vec<SubgraphSource>,
+    operations: Vec<ShippedOperation>,
+) -> Result<Report, Refusal> {
+    tokio::task::spawn_blocking(move || check_subgraphs(current_sdl.as_deref(), &set, &operations))
+        .await
+        .map_err(internal)
+}
+
 pub(super) async fn check(
     State(registry): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(input): Json<SubgraphInput>,
+    body: Result<Json<SubgraphInput>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     registry.principal(&headers, Role::Read)?;
+    let Json(input) = body.map_err(unreadable_body)?;
     validate_input(&name, &input)?;
     let operations = registry.operations()?;
     let current = store::current(&registry.pool).await.map_err(internal)?;
     let members = current_members(&registry.pool, current.as_ref()).await?;
+    known_or_new(&name, input.new, &members)?;
     let set = candidate_set(members, &name, &input);
-    let report = check_subgraphs(current.as_ref().map(|c| c.sdl.as_str()), &set, &operations);
+    let report = compose_and_check(current.map(|c| c.sdl), set, operations).await?;
     Ok(Json(json!({ "report": report })).into_response())
 }
 
@@ -136,14 +186,16 @@ pub(super) async fn publish(
     State(registry): Shared,
     Path(name): Path<String>,
     headers: HeaderMap,
-    Json(input): Json<SubgraphInput>,
+    body: Result<Json<SubgraphInput>, JsonRejection>,
 ) -> Result<Response, Refusal> {
     let principal = registry.principal(&headers, Role::Operator)?;
+    let Json(input) = body.map_err(unreadable_body)?;
     validate_input(&name, &input)?;
     let operations = registry.operations()?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
     let current = store::lock_current(&mut tx).await.map_err(internal)?;
     let members = current_members(&mut *tx, current.as_ref()).await?;
+    known_or_new(&name, input.new, &members)?;
     // Publishing what is already current changes nothing.
     let same = members
         .iter()
@@ -157,7 +209,8 @@ pub(super) async fn publish(
         .into_response());
     }
     let set = candidate_set(members, &name, &input);
-    let report = check_subgraphs(current.as_ref().map(|c| c.sdl.as_str()), &set, &operations);
+    let current_sdl = current.as_ref().map(|c| c.sdl.clone());
+    let report = compose_and_check(current_sdl, set, operations).await?;
     if !report.accepted(input.force) {
         registry
             .metrics
@@ -228,11 +281,13 @@ pub(super) async fn rollback(
             Json(json!({ "status": "unchanged", "supergraphId": target.id })).into_response(),
         );
     }
-    let report = check_supergraph(
-        current.as_ref().map(|c| c.sdl.as_str()),
-        target.sdl.clone(),
-        &operations,
-    );
+    let current_sdl = current.as_ref().map(|c| c.sdl.clone());
+    let target_sdl = target.sdl.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        check_supergraph(current_sdl.as_deref(), target_sdl, &operations)
+    })
+    .await
+    .map_err(internal)?;
     if !report.accepted(input.force) {
         registry
             .metrics

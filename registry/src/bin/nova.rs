@@ -1,8 +1,9 @@
 //! `nova`: the operators' command line for the schema registry.
 //!
 //! ```text
-//! nova subgraph publish --name chat --url http://chat:4005/graphql --schema chat.graphql [--message M] [--force]
-//! nova subgraph check   --name chat --url http://chat:4005/graphql --schema chat.graphql
+//! nova subgraph publish --name chat --url http://chat:4005/graphql --schema chat.graphql [--new] [--message M] [--force]
+//! nova subgraph check   --name chat --url http://chat:4005/graphql --schema chat.graphql [--new]
+//! nova subgraph list
 //! nova subgraph versions --name chat
 //! nova supergraph history
 //! nova supergraph rollback --to <supergraph id> [--force] [--message M]
@@ -12,8 +13,9 @@
 //! ```
 //!
 //! `NOVA_REGISTRY_URL` (default http://127.0.0.1:4100) and `NOVA_REGISTRY_TOKEN`.
-//! Exit codes: 0 done, 1 rejected by the registry, 2 bad usage or configuration,
-//! 3 the registry could not be reached or failed.
+//! Exit codes: 0 done, 1 rejected by the registry (checks, bad input, unknown
+//! subgraph), 2 bad usage or configuration, 3 the registry could not be reached
+//! or failed, 4 the token was refused (401, 403).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,20 +24,24 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 const USAGE: &str = "usage:
-  nova subgraph publish --name NAME --url URL --schema FILE [--message TEXT] [--force]
-  nova subgraph check --name NAME --url URL --schema FILE
+  nova subgraph publish --name NAME --url URL --schema FILE [--new] [--message TEXT] [--force]
+  nova subgraph check --name NAME --url URL --schema FILE [--new]
+  nova subgraph list
   nova subgraph versions --name NAME
   nova supergraph history
   nova supergraph rollback --to SUPERGRAPH_ID [--message TEXT] [--force]
   nova supergraph fetch --out FILE
   nova supergraph sync --out FILE [--interval-ms N]
   nova token hash TOKEN
-environment: NOVA_REGISTRY_URL (default http://127.0.0.1:4100), NOVA_REGISTRY_TOKEN";
+  (--new adds a subgraph the registry does not have yet)
+environment: NOVA_REGISTRY_URL (default http://127.0.0.1:4100), NOVA_REGISTRY_TOKEN
+exit codes: 0 done, 1 rejected, 2 bad usage, 3 registry unreachable or failing, 4 token refused";
 
 enum Failure {
     Usage(String),
     Rejected(String),
     Unreachable(String),
+    Unauthorized(String),
 }
 
 type Outcome = Result<(), Failure>;
@@ -100,13 +106,18 @@ impl Client {
     }
 }
 
-/// A 4xx/5xx answer as the right failure.
+/// A 4xx/5xx answer as the right failure. The registry answers JSON with
+/// `error`; anything in between (a proxy) may answer text, shown as it is.
 fn refused(status: u16, body: &Value) -> Failure {
-    let message = body["error"].as_str().unwrap_or("").to_string();
+    let message = match (body["error"].as_str(), body.as_str()) {
+        (Some(error), _) => error.to_string(),
+        (None, Some(text)) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => "no reason given".to_string(),
+    };
     match status {
-        401 | 403 => Failure::Rejected(format!("refused ({status}): {message}")),
+        401 | 403 => Failure::Unauthorized(format!("refused ({status}): {message}")),
         500.. => Failure::Unreachable(format!("registry error ({status}): {message}")),
-        _ => Failure::Rejected(message),
+        _ => Failure::Rejected(format!("({status}) {message}")),
     }
 }
 
@@ -176,6 +187,7 @@ async fn subgraph_publish(client: &Client, args: &[String]) -> Outcome {
         "sdl": sdl,
         "message": option(args, "--message").unwrap_or_default(),
         "force": args.iter().any(|a| a == "--force"),
+        "new": args.iter().any(|a| a == "--new"),
     });
     let request = client
         .request(
@@ -219,7 +231,7 @@ async fn subgraph_check(client: &Client, args: &[String]) -> Outcome {
             reqwest::Method::POST,
             &format!("/v1/subgraphs/{name}/check"),
         )?
-        .json(&json!({ "url": url, "sdl": sdl }));
+        .json(&json!({ "url": url, "sdl": sdl, "new": args.iter().any(|a| a == "--new") }));
     let (status, answer) = client.send(request).await?;
     if status != 200 {
         return Err(refused(status, &answer));
@@ -236,6 +248,24 @@ async fn subgraph_check(client: &Client, args: &[String]) -> Outcome {
         ));
     }
     println!("a publish of this schema would be accepted");
+    Ok(())
+}
+
+/// The current supergraph's subgraphs, a line each: name and URL.
+async fn subgraph_list(client: &Client) -> Outcome {
+    let (status, answer) = client
+        .send(client.request(reqwest::Method::GET, "/v1/subgraphs")?)
+        .await?;
+    if status != 200 {
+        return Err(refused(status, &answer));
+    }
+    for subgraph in answer["subgraphs"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "{} {}",
+            subgraph["name"].as_str().unwrap_or(""),
+            subgraph["url"].as_str().unwrap_or("")
+        );
+    }
     Ok(())
 }
 
@@ -388,7 +418,9 @@ async fn supergraph_sync(client: &Client, args: &[String]) -> Outcome {
             }
             Ok(None) => failing = false,
             Err(Failure::Usage(message)) => return Err(Failure::Usage(message)),
-            Err(Failure::Rejected(message)) | Err(Failure::Unreachable(message)) => {
+            Err(Failure::Rejected(message))
+            | Err(Failure::Unreachable(message))
+            | Err(Failure::Unauthorized(message)) => {
                 if !failing {
                     eprintln!("{} {message}; keeping {out} as it is", now());
                 }
@@ -415,6 +447,7 @@ async fn main() -> ExitCode {
     let outcome = match words.as_slice() {
         ["subgraph", "publish"] => subgraph_publish(&client, rest).await,
         ["subgraph", "check"] => subgraph_check(&client, rest).await,
+        ["subgraph", "list"] => subgraph_list(&client).await,
         ["subgraph", "versions"] => subgraph_versions(&client, rest).await,
         ["supergraph", "history"] => supergraph_history(&client).await,
         ["supergraph", "rollback"] => supergraph_rollback(&client, rest).await,
@@ -445,6 +478,10 @@ async fn main() -> ExitCode {
         Err(Failure::Unreachable(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(3)
+        }
+        Err(Failure::Unauthorized(message)) => {
+            eprintln!("not allowed: {message}");
+            ExitCode::from(4)
         }
     }
 }

@@ -5,7 +5,23 @@ use apollo_compiler::ast::Type;
 use apollo_compiler::schema::InputValueDefinition;
 use apollo_compiler::Node;
 
+use super::notes::{compare_deprecation, compare_description};
 use super::{change, Change, Severity};
+
+/// Whether every value the `old` input type accepts, `new` accepts too: the
+/// same named type, with non-null dropped or kept at each level (`[ID!]!` →
+/// `[ID]`). Read the other way round, whether an output type only narrowed.
+fn accepts_all_of(old: &Type, new: &Type) -> bool {
+    match (old, new) {
+        (Type::Named(old), Type::Named(new))
+        | (Type::NonNullNamed(old), Type::NonNullNamed(new))
+        | (Type::NonNullNamed(old), Type::Named(new)) => old == new,
+        (Type::List(old), Type::List(new))
+        | (Type::NonNullList(old), Type::NonNullList(new))
+        | (Type::NonNullList(old), Type::List(new)) => accepts_all_of(old, new),
+        _ => false,
+    }
+}
 
 pub(super) type Fields = apollo_compiler::collections::IndexMap<
     apollo_compiler::Name,
@@ -24,15 +40,14 @@ pub(super) fn compare_fields(name: &str, old: &Fields, new: &Fields, found: &mut
             continue;
         };
         if old_field.ty != new_field.ty {
-            let made_non_null = new_field.ty.is_non_null()
-                && !old_field.ty.is_non_null()
-                && new_field.ty.clone().nullable() == old_field.ty;
-            found.push(if made_non_null {
+            // Narrower output (non-null where it was nullable, at any level):
+            // every value clients can now receive, they could before.
+            found.push(if accepts_all_of(&new_field.ty, &old_field.ty) {
                 change(
                     Severity::Safe,
                     path.clone(),
                     format!(
-                        "field {path} became non-null ({} → {})",
+                        "field {path} narrowed from {} to {}",
                         old_field.ty, new_field.ty
                     ),
                 )
@@ -47,6 +62,20 @@ pub(super) fn compare_fields(name: &str, old: &Fields, new: &Fields, found: &mut
                 )
             });
         }
+        compare_description(
+            &path,
+            "field",
+            old_field.description.as_deref(),
+            new_field.description.as_deref(),
+            found,
+        );
+        compare_deprecation(
+            &path,
+            "field",
+            &old_field.directives,
+            &new_field.directives,
+            found,
+        );
         for old_argument in &old_field.arguments {
             let argument_path = format!("{path}({}:)", old_argument.name);
             match new_field
@@ -103,23 +132,13 @@ pub(super) fn compare_input(
     found: &mut Vec<Change>,
 ) {
     if old.ty != new.ty {
-        let relaxed = old.ty.is_non_null()
-            && !new.ty.is_non_null()
-            && Type::clone(&old.ty).nullable() == *new.ty;
-        let tightened = matches!(*new.ty, Type::NonNullNamed(_) | Type::NonNullList(_))
-            && Type::clone(&new.ty).nullable() == *old.ty;
-        let (severity, message) = if relaxed {
+        // Wider input (nullable where it was non-null, at any level): every
+        // value clients send is still accepted. Anything else refuses some —
+        // `Int` → `Int! = 20` too: an explicit `null` no longer passes.
+        let (severity, message) = if accepts_all_of(&old.ty, &new.ty) {
             (
                 Severity::Safe,
-                format!("{what} {path} became optional ({} → {})", old.ty, new.ty),
-            )
-        } else if tightened && new.default_value.is_some() {
-            (
-                Severity::Dangerous,
-                format!(
-                    "{what} {path} became non-null with a default ({} → {})",
-                    old.ty, new.ty
-                ),
+                format!("{what} {path} accepts more ({} → {})", old.ty, new.ty),
             )
         } else {
             (
@@ -129,6 +148,14 @@ pub(super) fn compare_input(
         };
         found.push(change(severity, path.to_string(), message));
     }
+    compare_description(
+        path,
+        what,
+        old.description.as_deref(),
+        new.description.as_deref(),
+        found,
+    );
+    compare_deprecation(path, what, &old.directives, &new.directives, found);
     if old.default_value != new.default_value {
         found.push(change(
             Severity::Dangerous,

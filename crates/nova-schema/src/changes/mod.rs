@@ -1,11 +1,18 @@
-//! What changes between two API schemas, and how much a client can feel it.
+//! What changes between two API schemas, and how much a client can feel it,
+//! classified as graphql-inspector does.
 //!
 //! Breaking: a query that worked can now fail (a type, field, argument, enum
 //! value, union member or interface removed; an output type changed other than
-//! made non-null; an input made stricter; a required argument or input field
+//! narrowed; an input type changed other than widened — `Int` → `Int! = 20`
+//! too, which refuses an explicit `null`; a required argument or input field
 //! added). Dangerous: valid queries keep validating but may see something new (an
-//! enum value or union member added, an argument default changed). Safe:
-//! additions and relaxations.
+//! enum value, union member or interface implementation added, an argument
+//! default changed). Safe: additions, widened inputs, narrowed outputs (`[ID]` →
+//! `[ID!]`), descriptions and deprecations.
+//!
+//! Where Nova keeps its own answer: an optional argument added is safe (inspector
+//! calls it dangerous, yet no query changes meaning); directives other than
+//! `@deprecated` are not in the API schema compared here.
 
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
@@ -13,8 +20,12 @@ use apollo_compiler::Schema;
 use serde::Serialize;
 
 mod fields;
+#[cfg(test)]
+mod inspector_cases;
+mod notes;
 
 use fields::{added_input, compare_fields, compare_input, Fields};
+use notes::{compare_deprecation, compare_description};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +89,13 @@ pub fn changes(old: &Valid<Schema>, new: &Valid<Schema>) -> Vec<Change> {
             ));
             continue;
         }
+        compare_description(
+            name.as_str(),
+            kind(old_type),
+            old_type.description().map(|d| &**d),
+            new_type.description().map(|d| &**d),
+            &mut found,
+        );
         compare_type(name.as_str(), old_type, new_type, &mut found);
     }
     for (name, new_type) in &new.types {
@@ -123,6 +141,27 @@ fn compare_type(name: &str, old: &ExtendedType, new: &ExtendedType, found: &mut 
                         format!("enum value {name}.{value} was removed"),
                     ));
                 }
+            }
+            for (value, old_value) in &old.values {
+                let Some(new_value) = new.values.get(value) else {
+                    continue;
+                };
+                let path = format!("{name}.{value}");
+                let (old_notes, new_notes) = (&old_value.description, &new_value.description);
+                compare_description(
+                    &path,
+                    "enum value",
+                    old_notes.as_deref(),
+                    new_notes.as_deref(),
+                    found,
+                );
+                compare_deprecation(
+                    &path,
+                    "enum value",
+                    &old_value.directives,
+                    &new_value.directives,
+                    found,
+                );
             }
             for value in new.values.keys() {
                 if !old.values.contains_key(value) {
@@ -175,8 +214,10 @@ fn fields_and_interfaces(ty: &ExtendedType) -> Option<(&Fields, &Interfaces)> {
     }
 }
 
+/// An implementation added is dangerous like a union member added: a field of
+/// the interface's type may now return an object clients have not seen there.
 fn compare_interfaces(name: &str, old: &Interfaces, new: &Interfaces, found: &mut Vec<Change>) {
-    compare_members(name, "interface", old, new, Severity::Safe, found);
+    compare_members(name, "interface", old, new, Severity::Dangerous, found);
 }
 
 fn compare_members<T: std::fmt::Display + Eq + std::hash::Hash>(
