@@ -3,8 +3,8 @@
 //! shipped operations against it.
 
 use nova_schema::{
-    api_schema, broken_operations, changes, compose, BrokenOperation, Change, ShippedOperation,
-    SubgraphSource,
+    access_changes, api_schema, broken_at_runtime, broken_operations, changes, compose,
+    requirements, BrokenOperation, Change, ShippedOperation, SubgraphSource,
 };
 use serde::Serialize;
 
@@ -80,16 +80,32 @@ pub fn check_supergraph(
             }
         }
     };
-    let current = current_sdl.and_then(|sdl| api_schema(sdl).ok());
-    let changes = current
-        .as_ref()
-        .map(|current| changes(current, &candidate))
-        .unwrap_or_default();
-    let broken: Vec<BrokenOperationReport> =
-        broken_operations(operations, current.as_ref(), &candidate)
-            .into_iter()
-            .map(Into::into)
-            .collect();
+    let current = current_sdl.and_then(|sdl| api_schema(sdl).ok().map(|api| (sdl, api)));
+    let (mut changes, broken) = match &current {
+        None => (Vec::new(), Vec::new()),
+        Some((current_sdl, current)) => {
+            // Access rules live in the supergraphs, not the API schemas.
+            let current_requirements = requirements(current_sdl);
+            let access = access_changes(&current_requirements, &requirements(&candidate_sdl));
+            let mut changes = changes(current, &candidate);
+            changes.extend(access.iter().map(|change| change.as_change()));
+            let mut broken = broken_operations(operations, Some(current), &candidate);
+            for at_runtime in broken_at_runtime(
+                operations,
+                current,
+                &changes,
+                &access,
+                &current_requirements,
+            ) {
+                if !broken.iter().any(|b| b.name == at_runtime.name) {
+                    broken.push(at_runtime);
+                }
+            }
+            (changes, broken)
+        }
+    };
+    changes.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.path.cmp(&b.path)));
+    let broken: Vec<BrokenOperationReport> = broken.into_iter().map(Into::into).collect();
     // Breaking changes are reported; what blocks is a shipped operation that
     // would stop working: in safelist mode those are every client's contract.
     let passes = broken.is_empty();

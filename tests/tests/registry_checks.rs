@@ -157,6 +157,35 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         "{}",
         text(&output)
     );
+
+    // Changes that leave every shipped document valid yet fail its requests: a
+    // required field in an input an operation sends as a variable, and a
+    // sign-in required on a field operations read signed out.
+    let users = std::fs::read_to_string(schema_file("users")).unwrap();
+    let edits = [
+        (
+            "required-input",
+            "\tavatarUrl: String\n}\n\ntype User",
+            "\tavatarUrl: String\n\tpronouns: String!\n}\n\ntype User",
+            "UpdateProfile: its variables carry UpdateProfileInput.pronouns",
+        ),
+        (
+            "authenticated",
+            "\tbio: String!\n\tavatarUrl: String\n}",
+            "\tbio: String!\n\tavatarUrl: String @authenticated\n}",
+            "PostPage: it selects User.avatarUrl, which now requires @authenticated",
+        ),
+    ];
+    for (edit, from, to, expected) in edits {
+        let edited = users.replacen(from, to, 1);
+        assert_ne!(edited, users, "the test's {edit} edit applies");
+        let path = stack.state_dir().join(format!("users-{edit}.graphql"));
+        std::fs::write(&path, edited).unwrap();
+        let output = publish(&stack, &registry, operator, "users", &path);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(text(&output).contains(expected), "{}", text(&output));
+    }
+
     let anonymous = stack
         .http
         .get(format!("{}/v1/supergraph", registry.url))
@@ -270,11 +299,12 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         .unwrap();
     assert_eq!(unchanged.status().as_u16(), 304);
 
-    // What happened, as an operator's dashboard sees it.
+    // What happened, as an operator's dashboard sees it (operations: the
+    // renamed field, the required input field, the sign-in).
     let (_, metrics) = stack.get(&format!("{}/metrics", registry.url)).await;
     for sample in [
         "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_composition\"} 1",
-        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_operations\"} 1",
+        "nova_registry_changes_total{kind=\"publish\",outcome=\"rejected_operations\"} 3",
         "nova_registry_changes_total{kind=\"rollback\",outcome=\"rolled_back\"} 1",
     ] {
         assert!(metrics.contains(sample), "{sample} not in\n{metrics}");

@@ -3,11 +3,14 @@
 //! the client-facing API schema, classify the changes between two API schemas,
 //! and validate shipped operations against one.
 
+pub mod access;
 pub mod changes;
 pub mod compose;
 pub mod operations;
 pub mod supergraph_config;
+pub mod usage;
 
+pub use access::{access_changes, requirements, AccessChange};
 pub use changes::{changes, Change, Severity};
 pub use compose::{api_schema, compose, SubgraphSource};
-pub use operations::{broken_operations, BrokenOperation, ShippedOperation};
+pub use operations::{broken_at_runtime, broken_operations, BrokenOperation, ShippedOperation};

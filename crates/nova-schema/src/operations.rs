@@ -1,8 +1,14 @@
 //! Shipped operations (the persisted-query manifest) against an API schema.
 
+use std::collections::BTreeSet;
+
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use serde::Deserialize;
+
+use crate::access::{AccessChange, Requirements};
+use crate::changes::{Change, Severity};
+use crate::usage::Usage;
 
 /// One entry of an Apollo persisted-query manifest.
 #[derive(Clone, Debug, Deserialize)]
@@ -58,4 +64,150 @@ pub fn broken_operations(
             })
         })
         .collect()
+}
+
+/// The operations that still validate against the candidate but whose requests
+/// would fail: a variable carrying a type a breaking change touched (a required
+/// input field added, an input field retyped, an enum value removed: coercion
+/// fails), or a selected field that gains an access requirement none of the
+/// operation's fields had before (its signed-out callers lose the field).
+pub fn broken_at_runtime(
+    operations: &[ShippedOperation],
+    current: &Valid<Schema>,
+    changes: &[Change],
+    access: &[AccessChange],
+    current_requirements: &Requirements,
+) -> Vec<BrokenOperation> {
+    let mut broken = Vec::new();
+    for operation in operations {
+        let Some(usage) = Usage::of(operation, current) else {
+            continue;
+        };
+        let coercion = changes.iter().find(|change| {
+            let type_name = change.path.split(['.', '(']).next().unwrap_or_default();
+            change.severity == Severity::Breaking && usage.variable_types.contains(type_name)
+        });
+        if let Some(change) = coercion {
+            broken.push(BrokenOperation {
+                name: operation.name.clone(),
+                error: format!(
+                    "its variables carry {}, and {}: requests that send them fail",
+                    change.path, change.message
+                ),
+            });
+            continue;
+        }
+        let needed_before: BTreeSet<&String> = usage
+            .fields
+            .iter()
+            .filter_map(|field| current_requirements.get(field))
+            .flatten()
+            .collect();
+        let gated = access.iter().find(|change| {
+            change.added
+                && usage.fields.contains(&change.field)
+                && !needed_before.contains(&change.requirement)
+        });
+        if let Some(change) = gated {
+            broken.push(BrokenOperation {
+                name: operation.name.clone(),
+                error: format!(
+                    "it selects {}, which now requires {}; none of its fields did, so callers \
+                     without it would get null and an error",
+                    change.field, change.requirement
+                ),
+            });
+        }
+    }
+    broken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{access_changes, changes, requirements};
+
+    const SCHEMA: &str = r#"
+        directive @authenticated on FIELD_DEFINITION | OBJECT
+        type Query { user(name: String!): User, me: User @authenticated }
+        type Mutation { updateProfile(input: ProfileInput!): User }
+        type User { id: ID!, name: String, email: String }
+        input ProfileInput { name: String }
+    "#;
+
+    fn operation(name: &str, body: &str) -> ShippedOperation {
+        ShippedOperation {
+            id: name.into(),
+            name: name.into(),
+            body: body.into(),
+        }
+    }
+
+    /// The operations that `new` breaks at runtime though they still validate.
+    fn broken_by(new: &str) -> Vec<String> {
+        let parse = |sdl: &str| Schema::parse_and_validate(sdl, "s.graphql").unwrap();
+        let (old_schema, new_schema) = (parse(SCHEMA), parse(new));
+        let operations = [
+            operation("Profile", "query Profile { user(name: \"a\") { id name } }"),
+            operation(
+                "Update",
+                "mutation Update($p: ProfileInput!) { updateProfile(input: $p) { id } }",
+            ),
+            operation(
+                "Mine",
+                "query Mine { me { id } user(name: \"a\") { email } }",
+            ),
+        ];
+        let before = requirements(SCHEMA);
+        let access = access_changes(&before, &requirements(new));
+        let changes = changes(&old_schema, &new_schema);
+        assert!(broken_operations(&operations, Some(&old_schema), &new_schema).is_empty());
+        broken_at_runtime(&operations, &old_schema, &changes, &access, &before)
+            .into_iter()
+            .map(|b| b.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_required_input_field_breaks_the_operations_that_send_the_input() {
+        let new = SCHEMA.replace(
+            "input ProfileInput { name: String }",
+            "input ProfileInput { name: String, bio: String! }",
+        );
+        assert_eq!(broken_by(&new), ["Update"]);
+    }
+
+    #[test]
+    fn a_field_that_now_needs_a_sign_in_breaks_operations_that_needed_none() {
+        // `Mine` already needed a signed-in caller (`me`): its callers have one.
+        let new = SCHEMA.replace("email: String }", "email: String @authenticated }");
+        assert_eq!(broken_by(&new), Vec::<String>::new());
+        let new = SCHEMA.replace("name: String, email", "name: String @authenticated, email");
+        assert_eq!(broken_by(&new), ["Profile"]);
+        // Through the type it returns, too.
+        let new = SCHEMA.replace("type User {", "type User @authenticated {");
+        assert_eq!(broken_by(&new), ["Profile", "Update"]);
+    }
+
+    #[test]
+    fn access_changes_are_reported_both_ways() {
+        let new = SCHEMA
+            .replace("name: String, email", "name: String @authenticated, email")
+            .replace("me: User @authenticated", "me: User");
+        let access: Vec<Change> = access_changes(&requirements(SCHEMA), &requirements(&new))
+            .iter()
+            .map(AccessChange::as_change)
+            .collect();
+        let found: Vec<(Severity, &str)> = access
+            .iter()
+            .map(|c| (c.severity, c.path.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Severity::Dangerous, "Query.me"),
+                (Severity::Breaking, "User.name")
+            ]
+        );
+    }
 }

@@ -1,0 +1,107 @@
+//! What a shipped operation uses: the fields it selects and the named types its
+//! variables carry. A change can leave a document valid and still break the
+//! requests that send it: a required input field added to a variable's type
+//! fails variable coercion, and a field that now needs a signed-in caller fails
+//! for everyone signed out.
+
+use std::collections::BTreeSet;
+
+use apollo_compiler::executable::{Selection, SelectionSet};
+use apollo_compiler::schema::ExtendedType;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Schema};
+
+use crate::ShippedOperation;
+
+/// The fields (`Type.field`) an operation selects, through its fragments too,
+/// and every named type its variables' values may hold (input objects' fields
+/// followed).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub fields: BTreeSet<String>,
+    pub variable_types: BTreeSet<String>,
+}
+
+impl Usage {
+    /// `None` when the operation does not validate against `schema`.
+    pub fn of(operation: &ShippedOperation, schema: &Valid<Schema>) -> Option<Self> {
+        let document =
+            ExecutableDocument::parse_and_validate(schema, &operation.body, &operation.name)
+                .ok()?;
+        let mut usage = Usage::default();
+        for definition in document.operations.iter() {
+            usage.select(&document, &definition.selection_set);
+            for variable in &definition.variables {
+                usage.carry(schema, variable.ty.inner_named_type().as_str());
+            }
+        }
+        Some(usage)
+    }
+
+    fn select(&mut self, document: &ExecutableDocument, selection_set: &SelectionSet) {
+        for selection in &selection_set.selections {
+            match selection {
+                Selection::Field(field) => {
+                    self.fields
+                        .insert(format!("{}.{}", selection_set.ty, field.name));
+                    self.select(document, &field.selection_set);
+                }
+                Selection::InlineFragment(inline) => {
+                    self.select(document, &inline.selection_set);
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = document.fragments.get(&spread.fragment_name) {
+                        self.select(document, &fragment.selection_set);
+                    }
+                }
+            }
+        }
+    }
+
+    fn carry(&mut self, schema: &Valid<Schema>, type_name: &str) {
+        if !self.variable_types.insert(type_name.to_string()) {
+            return;
+        }
+        if let Some(ExtendedType::InputObject(input)) = schema.types.get(type_name) {
+            for field in input.fields.values() {
+                self.carry(schema, field.ty.inner_named_type().as_str());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_through_fragments_and_types_through_inputs() {
+        let schema = Schema::parse_and_validate(
+            r#"
+            type Query { me: User }
+            type Mutation { update(input: ProfileInput!): User }
+            type User { id: ID!, name: String, friends: [User!]! }
+            input ProfileInput { name: String, links: [LinkInput!] }
+            input LinkInput { url: String!, kind: LinkKind }
+            enum LinkKind { WEB MAIL }
+            "#,
+            "schema.graphql",
+        )
+        .unwrap();
+        let operation = ShippedOperation {
+            id: "1".into(),
+            name: "Update".into(),
+            body: "mutation Update($input: ProfileInput!) { update(input: $input) { ...U } }
+                   fragment U on User { id friends { ... on User { name } } }"
+                .into(),
+        };
+        let usage = Usage::of(&operation, &schema).unwrap();
+        let fields: Vec<&str> = usage.fields.iter().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            ["Mutation.update", "User.friends", "User.id", "User.name"]
+        );
+        let types: Vec<&str> = usage.variable_types.iter().map(String::as_str).collect();
+        assert_eq!(types, ["LinkInput", "LinkKind", "ProfileInput", "String"]);
+    }
+}
