@@ -3,8 +3,9 @@
 //! shipped operations against it.
 
 use nova_schema::{
-    access_changes, api_schema, broken_at_runtime, broken_operations, changes, compose,
-    requirements, BrokenOperation, Change, ShippedOperation, SubgraphSource,
+    access_changes, affected_by_defaults, api_schema, broken_at_runtime, broken_operations,
+    changes, compose, requirements, AffectedOperation, BrokenOperation, Change, ShippedOperation,
+    SubgraphSource,
 };
 use serde::Serialize;
 
@@ -14,8 +15,12 @@ pub struct Report {
     pub composition_errors: Vec<String>,
     /// Against the current supergraph's API schema, breaking first.
     pub changes: Vec<Change>,
-    /// Shipped operations that validate now and would not any more.
+    /// Shipped operations that validate now and would not any more, or whose
+    /// requests would fail.
     pub broken_operations: Vec<BrokenOperationReport>,
+    /// Shipped operations that keep working but may mean something else (a
+    /// default they rely on changed); reported, not blocking.
+    pub affected_operations: Vec<AffectedOperation>,
     /// Whether it may become current without `force`: it composed and breaks no
     /// shipped operation.
     pub passes: bool,
@@ -81,8 +86,8 @@ pub fn check_supergraph(
         }
     };
     let current = current_sdl.and_then(|sdl| api_schema(sdl).ok().map(|api| (sdl, api)));
-    let (mut changes, broken) = match &current {
-        None => (Vec::new(), Vec::new()),
+    let (mut changes, broken, affected) = match &current {
+        None => (Vec::new(), Vec::new(), Vec::new()),
         Some((current_sdl, current)) => {
             // Access rules live in the supergraphs, not the API schemas.
             let current_requirements = requirements(current_sdl);
@@ -101,7 +106,8 @@ pub fn check_supergraph(
                     broken.push(at_runtime);
                 }
             }
-            (changes, broken)
+            let affected = affected_by_defaults(operations, current, &candidate);
+            (changes, broken, affected)
         }
     };
     changes.sort_by(|a, b| a.severity.cmp(&b.severity).then(a.path.cmp(&b.path)));
@@ -113,6 +119,7 @@ pub fn check_supergraph(
         composition_errors: Vec::new(),
         changes,
         broken_operations: broken,
+        affected_operations: affected,
         passes,
         supergraph_sdl: Some(candidate_sdl),
     }

@@ -9,6 +9,22 @@ use serde_json::{json, Value};
 /// The registry's count of supergraph reads answered "unchanged".
 const UNCHANGED_READS: &str = "nova_registry_supergraph_reads_total{status=\"304\"}";
 
+/// `nova subgraph check` of `schema` as `name`, with a read token.
+fn check(
+    stack: &Stack,
+    registry: &nova_e2e::Registry,
+    name: &str,
+    schema: &std::path::Path,
+) -> std::process::Output {
+    stack
+        .nova(registry, &registry.read_token)
+        .args(["subgraph", "check", "--name", name])
+        .args(["--url", "http://127.0.0.1:1/graphql", "--schema"])
+        .arg(schema)
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn rejected_publishes_change_nothing_and_rollback_restores() {
     let mut stack = Stack::start().await.expect("stack starts");
@@ -64,22 +80,28 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         text(&output)
     );
     // `check` says the same without publishing, with a read token.
-    let checked = stack
-        .nova(&registry, &registry.read_token)
-        .args([
-            "subgraph",
-            "check",
-            "--name",
-            "content",
-            "--url",
-            "http://127.0.0.1:1/graphql",
-            "--schema",
-        ])
-        .arg(&breaking)
-        .output()
-        .unwrap();
+    let checked = check(&stack, &registry, "content", &breaking);
     assert_eq!(checked.status.code(), Some(1), "{}", text(&checked));
     assert!(text(&checked).contains("PostPage"));
+
+    // A default that now applies where none did: accepted (the documents stay
+    // valid), but the operations whose requests may leave the argument out are
+    // named.
+    let chat = std::fs::read_to_string(schema_file("chat")).unwrap();
+    let defaulted = chat.replacen("messages(first: Int,", "messages(first: Int! = 20,", 1);
+    assert_ne!(defaulted, chat, "the test's edit applies");
+    let defaulted_path = stack.state_dir().join("chat-defaulted.graphql");
+    std::fs::write(&defaulted_path, defaulted).unwrap();
+    let checked = check(&stack, &registry, "chat", &defaulted_path);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    for expected in [
+        "breaking  argument Conversation.messages(first:) changed type from Int to Int!",
+        "shipped operations affected (not blocking): 2",
+        "ConversationMessages: it may leave out Conversation.messages(first:), whose default is now 20",
+        "Inbox: it may leave out Conversation.messages(first:), whose default is now 20",
+    ] {
+        assert!(text(&checked).contains(expected), "{expected}: {}", text(&checked));
+    }
 
     // Wrong tokens.
     let output = publish(

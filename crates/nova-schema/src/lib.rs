@@ -13,4 +13,7 @@ pub mod usage;
 pub use access::{access_changes, requirements, AccessChange};
 pub use changes::{changes, Change, Severity};
 pub use compose::{api_schema, compose, SubgraphSource};
-pub use operations::{broken_at_runtime, broken_operations, BrokenOperation, ShippedOperation};
+pub use operations::{
+    affected_by_defaults, broken_at_runtime, broken_operations, AffectedOperation, BrokenOperation,
+    ShippedOperation,
+};

@@ -122,6 +122,69 @@ pub fn broken_at_runtime(
     broken
 }
 
+/// A shipped operation whose requests keep working but may mean something else.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AffectedOperation {
+    pub name: String,
+    pub reason: String,
+}
+
+/// The operations that may leave out an argument whose default the candidate
+/// changes (not written, or given by a variable a request may omit): the new
+/// default applies to those requests (`first: Int` → `first: Int! = 20` gives
+/// requests that omitted `first` twenty items, and a resolver that refuses
+/// `first` with `last` would now refuse them).
+pub fn affected_by_defaults(
+    operations: &[ShippedOperation],
+    current: &Valid<Schema>,
+    candidate: &Valid<Schema>,
+) -> Vec<AffectedOperation> {
+    let mut affected = Vec::new();
+    for operation in operations {
+        let Some(usage) = Usage::of(operation, current) else {
+            continue;
+        };
+        let reasons: Vec<String> = usage
+            .defaulted_arguments
+            .iter()
+            .filter_map(|argument| {
+                let (before, after) = (
+                    default_of(current, argument),
+                    default_of(candidate, argument),
+                );
+                let change = match (before, after) {
+                    (None, Some(new)) => format!("is now {new} (none applied before)"),
+                    (Some(old), Some(new)) if old != new => format!("changed from {old} to {new}"),
+                    (Some(old), None) => format!("{old} no longer applies"),
+                    _ => return None,
+                };
+                Some(format!(
+                    "it may leave out {argument}, whose default {change}"
+                ))
+            })
+            .collect();
+        if !reasons.is_empty() {
+            affected.push(AffectedOperation {
+                name: operation.name.clone(),
+                reason: reasons.join("; "),
+            });
+        }
+    }
+    affected
+}
+
+/// The default of argument `Type.field(argument:)` in `schema`, printed.
+fn default_of(schema: &Valid<Schema>, argument: &str) -> Option<String> {
+    let (field, name) = argument.strip_suffix(":)")?.split_once('(')?;
+    let (type_name, field) = field.split_once('.')?;
+    let definition = schema.type_field(type_name, field).ok()?;
+    let argument = definition.arguments.iter().find(|a| a.name == name)?;
+    argument
+        .default_value
+        .as_ref()
+        .map(|value| value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +250,40 @@ mod tests {
         // Through the type it returns, too.
         let new = SCHEMA.replace("type User {", "type User @authenticated {");
         assert_eq!(broken_by(&new), ["Profile", "Update"]);
+    }
+
+    #[test]
+    fn a_default_that_now_applies_is_surfaced_for_operations_that_omit_the_argument() {
+        let schema = |user: &str| {
+            Schema::parse_and_validate(
+                format!("type Query {{ {user} }} type User {{ id: ID! }}"),
+                "s.graphql",
+            )
+            .unwrap()
+        };
+        let before = schema("users(first: Int, last: Int): [User!]!");
+        let after = schema("users(first: Int! = 20, last: Int): [User!]!");
+        let operations = [
+            operation("Newest", "query Newest { users(last: 5) { id } }"),
+            operation("Oldest", "query Oldest { users(first: 5) { id } }"),
+            operation(
+                "Paged",
+                "query Paged($first: Int) { users(first: $first) { id } }",
+            ),
+            operation(
+                "Sized",
+                "query Sized($first: Int = 3) { users(first: $first) { id } }",
+            ),
+        ];
+        let reason = "it may leave out Query.users(first:), whose default is now 20 (none \
+                      applied before)";
+        assert_eq!(
+            affected_by_defaults(&operations, &before, &after),
+            ["Newest", "Paged"].map(|name| AffectedOperation {
+                name: name.into(),
+                reason: reason.into(),
+            })
+        );
     }
 
     #[test]

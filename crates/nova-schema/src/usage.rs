@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use apollo_compiler::ast::Value;
 use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
@@ -14,11 +15,14 @@ use apollo_compiler::{ExecutableDocument, Schema};
 use crate::ShippedOperation;
 
 /// The fields (`Type.field`) an operation selects, through its fragments too,
-/// and every named type its variables' values may hold (input objects' fields
-/// followed).
+/// the arguments of those fields whose schema default may apply
+/// (`Type.field(argument:)`: left out, or given a variable without a default of
+/// its own that a request may leave out), and every named type its variables'
+/// values may hold (input objects' fields followed).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     pub fields: BTreeSet<String>,
+    pub defaulted_arguments: BTreeSet<String>,
     pub variable_types: BTreeSet<String>,
 }
 
@@ -30,7 +34,14 @@ impl Usage {
                 .ok()?;
         let mut usage = Usage::default();
         for definition in document.operations.iter() {
-            usage.select(&document, &definition.selection_set);
+            // Variables a request may leave out: no default in the operation.
+            let optional: BTreeSet<&str> = definition
+                .variables
+                .iter()
+                .filter(|v| v.default_value.is_none() && !v.ty.is_non_null())
+                .map(|v| v.name.as_str())
+                .collect();
+            usage.select(&document, &definition.selection_set, &optional);
             for variable in &definition.variables {
                 usage.carry(schema, variable.ty.inner_named_type().as_str());
             }
@@ -38,20 +49,37 @@ impl Usage {
         Some(usage)
     }
 
-    fn select(&mut self, document: &ExecutableDocument, selection_set: &SelectionSet) {
+    fn select(
+        &mut self,
+        document: &ExecutableDocument,
+        selection_set: &SelectionSet,
+        optional: &BTreeSet<&str>,
+    ) {
         for selection in &selection_set.selections {
             match selection {
                 Selection::Field(field) => {
-                    self.fields
-                        .insert(format!("{}.{}", selection_set.ty, field.name));
-                    self.select(document, &field.selection_set);
+                    let path = format!("{}.{}", selection_set.ty, field.name);
+                    for argument in &field.definition.arguments {
+                        let given = field.arguments.iter().find(|a| a.name == argument.name);
+                        let may_be_left_out = match given.map(|a| &*a.value) {
+                            None => true,
+                            Some(Value::Variable(variable)) => optional.contains(variable.as_str()),
+                            Some(_) => false,
+                        };
+                        if may_be_left_out {
+                            self.defaulted_arguments
+                                .insert(format!("{path}({}:)", argument.name));
+                        }
+                    }
+                    self.fields.insert(path);
+                    self.select(document, &field.selection_set, optional);
                 }
                 Selection::InlineFragment(inline) => {
-                    self.select(document, &inline.selection_set);
+                    self.select(document, &inline.selection_set, optional);
                 }
                 Selection::FragmentSpread(spread) => {
                     if let Some(fragment) = document.fragments.get(&spread.fragment_name) {
-                        self.select(document, &fragment.selection_set);
+                        self.select(document, &fragment.selection_set, optional);
                     }
                 }
             }
@@ -78,9 +106,9 @@ mod tests {
     fn fields_through_fragments_and_types_through_inputs() {
         let schema = Schema::parse_and_validate(
             r#"
-            type Query { me: User }
+            type Query { me(fresh: Boolean = false): User }
             type Mutation { update(input: ProfileInput!): User }
-            type User { id: ID!, name: String, friends: [User!]! }
+            type User { id: ID!, name: String, friends(first: Int = 10): [User!]! }
             input ProfileInput { name: String, links: [LinkInput!] }
             input LinkInput { url: String!, kind: LinkKind }
             enum LinkKind { WEB MAIL }
@@ -101,6 +129,12 @@ mod tests {
             fields,
             ["Mutation.update", "User.friends", "User.id", "User.name"]
         );
+        let defaulted: Vec<&str> = usage
+            .defaulted_arguments
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(defaulted, ["User.friends(first:)"]);
         let types: Vec<&str> = usage.variable_types.iter().map(String::as_str).collect();
         assert_eq!(types, ["LinkInput", "LinkKind", "ProfileInput", "String"]);
     }

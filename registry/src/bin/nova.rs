@@ -150,6 +150,23 @@ fn print_report(report: &Value) {
             change["message"].as_str().unwrap_or("")
         );
     }
+    let affected = report["affected_operations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !affected.is_empty() {
+        println!(
+            "shipped operations affected (not blocking): {}",
+            affected.len()
+        );
+        for operation in affected {
+            println!(
+                "  {}: {}",
+                operation["name"].as_str().unwrap_or(""),
+                operation["reason"].as_str().unwrap_or("")
+            );
+        }
+    }
     let broken = report["broken_operations"]
         .as_array()
         .cloned()
