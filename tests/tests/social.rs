@@ -238,3 +238,64 @@ async fn likes_are_idempotent_with_counts_and_viewer_state() {
         assert_eq!(unliked.expect_ok()["unlikePost"]["likeCount"], 0);
     }
 }
+
+#[tokio::test]
+async fn my_blocked_and_muted_lists_page_newest_first_and_only_for_me() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, ann) = stack.sign_up("ann").await;
+    let (bob_id, _) = stack.sign_up("bob").await;
+    let (cat_id, cat) = stack.sign_up("cat").await;
+    let (dan_id, _) = stack.sign_up("dan").await;
+    let list = |name: &'static str| {
+        format!(
+            "query($after: String) {{ {name}(first: 1, after: $after) {{ edges {{ cursor node {{ username }} }} pageInfo {{ hasNextPage }} }} }}"
+        )
+    };
+    // Every page of the viewer's list, one user a page.
+    let pages = |name: &'static str, token: String| {
+        let (stack, query) = (&stack, list(name));
+        async move {
+            let (mut seen, mut after) = (Vec::new(), Value::Null);
+            loop {
+                let page = stack
+                    .graphql(Some(&token), &query, json!({ "after": after }))
+                    .await;
+                let connection = page.expect_ok()[name].clone();
+                seen.extend(usernames(&edges(&connection)));
+                if connection["pageInfo"]["hasNextPage"] != true {
+                    return seen;
+                }
+                after = connection["edges"][0]["cursor"].clone();
+            }
+        }
+    };
+
+    for id in [&bob_id, &cat_id, &dan_id] {
+        stack
+            .graphql(Some(&ann), BLOCK, json!({ "id": id }))
+            .await
+            .expect_ok();
+    }
+    stack
+        .graphql(Some(&ann), UNBLOCK, json!({ "id": cat_id }))
+        .await
+        .expect_ok();
+    for id in [&dan_id, &bob_id] {
+        stack
+            .graphql(
+                Some(&ann),
+                "mutation($id: ID!) { muteUser(userId: $id) { id } }",
+                json!({ "id": id }),
+            )
+            .await
+            .expect_ok();
+    }
+    assert_eq!(pages("blockedUsers", ann.clone()).await, ["dan", "bob"]);
+    assert_eq!(pages("mutedUsers", ann.clone()).await, ["bob", "dan"]);
+    // Another user's lists are their own (empty), and signed out there are none.
+    assert!(pages("blockedUsers", cat.clone()).await.is_empty());
+    let anonymous = stack
+        .graphql(None, &list("blockedUsers"), json!({ "after": null }))
+        .await;
+    assert_eq!(only_code(&anonymous), "UNAUTHENTICATED");
+}

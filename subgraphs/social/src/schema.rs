@@ -185,6 +185,28 @@ impl Query {
         Ok(ids.into_iter().map(|id| User { id }).collect())
     }
 
+    /// Whom you blocked, most recent first.
+    #[graphql(directive = authenticated::apply())]
+    async fn blocked_users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        own_list(ctx, store::OwnList::Blocked, first, after).await
+    }
+
+    /// Whom you muted, most recent first.
+    #[graphql(directive = authenticated::apply())]
+    async fn muted_users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        own_list(ctx, store::OwnList::Muted, first, after).await
+    }
+
     #[graphql(entity)]
     async fn find_user_by_id(&self, id: ID) -> Option<User> {
         Uuid::parse_str(id.as_str()).ok().map(|id| User { id })
@@ -194,6 +216,27 @@ impl Query {
     async fn find_post_by_id(&self, id: ID) -> Option<Post> {
         Uuid::parse_str(id.as_str()).ok().map(|id| Post { id })
     }
+}
+
+/// One page of the caller's blocks or mutes: one statement, no batching needed
+/// (a request asks for its own list once).
+async fn own_list(
+    ctx: &Context<'_>,
+    list: store::OwnList,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Connection<String, User>> {
+    let viewer = Caller::of(ctx).require_user()?;
+    let page = PageRequest::new(first, after.as_deref())?;
+    let rows = store::own_list(ctx.data_unchecked::<Db>(), list, viewer, page)
+        .await
+        .or_internal()?;
+    Ok(connection(
+        page,
+        rows.into_iter()
+            .map(|(id, other)| (id, User { id: other }))
+            .collect(),
+    ))
 }
 
 /// The caller and the other user of a social mutation; acting on yourself is

@@ -89,7 +89,9 @@ pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Er
     let mut tx = db.begin().await?;
     db.count_statement();
     let new_block = sqlx::query!(
-        "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+        Uuid::now_v7(),
         blocker,
         blocked,
     )
@@ -136,7 +138,8 @@ pub async fn mute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error> 
         muted_id: muted,
     });
     let statement = sqlx::query!(
-        "INSERT INTO mutes (muter_id, muted_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO mutes (id, muter_id, muted_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        Uuid::now_v7(),
         muter,
         muted
     );

@@ -242,3 +242,55 @@ struct Pair {
     a: Uuid,
     b: Uuid,
 }
+
+/// The viewer's own list of whom they blocked or muted.
+#[derive(Clone, Copy, Debug)]
+pub enum OwnList {
+    Blocked,
+    Muted,
+}
+
+/// A block or mute in the viewer's list: its id and the other user.
+struct Listed {
+    id: Uuid,
+    other: Uuid,
+}
+
+/// One page of (block or mute id, other user), newest first. One literal
+/// statement per list: the query macros check each against the schema.
+pub async fn own_list(
+    db: &Db,
+    list: OwnList,
+    viewer: Uuid,
+    page: PageRequest,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = match list {
+        OwnList::Blocked => {
+            sqlx::query_as!(
+                Listed,
+                r#"SELECT id, blocked_id AS "other!" FROM blocks
+               WHERE blocker_id = $1 AND ($2::uuid IS NULL OR id < $2)
+               ORDER BY id DESC LIMIT $3"#,
+                viewer,
+                page.after,
+                page.limit(),
+            )
+            .fetch_all(db.statement())
+            .await?
+        }
+        OwnList::Muted => {
+            sqlx::query_as!(
+                Listed,
+                r#"SELECT id, muted_id AS "other!" FROM mutes
+               WHERE muter_id = $1 AND ($2::uuid IS NULL OR id < $2)
+               ORDER BY id DESC LIMIT $3"#,
+                viewer,
+                page.after,
+                page.limit(),
+            )
+            .fetch_all(db.statement())
+            .await?
+        }
+    };
+    Ok(rows.into_iter().map(|row| (row.id, row.other)).collect())
+}
