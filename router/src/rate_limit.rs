@@ -2,10 +2,10 @@
 //!
 //! Each request takes tokens from one bucket: the signed-in user's (JWT `sub`), or
 //! the client IP's when anonymous; operations that sign in or sign up (root field
-//! `login` or `register`) take from a stricter per-IP bucket of their own, against
-//! credential stuffing. A bucket is a Redis hash updated by one Lua script, so
-//! replicas never race, and the script reads Redis's clock, so replicas need not
-//! agree on time.
+//! in `CREDENTIAL_FIELDS`: sign-in, sign-up and password changes and resets) take
+//! from a stricter per-IP bucket of their own, against credential stuffing. A
+//! bucket is a Redis hash updated by one Lua script, so replicas never race, and
+//! the script reads Redis's clock, so replicas need not agree on time.
 //!
 //! When Redis cannot be reached the configured policy decides: `open` (default)
 //! serves the request, `closed` refuses it with 503. Either way
@@ -52,7 +52,7 @@ pub struct RateLimitConfig {
     pub user: Bucket,
     /// Per client IP, for anonymous requests.
     pub anonymous: Bucket,
-    /// Per client IP, for `login` and `register`.
+    /// Per client IP, for the operations of `CREDENTIAL_FIELDS`.
     pub credentials: Bucket,
 }
 
@@ -328,8 +328,16 @@ impl RateLimiter {
     }
 }
 
-/// Root fields that count against the credentials bucket.
-pub const CREDENTIAL_FIELDS: &[&str] = &["login", "register"];
+/// Root fields that count against the credentials bucket: each checks or sets a
+/// password or a reset token (a way to guess one), or sends mail.
+pub const CREDENTIAL_FIELDS: &[&str] = &[
+    "login",
+    "register",
+    "signUp",
+    "changePassword",
+    "requestPasswordReset",
+    "resetPassword",
+];
 
 #[cfg(test)]
 mod tests {

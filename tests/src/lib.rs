@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 
 pub mod forge;
 pub mod live;
+mod mail;
 mod operate;
 mod processes;
 pub mod realtime;
@@ -19,8 +20,10 @@ pub mod registry_ops;
 mod response;
 mod topics;
 
+pub use mail::reset_token_in;
 use processes::{
-    create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Subgraph, TempDir,
+    create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Smtp, Subgraph,
+    TempDir,
 };
 pub use response::{error_codes, eventually, Response};
 
@@ -81,6 +84,7 @@ pub struct Stack {
     launcher: Launcher,
     broker: Broker,
     redis: Redis,
+    smtp: Smtp,
     router_env: Vec<(String, String)>,
     run_id: String,
     _state: TempDir,
@@ -143,7 +147,16 @@ impl Stack {
             port: free_port(),
             server: PathBuf::from(required_env("NOVA_REDIS_SERVER_BIN")?),
         };
-        let mut processes = vec![broker.start(&launcher)?, redis.start(&launcher)?];
+        let smtp = Smtp {
+            port: free_port(),
+            python: PathBuf::from(required_env("NOVA_SMTP_PYTHON")?),
+            maildir: state.0.join("mail"),
+        };
+        let mut processes = vec![
+            broker.start(&launcher)?,
+            redis.start(&launcher)?,
+            smtp.start(&launcher)?,
+        ];
         let mut subgraphs = Vec::new();
         for name in crate::subgraphs().iter().map(String::as_str) {
             let database = format!("nova_t_{run_id}_{name}");
@@ -182,6 +195,7 @@ impl Stack {
                 env.push(("JWT_GENERATE_KEY_IF_MISSING", "true".into()));
                 env.push(("JWT_ISSUER", ISSUER.into()));
                 env.push(("JWT_AUDIENCE", AUDIENCE.into()));
+                env.extend(smtp.env());
             }
             let env: Vec<(String, String)> =
                 env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -212,6 +226,7 @@ impl Stack {
             launcher,
             broker,
             redis,
+            smtp,
             router_env: Vec::new(),
             run_id: run_id.to_string(),
             _state: state,

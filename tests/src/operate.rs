@@ -301,17 +301,19 @@ impl Stack {
             .to_string()
     }
 
-    /// Register and log in a user named `username`; returns (user id, access token).
+    /// Sign up a user named `username` (email `<username>@example.com`): one
+    /// password hash, not two; returns (user id, access token).
     pub async fn sign_up(&self, username: &str) -> (String, String) {
-        let id = self.register(username).await;
-        let login = self
+        let signed_up = self
             .graphql(
                 None,
-                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
-                json!({ "e": format!("{username}@example.com"), "p": TEST_PASSWORD }),
+                "mutation($e: String!, $u: String!, $p: String!) { signUp(email: $e, username: $u, password: $p) { accessToken user { id } } }",
+                json!({ "e": format!("{username}@example.com"), "u": username, "p": TEST_PASSWORD }),
             )
             .await;
-        let token = login.expect_ok()["login"]["accessToken"]
+        let session = &signed_up.expect_ok()["signUp"];
+        let id = session["user"]["id"].as_str().expect("an id").to_string();
+        let token = session["accessToken"]
             .as_str()
             .expect("a token")
             .to_string();

@@ -124,6 +124,39 @@ impl Redis {
     }
 }
 
+/// The stack's own SMTP server (aiosmtpd from Debian's python3-aiosmtpd), keeping
+/// each message it receives in a Maildir in the stack's folder.
+pub(crate) struct Smtp {
+    pub(crate) port: u16,
+    pub(crate) python: PathBuf,
+    pub(crate) maildir: PathBuf,
+}
+
+impl Smtp {
+    pub(crate) fn start(&self, launcher: &Launcher) -> Result<Process> {
+        let mut command = Command::new(&self.python);
+        command
+            .current_dir(&launcher.state_dir)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&self.maildir);
+        let process = launcher.spawn("smtp", &mut command)?;
+        wait_listening(self.port)?;
+        Ok(process)
+    }
+
+    /// identity's settings for this server.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SMTP_HOST", "127.0.0.1".into()),
+            ("SMTP_PORT", self.port.to_string()),
+            ("SMTP_TLS", "none".into()),
+            ("SMTP_FROM_EMAIL", "Nova <nova@localhost>".into()),
+        ]
+    }
+}
+
 /// Wait until something listens on 127.0.0.1:`port`.
 pub(crate) fn wait_listening(port: u16) -> Result<()> {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));

@@ -1,5 +1,6 @@
 //! A front-end client's journey through the router: register, login, `me` across
-//! both subgraphs, updateProfile, refresh rotation, reuse detection, logout.
+//! both subgraphs, updateProfile, refresh rotation, reuse detection, logout; signUp,
+//! login by username and changePassword.
 
 use nova_e2e::{Response, Stack};
 use serde_json::{json, Value};
@@ -67,7 +68,7 @@ async fn account_lifecycle_through_the_router() {
         assert_eq!(refused.error_codes(), vec!["UNAUTHENTICATED"]);
         assert_eq!(
             refused.body["errors"][0]["message"],
-            "email or password is wrong"
+            "email, username or password is wrong"
         );
     }
 
@@ -211,4 +212,157 @@ async fn account_lifecycle_through_the_router() {
         .graphql(None, REFRESH, json!({ "token": "nrt_nonsense" }))
         .await;
     assert_eq!(garbage.error_codes(), vec!["UNAUTHENTICATED"]);
+}
+
+const SIGN_UP: &str = "mutation($email: String!, $username: String!, $password: String!) {
+  signUp(email: $email, username: $username, password: $password) {
+    accessToken refreshToken user { id username }
+  }
+}";
+const LOGIN_BY_USERNAME: &str = "mutation($username: String!, $password: String!) {
+  login(username: $username, password: $password) { accessToken refreshToken user { id } }
+}";
+const CHANGE_PASSWORD: &str = "mutation($current: String!, $new: String!) {
+  changePassword(currentPassword: $current, newPassword: $new)
+}";
+
+#[tokio::test]
+async fn sign_up_signs_in_and_a_password_change_signs_out_every_other_session() {
+    let stack = Stack::start().await.expect("stack starts");
+    let old_password = "correct horse battery";
+    let new_password = "staple horse battery";
+
+    // signUp: the account and its first session in one call.
+    let signed_up = stack
+        .graphql(
+            None,
+            SIGN_UP,
+            json!({ "email": "cat@example.com", "username": "Cat", "password": old_password }),
+        )
+        .await;
+    let first = signed_up.expect_ok()["signUp"].clone();
+    let user_id = first["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(first["user"]["username"], "Cat");
+    let first_access = first["accessToken"].as_str().unwrap().to_string();
+    let first_refresh = first["refreshToken"].as_str().unwrap().to_string();
+    let me = stack
+        .graphql(Some(&first_access), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(me.expect_ok()["me"]["id"], user_id.as_str());
+    let taken = stack
+        .graphql(
+            None,
+            SIGN_UP,
+            json!({ "email": "cat2@example.com", "username": "CAT", "password": old_password }),
+        )
+        .await;
+    assert_eq!(taken.error_codes(), vec!["BAD_USER_INPUT"]);
+    assert_eq!(field_of_first_error(&taken), "username");
+
+    // Login by username, whatever its case: a second session.
+    let by_username = stack
+        .graphql(
+            None,
+            LOGIN_BY_USERNAME,
+            json!({ "username": "cAT", "password": old_password }),
+        )
+        .await;
+    let second = by_username.expect_ok()["login"].clone();
+    assert_eq!(second["user"]["id"], user_id.as_str());
+    let second_refresh = second["refreshToken"].as_str().unwrap().to_string();
+    let unknown = stack
+        .graphql(
+            None,
+            LOGIN_BY_USERNAME,
+            json!({ "username": "nobody", "password": old_password }),
+        )
+        .await;
+    assert_eq!(unknown.error_codes(), vec!["UNAUTHENTICATED"]);
+    assert_eq!(
+        unknown.body["errors"][0]["message"],
+        "email, username or password is wrong"
+    );
+    // Exactly one of email and username.
+    let either = "mutation($email: String, $username: String, $password: String!) {
+      login(email: $email, username: $username, password: $password) { accessToken }
+    }";
+    for (email, username) in [
+        (json!("cat@example.com"), json!("cat")),
+        (json!(null), json!(null)),
+    ] {
+        let refused = stack
+            .graphql(
+                None,
+                either,
+                json!({ "email": email, "username": username, "password": old_password }),
+            )
+            .await;
+        assert_eq!(
+            refused.error_codes(),
+            vec!["BAD_USER_INPUT"],
+            "{email} {username}"
+        );
+        assert_eq!(field_of_first_error(&refused), "email");
+    }
+
+    // changePassword: refused without a session, with a wrong current password and
+    // with a too short new one, and nothing changes.
+    let anonymous = stack
+        .graphql(
+            None,
+            CHANGE_PASSWORD,
+            json!({ "current": old_password, "new": new_password }),
+        )
+        .await;
+    assert_eq!(anonymous.error_codes(), vec!["UNAUTHENTICATED"]);
+    for (current, new, field) in [
+        ("wrong password!", new_password, "currentPassword"),
+        (old_password, "short", "newPassword"),
+    ] {
+        let refused = stack
+            .graphql(
+                Some(&first_access),
+                CHANGE_PASSWORD,
+                json!({ "current": current, "new": new }),
+            )
+            .await;
+        assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"], "{field}");
+        assert_eq!(field_of_first_error(&refused), field);
+    }
+    let changed = stack
+        .graphql(
+            Some(&first_access),
+            CHANGE_PASSWORD,
+            json!({ "current": old_password, "new": new_password }),
+        )
+        .await;
+    assert_eq!(changed.expect_ok()["changePassword"], true);
+
+    // The old password no longer signs in; the new one does.
+    let old = stack
+        .graphql(
+            None,
+            LOGIN_BY_USERNAME,
+            json!({ "username": "cat", "password": old_password }),
+        )
+        .await;
+    assert_eq!(old.error_codes(), vec!["UNAUTHENTICATED"]);
+    let new = stack
+        .graphql(
+            None,
+            LOGIN,
+            json!({ "email": "cat@example.com", "password": new_password }),
+        )
+        .await;
+    assert_eq!(new.expect_ok()["login"]["user"]["id"], user_id.as_str());
+
+    // The other session is signed out; the one that changed the password is not.
+    let other = stack
+        .graphql(None, REFRESH, json!({ "token": second_refresh }))
+        .await;
+    assert_eq!(other.error_codes(), vec!["UNAUTHENTICATED"]);
+    let kept = stack
+        .graphql(None, REFRESH, json!({ "token": first_refresh }))
+        .await;
+    assert!(kept.expect_ok()["refreshSession"]["accessToken"].is_string());
 }

@@ -106,7 +106,7 @@ async fn signed_in_users_and_sign_in_attempts_have_their_own_buckets() {
     ])
     .await
     .expect("stack starts");
-    // register + login: two of the address's three sign-in tokens.
+    // signUp: one of the address's three sign-in tokens.
     let (_, token) = stack.sign_up("ann").await;
     let url = stack.router_url.clone();
     for _ in 0..3 {
@@ -122,8 +122,17 @@ async fn signed_in_users_and_sign_in_attempts_have_their_own_buckets() {
     let login =
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
     let wrong = json!({ "e": "ann@example.com", "p": "a wrong password" });
-    let (third, _) = send(&stack, &url, None, login, wrong.clone()).await;
-    assert_eq!(third.error_codes(), ["UNAUTHENTICATED"], "{:?}", third.body);
+    let (second, _) = send(&stack, &url, None, login, wrong.clone()).await;
+    assert_eq!(
+        second.error_codes(),
+        ["UNAUTHENTICATED"],
+        "{:?}",
+        second.body
+    );
+    // Asking for a reset code takes a token too: it sends mail.
+    let reset = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let (third, _) = send(&stack, &url, None, reset, json!({ "e": "ann@example.com" })).await;
+    assert_eq!(third.expect_ok()["requestPasswordReset"], true);
     let (fourth, headers) = send(&stack, &url, None, login, wrong).await;
     assert_limited(&fourth, headers.retry_after);
 }

@@ -22,6 +22,8 @@ pub const BENCH: Layout = Layout {
     router_port: 14000,
     kafka_port: 14092,
     redis_port: 14379,
+    // Benchmarks send no mail.
+    smtp_port: None,
     // The router under test has every Nova policy on: safelist mode and rate
     // limits. wrk sends from one address as one user, so the buckets are big
     // enough that the run measures the cost of checking, not the refusals.

@@ -17,6 +17,7 @@ mod redis;
 mod registry;
 mod search;
 mod search_bench;
+mod smtp;
 mod stack;
 
 use std::process::ExitCode;

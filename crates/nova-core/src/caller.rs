@@ -39,6 +39,8 @@ pub fn router_secret_matches(presented: Option<&[u8]>, expected: &str) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Caller {
     pub user_id: Option<Uuid>,
+    /// The sign-in (session family) the access token belongs to: its `sid` claim.
+    pub session_id: Option<Uuid>,
     /// When the caller's access token expires (its `exp` claim, Unix seconds).
     pub token_expires_at: Option<u64>,
 }
@@ -53,8 +55,13 @@ impl Caller {
             .and_then(|s| s.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
         let token_expires_at = claims.and_then(|c| c.get("exp")).and_then(|e| e.as_u64());
+        let session_id = claims
+            .and_then(|c| c.get("sid"))
+            .and_then(|s| s.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
         Self {
             user_id,
+            session_id,
             token_expires_at,
         }
     }
@@ -183,6 +190,7 @@ mod tests {
     fn caller_expiring_at(exp: Option<u64>) -> Caller {
         Caller {
             user_id: Some(Uuid::now_v7()),
+            session_id: None,
             token_expires_at: exp,
         }
     }

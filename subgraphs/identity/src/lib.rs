@@ -6,10 +6,12 @@ pub mod events;
 pub mod internal;
 pub mod keys;
 pub mod loaders;
+pub mod mail;
 pub mod passwords;
 pub mod schema;
 pub mod store;
 pub mod tokens;
+pub mod validation;
 
 /// The migrations of `nova_identity`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/identity");

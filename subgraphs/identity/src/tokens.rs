@@ -92,12 +92,21 @@ impl TokenIssuer {
 /// A new opaque refresh token: 256 random bits, base64url, with a prefix that
 /// makes it recognisable in a leaked-secret scan.
 pub fn new_refresh_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("nrt_{}", URL_SAFE_NO_PAD.encode(bytes))
+    new_opaque_token("nrt_")
 }
 
-/// What the database keeps of a refresh token.
-pub fn refresh_token_hash(token: &str) -> Vec<u8> {
+/// A new password reset token, like a refresh token with its own prefix.
+pub fn new_reset_token() -> String {
+    new_opaque_token("npr_")
+}
+
+fn new_opaque_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What the database keeps of an opaque token (refresh or reset): its SHA-256.
+pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }

@@ -68,6 +68,8 @@ pub struct Layout {
     pub kafka_port: u16,
     /// The port of the layout's own Redis (the router's rate limits).
     pub redis_port: u16,
+    /// The port of the layout's own SMTP server (identity's mail), if it runs one.
+    pub smtp_port: Option<u16>,
     /// Router settings of this layout on top of `router/router.yaml`'s defaults.
     pub router_env: &'static [(&'static str, &'static str)],
 }
@@ -78,6 +80,7 @@ pub const DEVELOPMENT: Layout = Layout {
     router_port: ROUTER_PORT,
     kafka_port: 19092,
     redis_port: 56379,
+    smtp_port: Some(55025),
     router_env: &[],
 };
 
@@ -170,6 +173,12 @@ pub fn services(
         if name == "identity" {
             env.push(var("JWT_PRIVATE_KEY_PATH", key_path.display().to_string()));
             env.push(var("JWT_GENERATE_KEY_IF_MISSING", "true".to_string()));
+            if let Some(smtp_port) = layout.smtp_port {
+                env.push(var("SMTP_HOST", "127.0.0.1"));
+                env.push(var("SMTP_PORT", smtp_port.to_string()));
+                env.push(var("SMTP_TLS", "none"));
+                env.push(var("SMTP_FROM_EMAIL", "Nova <nova@localhost>"));
+            }
         }
         // The owners it asks directly (nova_core::internal).
         for (_, variable, owner) in nova_core::internal::CALLS.iter().filter(|c| c.0 == *name) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::postgres;
-use crate::{kafka, redis};
+use crate::{kafka, redis, smtp};
 
 mod layout;
 mod process;
@@ -72,6 +72,9 @@ pub fn up(root: &Path) -> Result<()> {
     }
     let kafka_brokers = kafka::ensure_running(&state, root, &DEVELOPMENT)?;
     redis::ensure_running(&state, &DEVELOPMENT)?;
+    if let Some(port) = DEVELOPMENT.smtp_port {
+        smtp::ensure_running(&state, &DEVELOPMENT, port)?;
+    }
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
     // The router reads the supergraph the registry's sync agent keeps current.
@@ -102,6 +105,10 @@ pub fn up(root: &Path) -> Result<()> {
         state.dir.join("secrets.env").display()
     );
     println!(
+        "mail Nova sends (password resets) in {}",
+        smtp::maildir(&state, &DEVELOPMENT).join("new").display()
+    );
+    println!(
         "logs in {}; stop with `cargo xtask down`",
         state.logs().display()
     );
@@ -113,6 +120,7 @@ pub fn down(root: &Path) -> Result<()> {
     stop(&state, &DEVELOPMENT)?;
     kafka::stop(&state, &DEVELOPMENT)?;
     redis::stop(&state, &DEVELOPMENT)?;
+    smtp::stop(&state, &DEVELOPMENT)?;
     nova_devdb::sql::remove_env_files(root)?;
     postgres::stop(&state)
 }
@@ -129,6 +137,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     // Each end-to-end stack runs its own broker from this binary.
     let tansu = kafka::tansu(root)?;
     let redis_server = redis::server()?;
+    let smtp_python = smtp::server()?;
     // The real front-end clients the `real_clients` test runs (npm).
     crate::clients::installed(root)?;
     let mut built = prune::Built::default();
@@ -156,5 +165,6 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_BIN_DIR", &bin_dir)
         .env("NOVA_TANSU_BIN", &tansu)
         .env("NOVA_REDIS_SERVER_BIN", &redis_server)
+        .env("NOVA_SMTP_PYTHON", &smtp_python)
         .env("NOVA_ROOT", root))
 }

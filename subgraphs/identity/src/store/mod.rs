@@ -7,6 +7,9 @@ use nova_core::events::envelope::UserRegistered;
 use nova_core::events::{self, Event};
 use uuid::Uuid;
 
+mod passwords;
+pub use passwords::*;
+
 #[derive(Clone, Debug)]
 pub struct Account {
     pub id: Uuid,
@@ -93,6 +96,20 @@ pub async fn credentials_by_email(
     let row = sqlx::query!(
         "SELECT id, password_hash FROM accounts WHERE lower(email) = lower($1)",
         email
+    )
+    .fetch_optional(db.statement())
+    .await?;
+    Ok(row.map(|row| (row.id, row.password_hash)))
+}
+
+/// The account id and password hash for a login by username.
+pub async fn credentials_by_username(
+    db: &Db,
+    username: &str,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT id, password_hash FROM accounts WHERE lower(username) = lower($1)",
+        username
     )
     .fetch_optional(db.statement())
     .await?;

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, Object, Result, Schema, SchemaBuilder, ID,
+};
 use chrono::{DateTime, Utc};
 use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
@@ -11,21 +13,19 @@ use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use crate::loaders::AccountLoader;
+use crate::mail::Mailer;
 use crate::passwords::{Passwords, DUMMY_HASH};
 use crate::store::{self, Account, CreateAccountError, Rotation};
-use crate::tokens::{new_refresh_token, refresh_token_hash, TokenIssuer};
+use crate::tokens::{new_refresh_token, token_hash, TokenIssuer};
+use crate::validation::validate_registration;
+
+pub mod passwords;
 
 pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
 
-pub const PASSWORD_MIN_CHARS: usize = 10;
-pub const PASSWORD_MAX_CHARS: usize = 128;
-pub const USERNAME_MIN_CHARS: usize = 3;
-pub const USERNAME_MAX_CHARS: usize = 30;
-pub const EMAIL_MAX_CHARS: usize = 254;
-
 /// The schema without its runtime data: enough to print the SDL.
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
+    nova_core::caller::subgraph_schema(Query, Mutation::default(), EmptySubscription)
 }
 
 /// The schema a running subgraph serves.
@@ -33,6 +33,8 @@ pub fn build(
     db: nova_core::db::Db,
     tokens: Arc<TokenIssuer>,
     passwords: Passwords,
+    mailer: Option<Mailer>,
+    resets: passwords::ResetSettings,
 ) -> IdentitySchema {
     let accounts = nova_core::batching::loader(AccountLoader { db: db.clone() });
     builder()
@@ -40,6 +42,8 @@ pub fn build(
         .data(tokens)
         .data(accounts)
         .data(passwords)
+        .data(mailer)
+        .data(resets)
         .finish()
 }
 
@@ -142,61 +146,22 @@ impl Query {
     }
 }
 
-/// Check registration input; the first problem found is reported.
-pub fn validate_registration(email: &str, username: &str, password: &str) -> Result<()> {
-    let email_ok = email.len() <= EMAIL_MAX_CHARS
-        && !email.chars().any(char::is_whitespace)
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-            }
-            None => false,
-        };
-    if !email_ok {
-        return Err(bad_input("email", "email is not a valid address"));
-    }
-    let username_len = username.chars().count();
-    if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&username_len)
-        || !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(bad_input(
-            "username",
-            format!(
-                "username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters of letters, digits and _"
-            ),
-        ));
-    }
-    let password_len = password.chars().count();
-    if password_len < PASSWORD_MIN_CHARS {
-        return Err(bad_input(
-            "password",
-            format!("password must be at least {PASSWORD_MIN_CHARS} characters"),
-        ));
-    }
-    if password_len > PASSWORD_MAX_CHARS {
-        return Err(bad_input(
-            "password",
-            format!("password must be at most {PASSWORD_MAX_CHARS} characters"),
-        ));
-    }
-    Ok(())
-}
-
 fn invalid_refresh_token() -> async_graphql::Error {
     ErrorCode::Unauthenticated.error("refresh token is invalid, expired or revoked")
 }
 
-pub struct Mutation;
+/// Every mutation of identity: sign-up and sessions here, passwords in `passwords`.
+#[derive(MergedObject, Default)]
+pub struct Mutation(SessionMutation, passwords::PasswordMutation);
+
+#[derive(Default)]
+pub struct SessionMutation;
 
 #[Object]
-impl Mutation {
-    /// Create an account. Sign in with `login` afterwards.
+impl SessionMutation {
+    /// Create an account. Sign in with `login` afterwards, or use `signUp`, which
+    /// does both.
+    #[graphql(deprecation = "use signUp, which also signs the new user in")]
     async fn register(
         &self,
         ctx: &Context<'_>,
@@ -204,38 +169,40 @@ impl Mutation {
         username: String,
         password: String,
     ) -> Result<User> {
-        let email = email.trim().to_string();
-        let username = username.trim().to_string();
-        validate_registration(&email, &username, &password)?;
-        let db = ctx.data_unchecked::<nova_core::db::Db>();
-        let passwords = ctx.data_unchecked::<Passwords>();
-        let hash = passwords.hash(password).await.or_internal()?;
-        match store::create_account(db, Uuid::now_v7(), &email, &username, &hash).await {
-            Ok(account) => Ok(User(account)),
-            Err(CreateAccountError::EmailTaken) => {
-                Err(bad_input("email", "an account with this email exists"))
-            }
-            Err(CreateAccountError::UsernameTaken) => {
-                Err(bad_input("username", "this username is taken"))
-            }
-            Err(CreateAccountError::Database(e)) => Err(nova_core::errors::internal(e)),
-        }
+        create_account(ctx, email, username, password)
+            .await
+            .map(User)
     }
 
-    /// Sign in with email and password.
-    async fn login(
+    /// Create an account and sign in to it: the new user's first session.
+    async fn sign_up(
         &self,
         ctx: &Context<'_>,
         email: String,
+        username: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        let account = create_account(ctx, email, username, password).await?;
+        start_session(ctx, account.id).await
+    }
+
+    /// Sign in with email or username (exactly one) and password.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: Option<String>,
+        username: Option<String>,
         password: String,
     ) -> Result<AuthPayload> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
-        let tokens = ctx.data_unchecked::<Arc<TokenIssuer>>();
-        let credentials = store::credentials_by_email(db, email.trim())
-            .await
-            .or_internal()?;
-        // Verify against a dummy hash when the email is unknown, so the answer takes
-        // as long either way and does not reveal which emails have accounts.
+        let credentials = match (email.as_deref(), username.as_deref()) {
+            (Some(email), None) => store::credentials_by_email(db, email.trim()).await,
+            (None, Some(username)) => store::credentials_by_username(db, username.trim()).await,
+            _ => return Err(bad_input("email", "give exactly one of email and username")),
+        }
+        .or_internal()?;
+        // Verify against a dummy hash when the account is unknown, so the answer
+        // takes as long either way and does not reveal which accounts exist.
         let (account_id, stored_hash) = match credentials {
             Some((id, hash)) => (Some(id), hash),
             None => (None, DUMMY_HASH.to_string()),
@@ -246,20 +213,9 @@ impl Mutation {
             .await
             .or_internal()?;
         let Some(account_id) = account_id.filter(|_| matches) else {
-            return Err(ErrorCode::Unauthenticated.error("email or password is wrong"));
+            return Err(ErrorCode::Unauthenticated.error("email, username or password is wrong"));
         };
-        let family_id = Uuid::now_v7();
-        let refresh_token = new_refresh_token();
-        store::create_session(
-            db,
-            family_id,
-            account_id,
-            &refresh_token_hash(&refresh_token),
-            Utc::now() + tokens.refresh_ttl,
-        )
-        .await
-        .or_internal()?;
-        signed_in(ctx, tokens, account_id, family_id, refresh_token).await
+        start_session(ctx, account_id).await
     }
 
     /// Exchange a refresh token for a new access token and a new refresh token. The
@@ -274,8 +230,8 @@ impl Mutation {
         let next = new_refresh_token();
         let rotation = store::rotate_refresh_token(
             db,
-            &refresh_token_hash(&refresh_token),
-            &refresh_token_hash(&next),
+            &token_hash(&refresh_token),
+            &token_hash(&next),
             Utc::now() + tokens.refresh_ttl,
         )
         .await
@@ -300,7 +256,7 @@ impl Mutation {
     /// stay valid until they expire (at most `JWT_ACCESS_TOKEN_TTL_SECONDS`).
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
-        if store::revoke_session_of(db, &refresh_token_hash(&refresh_token))
+        if store::revoke_session_of(db, &token_hash(&refresh_token))
             .await
             .or_internal()?
         {
@@ -309,6 +265,49 @@ impl Mutation {
             Err(invalid_refresh_token())
         }
     }
+}
+
+/// Check the input and create the account, or say which field is refused.
+async fn create_account(
+    ctx: &Context<'_>,
+    email: String,
+    username: String,
+    password: String,
+) -> Result<Account> {
+    let email = email.trim().to_string();
+    let username = username.trim().to_string();
+    validate_registration(&email, &username, &password)?;
+    let db = ctx.data_unchecked::<nova_core::db::Db>();
+    let passwords = ctx.data_unchecked::<Passwords>();
+    let hash = passwords.hash(password).await.or_internal()?;
+    match store::create_account(db, Uuid::now_v7(), &email, &username, &hash).await {
+        Ok(account) => Ok(account),
+        Err(CreateAccountError::EmailTaken) => {
+            Err(bad_input("email", "an account with this email exists"))
+        }
+        Err(CreateAccountError::UsernameTaken) => {
+            Err(bad_input("username", "this username is taken"))
+        }
+        Err(CreateAccountError::Database(e)) => Err(nova_core::errors::internal(e)),
+    }
+}
+
+/// Start a new session family for the account: a refresh token and an access token.
+pub(crate) async fn start_session(ctx: &Context<'_>, account_id: Uuid) -> Result<AuthPayload> {
+    let db = ctx.data_unchecked::<nova_core::db::Db>();
+    let tokens = ctx.data_unchecked::<Arc<TokenIssuer>>();
+    let family_id = Uuid::now_v7();
+    let refresh_token = new_refresh_token();
+    store::create_session(
+        db,
+        family_id,
+        account_id,
+        &token_hash(&refresh_token),
+        Utc::now() + tokens.refresh_ttl,
+    )
+    .await
+    .or_internal()?;
+    signed_in(ctx, tokens, account_id, family_id, refresh_token).await
 }
 
 async fn signed_in(
@@ -333,35 +332,6 @@ async fn signed_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn code(result: Result<()>) -> (String, String) {
-        let error = result.unwrap_err();
-        let ext = error.extensions.unwrap();
-        let code = ext.get("code").unwrap().to_string();
-        let field = ext.get("field").unwrap().to_string();
-        (code, field)
-    }
-
-    #[test]
-    fn registration_input_is_checked_field_by_field() {
-        assert!(validate_registration("ann@example.com", "ann_1", "correct horse").is_ok());
-        for (email, username, password, field) in [
-            ("ann", "ann_1", "correct horse", "email"),
-            ("ann@example", "ann_1", "correct horse", "email"),
-            ("a nn@example.com", "ann_1", "correct horse", "email"),
-            ("ann@example.com", "an", "correct horse", "username"),
-            ("ann@example.com", "ann-1", "correct horse", "username"),
-            ("ann@example.com", "ann_1", "short", "password"),
-        ] {
-            let (code, got_field) = code(validate_registration(email, username, password));
-            assert_eq!(code, "\"BAD_USER_INPUT\"");
-            assert_eq!(
-                got_field,
-                format!("\"{field}\""),
-                "{email} {username} {password}"
-            );
-        }
-    }
 
     #[test]
     fn sdl_marks_me_authenticated_and_user_as_entity() {
