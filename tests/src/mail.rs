@@ -6,6 +6,11 @@ use std::time::{Duration, Instant};
 use crate::Stack;
 
 impl Stack {
+    /// The Maildir where the stack's SMTP server keeps what it receives.
+    pub fn maildir(&self) -> &std::path::Path {
+        &self.smtp.maildir
+    }
+
     /// The messages (raw RFC 5322 text) the SMTP server received for `address`,
     /// in the order they arrived.
     pub fn mail_to(&self, address: &str) -> Vec<String> {

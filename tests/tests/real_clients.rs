@@ -22,6 +22,7 @@ async fn node_tests(stack: &Stack, file: &str) {
         .current_dir(format!("{root}/tests/clients"))
         .args(["--test", "--test-reporter=spec", file])
         .env("NOVA_ROUTER_URL", &stack.router_url)
+        .env("NOVA_MAILDIR", stack.maildir())
         .env(
             "NOVA_SUBGRAPH_URLS",
             serde_json::Value::Object(subgraph_urls).to_string(),

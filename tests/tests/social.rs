@@ -169,14 +169,47 @@ async fn follows_blocks_mutes_and_suggestions() {
         .await
         .expect_ok();
 
-    // Mute and unmute: idempotent, refused on yourself.
-    for mutation in ["muteUser", "muteUser", "unmuteUser", "unmuteUser"] {
-        let query = format!("mutation($id: ID!) {{ {mutation}(userId: $id) {{ id }} }}");
+    // Mute and unmute: idempotent, refused on yourself, shown to the muter only.
+    for (mutation, muted) in [
+        ("muteUser", true),
+        ("muteUser", true),
+        ("unmuteUser", false),
+        ("unmuteUser", false),
+    ] {
+        let query =
+            format!("mutation($id: ID!) {{ {mutation}(userId: $id) {{ id viewerHasMuted }} }}");
         let response = stack
             .graphql(Some(&ann), &query, json!({ "id": bob_id }))
             .await;
-        assert_eq!(response.expect_ok()[mutation]["id"], bob_id.as_str());
+        let user = response.expect_ok()[mutation].clone();
+        assert_eq!(user["id"], bob_id.as_str());
+        assert_eq!(user["viewerHasMuted"], muted, "after {mutation}");
     }
+    let muted_again = stack
+        .graphql(
+            Some(&ann),
+            "mutation($id: ID!) { muteUser(userId: $id) { viewerHasMuted } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+    assert_eq!(muted_again.expect_ok()["muteUser"]["viewerHasMuted"], true);
+    let seen_by = |token: Option<String>| {
+        let stack = &stack;
+        let bob_id = bob_id.clone();
+        async move {
+            let response = stack
+                .graphql(
+                    token.as_deref(),
+                    "query($id: ID!) { user(id: $id) { viewerHasMuted } }",
+                    json!({ "id": bob_id }),
+                )
+                .await;
+            response.expect_ok()["user"]["viewerHasMuted"].clone()
+        }
+    };
+    assert_eq!(seen_by(Some(ann.clone())).await, true, "ann muted bob");
+    assert_eq!(seen_by(Some(dan.clone())).await, false, "dan did not");
+    assert_eq!(seen_by(None).await, false, "signed out");
     let self_mute = stack
         .graphql(
             Some(&ann),

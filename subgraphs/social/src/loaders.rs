@@ -61,6 +61,7 @@ impl Loader<CountKey> for CountLoader {
 pub enum Relation {
     Follows,
     Blocked,
+    Muted,
     Liked,
 }
 
@@ -92,6 +93,7 @@ impl Loader<ViewerKey> for ViewerLoader {
             let yes = match relation {
                 Relation::Follows => store::followed_by(&self.db, viewer, &targets).await,
                 Relation::Blocked => store::blocked_by(&self.db, viewer, &targets).await,
+                Relation::Muted => store::muted_by(&self.db, viewer, &targets).await,
                 Relation::Liked => store::liked_by(&self.db, viewer, &targets).await,
             }
             .map_err(Arc::new)?;

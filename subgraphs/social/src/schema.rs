@@ -140,6 +140,10 @@ impl User {
     async fn viewer_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
         viewer_state(ctx, Relation::Blocked, self.id).await
     }
+    /// Whether the signed-in viewer has muted this user (false when signed out).
+    async fn viewer_has_muted(&self, ctx: &Context<'_>) -> Result<bool> {
+        viewer_state(ctx, Relation::Muted, self.id).await
+    }
 }
 
 /// A post as social sees it: its likes.

@@ -90,6 +90,17 @@ pub async fn blocked_by(
     Ok(ids.into_iter().collect())
 }
 
+pub async fn muted_by(db: &Db, viewer: Uuid, users: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT muted_id FROM mutes WHERE muter_id = $1 AND muted_id = ANY($2)",
+        viewer,
+        users
+    )
+    .fetch_all(db.statement())
+    .await?;
+    Ok(ids.into_iter().collect())
+}
+
 pub async fn liked_by(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
     let ids = sqlx::query_scalar!(
         "SELECT post_id FROM likes WHERE user_id = $1 AND post_id = ANY($2)",
