@@ -21,8 +21,9 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 7] = [
+pub const CALLS: [(&str, &str, &str); 8] = [
     ("content", "IDENTITY_SERVICE_URL", "identity"),
+    ("chat", "SOCIAL_SERVICE_URL", "social"),
     ("feed", "CONTENT_SERVICE_URL", "content"),
     ("feed", "SOCIAL_SERVICE_URL", "social"),
     ("search", "IDENTITY_SERVICE_URL", "identity"),
@@ -90,6 +91,33 @@ pub async fn served_posts(
     ids: &[uuid::Uuid],
 ) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
     which_of(content, "/internal/posts/served", ids).await
+}
+
+/// The request of social's `POST /internal/blocks/between`: which of `ids` have
+/// a block either way with `user`. The answer is `Ids`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct BlocksBetween {
+    pub user: uuid::Uuid,
+    pub ids: Vec<uuid::Uuid>,
+}
+
+/// Which of `ids` have a block either way with `user`, as social (the owner of
+/// blocks) knows it now: a write that must respect blocks asks before it
+/// commits, so a block holds from the moment `blockUser` returns.
+pub async fn blocked_either_way(
+    social: &InternalClient,
+    user: uuid::Uuid,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = BlocksBetween {
+        user,
+        ids: ids.to_vec(),
+    };
+    let answer: Ids = social.post("/internal/blocks/between", &request).await?;
+    Ok(answer.ids.into_iter().collect())
 }
 
 /// Which of `ids` are accounts (`POST /internal/accounts/existing` of identity).

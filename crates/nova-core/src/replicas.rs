@@ -1,8 +1,9 @@
 //! Writers of the copies services keep of another service's data.
 //!
-//! Chat and search each keep social's blocks in a `blocks (blocker_id,
-//! blocked_id)` table of their own database. The writer is a macro so that it
-//! expands in each of them: its statements are checked at compile time against
+//! Search keeps social's blocks in a `blocks (blocker_id, blocked_id)` table of
+//! its own database, for read-time filtering (chat asks social at each write
+//! instead). The writer is a macro so that it expands in the service that uses
+//! it: its statements are checked at compile time against
 //! that crate's own schema, as every statement is (nova-core's statements are
 //! checked against the event backbone's database, which has no such table).
 

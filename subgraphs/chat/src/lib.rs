@@ -1,6 +1,7 @@
 //! chat: direct and group conversations, members, messages (encrypted at rest),
 //! read receipts and typing indicators, live through `Subscription.chatEvents`.
 
+pub mod blocks;
 pub mod crypto;
 pub mod events;
 pub mod live;

@@ -5,12 +5,16 @@
 //!   (a, b) order, where a pair is (follower, followee), (blocker, blocked) or
 //!   (muter, muted): the backfill of a new read model (the feed), which then
 //!   follows `nova.social`.
+//! - `POST /internal/blocks/between` `{ "user": u, "ids": [...] }` → `{ "ids": [...] }`:
+//!   which of `ids` have a block either way with `u`, now. Chat asks it before a
+//!   write that must respect blocks (`nova_core::internal::blocked_either_way`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
 use nova_core::db::Db;
+use nova_core::internal::{failed, BlocksBetween, Ids, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -51,10 +55,28 @@ async fn export(
     Ok(Json(ExportPage { pairs }))
 }
 
+/// At most this many ids per blocks question (a group's members fit).
+pub const MAX_BLOCK_QUESTION: usize = 1_000;
+
+async fn blocks_between(
+    State(db): State<Db>,
+    Json(request): Json<BlocksBetween>,
+) -> Result<Json<Ids>, Refusal> {
+    if request.ids.len() > MAX_BLOCK_QUESTION {
+        let message = format!("at most {MAX_BLOCK_QUESTION} ids per question");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let ids = store::blocked_either_way(&db, request.user, &request.ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(Ids { ids }))
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/graph/export", post(export))
+        .route("/internal/blocks/between", post(blocks_between))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)
 }

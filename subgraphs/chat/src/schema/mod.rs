@@ -22,6 +22,7 @@ use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
+use crate::blocks::Blocks;
 use crate::crypto::MessageCipher;
 use crate::live::{ChatEventKind, ChatHub, LiveChatEvent};
 use crate::loaders::{MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader};
@@ -47,7 +48,7 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .enable_subscription_in_federation()
 }
 
-pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
+pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub, blocks: Blocks) -> ChatSchema {
     builder()
         .data(nova_core::batching::loader(MessageWindowLoader {
             db: db.clone(),
@@ -59,6 +60,7 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub) -> ChatSchema {
         .data(db)
         .data(cipher)
         .data(hub)
+        .data(blocks)
         .finish()
 }
 
@@ -103,6 +105,10 @@ fn chat_error(error: ChatError) -> async_graphql::Error {
             "userIds",
             format!("a group has at most {MAX_GROUP_MEMBERS} members"),
         ),
+        ChatError::BlockCheck(error) => {
+            tracing::error!(%error, "blocks could not be checked; the write is refused");
+            ErrorCode::Internal.error("this cannot be sent right now; try again")
+        }
     }
 }
 

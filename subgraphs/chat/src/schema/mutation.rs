@@ -22,7 +22,7 @@ impl Mutation {
             ));
         }
         let db = ctx.data_unchecked::<Db>();
-        store::start_direct(db, me, other)
+        store::start_direct(db, ctx.data_unchecked::<Blocks>(), me, other)
             .await
             .map(Conversation)
             .map_err(chat_error)
@@ -46,7 +46,7 @@ impl Mutation {
         }
         let members = user_ids(&member_ids, "memberIds")?;
         let db = ctx.data_unchecked::<Db>();
-        store::create_group(db, me, title, &members)
+        store::create_group(db, ctx.data_unchecked::<Blocks>(), me, title, &members)
             .await
             .map(Conversation)
             .map_err(chat_error)
@@ -64,7 +64,7 @@ impl Mutation {
         let id = self::conversation_id(&conversation_id)?;
         let members = self::user_ids(&user_ids, "userIds")?;
         let db = ctx.data_unchecked::<Db>();
-        let conversation = store::add_members(db, id, me, &members)
+        let conversation = store::add_members(db, ctx.data_unchecked::<Blocks>(), id, me, &members)
             .await
             .map_err(chat_error)?;
         let hub = ctx.data_unchecked::<ChatHub>();
@@ -127,7 +127,7 @@ impl Mutation {
             body: &body,
             client_message_id: client_id,
         };
-        let sent = store::send_message(db, cipher, outgoing)
+        let sent = store::send_message(db, ctx.data_unchecked::<Blocks>(), cipher, outgoing)
             .await
             .map_err(chat_error)?;
         let message = match sent {

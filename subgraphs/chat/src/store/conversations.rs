@@ -3,9 +3,14 @@
 use super::*;
 
 /// The one direct conversation of two users (created the first time).
-pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<ConversationRow, ChatError> {
-    if blocked_either_way(db, me, other).await? {
-        return Err(Refusal::Blocked(other).into());
+pub async fn start_direct(
+    db: &Db,
+    blocks: &Blocks,
+    me: Uuid,
+    other: Uuid,
+) -> Result<ConversationRow, ChatError> {
+    if let Some(blocked) = blocks.first_blocked(me, &[other]).await? {
+        return Err(Refusal::Blocked(blocked).into());
     }
     let (low, high) = if me < other { (me, other) } else { (other, me) };
     let pair = format!("{low}:{high}");
@@ -39,11 +44,12 @@ pub async fn start_direct(db: &Db, me: Uuid, other: Uuid) -> Result<Conversation
 /// A new group of the creator and `members`.
 pub async fn create_group(
     db: &Db,
+    blocks: &Blocks,
     me: Uuid,
     title: &str,
     members: &[Uuid],
 ) -> Result<ConversationRow, ChatError> {
-    if let Some(blocked) = first_blocked(db, me, members).await? {
+    if let Some(blocked) = blocks.first_blocked(me, members).await? {
         return Err(Refusal::Blocked(blocked).into());
     }
     let mut everyone = vec![me];
@@ -72,11 +78,12 @@ pub async fn create_group(
 /// the group's row, so the size cap holds however many race.
 pub async fn add_members(
     db: &Db,
+    blocks: &Blocks,
     conversation_id: Uuid,
     me: Uuid,
     members: &[Uuid],
 ) -> Result<ConversationRow, ChatError> {
-    if let Some(blocked) = first_blocked(db, me, members).await? {
+    if let Some(blocked) = blocks.first_blocked(me, members).await? {
         return Err(Refusal::Blocked(blocked).into());
     }
     let mut tx = db.begin().await?;

@@ -30,13 +30,14 @@ pub struct Outgoing<'a> {
 /// message already stored and changes nothing.
 pub async fn send_message(
     db: &Db,
+    blocks: &Blocks,
     cipher: &MessageCipher,
     message: Outgoing<'_>,
 ) -> Result<Sent, ChatError> {
     if let Some(existing) = sent_before(db, &message).await? {
         return Ok(Sent::Repeated(existing));
     }
-    match insert_message(db, cipher, message).await {
+    match insert_message(db, blocks, cipher, message).await {
         Err(ChatError::Database(sqlx::Error::Database(error))) if error.is_unique_violation() => {
             // The same send raced itself (a retry while the first was in flight);
             // the loser's transaction, sequence number included, rolled back.
@@ -66,6 +67,7 @@ async fn sent_before(db: &Db, message: &Outgoing<'_>) -> Result<Option<MessageRo
 
 async fn insert_message(
     db: &Db,
+    blocks: &Blocks,
     cipher: &MessageCipher,
     message: Outgoing<'_>,
 ) -> Result<Sent, ChatError> {
@@ -75,41 +77,34 @@ async fn insert_message(
         body,
         client_message_id,
     } = message;
-    let mut tx = db.begin().await?;
-    // Members, and whether a block stands between the sender and anyone of a
-    // direct conversation. Locks nothing yet.
-    db.count_statement();
+    // The current members; no lock, and no transaction open yet, as a direct
+    // message then waits for social's answer on blocks.
     let members = sqlx::query!(
-        r#"SELECT cm.user_id, c.kind,
-             EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = cm.user_id AND b.blocked_id = $2)
-                     OR (b.blocker_id = $2 AND b.blocked_id = cm.user_id)) AS "blocked!"
+        r#"SELECT cm.user_id, c.kind
            FROM conversation_members cm JOIN conversations c ON c.id = cm.conversation_id
            WHERE cm.conversation_id = $1 AND cm.left_at IS NULL"#,
         conversation_id,
-        sender,
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(db.statement())
     .await?;
-    // (user, conversation kind, blocked either way with the sender) per member.
-    let members: Vec<(Uuid, String, bool)> = members
-        .into_iter()
-        .map(|m| (m.user_id, m.kind, m.blocked))
-        .collect();
-    if !members.iter().any(|(user, _, _)| *user == sender) {
+    if !members.iter().any(|member| member.user_id == sender) {
         return Err(Refusal::NotMember.into());
-    }
-    let is_direct = members.first().is_some_and(|(_, kind, _)| kind == "direct");
-    if is_direct {
-        if let Some((blocked, _, _)) = members.iter().find(|(_, _, blocked)| *blocked) {
-            return Err(Refusal::Blocked(*blocked).into());
-        }
     }
     let recipients: Vec<Uuid> = members
         .iter()
-        .map(|(user, _, _)| *user)
+        .map(|member| member.user_id)
         .filter(|id| *id != sender)
         .collect();
+    let is_direct = members
+        .first()
+        .is_some_and(|member| member.kind == "direct");
+    if is_direct {
+        if let Some(blocked) = blocks.first_blocked(sender, &recipients).await? {
+            return Err(Refusal::Blocked(blocked).into());
+        }
+    }
 
+    let mut tx = db.begin().await?;
     // The row lock on the conversation orders concurrent sends: each gets the
     // next number, with no gaps (a rolled-back send gives its number back).
     db.count_statement();

@@ -1,6 +1,6 @@
 //! SQL of `nova_chat`. Every statement is counted through the `Db`: rows and
-//! errors here, block checks at the end; conversations and messages in their
-//! own files.
+//! errors here; conversations and messages in their own files. Blocks are
+//! social's: writes ask it through `crate::blocks`.
 
 use std::collections::HashMap;
 
@@ -11,6 +11,7 @@ use nova_core::events::{self, Event};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::blocks::Blocks;
 use crate::crypto::{MessageCipher, SealedBody};
 
 #[derive(Clone, Debug)]
@@ -88,6 +89,9 @@ pub enum ChatError {
     Database(#[from] sqlx::Error),
     #[error("refused: {0:?}")]
     Refused(Refusal),
+    /// Social could not say whether a block stands in the way.
+    #[error("blocks could not be checked: {0}")]
+    BlockCheck(nova_core::internal::InternalCallError),
 }
 
 impl From<Refusal> for ChatError {
@@ -101,32 +105,3 @@ mod messages;
 
 pub use conversations::*;
 pub use messages::*;
-
-async fn blocked_either_way(db: &Db, a: Uuid, b: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
-             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
-           AS "blocked!""#,
-        a,
-        b,
-    )
-    .fetch_one(db.statement())
-    .await
-}
-
-/// The first of `others` with a block between them and `me`, if any.
-async fn first_blocked(db: &Db, me: Uuid, others: &[Uuid]) -> Result<Option<Uuid>, sqlx::Error> {
-    let first = sqlx::query_scalar!(
-        "SELECT o FROM unnest($2::uuid[]) AS o WHERE EXISTS (SELECT 1 FROM blocks \
-         WHERE (blocker_id = $1 AND blocked_id = o) OR (blocker_id = o AND blocked_id = $1)) \
-         LIMIT 1",
-        me,
-        others,
-    )
-    .fetch_optional(db.statement())
-    .await?;
-    Ok(first.flatten())
-}
-
-// Chat keeps its own copy of who blocked whom, from social's events.
-nova_core::blocks_copy_writer!();

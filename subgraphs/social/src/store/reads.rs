@@ -90,6 +90,23 @@ pub async fn blocked_by(
     Ok(ids.into_iter().collect())
 }
 
+/// Which of `users` have a block either way with `user`.
+pub async fn blocked_either_way(
+    db: &Db,
+    user: Uuid,
+    users: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        r#"SELECT o AS "id!" FROM unnest($2::uuid[]) AS o WHERE EXISTS (SELECT 1 FROM blocks
+             WHERE (blocker_id = $1 AND blocked_id = o) OR (blocker_id = o AND blocked_id = $1))"#,
+        user,
+        users
+    )
+    .fetch_all(db.statement())
+    .await?;
+    Ok(ids)
+}
+
 pub async fn muted_by(db: &Db, viewer: Uuid, users: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
     let ids = sqlx::query_scalar!(
         "SELECT muted_id FROM mutes WHERE muter_id = $1 AND muted_id = ANY($2)",

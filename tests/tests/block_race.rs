@@ -1,0 +1,129 @@
+//! A block holds from the moment `blockUser` returns: direct messages racing the
+//! block are let through only if they started before it returned, never after
+//! (chat asks social, the owner of blocks, at each write).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use nova_e2e::realtime::{send, start_direct};
+use nova_e2e::Stack;
+use serde_json::json;
+
+/// Rounds of block and unblock; senders racing each block; sends each sender
+/// makes after the block returned.
+const ROUNDS: usize = 4;
+const SENDERS: usize = 2;
+const SENDS_AFTER_BLOCK: usize = 25;
+
+struct Attempt {
+    started: Instant,
+    codes: Vec<String>,
+}
+
+#[tokio::test]
+async fn no_direct_message_started_after_block_user_returned_gets_through() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (ann_id, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let conversation = start_direct(&stack, &bob, &ann_id).await;
+
+    let mut after_block = 0;
+    let mut slips = Vec::new();
+    for round in 0..ROUNDS {
+        let block_returned: OnceLock<Instant> = OnceLock::new();
+        let delivered = AtomicUsize::new(0);
+        let attempts: Mutex<Vec<Attempt>> = Mutex::new(Vec::new());
+        let sender = |lane: usize| {
+            let (block_returned, delivered, attempts) = (&block_returned, &delivered, &attempts);
+            let (stack, bob, conversation) = (&stack, &bob, &conversation);
+            async move {
+                let mut sent_after = 0;
+                for n in 0.. {
+                    if sent_after >= SENDS_AFTER_BLOCK {
+                        break;
+                    }
+                    let started = Instant::now();
+                    let key = format!("r{round}-l{lane}-{n}");
+                    let response = send(stack, bob, conversation, "hi", &key).await;
+                    let codes = response.error_codes();
+                    if codes.is_empty() {
+                        delivered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if block_returned.get().is_some_and(|at| started > *at) {
+                        sent_after += 1;
+                    }
+                    attempts.lock().unwrap().push(Attempt { started, codes });
+                }
+            }
+        };
+        let blocker = async {
+            // Block while messages are flowing: after some got through.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while delivered.load(Ordering::SeqCst) < 3 {
+                assert!(Instant::now() < deadline, "bob's messages did not flow");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let blocked = stack
+                .graphql(
+                    Some(&ann),
+                    "mutation($id: ID!) { blockUser(userId: $id) { viewerBlocked } }",
+                    json!({ "id": bob_id }),
+                )
+                .await;
+            assert_eq!(blocked.expect_ok()["blockUser"]["viewerBlocked"], true);
+            block_returned.set(Instant::now()).unwrap();
+        };
+        tokio::join!(sender(0), sender(1), blocker);
+
+        let returned = *block_returned.get().unwrap();
+        for attempt in attempts.into_inner().unwrap() {
+            if attempt.started > returned {
+                after_block += 1;
+                if attempt.codes != ["FORBIDDEN"] {
+                    slips.push((round, attempt.codes));
+                }
+            }
+        }
+        let unblocked = stack
+            .graphql(
+                Some(&ann),
+                "mutation($id: ID!) { unblockUser(userId: $id) { viewerBlocked } }",
+                json!({ "id": bob_id }),
+            )
+            .await;
+        assert_eq!(unblocked.expect_ok()["unblockUser"]["viewerBlocked"], false);
+    }
+    assert_eq!(after_block, ROUNDS * SENDERS * SENDS_AFTER_BLOCK);
+    assert!(
+        slips.is_empty(),
+        "{} of {after_block} sends that started after blockUser returned were not refused: {slips:?}",
+        slips.len()
+    );
+
+    // Nor can either start a conversation or share a new group once blocked.
+    let blocked = stack
+        .graphql(
+            Some(&bob),
+            "mutation($id: ID!) { blockUser(userId: $id) { id } }",
+            json!({ "id": ann_id }),
+        )
+        .await;
+    blocked.expect_ok();
+    let direct = stack
+        .graphql(
+            Some(&ann),
+            "mutation($u: ID!) { startDirectConversation(userId: $u) { id } }",
+            json!({ "u": bob_id }),
+        )
+        .await;
+    assert_eq!(direct.error_codes(), ["FORBIDDEN"]);
+    let group = stack
+        .graphql(
+            Some(&ann),
+            "mutation($m: [ID!]!) { createGroup(title: \"g\", memberIds: $m) { id } }",
+            json!({ "m": [bob_id] }),
+        )
+        .await;
+    assert_eq!(group.error_codes(), ["FORBIDDEN"]);
+}
