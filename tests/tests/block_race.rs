@@ -1,6 +1,7 @@
 //! A block holds from the moment `blockUser` returns: direct messages racing the
 //! block are let through only if they started before it returned, never after
-//! (chat asks social, the owner of blocks, at each write).
+//! (chat asks social, the owner of blocks, at each write); a follow racing a
+//! block never survives it (social takes the pair's lock for both).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -126,4 +127,45 @@ async fn no_direct_message_started_after_block_user_returned_gets_through() {
         )
         .await;
     assert_eq!(group.error_codes(), ["FORBIDDEN"]);
+}
+
+#[tokio::test]
+async fn a_follow_racing_a_block_never_survives_it() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (ann_id, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let follows_ann = "query($id: ID!) { user(id: $id) { viewerFollows } }";
+    let mut survived = Vec::new();
+    for round in 0..200 {
+        let follow = stack.graphql(
+            Some(&bob),
+            "mutation($id: ID!) { followUser(userId: $id) { id } }",
+            json!({ "id": ann_id }),
+        );
+        let block = stack.graphql(
+            Some(&ann),
+            "mutation($id: ID!) { blockUser(userId: $id) { id } }",
+            json!({ "id": bob_id }),
+        );
+        let (_, blocked) = tokio::join!(follow, block);
+        blocked.expect_ok();
+        let after = stack
+            .graphql(Some(&bob), follows_ann, json!({ "id": ann_id }))
+            .await;
+        if after.expect_ok()["user"]["viewerFollows"] != false {
+            survived.push(round);
+        }
+        let unblocked = stack
+            .graphql(
+                Some(&ann),
+                "mutation($id: ID!) { unblockUser(userId: $id) { id } }",
+                json!({ "id": bob_id }),
+            )
+            .await;
+        unblocked.expect_ok();
+    }
+    assert!(
+        survived.is_empty(),
+        "a follow survived the block it raced in rounds {survived:?}"
+    );
 }

@@ -22,8 +22,13 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
         follower_id: follower,
         followee_id: followee,
     });
-    // Not while either of the two has blocked the other.
-    let insert = sqlx::query!(
+    let mut tx = db.begin().await?;
+    lock_pair(db, &mut tx, follower, followee).await?;
+    // Not while either of the two has blocked the other. Under the pair's lock
+    // this statement sees any block made before it, and a block made after it
+    // finds this follow and removes it.
+    db.count_statement();
+    let inserted = sqlx::query!(
         "INSERT INTO follows (follower_id, followee_id, id) SELECT $1, $2, $3 \
          WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
              (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)) \
@@ -31,11 +36,18 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
         follower,
         followee,
         Uuid::now_v7(),
-    );
-    if change_with_event(db, insert, &followed).await? {
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        events::enqueue(db, &mut tx, &followed).await?;
+        tx.commit().await?;
         return Ok(FollowOutcome::Following);
     }
     // Nothing inserted: already following, or blocked.
+    db.count_statement();
     let blocked = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
              (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
@@ -43,13 +55,35 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
         follower,
         followee,
     )
-    .fetch_one(db.statement())
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(if blocked {
         FollowOutcome::Blocked
     } else {
         FollowOutcome::Following
     })
+}
+
+/// Take the transaction-scoped lock of the pair {a, b} (either order): a follow
+/// and a block of the same two people take turns, so under READ COMMITTED
+/// neither can miss the other (a follow racing a block never survives it).
+async fn lock_pair(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    a: Uuid,
+    b: Uuid,
+) -> Result<(), sqlx::Error> {
+    db.count_statement();
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended( \
+             LEAST($1::uuid, $2::uuid)::text || GREATEST($1::uuid, $2::uuid)::text, 0))",
+        a,
+        b
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// One statement and, when it changed a row, its event, in one transaction.
@@ -87,6 +121,7 @@ pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sql
 /// Block, and drop the follows between the two in both directions.
 pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    lock_pair(db, &mut tx, blocker, blocked).await?;
     db.count_statement();
     let new_block = sqlx::query!(
         "INSERT INTO blocks (id, blocker_id, blocked_id) VALUES ($1, $2, $3) \
