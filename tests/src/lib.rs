@@ -158,10 +158,15 @@ impl Stack {
             smtp.start(&launcher)?,
         ];
         let mut subgraphs = Vec::new();
-        for name in crate::subgraphs().iter().map(String::as_str) {
+        // Every port first: an internal call's owner may start after its caller
+        // (content asks social, which starts later), as calls come at request time.
+        let ports: Vec<(&str, u16)> = crate::subgraphs()
+            .iter()
+            .map(|name| (name.as_str(), free_port()))
+            .collect();
+        for &(name, port) in &ports {
             let database = format!("nova_t_{run_id}_{name}");
             let database_url = create_database(&admin_url, &database).await?;
-            let port = free_port();
             let mut env = vec![
                 ("HTTP_PORT", port.to_string()),
                 ("DATABASE_URL", database_url),
@@ -177,11 +182,11 @@ impl Stack {
             }
             // The owners it asks directly (nova_core::internal; started before it).
             for (_, variable, owner) in nova_core::internal::CALLS.iter().filter(|c| c.0 == name) {
-                let owner = subgraphs
+                let (_, owner_port) = ports
                     .iter()
-                    .find(|s: &&Subgraph| s.name == *owner)
-                    .context("owners start before the subgraphs that ask them")?;
-                env.push((*variable, owner.url.clone()));
+                    .find(|(subgraph, _)| subgraph == owner)
+                    .context("an internal call's owner is a subgraph")?;
+                env.push((*variable, format!("http://127.0.0.1:{owner_port}")));
             }
             if name == "search" {
                 let path = state.0.join("search-index");

@@ -169,3 +169,63 @@ async fn a_follow_racing_a_block_never_survives_it() {
         "a follow survived the block it raced in rounds {survived:?}"
     );
 }
+
+async fn comment(stack: &Stack, token: &str, post: &str) -> nova_e2e::Response {
+    stack
+        .graphql(
+            Some(token),
+            "mutation($p: ID!) { addComment(postId: $p, body: \"hi\") { id } }",
+            json!({ "p": post }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn comments_are_refused_both_ways_from_the_moment_of_the_block() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let anns_post = stack.create_post(&ann, "ann's post").await;
+    let bobs_post = stack.create_post(&bob, "bob's post").await;
+    comment(&stack, &bob, &anns_post).await.expect_ok();
+    let block_or_unblock = |mutation: &'static str| {
+        let query = format!("mutation($id: ID!) {{ {mutation}(userId: $id) {{ id }} }}");
+        let bob_id = bob_id.clone();
+        let (stack, ann) = (&stack, &ann);
+        async move {
+            stack
+                .graphql(Some(ann), &query, json!({ "id": bob_id }))
+                .await
+                .expect_ok();
+        }
+    };
+
+    // Right after blockUser returns, with no wait: neither comments on the other.
+    block_or_unblock("blockUser").await;
+    let bob_on_ann = comment(&stack, &bob, &anns_post).await;
+    assert_eq!(
+        bob_on_ann.error_codes(),
+        ["FORBIDDEN"],
+        "{:?}",
+        bob_on_ann.body
+    );
+    let ann_on_bob = comment(&stack, &ann, &bobs_post).await;
+    assert_eq!(
+        ann_on_bob.error_codes(),
+        ["FORBIDDEN"],
+        "{:?}",
+        ann_on_bob.body
+    );
+    let anns_comments = stack
+        .graphql(
+            Some(&ann),
+            "query($p: ID!) { post(id: $p) { commentCount } }",
+            json!({ "p": anns_post }),
+        )
+        .await;
+    assert_eq!(anns_comments.expect_ok()["post"]["commentCount"], 1);
+
+    // Unblocked, they may again.
+    block_or_unblock("unblockUser").await;
+    comment(&stack, &bob, &anns_post).await.expect_ok();
+}

@@ -21,8 +21,9 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 8] = [
+pub const CALLS: [(&str, &str, &str); 9] = [
     ("content", "IDENTITY_SERVICE_URL", "identity"),
+    ("content", "SOCIAL_SERVICE_URL", "social"),
     ("chat", "SOCIAL_SERVICE_URL", "social"),
     ("feed", "CONTENT_SERVICE_URL", "content"),
     ("feed", "SOCIAL_SERVICE_URL", "social"),

@@ -4,7 +4,7 @@ use nova_content::{internal, schema, MIGRATOR};
 use nova_core::config::{exit_on_error, required};
 use nova_core::internal::InternalClient;
 
-/// How long `node(id:)` waits for identity's answer.
+/// How long `node(id:)` waits for identity's answer, and a comment for social's.
 const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
@@ -16,11 +16,17 @@ async fn main() -> anyhow::Result<()> {
         "IDENTITY_SERVICE_URL",
         "the identity subgraph's base URL (http://host:port), for its /internal/ routes",
     ));
+    let social_url = exit_on_error(required(
+        "SOCIAL_SERVICE_URL",
+        "the social subgraph's base URL (http://host:port), asked about blocks",
+    ));
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
         let identity =
             InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
+        let social =
+            InternalClient::new(&social_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
-        Ok((schema::build(startup.db, identity), internal))
+        Ok((schema::build(startup.db, identity, social), internal))
     })
     .await
 }

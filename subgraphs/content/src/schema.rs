@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
-use nova_core::internal::InternalClient;
+use nova_core::internal::{blocked_either_way, InternalClient};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -28,10 +28,16 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
-/// The schema with its data; `identity` answers which ids are accounts (`nodes.rs`).
-pub fn build(db: Db, identity: InternalClient) -> ContentSchema {
+/// social's `/internal/` routes: whether a block stands between a commenter and
+/// a post's author, asked at the write so a block holds once `blockUser` returns.
+pub struct Social(pub InternalClient);
+
+/// The schema with its data; `identity` answers which ids are accounts (`nodes.rs`),
+/// `social` whether a block stands in the way of a comment.
+pub fn build(db: Db, identity: InternalClient, social: InternalClient) -> ContentSchema {
     builder()
         .data(Identity(identity))
+        .data(Social(social))
         .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
         .data(nova_core::batching::loader(CommentLoader {
             db: db.clone(),
@@ -322,6 +328,18 @@ impl Mutation {
         let author_id = Caller::of(ctx).require_user()?;
         let post_id = parse_id(&post_id, "postId")?;
         let body = checked_body(&body, COMMENT_MAX_CHARS)?;
+        let Some(post) = load_post(ctx, post_id).await? else {
+            return Err(not_found("post"));
+        };
+        // The block rule, asked of social at the write (see `Social`).
+        let social = &ctx.data_unchecked::<Social>().0;
+        // When social cannot answer, the comment is refused, never let through.
+        let blocked = blocked_either_way(social, author_id, &[post.0.author_id])
+            .await
+            .or_internal()?;
+        if !blocked.is_empty() {
+            return Err(ErrorCode::Forbidden.error("you cannot comment on this user's posts"));
+        }
         let row = CommentRow {
             id: Uuid::now_v7(),
             post_id,
