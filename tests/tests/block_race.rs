@@ -229,3 +229,53 @@ async fn comments_are_refused_both_ways_from_the_moment_of_the_block() {
     block_or_unblock("unblockUser").await;
     comment(&stack, &bob, &anns_post).await.expect_ok();
 }
+
+#[tokio::test]
+async fn likes_are_refused_both_ways_from_the_moment_of_the_block() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let anns_post = stack.create_post(&ann, "ann's post").await;
+    let bobs_post = stack.create_post(&bob, "bob's post").await;
+    let like = "mutation($p: ID!) { likePost(postId: $p) { id } }";
+    let no_such_post = stack
+        .graphql(Some(&bob), like, json!({ "p": uuid::Uuid::now_v7() }))
+        .await;
+    assert_eq!(no_such_post.error_codes(), ["NOT_FOUND"]);
+
+    let blocked = stack
+        .graphql(
+            Some(&ann),
+            "mutation($id: ID!) { blockUser(userId: $id) { id } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+    blocked.expect_ok();
+    // Right after blockUser returns, with no wait.
+    let bob_likes_ann = stack
+        .graphql(Some(&bob), like, json!({ "p": anns_post }))
+        .await;
+    assert_eq!(
+        bob_likes_ann.error_codes(),
+        ["FORBIDDEN"],
+        "{:?}",
+        bob_likes_ann.body
+    );
+    let ann_likes_bob = stack
+        .graphql(Some(&ann), like, json!({ "p": bobs_post }))
+        .await;
+    assert_eq!(
+        ann_likes_bob.error_codes(),
+        ["FORBIDDEN"],
+        "{:?}",
+        ann_likes_bob.body
+    );
+    let count = stack
+        .graphql(
+            Some(&ann),
+            "query($p: ID!) { post(id: $p) { likeCount } }",
+            json!({ "p": anns_post }),
+        )
+        .await;
+    assert_eq!(count.expect_ok()["post"]["likeCount"], 0);
+}

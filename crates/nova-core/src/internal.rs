@@ -21,10 +21,11 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 9] = [
+pub const CALLS: [(&str, &str, &str); 10] = [
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
     ("chat", "SOCIAL_SERVICE_URL", "social"),
+    ("social", "CONTENT_SERVICE_URL", "content"),
     ("feed", "CONTENT_SERVICE_URL", "content"),
     ("feed", "SOCIAL_SERVICE_URL", "social"),
     ("search", "IDENTITY_SERVICE_URL", "identity"),
@@ -119,6 +120,26 @@ pub async fn blocked_either_way(
     };
     let answer: Ids = social.post("/internal/blocks/between", &request).await?;
     Ok(answer.ids.into_iter().collect())
+}
+
+/// The answer of content's `POST /internal/posts/authors`: (post, author) pairs.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct PostAuthors {
+    pub posts: Vec<(uuid::Uuid, uuid::Uuid)>,
+}
+
+/// The author of each of `ids` content serves now (a post it does not serve is
+/// left out).
+pub async fn post_authors(
+    content: &InternalClient,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashMap<uuid::Uuid, uuid::Uuid>, InternalCallError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = Ids { ids: ids.to_vec() };
+    let answer: PostAuthors = content.post("/internal/posts/authors", &request).await?;
+    Ok(answer.posts.into_iter().collect())
 }
 
 /// Which of `ids` are accounts (`POST /internal/accounts/existing` of identity).

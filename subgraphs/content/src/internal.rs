@@ -4,6 +4,9 @@
 //! - `POST /internal/posts/served` `{ "ids": [...] }` → `{ "ids": [...] }`: which
 //!   of these posts content serves now. The feed asks before it answers a page,
 //!   so a deleted post leaves every feed at once, not when the event arrives.
+//! - `POST /internal/posts/authors` `{ "ids": [...] }` → `{ "posts": [[post, author], ...] }`:
+//!   the authors of those of these posts content serves now. Social asks before a
+//!   like, to hold the block rule between the liker and the author.
 //! - `POST /internal/posts/export` `{ "after": id | null, "limit": n }` →
 //!   `{ "posts": [{ "postId", "authorId", "createdAt", "body", "hashtags" }] }`,
 //!   oldest first: the backfill of a new read model (it then follows
@@ -15,7 +18,7 @@ use axum::routing::post;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
-use nova_core::internal::{failed, ExportRequest, Ids, Refusal};
+use nova_core::internal::{failed, ExportRequest, Ids, PostAuthors, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -54,6 +57,17 @@ async fn served(State(db): State<Db>, Json(request): Json<Ids>) -> Answer<Ids> {
     Ok(Json(Ids { ids }))
 }
 
+async fn authors(State(db): State<Db>, Json(request): Json<Ids>) -> Answer<PostAuthors> {
+    if request.ids.len() > MAX_SERVED_IDS {
+        let message = format!("at most {MAX_SERVED_IDS} ids per call");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let posts = store::post_authors(&db, &request.ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(PostAuthors { posts }))
+}
+
 async fn export(
     State(db): State<Db>,
     Json(request): Json<ExportRequest<Uuid>>,
@@ -78,6 +92,7 @@ async fn export(
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/posts/served", post(served))
+        .route("/internal/posts/authors", post(authors))
         .route("/internal/posts/export", post(export))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)

@@ -140,6 +140,17 @@ pub async fn existing_posts(db: &Db, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Er
         .await
 }
 
+/// (post, author) of those of `ids` that exist.
+pub async fn post_authors(db: &Db, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!("SELECT id, author_id FROM posts WHERE id = ANY($1)", ids)
+        .fetch_all(db.statement())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.author_id))
+        .collect())
+}
+
 /// Posts after `after`, oldest first (ids are UUIDv7, so id order is time
 /// order): one page of a read model's backfill. Background work for another
 /// service: not counted.

@@ -6,6 +6,7 @@ use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBu
 use nova_core::connection::{connection, PageKey, PageRequest};
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::internal::{post_authors, InternalClient};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use crate::loaders::{
     Count, CountKey, CountLoader, FollowPageKey, FollowPageLoader, Relation, ViewerKey,
     ViewerLoader,
 };
-use crate::store::{self, FollowOutcome, FollowSide};
+use crate::store::{self, FollowOutcome, FollowSide, LikeOutcome};
 
 pub type SocialSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -24,8 +25,12 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
-pub fn build(db: Db) -> SocialSchema {
+/// content's `/internal/` routes: a post's author, asked before a like.
+pub struct Content(pub InternalClient);
+
+pub fn build(db: Db, content: InternalClient) -> SocialSchema {
     builder()
+        .data(Content(content))
         .data(nova_core::batching::loader(CountLoader { db: db.clone() }))
         .data(nova_core::batching::loader(ViewerLoader { db: db.clone() }))
         .data(nova_core::batching::loader(FollowPageLoader {
@@ -320,9 +325,20 @@ impl Mutation {
     async fn like_post(&self, ctx: &Context<'_>, post_id: ID) -> Result<Post> {
         let me = Caller::of(ctx).require_user()?;
         let post = parse_id(&post_id, "postId")?;
+        // The author, from content, the owner of posts; a post it does not serve
+        // cannot be liked.
+        let content = &ctx.data_unchecked::<Content>().0;
+        let authors = post_authors(content, &[post]).await.or_internal()?;
+        let Some(author) = authors.get(&post).copied() else {
+            return Err(ErrorCode::NotFound.error("no such post"));
+        };
         let db = ctx.data_unchecked::<Db>();
-        store::like(db, me, post).await.or_internal()?;
-        Ok(Post { id: post })
+        match store::like(db, me, post, author).await.or_internal()? {
+            LikeOutcome::Liked => Ok(Post { id: post }),
+            LikeOutcome::Blocked => {
+                Err(ErrorCode::Forbidden.error("you cannot like this user's posts"))
+            }
+        }
     }
 
     /// Idempotent.

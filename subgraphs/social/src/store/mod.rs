@@ -196,18 +196,45 @@ pub async fn unmute(db: &Db, muter: Uuid, muted: Uuid) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn like(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
+#[derive(Debug, PartialEq, Eq)]
+pub enum LikeOutcome {
+    /// Now liked (or already was: liking is idempotent).
+    Liked,
+    /// The liker and the post's author blocked one another.
+    Blocked,
+}
+
+/// Like `post` of `author`, unless a block stands between the liker and the
+/// author: a like that starts after `blockUser` returned sees the block.
+pub async fn like(
+    db: &Db,
+    user: Uuid,
+    post: Uuid,
+    author: Uuid,
+) -> Result<LikeOutcome, sqlx::Error> {
     let liked = Event::PostLiked(PostLiked {
         user_id: user,
         post_id: post,
     });
     let statement = sqlx::query!(
-        "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO likes (post_id, user_id) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
+             (blocker_id = $2 AND blocked_id = $3) OR (blocker_id = $3 AND blocked_id = $2)) \
+         ON CONFLICT DO NOTHING",
         post,
-        user
+        user,
+        author
     );
-    change_with_event(db, statement, &liked).await?;
-    Ok(())
+    if change_with_event(db, statement, &liked).await? {
+        return Ok(LikeOutcome::Liked);
+    }
+    // Nothing inserted: already liked, or blocked.
+    let blocked = blocked_either_way(db, user, &[author]).await?;
+    Ok(if blocked.is_empty() {
+        LikeOutcome::Liked
+    } else {
+        LikeOutcome::Blocked
+    })
 }
 
 pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
