@@ -134,7 +134,8 @@ async fn a_follow_racing_a_block_never_survives_it() {
     let stack = Stack::start().await.expect("stack starts");
     let (ann_id, ann) = stack.sign_up("ann").await;
     let (bob_id, bob) = stack.sign_up("bob").await;
-    let follows_ann = "query($id: ID!) { user(id: $id) { viewerFollows } }";
+    // Ann's followers as she sees them (bob, blocked, no longer sees her profile).
+    let anns_followers = "{ me { followerCount } }";
     let mut survived = Vec::new();
     for round in 0..200 {
         let follow = stack.graphql(
@@ -149,10 +150,8 @@ async fn a_follow_racing_a_block_never_survives_it() {
         );
         let (_, blocked) = tokio::join!(follow, block);
         blocked.expect_ok();
-        let after = stack
-            .graphql(Some(&bob), follows_ann, json!({ "id": ann_id }))
-            .await;
-        if after.expect_ok()["user"]["viewerFollows"] != false {
+        let after = stack.graphql(Some(&ann), anns_followers, json!({})).await;
+        if after.expect_ok()["me"]["followerCount"] != 0 {
             survived.push(round);
         }
         let unblocked = stack
@@ -278,4 +277,59 @@ async fn likes_are_refused_both_ways_from_the_moment_of_the_block() {
         )
         .await;
     assert_eq!(count.expect_ok()["post"]["likeCount"], 0);
+}
+
+#[tokio::test]
+async fn a_blocked_user_sees_the_blockers_profile_as_unavailable() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (ann_id, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let by_id = "query($id: ID!) { user(id: $id) { id username } }";
+    let by_name = "query($name: String!) { userByUsername(username: $name) { id } }";
+    let sees = |token: Option<String>, id: String| {
+        let stack = &stack;
+        async move {
+            let response = stack
+                .graphql(token.as_deref(), by_id, json!({ "id": id }))
+                .await;
+            !response.expect_ok()["user"].is_null()
+        }
+    };
+    assert!(
+        sees(Some(bob.clone()), ann_id.clone()).await,
+        "before the block"
+    );
+
+    let blocked = stack
+        .graphql(
+            Some(&ann),
+            "mutation($id: ID!) { blockUser(userId: $id) { id } }",
+            json!({ "id": bob_id }),
+        )
+        .await;
+    blocked.expect_ok();
+    // At once, for the blocked user only.
+    assert!(
+        !sees(Some(bob.clone()), ann_id.clone()).await,
+        "bob sees ann"
+    );
+    let named = stack
+        .graphql(Some(&bob), by_name, json!({ "name": "ann" }))
+        .await;
+    assert!(
+        named.expect_ok()["userByUsername"].is_null(),
+        "bob finds ann by name"
+    );
+    assert!(
+        sees(Some(ann.clone()), bob_id.clone()).await,
+        "ann still sees bob, to unblock"
+    );
+    assert!(
+        sees(None, ann_id.clone()).await,
+        "signed out, ann's profile is public"
+    );
+    assert!(
+        sees(Some(ann.clone()), ann_id.clone()).await,
+        "ann sees herself"
+    );
 }

@@ -21,7 +21,8 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 10] = [
+pub const CALLS: [(&str, &str, &str); 11] = [
+    ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
     ("chat", "SOCIAL_SERVICE_URL", "social"),
@@ -119,6 +120,25 @@ pub async fn blocked_either_way(
         ids: ids.to_vec(),
     };
     let answer: Ids = social.post("/internal/blocks/between", &request).await?;
+    Ok(answer.ids.into_iter().collect())
+}
+
+/// Which of `ids` have blocked `user` (social's `POST /internal/blocks/blockers`,
+/// the request a `BlocksBetween`): a blocked user sees the blocker's profile as
+/// unavailable, while the blocker still sees theirs (to unblock).
+pub async fn blockers_of(
+    social: &InternalClient,
+    user: uuid::Uuid,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = BlocksBetween {
+        user,
+        ids: ids.to_vec(),
+    };
+    let answer: Ids = social.post("/internal/blocks/blockers", &request).await?;
     Ok(answer.ids.into_iter().collect())
 }
 

@@ -1,16 +1,25 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use nova_core::config::exit_on_error;
+use nova_core::config::{exit_on_error, required};
+use nova_core::internal::InternalClient;
 use nova_identity::schema::passwords::ResetSettings;
 use nova_identity::{
     internal, mail::Mailer, passwords::Passwords, schema, tokens::TokenIssuer, MIGRATOR,
 };
+
+/// How long a profile read waits for social's answer on blocks.
+const SOCIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if nova_core::http::printed_schema(schema::sdl) {
         return Ok(());
     }
+    let social_url = exit_on_error(required(
+        "SOCIAL_SERVICE_URL",
+        "the social subgraph's base URL (http://host:port), asked whom a profile's owner blocked",
+    ));
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let passwords = exit_on_error(Passwords::from_env());
@@ -19,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::warn!("SMTP_HOST is not set: password reset by e-mail is off");
         }
         let resets = exit_on_error(ResetSettings::from_env());
+        let social = InternalClient::new(&social_url, &startup.router_secret, SOCIAL_TIMEOUT)?;
         let jwks = tokens.jwks();
         let routes = axum::Router::new()
             .route(
@@ -30,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .merge(internal::routes(startup.db.clone(), &startup.router_secret));
         Ok((
-            schema::build(startup.db, tokens, passwords, mailer, resets),
+            schema::build(startup.db, tokens, passwords, mailer, resets, social),
             routes,
         ))
     })

@@ -8,6 +8,8 @@
 //! - `POST /internal/blocks/between` `{ "user": u, "ids": [...] }` → `{ "ids": [...] }`:
 //!   which of `ids` have a block either way with `u`, now. Chat asks it before a
 //!   write that must respect blocks (`nova_core::internal::blocked_either_way`).
+//! - `POST /internal/blocks/blockers` `{ "user": u, "ids": [...] }` → `{ "ids": [...] }`:
+//!   which of `ids` have blocked `u` (identity hides their profiles from `u`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -72,11 +74,26 @@ async fn blocks_between(
     Ok(Json(Ids { ids }))
 }
 
+async fn blockers(
+    State(db): State<Db>,
+    Json(request): Json<BlocksBetween>,
+) -> Result<Json<Ids>, Refusal> {
+    if request.ids.len() > MAX_BLOCK_QUESTION {
+        let message = format!("at most {MAX_BLOCK_QUESTION} ids per question");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let ids = store::blockers_of(&db, request.user, &request.ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(Ids { ids }))
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/graph/export", post(export))
         .route("/internal/blocks/between", post(blocks_between))
+        .route("/internal/blocks/blockers", post(blockers))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)
 }

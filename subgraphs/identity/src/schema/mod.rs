@@ -8,6 +8,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::internal::{blockers_of, InternalClient};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
@@ -35,6 +36,7 @@ pub fn build(
     passwords: Passwords,
     mailer: Option<Mailer>,
     resets: passwords::ResetSettings,
+    social: InternalClient,
 ) -> IdentitySchema {
     let accounts = nova_core::batching::loader(AccountLoader { db: db.clone() });
     builder()
@@ -44,6 +46,7 @@ pub fn build(
         .data(passwords)
         .data(mailer)
         .data(resets)
+        .data(Social(social))
         .finish()
 }
 
@@ -109,6 +112,28 @@ async fn load_account(ctx: &Context<'_>, id: Uuid) -> Result<Option<Account>> {
         .or_internal()
 }
 
+/// social's `/internal/` routes: whom a profile's owner blocked.
+pub struct Social(pub InternalClient);
+
+/// A profile as the viewer may see it: unavailable (null) to someone its owner
+/// blocked, asked of social at each read so it holds once `blockUser` returns.
+async fn profile(ctx: &Context<'_>, id: Uuid) -> Result<Option<User>> {
+    let Some(account) = load_account(ctx, id).await? else {
+        return Ok(None);
+    };
+    if let Some(viewer) = Caller::of(ctx).user_id.filter(|viewer| *viewer != id) {
+        let social = &ctx.data_unchecked::<Social>().0;
+        if !blockers_of(social, viewer, &[id])
+            .await
+            .or_internal()?
+            .is_empty()
+        {
+            return Ok(None);
+        }
+    }
+    Ok(Some(User(account)))
+}
+
 pub struct Query;
 
 #[Object]
@@ -120,12 +145,13 @@ impl Query {
         Ok(load_account(ctx, id).await?.map(User))
     }
 
-    /// A user by id; null when there is none.
+    /// A user by id; null when there is none, or when they blocked the viewer.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
-        Ok(load_account(ctx, parse_id(&id, "id")?).await?.map(User))
+        profile(ctx, parse_id(&id, "id")?).await
     }
 
-    /// A user by username (case-insensitive); null when there is none.
+    /// A user by username (case-insensitive); null when there is none, or when
+    /// they blocked the viewer.
     async fn user_by_username(&self, ctx: &Context<'_>, username: String) -> Result<Option<User>> {
         let db = ctx.data_unchecked::<nova_core::db::Db>();
         let Some(id) = store::account_id_by_username(db, username.trim())
@@ -134,7 +160,7 @@ impl Query {
         else {
             return Ok(None);
         };
-        Ok(load_account(ctx, id).await?.map(User))
+        profile(ctx, id).await
     }
 
     #[graphql(entity)]

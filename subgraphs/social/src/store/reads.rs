@@ -107,6 +107,17 @@ pub async fn blocked_either_way(
     Ok(ids)
 }
 
+/// Which of `users` have blocked `user`.
+pub async fn blockers_of(db: &Db, user: Uuid, users: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT blocker_id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)",
+        user,
+        users
+    )
+    .fetch_all(db.statement())
+    .await
+}
+
 pub async fn muted_by(db: &Db, viewer: Uuid, users: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
     let ids = sqlx::query_scalar!(
         "SELECT muted_id FROM mutes WHERE muter_id = $1 AND muted_id = ANY($2)",
