@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+mod accounts;
 pub mod forge;
 pub mod live;
 mod mail;

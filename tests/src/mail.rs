@@ -1,9 +1,7 @@
 //! Mail the stack's SMTP server received, read from its Maildir the way a user
 //! reads their inbox.
 
-use std::time::{Duration, Instant};
-
-use crate::Stack;
+use crate::{eventually, Stack};
 
 impl Stack {
     /// The Maildir where the stack's SMTP server keeps what it receives.
@@ -36,21 +34,12 @@ impl Stack {
 
     /// Wait (up to 10 s) until `address` has received `count` messages; the last.
     pub async fn wait_for_mail(&self, address: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut messages = self.mail_to(address);
-            if messages.len() >= count {
-                return messages.swap_remove(count - 1);
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{address} received {} messages, not {count}, within 10 s\n{}",
-                    messages.len(),
-                    self.logs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("{count} messages to {address}");
+        eventually(10, &what, self, || async {
+            self.mail_to(address).len() >= count
+        })
+        .await;
+        self.mail_to(address).swap_remove(count - 1)
     }
 }
 

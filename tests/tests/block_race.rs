@@ -3,13 +3,13 @@
 //! (chat asks social, the owner of blocks, at each write); a follow racing a
 //! block never survives it (social takes the pair's lock for both).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nova_e2e::realtime::{send, start_direct};
 use nova_e2e::Stack;
 use serde_json::json;
+use tokio::sync::watch;
 
 /// Rounds of block and unblock; senders racing each block; sends each sender
 /// makes after the block returned.
@@ -33,7 +33,7 @@ async fn no_direct_message_started_after_block_user_returned_gets_through() {
     let mut slips = Vec::new();
     for round in 0..ROUNDS {
         let block_returned: OnceLock<Instant> = OnceLock::new();
-        let delivered = AtomicUsize::new(0);
+        let (delivered, mut delivered_rx) = watch::channel(0usize);
         let attempts: Mutex<Vec<Attempt>> = Mutex::new(Vec::new());
         let sender = |lane: usize| {
             let (block_returned, delivered, attempts) = (&block_returned, &delivered, &attempts);
@@ -49,7 +49,7 @@ async fn no_direct_message_started_after_block_user_returned_gets_through() {
                     let response = send(stack, bob, conversation, "hi", &key).await;
                     let codes = response.error_codes();
                     if codes.is_empty() {
-                        delivered.fetch_add(1, Ordering::SeqCst);
+                        delivered.send_modify(|count| *count += 1);
                     }
                     if block_returned.get().is_some_and(|at| started > *at) {
                         sent_after += 1;
@@ -60,11 +60,13 @@ async fn no_direct_message_started_after_block_user_returned_gets_through() {
         };
         let blocker = async {
             // Block while messages are flowing: after some got through.
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while delivered.load(Ordering::SeqCst) < 3 {
-                assert!(Instant::now() < deadline, "bob's messages did not flow");
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            tokio::time::timeout(
+                Duration::from_secs(15),
+                delivered_rx.wait_for(|count| *count >= 3),
+            )
+            .await
+            .expect("bob's messages flow")
+            .expect("the senders are running");
             let blocked = stack
                 .graphql(
                     Some(&ann),

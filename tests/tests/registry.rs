@@ -3,7 +3,7 @@
 //! routers switch without restarting while clients keep working.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use nova_e2e::live::LiveClient;
 use nova_e2e::registry_ops::*;
 use nova_e2e::Stack;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 const CHAT_EVENTS: &str = "subscription($c: ID!) { chatEvents(conversationId: $c) { seq message { body sender { username } } } }";
 
@@ -24,7 +25,7 @@ async fn listen(
     token: String,
     conversation: String,
     stop: Arc<AtomicBool>,
-    latest: Arc<AtomicI64>,
+    latest: watch::Sender<i64>,
 ) -> (BTreeSet<i64>, usize) {
     let mut client = LiveClient::connect(&router, Some(&token)).await.unwrap();
     let mut seen = BTreeSet::new();
@@ -54,7 +55,7 @@ async fn listen(
                 assert_eq!(event["message"]["sender"]["username"], "alice", "{message}");
                 let seq = event["seq"].as_i64().unwrap();
                 seen.insert(seq);
-                latest.fetch_max(seq, Ordering::Relaxed);
+                latest.send_modify(|latest| *latest = (*latest).max(seq));
             }
             Some("error")
                 if for_current
@@ -116,13 +117,13 @@ async fn compatible_publishes_reach_every_router_without_a_client_error() {
     // as Apollo's and Hive's clients do, and fills gaps by `seq`.
     let stop = Arc::new(AtomicBool::new(false));
     let stop_listening = Arc::new(AtomicBool::new(false));
-    let latest_seen = Arc::new(AtomicI64::new(0));
+    let (latest_seen, mut latest_seen_rx) = watch::channel(0i64);
     let subscriber = tokio::spawn(listen(
         routers[0].clone(),
         bob_token.clone(),
         conversation.clone(),
         stop_listening.clone(),
-        latest_seen.clone(),
+        latest_seen,
     ));
     nova_e2e::realtime::wait_for_subscribers(&stack, "chat", 1.0).await;
 
@@ -208,12 +209,12 @@ async fn compatible_publishes_reach_every_router_without_a_client_error() {
             .await;
         let seq = answer.expect_ok()["sendMessage"]["seq"].as_i64().unwrap();
         assert_eq!(seq, sent as i64, "every message is numbered in order");
-        let waited = Instant::now();
-        while latest_seen.load(Ordering::Relaxed) < seq && waited.elapsed() < Duration::from_secs(2)
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if latest_seen.load(Ordering::Relaxed) >= seq {
+        let arrived = tokio::time::timeout(
+            Duration::from_secs(2),
+            latest_seen_rx.wait_for(|latest| *latest >= seq),
+        )
+        .await;
+        if matches!(arrived, Ok(Ok(_))) {
             break;
         }
         assert!(

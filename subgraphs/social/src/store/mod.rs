@@ -43,26 +43,17 @@ pub async fn follow(db: &Db, follower: Uuid, followee: Uuid) -> Result<FollowOut
         == 1;
     if inserted {
         events::enqueue(db, &mut tx, &followed).await?;
-        tx.commit().await?;
-        return Ok(FollowOutcome::Following);
     }
-    // Nothing inserted: already following, or blocked.
-    db.count_statement();
-    let blocked = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM blocks WHERE
-             (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))
-           AS "blocked!""#,
-        follower,
-        followee,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
     tx.commit().await?;
-    Ok(if blocked {
-        FollowOutcome::Blocked
-    } else {
-        FollowOutcome::Following
-    })
+    // Nothing inserted: already following, or blocked.
+    if !inserted
+        && !blocked_either_way(db, follower, &[followee])
+            .await?
+            .is_empty()
+    {
+        return Ok(FollowOutcome::Blocked);
+    }
+    Ok(FollowOutcome::Following)
 }
 
 /// Take the transaction-scoped lock of the pair {a, b} (either order): a follow
