@@ -20,13 +20,15 @@ pub mod realtime;
 pub mod registry_ops;
 mod response;
 mod topics;
+mod uploads;
 
 pub use mail::reset_token_in;
 use processes::{
     create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Smtp, Subgraph,
-    TempDir,
+    TempDir, S3,
 };
 pub use response::{error_codes, eventually, Response};
+pub use uploads::Intent;
 
 /// The subgraphs every stack runs, in start order, as supergraph.yaml lists them.
 pub fn subgraphs() -> &'static [String] {
@@ -86,6 +88,7 @@ pub struct Stack {
     broker: Broker,
     redis: Redis,
     smtp: Smtp,
+    s3: S3,
     router_env: Vec<(String, String)>,
     run_id: String,
     _state: TempDir,
@@ -153,10 +156,18 @@ impl Stack {
             python: PathBuf::from(required_env("NOVA_SMTP_PYTHON")?),
             maildir: state.0.join("mail"),
         };
+        let s3 = S3 {
+            port: free_port(),
+            server: PathBuf::from(required_env("NOVA_S3_SERVER_BIN")?),
+            folder: state.0.join("s3"),
+            access_key: format!("test-access-{run_id}"),
+            secret_key: format!("test-secret-key-{run_id}"),
+        };
         let mut processes = vec![
             broker.start(&launcher)?,
             redis.start(&launcher)?,
             smtp.start(&launcher)?,
+            s3.start(&launcher)?,
         ];
         let mut subgraphs = Vec::new();
         // Every port first: an internal call's owner may start after its caller
@@ -192,6 +203,9 @@ impl Stack {
             if name == "search" {
                 let path = state.0.join("search-index");
                 env.push(("SEARCH_INDEX_PATH", path.display().to_string()));
+            }
+            if name == "media" {
+                env.extend(s3.env());
             }
             if name == "chat" {
                 env.push(("MESSAGE_ENCRYPTION_MASTER_KEY", TEST_MESSAGE_KEY.into()));
@@ -233,6 +247,7 @@ impl Stack {
             broker,
             redis,
             smtp,
+            s3,
             router_env: Vec::new(),
             run_id: run_id.to_string(),
             _state: state,

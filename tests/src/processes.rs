@@ -157,6 +157,48 @@ impl Smtp {
     }
 }
 
+/// The stack's own S3 store (s3s-fs, which checks signatures and expiry),
+/// keeping objects in the stack's folder; media creates its bucket at start.
+pub(crate) struct S3 {
+    pub(crate) port: u16,
+    pub(crate) server: PathBuf,
+    pub(crate) folder: PathBuf,
+    pub(crate) access_key: String,
+    pub(crate) secret_key: String,
+}
+
+/// The bucket media uses in test stacks.
+pub(crate) const S3_BUCKET: &str = "nova-media";
+
+impl S3 {
+    pub(crate) fn start(&self, launcher: &Launcher) -> Result<Process> {
+        std::fs::create_dir_all(&self.folder)?;
+        let mut command = Command::new(&self.server);
+        command
+            .current_dir(&launcher.state_dir)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", &self.access_key])
+            .args(["--secret-key", &self.secret_key])
+            .arg(&self.folder);
+        let process = launcher.spawn("s3", &mut command)?;
+        wait_listening(self.port)?;
+        Ok(process)
+    }
+
+    /// media's settings for this store.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("S3_ENDPOINT", format!("http://127.0.0.1:{}", self.port)),
+            ("S3_FORCE_PATH_STYLE", "true".into()),
+            ("S3_CREATE_BUCKET", "true".into()),
+            ("S3_BUCKET", S3_BUCKET.into()),
+            ("S3_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_key.clone()),
+        ]
+    }
+}
+
 /// Wait until something listens on 127.0.0.1:`port`.
 pub(crate) fn wait_listening(port: u16) -> Result<()> {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));

@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub use crate::postgres::copy_csv;
 use crate::postgres::{self, Postgres};
 use crate::stack::{self, subgraphs, Layout, State};
-use crate::{kafka, redis};
+use crate::{kafka, redis, s3};
 
 pub const BENCH: Layout = Layout {
     name_prefix: "bench-",
@@ -24,6 +24,7 @@ pub const BENCH: Layout = Layout {
     redis_port: 14379,
     // Benchmarks send no mail.
     smtp_port: None,
+    s3_port: 14900,
     // The router under test has every Nova policy on: safelist mode and rate
     // limits. wrk sends from one address as one user, so the buckets are big
     // enough that the run measures the cost of checking, not the refusals.
@@ -282,6 +283,7 @@ fn prepare_stack(
     let kafka_brokers = kafka::start_fresh(state, root, &BENCH)?;
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
+    s3::ensure_running(state, root, &BENCH)?;
     if let Some(pg) = recreate {
         for name in subgraphs() {
             postgres::recreate_database(pg, &BENCH.database(name))?;
@@ -296,6 +298,7 @@ fn prepare_stack(
 pub fn stop_stack(state: &State) -> Result<()> {
     stack::stop(state, &BENCH)?;
     kafka::stop(state, &BENCH)?;
+    s3::stop(state, &BENCH)?;
     redis::stop(state, &BENCH)
 }
 

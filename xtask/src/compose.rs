@@ -19,6 +19,7 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
         "notifications" => Ok(nova_notifications::schema::sdl()),
         "feed" => Ok(nova_feed::schema::sdl()),
         "search" => Ok(nova_search::schema::sdl()),
+        "media" => Ok(nova_media::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

@@ -15,6 +15,7 @@ mod login_bench;
 mod operations;
 mod redis;
 mod registry;
+mod s3;
 mod search;
 mod search_bench;
 mod smtp;

@@ -70,6 +70,8 @@ pub struct Layout {
     pub redis_port: u16,
     /// The port of the layout's own SMTP server (identity's mail), if it runs one.
     pub smtp_port: Option<u16>,
+    /// The port of the layout's own S3 store (media's objects).
+    pub s3_port: u16,
     /// Router settings of this layout on top of `router/router.yaml`'s defaults.
     pub router_env: &'static [(&'static str, &'static str)],
 }
@@ -81,6 +83,7 @@ pub const DEVELOPMENT: Layout = Layout {
     kafka_port: 19092,
     redis_port: 56379,
     smtp_port: Some(55025),
+    s3_port: 59000,
     router_env: &[],
 };
 
@@ -190,6 +193,12 @@ pub fn services(
                 .dir
                 .join(format!("{}search-index", layout.name_prefix));
             env.push(var("SEARCH_INDEX_PATH", path.display().to_string()));
+        }
+        if name == "media" {
+            let credentials = crate::s3::credentials(state)?;
+            for (key, value) in crate::s3::media_env(layout.s3_port, &credentials) {
+                env.push(var(key, value));
+            }
         }
         if name == "chat" || name == "notifications" || name == "feed" {
             // Live events between instances (nova_core::live); feed's timelines.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::postgres;
-use crate::{kafka, redis, smtp};
+use crate::{kafka, redis, s3, smtp};
 
 mod layout;
 mod process;
@@ -75,6 +75,7 @@ pub fn up(root: &Path) -> Result<()> {
     if let Some(port) = DEVELOPMENT.smtp_port {
         smtp::ensure_running(&state, &DEVELOPMENT, port)?;
     }
+    s3::ensure_running(&state, root, &DEVELOPMENT)?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
     // The router reads the supergraph the registry's sync agent keeps current.
@@ -121,6 +122,7 @@ pub fn down(root: &Path) -> Result<()> {
     kafka::stop(&state, &DEVELOPMENT)?;
     redis::stop(&state, &DEVELOPMENT)?;
     smtp::stop(&state, &DEVELOPMENT)?;
+    s3::stop(&state, &DEVELOPMENT)?;
     nova_devdb::sql::remove_env_files(root)?;
     postgres::stop(&state)
 }
@@ -138,6 +140,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let tansu = kafka::tansu(root)?;
     let redis_server = redis::server()?;
     let smtp_python = smtp::server()?;
+    let s3_server = s3::server(root)?;
     // The real front-end clients the `real_clients` test runs (npm).
     crate::clients::installed(root)?;
     let mut built = prune::Built::default();
@@ -166,5 +169,6 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_TANSU_BIN", &tansu)
         .env("NOVA_REDIS_SERVER_BIN", &redis_server)
         .env("NOVA_SMTP_PYTHON", &smtp_python)
+        .env("NOVA_S3_SERVER_BIN", &s3_server)
         .env("NOVA_ROOT", root))
 }

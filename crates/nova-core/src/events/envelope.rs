@@ -69,6 +69,10 @@ pub enum Event {
     /// chat, encrypted: events never carry message text.
     #[serde(rename = "chat.message_sent")]
     MessageSent(MessageSent),
+    /// An upload's bytes are in the store and passed the checks at
+    /// `completeUpload`; processing makes its variants (media). Key: the media.
+    #[serde(rename = "media.uploaded")]
+    MediaUploaded(MediaUploaded),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -168,6 +172,15 @@ pub struct MessageSent {
     pub sent_at: DateTime<Utc>,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaUploaded {
+    pub media_id: Uuid,
+    pub owner_id: Uuid,
+    /// What the bytes are (sniffed), e.g. `image/jpeg`.
+    pub content_type: String,
+}
+
 impl Event {
     /// The `type` on the wire: `<producer>.<what happened>`.
     pub fn type_name(&self) -> &'static str {
@@ -186,6 +199,7 @@ impl Event {
             Event::Unmuted(_) => "social.unmuted",
             Event::PostLiked(_) => "social.post_liked",
             Event::MessageSent(_) => "chat.message_sent",
+            Event::MediaUploaded(_) => "media.uploaded",
         }
     }
 
@@ -214,6 +228,7 @@ impl Event {
             Event::Muted(e) | Event::Unmuted(e) => e.muter_id,
             Event::PostLiked(e) => e.post_id,
             Event::MessageSent(e) => e.conversation_id,
+            Event::MediaUploaded(e) => e.media_id,
         }
     }
 }
