@@ -28,7 +28,7 @@ use processes::{
     TempDir, S3,
 };
 pub use response::{error_codes, eventually, Response};
-pub use uploads::Intent;
+pub use uploads::{phone_photo, Intent};
 
 /// The subgraphs every stack runs, in start order, as supergraph.yaml lists them.
 pub fn subgraphs() -> &'static [String] {

@@ -6,52 +6,8 @@
 use std::io::Cursor;
 use std::time::Duration;
 
-use exif::experimental::Writer;
-use exif::{Field, In, Rational, Tag, Value as ExifValue};
-use image::codecs::jpeg::JpegEncoder;
-use image::{Rgb, RgbImage};
-use nova_e2e::Stack;
-
-/// A JPEG as a phone writes it: `width` × `height` pixels stored sideways
-/// (EXIF orientation 6: show it turned 90° clockwise) and a GPS position.
-fn phone_photo(width: u32, height: u32) -> Vec<u8> {
-    let pixels = RgbImage::from_fn(width, height, |x, y| {
-        Rgb([(x % 251) as u8, (y % 241) as u8, 90])
-    });
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 90)
-        .encode_image(&pixels)
-        .unwrap();
-    let field = |tag, value| Field {
-        tag,
-        ifd_num: In::PRIMARY,
-        value,
-    };
-    let degrees = |d: u32| Rational { num: d, denom: 1 };
-    let fields = [
-        field(Tag::Orientation, ExifValue::Short(vec![6])),
-        field(Tag::GPSLatitudeRef, ExifValue::Ascii(vec![b"N".to_vec()])),
-        field(
-            Tag::GPSLatitude,
-            ExifValue::Rational(vec![degrees(47), degrees(22), degrees(0)]),
-        ),
-    ];
-    let mut writer = Writer::new();
-    for field in &fields {
-        writer.push_field(field);
-    }
-    let mut tiff = Cursor::new(Vec::new());
-    writer.write(&mut tiff, false).unwrap();
-    let tiff = tiff.into_inner();
-    // APP1 "Exif" right after the start-of-image marker, where cameras put it.
-    let mut photo = jpeg[..2].to_vec();
-    photo.extend([0xFF, 0xE1]);
-    photo.extend(u16::try_from(2 + 6 + tiff.len()).unwrap().to_be_bytes());
-    photo.extend(b"Exif\0\0");
-    photo.extend(&tiff);
-    photo.extend(&jpeg[2..]);
-    photo
-}
+use exif::{In, Tag};
+use nova_e2e::{phone_photo, Stack};
 
 fn has_gps(bytes: &[u8]) -> bool {
     exif::Reader::new()

@@ -35,3 +35,18 @@ impl Post {
         }
     }
 }
+
+/// An uploaded image or video (owned by media).
+#[derive(SimpleObject)]
+#[graphql(unresolvable)]
+pub struct Media {
+    id: ID,
+}
+
+impl Media {
+    pub fn of(id: Uuid) -> Self {
+        Self {
+            id: ID(id.to_string()),
+        }
+    }
+}

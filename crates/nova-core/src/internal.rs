@@ -21,7 +21,7 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 11] = [
+pub const CALLS: [(&str, &str, &str); 13] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -33,6 +33,8 @@ pub const CALLS: [(&str, &str, &str); 11] = [
     ("search", "USERS_SERVICE_URL", "users"),
     ("search", "CONTENT_SERVICE_URL", "content"),
     ("search", "SOCIAL_SERVICE_URL", "social"),
+    ("content", "MEDIA_SERVICE_URL", "media"),
+    ("users", "MEDIA_SERVICE_URL", "media"),
 ];
 
 /// One page of an owner's export to a read model: the items after `after`

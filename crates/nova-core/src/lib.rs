@@ -3,6 +3,7 @@
 //! the router, GraphQL error codes, SDL export and the HTTP app (GraphQL, health,
 //! metrics), and the event backbone (Kafka, outbox, idempotent consumers).
 
+pub mod attachments;
 pub mod batching;
 pub mod caller;
 pub mod config;

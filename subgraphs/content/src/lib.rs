@@ -4,6 +4,7 @@
 pub mod events;
 pub mod internal;
 pub mod loaders;
+pub mod media;
 pub mod nodes;
 pub mod schema;
 pub mod store;

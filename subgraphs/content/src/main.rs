@@ -20,13 +20,18 @@ async fn main() -> anyhow::Result<()> {
         "SOCIAL_SERVICE_URL",
         "the social subgraph's base URL (http://host:port), asked about blocks",
     ));
+    let media_url = exit_on_error(required(
+        "MEDIA_SERVICE_URL",
+        "the media subgraph's base URL (http://host:port), which attaches uploads to posts",
+    ));
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
         let identity =
             InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let social =
             InternalClient::new(&social_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
+        let media = InternalClient::new(&media_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
-        Ok((schema::build(startup.db, identity, social), internal))
+        Ok((schema::build(startup.db, identity, social, media), internal))
     })
     .await
 }

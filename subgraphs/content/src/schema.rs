@@ -15,9 +15,11 @@ use uuid::Uuid;
 use crate::loaders::{
     CommentCountLoader, CommentLoader, CommentsByPostLoader, PostLoader, PostsByAuthorLoader,
 };
+use crate::media::{self, MediaOwner};
 use crate::nodes::{self, Identity, Node};
 use crate::store::{self, Comment as CommentRow, Post as PostRow};
 use crate::text;
+use nova_core::entities::Media as MediaRef;
 
 pub type ContentSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -34,9 +36,15 @@ pub struct Social(pub InternalClient);
 
 /// The schema with its data; `identity` answers which ids are accounts (`nodes.rs`),
 /// `social` whether a block stands in the way of a comment.
-pub fn build(db: Db, identity: InternalClient, social: InternalClient) -> ContentSchema {
+pub fn build(
+    db: Db,
+    identity: InternalClient,
+    social: InternalClient,
+    media: InternalClient,
+) -> ContentSchema {
     builder()
         .data(Identity(identity))
+        .data(MediaOwner(media))
         .data(Social(social))
         .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
         .data(nova_core::batching::loader(CommentLoader {
@@ -130,6 +138,14 @@ impl Post {
     /// When the body was last changed; null if never.
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.0.edited_at
+    }
+    /// Its photos, in order; an item is null once that media was removed.
+    async fn media(&self) -> Vec<Option<MediaRef>> {
+        self.0
+            .media_ids
+            .iter()
+            .map(|id| Some(MediaRef::of(*id)))
+            .collect()
     }
     async fn comment_count(&self, ctx: &Context<'_>) -> Result<i64> {
         Ok(ctx
@@ -278,20 +294,36 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     #[graphql(directive = authenticated::apply())]
-    async fn create_post(&self, ctx: &Context<'_>, body: String) -> Result<Post> {
+    /// `mediaIds`: up to four of your READY media, shown in this order.
+    async fn create_post(
+        &self,
+        ctx: &Context<'_>,
+        body: String,
+        media_ids: Option<Vec<ID>>,
+    ) -> Result<Post> {
         let author_id = Caller::of(ctx).require_user()?;
         let body = checked_body(&body, POST_MAX_CHARS)?;
+        let media_ids = media::parse_ids(media_ids)?;
+        let id = Uuid::now_v7();
+        media::attach_to_post(ctx, author_id, id, &media_ids).await?;
         let row = PostRow {
-            id: Uuid::now_v7(),
+            id,
             author_id,
             hashtags: text::hashtags(&body),
             mentions: text::mentions(&body),
             body,
             created_at: Utc::now(),
             edited_at: None,
+            media_ids: media_ids.clone(),
         };
         let db = ctx.data_unchecked::<Db>();
-        Ok(Post(store::create_post(db, &row).await.or_internal()?))
+        match store::create_post(db, &row).await {
+            Ok(post) => Ok(Post(post)),
+            Err(error) => {
+                media::detach_from_post(ctx, author_id, id, &media_ids).await;
+                Err(nova_core::errors::internal(error))
+            }
+        }
     }
 
     /// Only the author may edit.

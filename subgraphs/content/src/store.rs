@@ -18,6 +18,7 @@ pub struct Post {
     pub mentions: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
+    pub media_ids: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug)]
@@ -34,13 +35,15 @@ pub async fn create_post(db: &Db, post_row: &Post) -> Result<Post, sqlx::Error> 
     db.count_statement();
     let created = sqlx::query_as!(
         Post,
-        "INSERT INTO posts (id, author_id, body, hashtags, mentions) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id, author_id, body, hashtags, mentions, created_at, edited_at",
+        "INSERT INTO posts (id, author_id, body, hashtags, mentions, media_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids",
         post_row.id,
         post_row.author_id,
         post_row.body,
         &post_row.hashtags,
         &post_row.mentions,
+        &post_row.media_ids,
     )
     .fetch_one(&mut *tx)
     .await?;
@@ -79,7 +82,7 @@ pub async fn edit_post(
         Post,
         "UPDATE posts SET body = $2, hashtags = $3, mentions = $4, edited_at = now() \
          WHERE id = $1 \
-         RETURNING id, author_id, body, hashtags, mentions, created_at, edited_at",
+         RETURNING id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids",
         id,
         body,
         hashtags,
@@ -161,7 +164,7 @@ pub async fn export_posts(
 ) -> Result<Vec<Post>, sqlx::Error> {
     sqlx::query_as!(
         Post,
-        "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at FROM posts \
+        "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts \
          WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
         after,
         limit,
@@ -173,7 +176,7 @@ pub async fn export_posts(
 pub async fn posts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Post>, sqlx::Error> {
     sqlx::query_as!(
         Post,
-        "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at FROM posts \
+        "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts \
          WHERE id = ANY($1)",
         ids
     )
@@ -191,9 +194,9 @@ pub async fn posts_by_authors(
         Post,
         r#"SELECT p.id AS "id!", p.author_id AS "author_id!", p.body AS "body!",
                   p.hashtags AS "hashtags!", p.mentions AS "mentions!",
-                  p.created_at AS "created_at!", p.edited_at
+                  p.created_at AS "created_at!", p.edited_at, p.media_ids AS "media_ids!"
            FROM unnest($1::uuid[]) AS parent (id) CROSS JOIN LATERAL (
-             SELECT id, author_id, body, hashtags, mentions, created_at, edited_at FROM posts
+             SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts
              WHERE author_id = parent.id AND ($2::uuid IS NULL OR id < $2)
              ORDER BY id DESC LIMIT $3) p"#,
         author_ids,
@@ -216,7 +219,7 @@ pub async fn posts_by_hashtag(
 ) -> Result<Vec<Post>, sqlx::Error> {
     sqlx::query_as!(
         Post,
-        "SELECT p.id, p.author_id, p.body, p.hashtags, p.mentions, p.created_at, p.edited_at \
+        "SELECT p.id, p.author_id, p.body, p.hashtags, p.mentions, p.created_at, p.edited_at, p.media_ids \
          FROM post_hashtags t JOIN posts p ON p.id = t.post_id \
          WHERE t.tag = $1 AND ($2::uuid IS NULL OR t.post_id < $2) \
          ORDER BY t.post_id DESC LIMIT $3",

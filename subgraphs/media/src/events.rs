@@ -2,12 +2,14 @@
 //!
 //! Emits (topic `nova.media`): `media.uploaded` at `completeUpload`.
 //! Consumes (consumer `media.processor`): `media.uploaded` → the upload's
-//! variants (`processing`). The work is an external effect: it runs after the
+//! variants (`processing`); `content.post_deleted` → the post's media are
+//! deleted (hidden at once, objects removed by the next sweep). The work is an external effect: it runs after the
 //! event is recorded and again on every redelivery until it has finished, and
 //! it starts from the row's status, so a redelivered event finds the media
 //! READY (or FAILED) and makes nothing twice. Variant keys are fixed per
 //! media, so a run cut short and redone overwrites, never adds.
 
+use nova_core::attachments::post_use;
 use nova_core::events::{topic_of, Event, EventHandler};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -77,11 +79,19 @@ impl EventHandler for Processor {
     }
 
     fn topics(&self) -> Vec<String> {
-        vec![topic_of("media")]
+        vec![topic_of("media"), topic_of("content")]
     }
 
-    async fn apply(&self, _tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
-        Ok(matches!(event, Event::MediaUploaded(_)))
+    async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
+        match event {
+            Event::MediaUploaded(_) => Ok(true),
+            Event::PostDeleted(deleted) => {
+                let used_by = post_use(deleted.post_id);
+                store::delete_others_used_by(tx, &used_by, &[]).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn external_effects(&self, event: &Event) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@
 //! `Media`, `Query.media`, `Mutation.createUploadIntent` and
 //! `Mutation.completeUpload`.
 
+pub mod attaching;
 pub mod events;
 pub mod kinds;
 pub mod loaders;

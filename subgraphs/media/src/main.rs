@@ -3,7 +3,7 @@ use nova_media::events::Processor;
 use nova_media::settings::MediaSettings;
 use nova_media::storage::ObjectStore;
 use nova_media::uploads::Uploads;
-use nova_media::{schema, sweep, MIGRATOR};
+use nova_media::{attaching, schema, sweep, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -20,9 +20,14 @@ async fn main() -> anyhow::Result<()> {
             store: objects.clone(),
             limits: settings.limits.clone(),
         })?;
-        tokio::spawn(sweep::run(pool, objects.clone(), settings.abandoned_after));
+        tokio::spawn(sweep::run(
+            pool.clone(),
+            objects.clone(),
+            settings.abandoned_after,
+        ));
+        let routes = attaching::routes(pool, &startup.router_secret);
         let uploads = Uploads::new(startup.db, objects, &settings);
-        Ok((schema::build(uploads), axum::Router::new()))
+        Ok((schema::build(uploads), routes))
     })
     .await
 }

@@ -232,3 +232,77 @@ pub async fn forget(pool: &PgPool, media_id: Uuid) -> Result<(), sqlx::Error> {
     .await?;
     Ok(())
 }
+
+// ---- Where media shows (attaching.rs, events.rs) ----
+
+pub struct AttachRow {
+    pub media_id: Uuid,
+    pub owner_id: Uuid,
+    pub status: String,
+    pub used_by: Option<String>,
+}
+
+/// The live media among `ids`, locked until the attach commits.
+pub async fn lock_for_attach(
+    tx: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<AttachRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AttachRow,
+        "SELECT media_id, owner_id, status, used_by FROM media \
+         WHERE media_id = ANY($1) AND status <> 'deleted' FOR UPDATE",
+        ids,
+    )
+    .fetch_all(tx)
+    .await
+}
+
+pub async fn mark_used(
+    tx: &mut PgConnection,
+    ids: &[Uuid],
+    used_by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE media SET used_by = $2 WHERE media_id = ANY($1)",
+        ids,
+        used_by,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn unmark_used(
+    pool: &PgPool,
+    ids: &[Uuid],
+    owner: Uuid,
+    used_by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE media SET used_by = NULL \
+         WHERE media_id = ANY($1) AND owner_id = $2 AND used_by = $3",
+        ids,
+        owner,
+        used_by,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The media `used_by` showed until now, other than `keep`, become deleted.
+pub async fn delete_others_used_by(
+    tx: &mut PgConnection,
+    used_by: &str,
+    keep: &[Uuid],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE media SET status = 'deleted' \
+         WHERE used_by = $1 AND NOT (media_id = ANY($2)) AND status <> 'deleted'",
+        used_by,
+        keep,
+    )
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected())
+}

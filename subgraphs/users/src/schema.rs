@@ -5,8 +5,11 @@ use async_graphql::{
     Context, EmptySubscription, InputObject, MaybeUndefined, Object, Result, Schema, SchemaBuilder,
     ID,
 };
+use nova_core::attachments::{attach, avatar_use, refusal_error, AttachRequest};
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, OrInternal};
+use nova_core::entities::Media as MediaRef;
+use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::internal::InternalClient;
 use nova_core::sdl::authenticated;
 use nova_core::Caller;
 use uuid::Uuid;
@@ -24,9 +27,16 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
-pub fn build(db: Db) -> UsersSchema {
+/// media's `/internal/media/*` routes: an avatar is attached at the write.
+pub struct MediaOwner(pub InternalClient);
+
+pub fn build(db: Db, media: InternalClient) -> UsersSchema {
     let profiles = nova_core::batching::loader(ProfileLoader { db: db.clone() });
-    builder().data(db).data(profiles).finish()
+    builder()
+        .data(db)
+        .data(profiles)
+        .data(MediaOwner(media))
+        .finish()
 }
 
 pub fn sdl() -> String {
@@ -57,6 +67,11 @@ impl User {
 
     async fn avatar_url(&self) -> Option<&str> {
         self.profile.avatar_url.as_deref()
+    }
+
+    /// The uploaded avatar, with its sizes (`updateProfile(avatarMediaId)`).
+    async fn avatar(&self) -> Option<MediaRef> {
+        self.profile.avatar_media_id.map(MediaRef::of)
     }
 }
 
@@ -89,6 +104,8 @@ pub struct UpdateProfileInput {
     pub display_name: MaybeUndefined<String>,
     pub bio: MaybeUndefined<String>,
     pub avatar_url: MaybeUndefined<String>,
+    /// One of your READY image media; null removes the avatar.
+    pub avatar_media_id: MaybeUndefined<ID>,
 }
 
 /// `Some(None)` clears, `Some(Some(v))` sets, `None` leaves the field alone.
@@ -133,10 +150,16 @@ pub fn profile_change(input: &UpdateProfileInput) -> Result<ProfileChange> {
             ));
         }
     }
+    let avatar_media_id = match &input.avatar_media_id {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(id) => Some(Some(parse_id(id, "avatarMediaId")?)),
+    };
     Ok(ProfileChange {
         display_name,
         bio,
         avatar_url,
+        avatar_media_id,
     })
 }
 
@@ -149,6 +172,18 @@ impl Mutation {
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> Result<User> {
         let user_id = Caller::of(ctx).require_user()?;
         let change = profile_change(&input)?;
+        if let Some(Some(media_id)) = change.avatar_media_id {
+            let request = AttachRequest {
+                owner: user_id,
+                media_ids: vec![media_id],
+                used_by: avatar_use(user_id),
+            };
+            let media = &ctx.data_unchecked::<MediaOwner>().0;
+            let answer = attach(media, &request).await.or_internal()?;
+            if !answer.refused.is_empty() {
+                return Err(refusal_error("avatarMediaId", &answer.refused));
+            }
+        }
         let db = ctx.data_unchecked::<Db>();
         let profile = store::update_profile(db, user_id, &change)
             .await
@@ -195,10 +230,18 @@ mod tests {
             }),
             "\"avatarUrl\""
         );
+        assert_eq!(
+            field_of(UpdateProfileInput {
+                avatar_media_id: MaybeUndefined::Value(ID("not-an-id".into())),
+                ..Default::default()
+            }),
+            "\"avatarMediaId\""
+        );
         let ok = profile_change(&UpdateProfileInput {
             display_name: long(DISPLAY_NAME_MAX_CHARS),
             bio: MaybeUndefined::Null,
             avatar_url: MaybeUndefined::Undefined,
+            avatar_media_id: MaybeUndefined::Undefined,
         })
         .unwrap();
         assert_eq!(ok.bio, Some(String::new()));

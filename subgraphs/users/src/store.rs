@@ -10,6 +10,7 @@ pub struct Profile {
     pub display_name: Option<String>,
     pub bio: String,
     pub avatar_url: Option<String>,
+    pub avatar_media_id: Option<Uuid>,
 }
 
 /// One statement for any number of users (the DataLoader's batch). Users without a
@@ -19,7 +20,8 @@ pub async fn profiles_by_user_ids(
     user_ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Profile)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "SELECT user_id, display_name, bio, avatar_url FROM profiles WHERE user_id = ANY($1)",
+        "SELECT user_id, display_name, bio, avatar_url, avatar_media_id FROM profiles \
+         WHERE user_id = ANY($1)",
         user_ids,
     )
     .fetch_all(db.statement())
@@ -31,6 +33,7 @@ pub async fn profiles_by_user_ids(
                 display_name: row.display_name,
                 bio: row.bio,
                 avatar_url: row.avatar_url,
+                avatar_media_id: row.avatar_media_id,
             };
             (row.user_id, profile)
         })
@@ -43,6 +46,7 @@ pub struct ProfileChange {
     pub display_name: Option<Option<String>>,
     pub bio: Option<String>,
     pub avatar_url: Option<Option<String>>,
+    pub avatar_media_id: Option<Option<Uuid>>,
 }
 
 /// Apply a change, creating the row on first use, with its
@@ -56,14 +60,16 @@ pub async fn update_profile(
     db.count_statement();
     let profile = sqlx::query_as!(
         Profile,
-        "INSERT INTO profiles (user_id, display_name, bio, avatar_url) \
-         VALUES ($1, $3, coalesce($5, ''), $7) \
+        "INSERT INTO profiles (user_id, display_name, bio, avatar_url, avatar_media_id) \
+         VALUES ($1, $3, coalesce($5, ''), $7, $9) \
          ON CONFLICT (user_id) DO UPDATE SET \
            display_name = CASE WHEN $2 THEN excluded.display_name ELSE profiles.display_name END, \
            bio          = CASE WHEN $4 THEN excluded.bio ELSE profiles.bio END, \
            avatar_url   = CASE WHEN $6 THEN excluded.avatar_url ELSE profiles.avatar_url END, \
+           avatar_media_id = CASE WHEN $8 THEN excluded.avatar_media_id \
+                                  ELSE profiles.avatar_media_id END, \
            updated_at   = now() \
-         RETURNING display_name, bio, avatar_url",
+         RETURNING display_name, bio, avatar_url, avatar_media_id",
         user_id,
         change.display_name.is_some(),
         change.display_name.clone().flatten(),
@@ -71,6 +77,8 @@ pub async fn update_profile(
         change.bio.clone(),
         change.avatar_url.is_some(),
         change.avatar_url.clone().flatten(),
+        change.avatar_media_id.is_some(),
+        change.avatar_media_id.flatten(),
     )
     .fetch_one(&mut *tx)
     .await?;
