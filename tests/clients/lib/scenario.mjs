@@ -13,6 +13,38 @@ const LIVE_SUBGRAPHS = ["notifications", "feed", "chat"];
 const streamsOpen = (subgraph, count) => waitForOpenSubscriptions(subgraphUrl(subgraph), count);
 
 const PASSWORD = "a long enough password";
+/** A 1 × 1 PNG: the photo the scenario uploads. */
+const PIXEL_PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+  "base64",
+);
+
+/**
+ * Upload a photo as a web app does: an intent, a PUT of the bytes straight to the
+ * store (fetch sets Content-Length itself), completion, then waiting for processing.
+ * Returns the READY media's id.
+ */
+async function uploadPhoto(person) {
+  const { createUploadIntent: intent } = await person.run("CreateUploadIntent", {
+    kind: "IMAGE",
+    contentType: "image/png",
+    byteSize: PIXEL_PNG.length,
+  });
+  const headers = Object.fromEntries(
+    intent.requiredHeaders
+      .filter((header) => header.name.toLowerCase() !== "content-length")
+      .map((header) => [header.name, header.value]),
+  );
+  const put = await fetch(intent.uploadUrl, { method: "PUT", headers, body: PIXEL_PNG });
+  assert.equal(put.status, 200, "the store takes the upload");
+  const mediaId = intent.media.id;
+  await person.run("CompleteUpload", { mediaId });
+  await eventually("the photo processed", async () => {
+    const { media } = await person.run("MediaStatus", { id: mediaId });
+    return media.status === "READY" ? true : undefined;
+  });
+  return mediaId;
+}
 const NEW_PASSWORD = "another long password";
 
 /**
@@ -109,6 +141,19 @@ export async function runEveryOperation(makeClient, requests) {
     await bob.run("DeleteComment", { id: addComment.id });
     const { editPost } = await ann.run("EditPost", { id: postId, body: `hello again #nova ${suffix}` });
     assert.ok(editPost.editedAt, "an edited post has editedAt");
+
+    // A photo post, and a photo as avatar.
+    const photoId = await uploadPhoto(ann);
+    const { createPost: photoPost } = await ann.run("CreatePhotoPost", {
+      body: `a photo ${suffix}`,
+      mediaIds: [photoId],
+    });
+    assert.equal(photoPost.media[0].id, photoId);
+    assert.equal(photoPost.media[0].variants[0].width, 1);
+    const avatarId = await uploadPhoto(ann);
+    const { updateProfile: withAvatar } = await ann.run("SetAvatar", { mediaId: avatarId });
+    assert.equal(withAvatar.avatar.id, avatarId);
+    await ann.run("DeletePost", { id: photoPost.id });
 
     const { post } = await bob.run("PostPage", { id: postId });
     assert.equal(post.author.username, people.ann.username);
