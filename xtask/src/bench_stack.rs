@@ -284,6 +284,7 @@ fn prepare_stack(
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
     s3::ensure_running(state, root, &BENCH)?;
+    crate::ffmpeg::ensure_installed()?;
     if let Some(pg) = recreate {
         for name in subgraphs() {
             postgres::recreate_database(pg, &BENCH.database(name))?;

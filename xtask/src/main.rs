@@ -8,6 +8,7 @@ mod clients;
 mod compose;
 mod events;
 mod feed_bench;
+mod ffmpeg;
 mod kafka;
 mod live_bench;
 mod load;

@@ -3,6 +3,7 @@ use nova_media::events::Processor;
 use nova_media::settings::MediaSettings;
 use nova_media::storage::ObjectStore;
 use nova_media::uploads::Uploads;
+use nova_media::worker::Worker;
 use nova_media::{attaching, schema, sweep, MIGRATOR};
 
 #[tokio::main]
@@ -15,11 +16,12 @@ async fn main() -> anyhow::Result<()> {
         let objects = ObjectStore::new(&settings.store);
         objects.ensure_bucket(settings.store.create_bucket).await?;
         let pool = startup.db.background_pool().clone();
-        startup.events.spawn_consumer(Processor {
+        let worker = Worker {
             pool: pool.clone(),
             store: objects.clone(),
             limits: settings.limits.clone(),
-        })?;
+        };
+        startup.events.spawn_consumer(Processor { worker })?;
         tokio::spawn(sweep::run(
             pool.clone(),
             objects.clone(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::kinds::Kind;
 use crate::loaders::{MediaLoader, VariantsLoader};
-use crate::store::MediaRow;
+use crate::store::{MediaRow, VariantRow};
 use crate::uploads::Uploads;
 
 pub type MediaSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -68,7 +68,7 @@ pub enum MediaStatus {
 /// fetch them when showing the media, do not store them.
 pub struct Media(pub MediaRow);
 
-/// One size of a media, as JPEG.
+/// One size of a media (JPEG), or a video's playable file.
 #[derive(SimpleObject)]
 pub struct MediaVariant {
     width: i32,
@@ -112,8 +112,29 @@ impl Media {
     async fn height(&self) -> Option<i32> {
         self.0.height
     }
-    /// The sizes to show, smallest first; empty until READY.
+    /// A video's length, once processed.
+    async fn duration_seconds(&self) -> Option<f64> {
+        self.0.duration_ms.map(|ms| ms as f64 / 1000.0)
+    }
+    /// The sizes to show (a video's poster frame), smallest first; empty until
+    /// READY.
     async fn variants(&self, ctx: &Context<'_>) -> Result<Vec<MediaVariant>> {
+        self.variants_where(ctx, |row| row.content_type.starts_with("image/"))
+            .await
+    }
+    /// A video's playable file (its streams, without the upload's metadata).
+    async fn video(&self, ctx: &Context<'_>) -> Result<Option<MediaVariant>> {
+        let mut videos = self.variants_where(ctx, |row| row.name == "video").await?;
+        Ok(videos.pop())
+    }
+}
+
+impl Media {
+    async fn variants_where(
+        &self,
+        ctx: &Context<'_>,
+        wanted: impl Fn(&VariantRow) -> bool,
+    ) -> Result<Vec<MediaVariant>> {
         if self.0.status != "ready" {
             return Ok(Vec::new());
         }
@@ -124,8 +145,8 @@ impl Media {
             .or_internal()?
             .unwrap_or_default();
         let uploads = ctx.data_unchecked::<Uploads>();
-        let mut variants = Vec::with_capacity(rows.len());
-        for row in rows {
+        let mut variants = Vec::new();
+        for row in rows.into_iter().filter(|row| wanted(row)) {
             variants.push(MediaVariant {
                 width: row.width,
                 height: row.height,

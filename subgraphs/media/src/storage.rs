@@ -161,6 +161,50 @@ impl ObjectStore {
         Ok(output.body.collect().await?.into_bytes().to_vec())
     }
 
+    /// The whole object into `file`, streamed; refused when it holds more
+    /// than `max` bytes.
+    pub async fn download(
+        &self,
+        key: &str,
+        file: &std::path::Path,
+        max: u64,
+    ) -> anyhow::Result<()> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await?;
+        let length = u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0);
+        anyhow::ensure!(
+            length <= max,
+            "object {key} holds {length} bytes, over {max}"
+        );
+        let mut body = output.body.into_async_read();
+        let mut out = tokio::fs::File::create(file).await?;
+        tokio::io::copy(&mut body, &mut out).await?;
+        Ok(())
+    }
+
+    /// Store the file at `path` as `key`, streamed.
+    pub async fn write_file(
+        &self,
+        key: &str,
+        content_type: &str,
+        path: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from_path(path).await?)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     pub async fn write(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
         self.client
             .put_object()

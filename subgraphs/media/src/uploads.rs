@@ -56,12 +56,6 @@ impl Uploads {
         content_type: &str,
         byte_size: i64,
     ) -> async_graphql::Result<Intent> {
-        if kind == Kind::Video {
-            // Processing videos (duration, size, poster frame) needs ffmpeg in
-            // the worker, which this release does not have yet: refuse now
-            // rather than accept bytes that would only ever fail.
-            return Err(bad_input("kind", "video uploads are not accepted yet"));
-        }
         let content_type = content_type.trim().to_ascii_lowercase();
         if !kind.types().contains(&content_type.as_str()) {
             return Err(bad_input(

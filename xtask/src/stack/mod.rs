@@ -76,6 +76,7 @@ pub fn up(root: &Path) -> Result<()> {
         smtp::ensure_running(&state, &DEVELOPMENT, port)?;
     }
     s3::ensure_running(&state, root, &DEVELOPMENT)?;
+    crate::ffmpeg::ensure_installed()?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
     // The router reads the supergraph the registry's sync agent keeps current.
@@ -141,6 +142,8 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let redis_server = redis::server()?;
     let smtp_python = smtp::server()?;
     let s3_server = s3::server(root)?;
+    // media's worker runs it for videos, and the video test makes one with it.
+    crate::ffmpeg::ensure_installed()?;
     // The real front-end clients the `real_clients` test runs (npm).
     crate::clients::installed(root)?;
     let mut built = prune::Built::default();
