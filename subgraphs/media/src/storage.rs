@@ -144,8 +144,12 @@ impl ObjectStore {
         Ok(output.body.collect().await?.into_bytes().to_vec())
     }
 
-    /// The whole object; refused when it holds more than `max` bytes.
-    pub async fn read(&self, key: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+    /// A GET of the whole object, refused when it holds more than `max` bytes.
+    async fn get_at_most(
+        &self,
+        key: &str,
+        max: u64,
+    ) -> anyhow::Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
         let output = self
             .client
             .get_object()
@@ -158,6 +162,12 @@ impl ObjectStore {
             length <= max,
             "object {key} holds {length} bytes, over {max}"
         );
+        Ok(output)
+    }
+
+    /// The whole object; refused when it holds more than `max` bytes.
+    pub async fn read(&self, key: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+        let output = self.get_at_most(key, max).await?;
         Ok(output.body.collect().await?.into_bytes().to_vec())
     }
 
@@ -169,19 +179,7 @@ impl ObjectStore {
         file: &std::path::Path,
         max: u64,
     ) -> anyhow::Result<()> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await?;
-        let length = u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0);
-        anyhow::ensure!(
-            length <= max,
-            "object {key} holds {length} bytes, over {max}"
-        );
-        let mut body = output.body.into_async_read();
+        let mut body = self.get_at_most(key, max).await?.body.into_async_read();
         let mut out = tokio::fs::File::create(file).await?;
         tokio::io::copy(&mut body, &mut out).await?;
         Ok(())
