@@ -52,16 +52,30 @@ async fn readiness_reports_a_lost_database_and_metrics_count_errors() {
 fn configuration_errors_name_the_variable() {
     let binary = std::path::PathBuf::from(required_env("NOVA_BIN_DIR").unwrap()).join("nova-users");
     let secret = ("NOVA_ROUTER_SECRET", "0123456789abcdef0123456789abcdef");
+    // users' own setting (the owner it asks about avatars), read before the
+    // shared ones; each case but the last has it.
+    let media = ("MEDIA_SERVICE_URL", "http://127.0.0.1:1");
     for (env, expected) in [
-        (vec![], "missing environment variable NOVA_ROUTER_SECRET"),
-        (vec![secret], "missing environment variable DATABASE_URL"),
+        (
+            vec![media],
+            "missing environment variable NOVA_ROUTER_SECRET",
+        ),
+        (
+            vec![media, secret],
+            "missing environment variable DATABASE_URL",
+        ),
         (
             vec![
+                media,
                 secret,
                 ("DATABASE_URL", "postgres://127.0.0.1:1/none"),
                 ("HTTP_PORT", "eighty"),
             ],
             "environment variable HTTP_PORT is malformed",
+        ),
+        (
+            vec![secret],
+            "missing environment variable MEDIA_SERVICE_URL",
         ),
     ] {
         let output = Command::new(&binary)

@@ -187,14 +187,14 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
     let edits = [
         (
             "required-input",
-            "\tavatarUrl: String\n}\n\ntype User",
-            "\tavatarUrl: String\n\tpronouns: String!\n}\n\ntype User",
+            "\tavatarMediaId: ID\n}\n\ntype User",
+            "\tavatarMediaId: ID\n\tpronouns: String!\n}\n\ntype User",
             "UpdateProfile: its variables carry UpdateProfileInput.pronouns",
         ),
         (
             "authenticated",
-            "\tbio: String!\n\tavatarUrl: String\n}",
-            "\tbio: String!\n\tavatarUrl: String @authenticated\n}",
+            "\tbio: String!\n\tavatarUrl: String\n",
+            "\tbio: String!\n\tavatarUrl: String @authenticated\n",
             "PostPage: it selects User.avatarUrl, which now requires @authenticated",
         ),
     ];
