@@ -92,8 +92,20 @@ impl Stack {
 
     /// An image intent that must be granted.
     pub async fn image_intent(&self, token: &str, content_type: &str, byte_size: usize) -> Intent {
+        self.granted_intent(token, "IMAGE", content_type, byte_size)
+            .await
+    }
+
+    /// An intent of `kind` that must be granted.
+    pub async fn granted_intent(
+        &self,
+        token: &str,
+        kind: &str,
+        content_type: &str,
+        byte_size: usize,
+    ) -> Intent {
         let response = self
-            .upload_intent(token, "IMAGE", content_type, byte_size)
+            .upload_intent(token, kind, content_type, byte_size)
             .await;
         let intent = &response.expect_ok()["createUploadIntent"];
         assert_eq!(intent["media"]["status"], "AWAITING_UPLOAD");

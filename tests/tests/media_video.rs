@@ -60,24 +60,12 @@ async fn a_phone_video_gets_a_poster_and_loses_its_location() {
         "the test video carries a location"
     );
 
-    let response = stack
-        .upload_intent(&token, "VIDEO", "video/mp4", video.len())
+    let intent = stack
+        .granted_intent(&token, "VIDEO", "video/mp4", video.len())
         .await;
-    let intent = &response.expect_ok()["createUploadIntent"];
-    let id = intent["media"]["id"].as_str().unwrap().to_string();
-    let url = intent["uploadUrl"].as_str().unwrap();
-    let headers: Vec<(String, String)> = intent["requiredHeaders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["name"].as_str().unwrap().into(),
-                h["value"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    assert_eq!(stack.put_object(url, &headers, video).await, 200);
+    let id = intent.media_id.clone();
+    let status = stack.put_object(&intent.url, &intent.headers, video).await;
+    assert_eq!(status, 200);
     stack.complete_upload(&token, &id).await.expect_ok();
     stack.processed_media(&token, &id).await;
     let media = stack
@@ -124,14 +112,12 @@ async fn a_text_file_named_mp4_is_refused() {
     let stack = Stack::start().await.expect("stack starts");
     let (_, token) = stack.sign_up("wes").await;
     let text = b"not a video at all, only words".to_vec();
-    let response = stack
-        .upload_intent(&token, "VIDEO", "video/mp4", text.len())
+    let intent = stack
+        .granted_intent(&token, "VIDEO", "video/mp4", text.len())
         .await;
-    let intent = &response.expect_ok()["createUploadIntent"];
-    let id = intent["media"]["id"].as_str().unwrap();
-    let headers = vec![("content-type".to_string(), "video/mp4".to_string())];
-    let url = intent["uploadUrl"].as_str().unwrap();
-    assert_eq!(stack.put_object(url, &headers, text).await, 200);
+    let id = intent.media_id.as_str();
+    let status = stack.put_object(&intent.url, &intent.headers, text).await;
+    assert_eq!(status, 200);
     let refused = stack.complete_upload(&token, id).await;
     assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(stack.media(Some(&token), id).await["status"], "FAILED");
