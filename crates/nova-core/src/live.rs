@@ -191,9 +191,13 @@ where
             key,
             senders: self.senders.clone(),
             gauge: self.metrics.subscribers.clone(),
+            counted: false,
         };
-        guard.gauge.inc();
-        futures::stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
+        futures::stream::unfold((receiver, guard), |(mut receiver, mut guard)| async move {
+            // Counted from the first poll, not from here: a resolver listens first
+            // and then checks the caller (membership, blocks), and the gauge says a
+            // subscription is open only once it is being served.
+            guard.count();
             loop {
                 match receiver.recv().await {
                     Ok(event) => return Some((event, (receiver, guard))),
@@ -259,11 +263,23 @@ struct SubscriberGuard<K: Eq + Hash, V> {
     key: K,
     senders: Senders<K, V>,
     gauge: IntGauge,
+    counted: bool,
+}
+
+impl<K: Eq + Hash, V> SubscriberGuard<K, V> {
+    fn count(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.gauge.inc();
+        }
+    }
 }
 
 impl<K: Eq + Hash, V> Drop for SubscriberGuard<K, V> {
     fn drop(&mut self) {
-        self.gauge.dec();
+        if self.counted {
+            self.gauge.dec();
+        }
         let mut senders = self.senders.lock().expect("the hub lock is never poisoned");
         // The stream state is `(receiver, guard)`: the receiver drops first, so
         // no receivers left means this was the last subscriber of the key.
