@@ -13,6 +13,7 @@ mod kafka;
 mod live_bench;
 mod load;
 mod login_bench;
+mod media_bench;
 mod operations;
 mod redis;
 mod registry;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             Some(BenchScenario::Feed(options)) => feed_bench::bench(&root, options),
             Some(BenchScenario::Search(options)) => search_bench::bench(&root, options),
             Some(BenchScenario::Logins(options)) => login_bench::bench(&root, options),
+            Some(BenchScenario::Media(options)) => media_bench::bench(&root, options),
             Some(BenchScenario::Registry { publishes }) => registry::bench(&root, publishes),
             Some(BenchScenario::PolicyCost) => bench::policy_cost(&root),
         },
