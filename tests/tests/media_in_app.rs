@@ -115,7 +115,7 @@ async fn a_post_shows_its_photos_and_takes_them_along_when_deleted() {
 }
 
 #[tokio::test]
-async fn an_avatar_is_an_upload_and_a_new_one_replaces_it() {
+async fn an_avatar_is_an_upload_and_replacing_or_removing_it_deletes_the_old() {
     let stack = Stack::start().await.expect("stack starts");
     let (ann_id, ann) = stack.sign_up("ann").await;
     let (_, bob) = stack.sign_up("bob").await;
@@ -166,4 +166,19 @@ async fn an_avatar_is_an_upload_and_a_new_one_replaces_it() {
     )
     .await;
     assert!(stack.media(Some(&ann), first_id).await.is_null());
+
+    // Removing the avatar deletes its media too.
+    let removed = stack
+        .graphql(Some(&ann), SET_AVATAR, json!({ "media": null }))
+        .await;
+    assert!(removed.expect_ok()["updateProfile"]["avatar"].is_null());
+    assert!(stack.media(Some(&ann), second_id).await.is_null());
+    let removed_objects = stack.bucket_folder().join("variants").join(second_id);
+    eventually(
+        30,
+        "the removed avatar's objects were removed",
+        &stack,
+        || async { !holds_objects(&removed_objects) },
+    )
+    .await;
 }

@@ -69,6 +69,15 @@ pub async fn detach(
     media.post("/internal/media/detach", request).await
 }
 
+/// The place of `request.used_by` shows no media now but `request.media_ids`:
+/// media deletes the owner's others it showed (an avatar removed).
+pub async fn release(
+    media: &InternalClient,
+    request: &AttachRequest,
+) -> Result<AttachAnswer, InternalCallError> {
+    media.post("/internal/media/release", request).await
+}
+
 /// The client's error for refused media: `FORBIDDEN` when one is someone
 /// else's, `BAD_USER_INPUT` on `field` otherwise.
 pub fn refusal_error(field: &str, refused: &[(Uuid, Refusal)]) -> async_graphql::Error {

@@ -8,6 +8,10 @@
 //!   transaction (its objects go with the next sweep).
 //! - `POST /internal/media/detach` `AttachRequest` → `AttachAnswer` (empty):
 //!   undo an attach whose write failed afterwards.
+//! - `POST /internal/media/release` `AttachRequest` → `AttachAnswer` (empty):
+//!   the place no longer shows media (an avatar removed): the owner's media it
+//!   showed, but for `media_ids`, are deleted (their objects go with the next
+//!   sweep).
 
 use axum::extract::State;
 use axum::routing::post;
@@ -62,11 +66,19 @@ async fn detach(State(pool): State<PgPool>, Json(request): Json<AttachRequest>) 
     Ok(Json(AttachAnswer::default()))
 }
 
+async fn release(State(pool): State<PgPool>, Json(request): Json<AttachRequest>) -> Answer {
+    store::delete_used_by(&pool, request.owner, &request.used_by, &request.media_ids)
+        .await
+        .map_err(failed)?;
+    Ok(Json(AttachAnswer::default()))
+}
+
 /// The routes, behind the router secret.
 pub fn routes(pool: PgPool, secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/media/attach", post(attach))
         .route("/internal/media/detach", post(detach))
+        .route("/internal/media/release", post(release))
         .with_state(pool);
     nova_core::internal::protected(routes, secret)
 }

@@ -5,7 +5,7 @@ use async_graphql::{
     Context, EmptySubscription, InputObject, MaybeUndefined, Object, Result, Schema, SchemaBuilder,
     ID,
 };
-use nova_core::attachments::{attach, avatar_use, refusal_error, AttachRequest};
+use nova_core::attachments::{attach, avatar_use, refusal_error, release, AttachRequest};
 use nova_core::db::Db;
 use nova_core::entities::Media as MediaRef;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
@@ -188,6 +188,21 @@ impl Mutation {
         let profile = store::update_profile(db, user_id, &change)
             .await
             .or_internal()?;
+        if change.avatar_media_id == Some(None) {
+            // Released after the profile no longer shows it, so a failed write
+            // never leaves a profile pointing at deleted media. Should media not
+            // answer, the old avatar stays unshown until the next avatar
+            // replaces it (which deletes it then).
+            let request = AttachRequest {
+                owner: user_id,
+                media_ids: Vec::new(),
+                used_by: avatar_use(user_id),
+            };
+            let media = &ctx.data_unchecked::<MediaOwner>().0;
+            if let Err(error) = release(media, &request).await {
+                tracing::warn!(%error, "the removed avatar's media was not released");
+            }
+        }
         Ok(User {
             id: user_id,
             profile,
