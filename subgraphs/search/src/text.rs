@@ -8,6 +8,8 @@
 //! - the last word of the query also matches as a prefix (search as you type);
 //! - query syntax has no meaning: `"`, `*`, `:`, `AND`, `(` are plain text.
 
+use std::cell::RefCell;
+
 use tantivy::tokenizer::{AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer};
 
 /// Words of a query at most; the rest is ignored (a 1 000-character paste is
@@ -26,16 +28,23 @@ pub fn analyzer() -> TextAnalyzer {
         .build()
 }
 
+thread_local! {
+    /// One analyzer per thread: building one allocates, and a search tokenizes
+    /// each of its candidates and hashtags.
+    static ANALYZER: RefCell<TextAnalyzer> = RefCell::new(analyzer());
+}
+
 /// The words of `text` with their byte ranges in `text`, as the index sees them.
 pub fn words_with_offsets(text: &str) -> Vec<(String, std::ops::Range<usize>)> {
-    let mut analyzer = analyzer();
-    let mut stream = analyzer.token_stream(text);
-    let mut words = Vec::new();
-    while stream.advance() {
-        let token = stream.token();
-        words.push((token.text.clone(), token.offset_from..token.offset_to));
-    }
-    words
+    ANALYZER.with_borrow_mut(|analyzer| {
+        let mut stream = analyzer.token_stream(text);
+        let mut words = Vec::new();
+        while stream.advance() {
+            let token = stream.token();
+            words.push((token.text.clone(), token.offset_from..token.offset_to));
+        }
+        words
+    })
 }
 
 /// A query as the rules read it.

@@ -107,3 +107,46 @@ impl StackCpu {
         Ok(sample)
     }
 }
+
+/// How often, and over how long a window, `wait_until_quiet` looks.
+const QUIET_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl StackCpu {
+    /// Wait until the stack uses less than `cores` of CPU over a 2 s window:
+    /// the background work a bulk load leaves (index merges, autovacuum) is
+    /// done, so a measurement after it sees the steady state. How long it
+    /// took; an error naming the last level after `timeout`.
+    pub fn wait_until_quiet(
+        &self,
+        cores: f64,
+        timeout: std::time::Duration,
+    ) -> Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        loop {
+            let before = self.sample()?;
+            std::thread::sleep(QUIET_WINDOW);
+            let used = self.sample()?.since(&before).total() / QUIET_WINDOW.as_secs_f64();
+            if used < cores {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > timeout {
+                anyhow::bail!(
+                    "the bench stack still used {used:.2} cores after {timeout:?} (waiting for less than {cores})"
+                );
+            }
+        }
+    }
+
+    /// Each process's CPU milliseconds per request over `spent`, most first.
+    pub fn per_request(spent: &Sample, requests: u64) -> Vec<(String, f64)> {
+        let mut shares: Vec<(String, f64)> = spent
+            .by_process
+            .iter()
+            .map(|(name, (user, system))| {
+                (name.clone(), (user + system) * 1000.0 / requests as f64)
+            })
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+        shares
+    }
+}

@@ -5,7 +5,7 @@
 //! requests per second, p50/p99 latency, errors and SQL statements per request per
 //! subgraph. Then stop what it started.
 
-mod cpu;
+pub mod cpu;
 mod instructions;
 mod overhead;
 mod seed;

@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
+use crate::bench::cpu::StackCpu;
 use crate::bench_stack::{
-    document_id, on_bench_stack, password_hash, persisted_as, post_persisted, sign_up, Data, BENCH,
+    analyze, document_id, on_bench_stack, password_hash, persisted_as, post_persisted, sign_up,
+    Data, BENCH,
 };
 use crate::load::{histogram, ms, open_model};
 use crate::postgres::{self, Postgres};
@@ -80,11 +82,25 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
                 seeded.events
             );
             wait_indexed(state, pg, processed_before + seeded.events, &seeded)?;
+            analyze(pg)?;
         }
+        // Measured in the steady state, not during the merges and autovacuum a
+        // bulk load leaves behind.
+        let cpu = StackCpu::of(state)?;
+        let settled = cpu.wait_until_quiet(QUIET_CORES, Duration::from_secs(300))?;
+        println!(
+            "the stack settled below {QUIET_CORES} cores after {:.1} s",
+            settled.as_secs_f64()
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(measure(root, &viewer.token, users, rate, seconds, probes))
+        let load = Load {
+            users,
+            rate,
+            seconds,
+        };
+        runtime.block_on(measure(root, &viewer.token, &cpu, load, probes))
     })
 }
 
@@ -254,12 +270,26 @@ fn print_query_time(before: &[(f64, f64)], after: &[(f64, f64)], searches: u64) 
     }
 }
 
-async fn measure(
-    root: &Path,
-    token: &str,
+/// The stack's CPU use below which it counts as settled (idle, the local
+/// broker alone answers its consumers' fetches with about 0.4 of a core).
+const QUIET_CORES: f64 = 0.8;
+
+/// The search load: `rate` requests per second for `seconds`, over `users`.
+struct Load {
     users: usize,
     rate: u64,
     seconds: u64,
+}
+
+async fn measure(
+    root: &Path,
+    token: &str,
+    cpu: &StackCpu,
+    Load {
+        users,
+        rate,
+        seconds,
+    }: Load,
     probes: usize,
 ) -> Result<()> {
     let client = Arc::new(Client {
@@ -273,6 +303,7 @@ async fn measure(
     let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shared = (client.clone(), hits.clone());
     let before = query_time_by_subgraph(true)?;
+    let cpu_before = cpu.sample()?;
     println!("\nload: {rate} Search requests/s for {seconds} s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
     let (latency, errors) = open_model(rate, seconds, move |i| {
         let (client, hits) = (shared.0.clone(), shared.1.clone());
@@ -294,7 +325,19 @@ async fn measure(
         ms(&latency, 0.99),
         hits.load(std::sync::atomic::Ordering::Relaxed) as f64 / total as f64
     );
+    let spent = cpu.sample()?.since(&cpu_before);
     print_query_time(&before, &query_time_by_subgraph(false)?, total);
+    let shares: Vec<String> = StackCpu::per_request(&spent, total)
+        .into_iter()
+        .filter(|(_, ms)| *ms >= 0.05)
+        .map(|(name, ms)| format!("{} {ms:.2}", name.trim_start_matches(BENCH.name_prefix)))
+        .collect();
+    println!(
+        "  CPU per search {:.2} ms ({:.2} cores): {}",
+        spent.total() * 1000.0 / total as f64,
+        spent.total() / seconds as f64,
+        shares.join(", ")
+    );
 
     // Event to searchable: create a post with a word of its own, search until found.
     let mut delay = histogram();
