@@ -4,8 +4,8 @@
 
 use nova_schema::{
     access_changes, affected_by_defaults, api_schema, broken_at_runtime, broken_operations,
-    changes, compose, requirements, AffectedOperation, BrokenOperation, Change, ShippedOperation,
-    SubgraphSource,
+    changes, compose, directive_changes, requirements, AffectedOperation, BrokenOperation, Change,
+    ShippedOperation, SubgraphSource,
 };
 use serde::Serialize;
 
@@ -94,6 +94,7 @@ pub fn check_supergraph(
             let access = access_changes(&current_requirements, &requirements(&candidate_sdl));
             let mut changes = changes(current, &candidate);
             changes.extend(access.iter().map(|change| change.as_change()));
+            changes.extend(directive_changes(current_sdl, &candidate_sdl));
             let mut broken = broken_operations(operations, Some(current), &candidate);
             for at_runtime in broken_at_runtime(
                 operations,

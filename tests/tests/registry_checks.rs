@@ -103,6 +103,41 @@ async fn rejected_publishes_change_nothing_and_rollback_restores() {
         assert!(text(&checked).contains(expected), "{expected}: {}", text(&checked));
     }
 
+    // Directives the API schema does not carry are compared on the supergraphs:
+    // a tag is safe, and so is a second key (it changes planning only).
+    let users = std::fs::read_to_string(schema_file("users")).unwrap();
+    let tagged = users
+        .replacen(
+            "\tbio: String!\n",
+            "\tbio: String! @tag(name: \"profile\")\n",
+            1,
+        )
+        .replacen(
+            "type User @key(fields: \"id\") {\n\tid: ID!\n",
+            "type User @key(fields: \"id\") @key(fields: \"id bio\") {\n\tid: ID!\n",
+            1,
+        );
+    assert_eq!(
+        tagged.matches("\"profile\"").count(),
+        1,
+        "the tag edit applies"
+    );
+    assert!(tagged.contains("\"id bio\""), "the key edit applies");
+    let tagged_path = stack.state_dir().join("users-tagged.graphql");
+    std::fs::write(&tagged_path, tagged).unwrap();
+    let checked = check(&stack, &registry, "users", &tagged_path);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    for expected in [
+        "tag \"profile\" added to User.bio: contracts that select it now include it",
+        "key \"id bio\" added to User in users: changes query planning only",
+    ] {
+        assert!(
+            text(&checked).contains(expected),
+            "{expected}: {}",
+            text(&checked)
+        );
+    }
+
     // Wrong tokens.
     let output = publish(
         &stack,

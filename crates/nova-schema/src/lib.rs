@@ -6,6 +6,7 @@
 pub mod access;
 pub mod changes;
 pub mod compose;
+pub mod directives;
 pub mod operations;
 pub mod supergraph_config;
 pub mod usage;
@@ -13,6 +14,7 @@ pub mod usage;
 pub use access::{access_changes, requirements, AccessChange};
 pub use changes::{changes, Change, Severity};
 pub use compose::{api_schema, compose, SubgraphSource};
+pub use directives::directive_changes;
 pub use operations::{
     affected_by_defaults, broken_at_runtime, broken_operations, AffectedOperation, BrokenOperation,
     ShippedOperation,

@@ -12,7 +12,9 @@
 //!
 //! Where Nova keeps its own answer: an optional argument added is safe (inspector
 //! calls it dangerous, yet no query changes meaning); directives other than
-//! `@deprecated` are not in the API schema compared here.
+//! `@deprecated` are not in the API schema compared here: access directives
+//! are compared in `access.rs`, `@tag`, `@inaccessible`, keys and `@override`
+//! in `directives.rs`. The whole table: docs/registry.md.
 
 use apollo_compiler::schema::ExtendedType;
 use apollo_compiler::validation::Valid;
