@@ -150,3 +150,44 @@ impl Loader<FollowPageKey> for FollowPageLoader {
         Ok(result)
     }
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LikerPageKey {
+    /// Who asks: likers blocked either way with them are left out.
+    pub viewer: Option<Uuid>,
+    pub page: PageKey,
+}
+
+/// Pages of a post's likers: (like id for the cursor, user id).
+pub struct LikerPageLoader {
+    pub db: Db,
+}
+
+impl Loader<LikerPageKey> for LikerPageLoader {
+    type Value = Vec<(Uuid, Uuid)>;
+    type Error = Arc<sqlx::Error>;
+
+    async fn load(
+        &self,
+        keys: &[LikerPageKey],
+    ) -> Result<HashMap<LikerPageKey, Vec<(Uuid, Uuid)>>, Self::Error> {
+        let mut by_viewer: HashMap<Option<Uuid>, Vec<PageKey>> = HashMap::new();
+        for key in keys {
+            by_viewer.entry(key.viewer).or_default().push(key.page);
+        }
+        let mut result = HashMap::new();
+        for (viewer, page_keys) in by_viewer {
+            for (page, posts) in group_by_page(&page_keys) {
+                let mut pages = store::liker_pages(&self.db, viewer, &posts, page)
+                    .await
+                    .map_err(Arc::new)?;
+                for parent in posts {
+                    let rows = pages.remove(&parent).unwrap_or_default();
+                    let page = PageKey { parent, page };
+                    result.insert(LikerPageKey { viewer, page }, rows);
+                }
+            }
+        }
+        Ok(result)
+    }
+}

@@ -12,8 +12,8 @@ use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use crate::loaders::{
-    Count, CountKey, CountLoader, FollowPageKey, FollowPageLoader, Relation, ViewerKey,
-    ViewerLoader,
+    Count, CountKey, CountLoader, FollowPageKey, FollowPageLoader, LikerPageKey, LikerPageLoader,
+    Relation, ViewerKey, ViewerLoader,
 };
 use crate::store::{self, FollowOutcome, FollowSide, LikeOutcome};
 
@@ -34,6 +34,9 @@ pub fn build(db: Db, content: InternalClient) -> SocialSchema {
         .data(nova_core::batching::loader(CountLoader { db: db.clone() }))
         .data(nova_core::batching::loader(ViewerLoader { db: db.clone() }))
         .data(nova_core::batching::loader(FollowPageLoader {
+            db: db.clone(),
+        }))
+        .data(nova_core::batching::loader(LikerPageLoader {
             db: db.clone(),
         }))
         .data(db)
@@ -70,6 +73,15 @@ async fn viewer_state(ctx: &Context<'_>, relation: Relation, target: Uuid) -> Re
         .unwrap_or(false))
 }
 
+/// A page of `(cursor id, user id)` rows as a connection of users.
+fn users_page(page: PageRequest, rows: Vec<(Uuid, Uuid)>) -> Connection<String, User> {
+    let users = rows
+        .into_iter()
+        .map(|(cursor, id)| (cursor, User { id }))
+        .collect();
+    connection(page, users)
+}
+
 /// A Nova user as social sees them.
 pub struct User {
     id: Uuid,
@@ -97,12 +109,7 @@ impl User {
             .await
             .or_internal()?
             .unwrap_or_default();
-        Ok(connection(
-            page,
-            rows.into_iter()
-                .map(|(follow_id, user_id)| (follow_id, User { id: user_id }))
-                .collect(),
-        ))
+        Ok(users_page(page, rows))
     }
 }
 
@@ -167,6 +174,30 @@ impl Post {
     /// Whether the signed-in viewer likes this post (false when signed out).
     async fn viewer_has_liked(&self, ctx: &Context<'_>) -> Result<bool> {
         viewer_state(ctx, Relation::Liked, self.id).await
+    }
+    /// Who liked this post, most recent first; no account blocked either way
+    /// with the viewer.
+    async fn liked_by(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        let page = PageRequest::new(first, after.as_deref())?;
+        let key = LikerPageKey {
+            viewer: Caller::of(ctx).user_id,
+            page: PageKey {
+                parent: self.id,
+                page,
+            },
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<LikerPageLoader>>()
+            .load_one(key)
+            .await
+            .or_internal()?
+            .unwrap_or_default();
+        Ok(users_page(page, rows))
     }
 }
 
@@ -240,12 +271,7 @@ async fn own_list(
     let rows = store::own_list(ctx.data_unchecked::<Db>(), list, viewer, page)
         .await
         .or_internal()?;
-    Ok(connection(
-        page,
-        rows.into_iter()
-            .map(|(id, other)| (id, User { id: other }))
-            .collect(),
-    ))
+    Ok(users_page(page, rows))
 }
 
 /// The caller and the other user of a social mutation; acting on yourself is

@@ -208,13 +208,14 @@ pub async fn like(
         post_id: post,
     });
     let statement = sqlx::query!(
-        "INSERT INTO likes (post_id, user_id) SELECT $1, $2 \
+        "INSERT INTO likes (post_id, user_id, id) SELECT $1, $2, $4 \
          WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
              (blocker_id = $2 AND blocked_id = $3) OR (blocker_id = $3 AND blocked_id = $2)) \
          ON CONFLICT DO NOTHING",
         post,
         user,
-        author
+        author,
+        Uuid::now_v7(),
     );
     if change_with_event(db, statement, &liked).await? {
         return Ok(LikeOutcome::Liked);

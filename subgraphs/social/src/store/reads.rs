@@ -333,3 +333,39 @@ pub async fn own_list(
     };
     Ok(rows.into_iter().map(|row| (row.id, row.other)).collect())
 }
+
+/// Pages of a post's likers as `viewer` may see them: (like id for the cursor,
+/// user id), newest like first, none blocked either way with the viewer; for
+/// many posts in one statement.
+pub async fn liker_pages(
+    db: &Db,
+    viewer: Option<Uuid>,
+    posts: &[Uuid],
+    page: PageRequest,
+) -> Result<HashMap<Uuid, Vec<(Uuid, Uuid)>>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT parent.id AS "parent!", l.id AS "id!", l.user_id AS "user_id!"
+           FROM unnest($1::uuid[]) AS parent (id)
+           CROSS JOIN LATERAL (
+             SELECT id, user_id FROM likes
+             WHERE post_id = parent.id AND ($2::uuid IS NULL OR id < $2)
+               AND NOT EXISTS (SELECT 1 FROM blocks
+                 WHERE (blocker_id = $3 AND blocked_id = likes.user_id)
+                    OR (blocker_id = likes.user_id AND blocked_id = $3))
+             ORDER BY id DESC LIMIT $4) l"#,
+        posts,
+        page.after,
+        viewer,
+        page.limit(),
+    )
+    .fetch_all(db.statement())
+    .await?;
+    let mut pages: HashMap<Uuid, Vec<(Uuid, Uuid)>> = HashMap::new();
+    for row in rows {
+        pages
+            .entry(row.parent)
+            .or_default()
+            .push((row.id, row.user_id));
+    }
+    Ok(pages)
+}
