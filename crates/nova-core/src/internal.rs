@@ -21,7 +21,7 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 13] = [
+pub const CALLS: [(&str, &str, &str); 14] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -35,6 +35,7 @@ pub const CALLS: [(&str, &str, &str); 13] = [
     ("search", "SOCIAL_SERVICE_URL", "social"),
     ("content", "MEDIA_SERVICE_URL", "media"),
     ("users", "MEDIA_SERVICE_URL", "media"),
+    ("notifications", "SOCIAL_SERVICE_URL", "social"),
 ];
 
 /// One page of an owner's export to a read model: the items after `after`
@@ -123,6 +124,31 @@ pub async fn blocked_either_way(
     };
     let answer: Ids = social.post("/internal/blocks/between", &request).await?;
     Ok(answer.ids.into_iter().collect())
+}
+
+/// `(recipient, actor)` pairs: the request and the answer of social's
+/// `POST /internal/notices/silenced`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct NoticePairs {
+    pub pairs: Vec<(uuid::Uuid, uuid::Uuid)>,
+}
+
+/// Which of `pairs` (recipient, actor) must raise no notification, as social
+/// knows it now: a block either way between the two, or the recipient muted
+/// the actor. Asked as each notification is built, so one raised after
+/// `blockUser` or `muteUser` returned respects it.
+pub async fn silenced_pairs(
+    social: &InternalClient,
+    pairs: &[(uuid::Uuid, uuid::Uuid)],
+) -> Result<std::collections::HashSet<(uuid::Uuid, uuid::Uuid)>, InternalCallError> {
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let request = NoticePairs {
+        pairs: pairs.to_vec(),
+    };
+    let answer: NoticePairs = social.post("/internal/notices/silenced", &request).await?;
+    Ok(answer.pairs.into_iter().collect())
 }
 
 /// Which of `ids` have blocked `user` (social's `POST /internal/blocks/blockers`,

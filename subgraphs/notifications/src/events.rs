@@ -10,28 +10,39 @@
 //! - `nova.chat`: `chat.message_sent` → every recipient;
 //! - `nova.identity`: `identity.user_registered` → remembers the username.
 //!
+//! Nobody is notified of someone blocked either way or muted: social answers
+//! which pairs are silenced as each event is applied
+//! (`/internal/notices/silenced`), so a notice built after `blockUser` or
+//! `muteUser` returned respects it. Social not answering is an outage: the
+//! event is retried until it does, never applied without the check.
+//!
 //! After the transaction commits, each new or grown notification goes live to
 //! its recipient (`after_commit`).
 
 use std::sync::Mutex;
 
 use nova_core::events::{topic_of, Event, EventHandler};
+use nova_core::internal::{silenced_pairs, InternalClient};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::live::NotificationHub;
 use crate::store::{self, Happening, NotificationKind, NotificationRow};
 
 pub struct NotificationBuilder {
     hub: NotificationHub,
+    /// social's `/internal/` routes: who is silenced for whom.
+    social: InternalClient,
     /// Notifications changed by the event being applied, published after its
     /// commit. The consumer applies one event at a time.
     changed: Mutex<Vec<NotificationRow>>,
 }
 
 impl NotificationBuilder {
-    pub fn new(hub: NotificationHub) -> Self {
+    pub fn new(hub: NotificationHub, social: InternalClient) -> Self {
         Self {
             hub,
+            social,
             changed: Mutex::new(Vec::new()),
         }
     }
@@ -147,8 +158,20 @@ impl EventHandler for NotificationBuilder {
         let Some(list) = happenings(tx, event).await? else {
             return Ok(false);
         };
+        let pairs: Vec<(Uuid, Uuid)> = list.iter().map(|h| (h.recipient, h.actor)).collect();
+        let silenced = silenced_pairs(&self.social, &pairs)
+            .await
+            .map_err(|error| {
+                // Io: the consumer retries it as an outage, for as long as it takes.
+                sqlx::Error::Io(std::io::Error::other(format!(
+                    "social did not say who is silenced: {error}"
+                )))
+            })?;
         let mut changed = Vec::new();
-        for happening in &list {
+        for happening in list
+            .iter()
+            .filter(|h| !silenced.contains(&(h.recipient, h.actor)))
+        {
             if let Some(row) = store::fold(tx, happening).await? {
                 changed.push(row);
             }

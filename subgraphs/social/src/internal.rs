@@ -10,13 +10,17 @@
 //!   write that must respect blocks (`nova_core::internal::blocked_either_way`).
 //! - `POST /internal/blocks/blockers` `{ "user": u, "ids": [...] }` → `{ "ids": [...] }`:
 //!   which of `ids` have blocked `u` (identity hides their profiles from `u`).
+//! - `POST /internal/notices/silenced` `{ "pairs": [[recipient, actor], ...] }` →
+//!   the same shape: the pairs that must raise no notification (a block either
+//!   way, or the recipient muted the actor). Notifications asks it as it builds
+//!   each notification (`nova_core::internal::silenced_pairs`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
 use nova_core::db::Db;
-use nova_core::internal::{failed, BlocksBetween, Ids, Refusal};
+use nova_core::internal::{failed, BlocksBetween, Ids, NoticePairs, Refusal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -88,12 +92,27 @@ async fn blockers(
     Ok(Json(Ids { ids }))
 }
 
+async fn silenced(
+    State(db): State<Db>,
+    Json(request): Json<NoticePairs>,
+) -> Result<Json<NoticePairs>, Refusal> {
+    if request.pairs.len() > MAX_BLOCK_QUESTION {
+        let message = format!("at most {MAX_BLOCK_QUESTION} pairs per question");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let pairs = store::silenced_pairs(&db, &request.pairs)
+        .await
+        .map_err(failed)?;
+    Ok(Json(NoticePairs { pairs }))
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/graph/export", post(export))
         .route("/internal/blocks/between", post(blocks_between))
         .route("/internal/blocks/blockers", post(blockers))
+        .route("/internal/notices/silenced", post(silenced))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)
 }

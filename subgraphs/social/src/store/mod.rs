@@ -241,5 +241,7 @@ pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> 
 }
 
 mod reads;
+mod silenced;
 
 pub use reads::*;
+pub use silenced::silenced_pairs;
