@@ -1,5 +1,6 @@
 //! Who liked a post (`Post.likedBy`) through the router: newest first, paged,
-//! and never an account blocked either way with the viewer.
+//! and never an account blocked either way with the viewer; a block removes the
+//! likes between the two.
 
 use nova_e2e::Stack;
 use serde_json::{json, Value};
@@ -94,4 +95,52 @@ async fn likers_page_newest_first_without_blocked_accounts() {
         .graphql(None, LIKED_BY, json!({ "id": post, "n": 0 }))
         .await;
     assert_eq!(refused.error_codes(), vec!["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn a_block_removes_the_likes_between_the_two() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (_, ann) = stack.sign_up("ann").await;
+    let (bob_id, bob) = stack.sign_up("bob").await;
+    let (_, carol) = stack.sign_up("carol").await;
+    let post_of = |token: String| {
+        let stack = &stack;
+        async move {
+            let created = stack
+                .graphql(
+                    Some(&token),
+                    "mutation { createPost(body: \"a post\") { id } }",
+                    json!({}),
+                )
+                .await;
+            created.expect_ok()["createPost"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let anns_post = post_of(ann.clone()).await;
+    let bobs_post = post_of(bob.clone()).await;
+    for (liker, post) in [(&bob, &anns_post), (&carol, &anns_post), (&ann, &bobs_post)] {
+        stack
+            .graphql(Some(liker), LIKE, json!({ "id": post }))
+            .await
+            .expect_ok();
+    }
+    let (before, _) = likers(&stack, None, &anns_post, 10, None).await;
+    assert_eq!(before, ["carol", "bob"]);
+
+    stack
+        .graphql(Some(&ann), BLOCK, json!({ "id": bob_id }))
+        .await
+        .expect_ok();
+    // Both ways, at once: counts and lists as everyone sees them.
+    let (after, _) = likers(&stack, None, &anns_post, 10, None).await;
+    assert_eq!(after, ["carol"]);
+    for (post, count) in [(&anns_post, 1), (&bobs_post, 0)] {
+        let seen = stack
+            .graphql(None, LIKED_BY, json!({ "id": post, "n": 10 }))
+            .await;
+        assert_eq!(seen.expect_ok()["post"]["likeCount"], count);
+    }
 }

@@ -109,7 +109,7 @@ pub async fn unfollow(db: &Db, follower: Uuid, followee: Uuid) -> Result<(), sql
     Ok(())
 }
 
-/// Block, and drop the follows between the two in both directions.
+/// Block, and drop the follows and likes between the two in both directions.
 pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     lock_pair(db, &mut tx, blocker, blocked).await?;
@@ -129,6 +129,16 @@ pub async fn block(db: &Db, blocker: Uuid, blocked: Uuid) -> Result<(), sqlx::Er
     sqlx::query!(
         "DELETE FROM follows WHERE (follower_id = $1 AND followee_id = $2) \
          OR (follower_id = $2 AND followee_id = $1)",
+        blocker,
+        blocked,
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Likes between the two go with the block, either way.
+    db.count_statement();
+    sqlx::query!(
+        "DELETE FROM likes WHERE (user_id = $1 AND post_author_id = $2) \
+         OR (user_id = $2 AND post_author_id = $1)",
         blocker,
         blocked,
     )
@@ -208,7 +218,7 @@ pub async fn like(
         post_id: post,
     });
     let statement = sqlx::query!(
-        "INSERT INTO likes (post_id, user_id, id) SELECT $1, $2, $4 \
+        "INSERT INTO likes (post_id, user_id, id, post_author_id) SELECT $1, $2, $4, $3 \
          WHERE NOT EXISTS (SELECT 1 FROM blocks WHERE \
              (blocker_id = $2 AND blocked_id = $3) OR (blocker_id = $3 AND blocked_id = $2)) \
          ON CONFLICT DO NOTHING",
