@@ -133,6 +133,10 @@ pub struct NoticePairs {
     pub pairs: Vec<(uuid::Uuid, uuid::Uuid)>,
 }
 
+/// Pairs social's `/internal/notices/silenced` answers per question at most;
+/// `silenced_pairs` asks in chunks of it.
+pub const MAX_NOTICE_PAIRS: usize = 1_000;
+
 /// Which of `pairs` (recipient, actor) must raise no notification, as social
 /// knows it now: a block either way between the two, or the recipient muted
 /// the actor. Asked as each notification is built, so one raised after
@@ -141,14 +145,15 @@ pub async fn silenced_pairs(
     social: &InternalClient,
     pairs: &[(uuid::Uuid, uuid::Uuid)],
 ) -> Result<std::collections::HashSet<(uuid::Uuid, uuid::Uuid)>, InternalCallError> {
-    if pairs.is_empty() {
-        return Ok(Default::default());
+    let mut silenced = std::collections::HashSet::new();
+    for chunk in pairs.chunks(MAX_NOTICE_PAIRS) {
+        let request = NoticePairs {
+            pairs: chunk.to_vec(),
+        };
+        let answer: NoticePairs = social.post("/internal/notices/silenced", &request).await?;
+        silenced.extend(answer.pairs);
     }
-    let request = NoticePairs {
-        pairs: pairs.to_vec(),
-    };
-    let answer: NoticePairs = social.post("/internal/notices/silenced", &request).await?;
-    Ok(answer.pairs.into_iter().collect())
+    Ok(silenced)
 }
 
 /// Which of `ids` have blocked `user` (social's `POST /internal/blocks/blockers`,

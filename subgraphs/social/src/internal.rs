@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
 use nova_core::db::Db;
-use nova_core::internal::{failed, BlocksBetween, Ids, NoticePairs, Refusal};
+use nova_core::internal::{failed, BlocksBetween, Ids, NoticePairs, Refusal, MAX_NOTICE_PAIRS};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,8 +96,8 @@ async fn silenced(
     State(db): State<Db>,
     Json(request): Json<NoticePairs>,
 ) -> Result<Json<NoticePairs>, Refusal> {
-    if request.pairs.len() > MAX_BLOCK_QUESTION {
-        let message = format!("at most {MAX_BLOCK_QUESTION} pairs per question");
+    if request.pairs.len() > MAX_NOTICE_PAIRS {
+        let message = format!("at most {MAX_NOTICE_PAIRS} pairs per question");
         return Err((StatusCode::BAD_REQUEST, message));
     }
     let pairs = store::silenced_pairs(&db, &request.pairs)
