@@ -72,16 +72,10 @@ impl Options {
 
 /// Resident memory of a bench process, in MiB.
 fn resident_mib(state: &State, process: &str) -> f64 {
-    stack::recorded_pid(state, process)
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    stack::process_status(state, process)
+        .ok()
+        .and_then(|status| status.vmrss)
+        .map_or(f64::NAN, |kib| kib as f64 / 1024.0)
 }
 
 fn memory_line(state: &State, when: &str) -> String {

@@ -64,7 +64,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
             photo.len() as f64 / 1e6
         );
         let uploader = sign_up(root, &format!("uploader{}", std::process::id()))?;
-        let before = media_memory_kib(state, "VmRSS")?;
+        let before = media_memory_kib(state, "VmRSS", |s| s.vmrss)?;
         println!("media resident before uploading: {:.0} MiB", mib(before));
 
         let one_at_a_time = upload_all(root, &uploader.token, &photo, sequential, 1)?;
@@ -72,7 +72,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         let at_once = upload_all(root, &uploader.token, &photo, concurrent, clients)?;
         at_once.report(pg, &format!("{clients} clients at once"))?;
 
-        let peak = media_memory_kib(state, "VmHWM")?;
+        let peak = media_memory_kib(state, "VmHWM", |s| s.vmhwm)?;
         println!(
             "media peak resident (VmHWM) over both runs: {:.0} MiB ({:.0} MiB above its resident size before uploading)",
             mib(peak),
@@ -280,17 +280,16 @@ fn processing_times(pg: &Postgres, uploads: &[Upload]) -> Result<Vec<Duration>> 
         .collect()
 }
 
-/// A memory figure (`VmRSS`, `VmHWM`) of the bench's media process, in KiB.
-fn media_memory_kib(state: &State, field: &str) -> Result<u64> {
-    let name = format!("{}media", BENCH.name_prefix);
-    let pid = stack::recorded_pid(state, &name).with_context(|| format!("no pid for {name}"))?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+/// A memory figure of the bench's media process, in KiB: `VmRSS` or `VmHWM`
+/// (`field` picks it from its status).
+fn media_memory_kib(
+    state: &State,
+    name: &str,
+    field: fn(&procfs::process::Status) -> Option<u64>,
+) -> Result<u64> {
+    let process = format!("{}media", BENCH.name_prefix);
+    field(&stack::process_status(state, &process)?)
+        .with_context(|| format!("no {name} in the status of {process}"))
 }
 
 fn mib(kib: u64) -> f64 {

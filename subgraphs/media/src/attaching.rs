@@ -9,7 +9,7 @@
 //! - `POST /internal/media/detach` `AttachRequest` → `AttachAnswer` (empty):
 //!   undo an attach whose write failed afterwards.
 //! - `POST /internal/media/release` `AttachRequest` → `AttachAnswer` (empty):
-//!   the place no longer shows media (an avatar removed): the owner's media it
+//!   the place no longer shows media (an avatar removed): the media it
 //!   showed, but for `media_ids`, are deleted (their objects go with the next
 //!   sweep).
 
@@ -67,7 +67,8 @@ async fn detach(State(pool): State<PgPool>, Json(request): Json<AttachRequest>) 
 }
 
 async fn release(State(pool): State<PgPool>, Json(request): Json<AttachRequest>) -> Answer {
-    store::delete_used_by(&pool, request.owner, &request.used_by, &request.media_ids)
+    let mut connection = pool.acquire().await.map_err(failed)?;
+    store::delete_others_used_by(&mut connection, &request.used_by, &request.media_ids)
         .await
         .map_err(failed)?;
     Ok(Json(AttachAnswer::default()))

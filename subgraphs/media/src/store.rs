@@ -306,23 +306,3 @@ pub async fn delete_others_used_by(
     .await?;
     Ok(done.rows_affected())
 }
-
-/// Delete the media of `owner` that `used_by` shows, but for `keep`.
-pub async fn delete_used_by(
-    pool: &PgPool,
-    owner: Uuid,
-    used_by: &str,
-    keep: &[Uuid],
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        "UPDATE media SET status = 'deleted' \
-         WHERE owner_id = $1 AND used_by = $2 AND NOT (media_id = ANY($3)) \
-         AND status <> 'deleted'",
-        owner,
-        used_by,
-        keep,
-    )
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
-}

@@ -25,8 +25,8 @@ pub use nova_devdb::{apt_install, key_base64, run, secret, State};
 
 pub use layout::{services, subgraphs, Layout, Service, DEVELOPMENT, ROUTER_PORT};
 pub use process::{
-    http, http_status, metric, metrics_text, recorded_pid, start, start_background, start_ready,
-    start_under, stop, stop_process, wait_listening, wait_ready,
+    http, http_status, metric, metrics_text, process_status, recorded_pid, start, start_background,
+    start_ready, start_under, stop, stop_process, wait_listening, wait_ready,
 };
 
 fn target_dir(root: &Path) -> PathBuf {

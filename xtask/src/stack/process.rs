@@ -35,6 +35,12 @@ pub fn recorded_pid(state: &State, name: &str) -> Option<u32> {
         .ok()
 }
 
+/// `/proc/<pid>/status` of a recorded process (memory figures in KiB).
+pub fn process_status(state: &State, name: &str) -> Result<procfs::process::Status> {
+    let pid = recorded_pid(state, name).with_context(|| format!("no pid recorded for {name}"))?;
+    Ok(procfs::process::Process::new(i32::try_from(pid)?)?.status()?)
+}
+
 /// One HTTP request to 127.0.0.1:port: the status and the body (any status is
 /// an answer; only a failure to get one is an error).
 pub fn http(
