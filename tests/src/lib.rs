@@ -184,6 +184,10 @@ impl Stack {
                 ("DATABASE_URL", database_url),
                 ("NOVA_ROUTER_SECRET", router_secret.clone()),
                 ("KAFKA_BROKERS", broker.brokers()),
+                (
+                    "KAFKA_TOPIC_PARTITIONS",
+                    nova_core::events::kafka::LOCAL_BROKER_PARTITIONS.to_string(),
+                ),
                 // Short, so a consumer restarted by a fault test gets its
                 // partitions back quickly.
                 ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),

@@ -115,19 +115,25 @@ impl StackCpu {
     /// Wait until the stack uses less than `cores` of CPU over a 2 s window:
     /// the background work a bulk load leaves (index merges, autovacuum) is
     /// done, so a measurement after it sees the steady state. How long it
-    /// took; an error naming the last level after `timeout`.
+    /// took, and each process's cores at rest (over the last window); an error
+    /// naming the last level after `timeout`.
     pub fn wait_until_quiet(
         &self,
         cores: f64,
         timeout: std::time::Duration,
-    ) -> Result<std::time::Duration> {
+    ) -> Result<(std::time::Duration, Vec<(String, f64)>)> {
         let started = std::time::Instant::now();
         loop {
             let before = self.sample()?;
             std::thread::sleep(QUIET_WINDOW);
-            let used = self.sample()?.since(&before).total() / QUIET_WINDOW.as_secs_f64();
+            let window = self.sample()?.since(&before);
+            let used = window.total() / QUIET_WINDOW.as_secs_f64();
             if used < cores {
-                return Ok(started.elapsed());
+                let at_rest = Self::per_request(&window, 1)
+                    .into_iter()
+                    .map(|(name, ms)| (name, ms / 1000.0 / QUIET_WINDOW.as_secs_f64()))
+                    .collect();
+                return Ok((started.elapsed(), at_rest));
             }
             if started.elapsed() > timeout {
                 anyhow::bail!(
@@ -148,5 +154,19 @@ impl StackCpu {
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));
         shares
+    }
+
+    /// `name figure, ...` of the processes whose figure is at least `least`, in
+    /// the given order, without the bench stack's name prefix.
+    pub fn listed(figures: &[(String, f64)], least: f64) -> String {
+        figures
+            .iter()
+            .filter(|(_, figure)| *figure >= least)
+            .map(|(name, figure)| {
+                let name = name.trim_start_matches(crate::bench_stack::BENCH.name_prefix);
+                format!("{name} {figure:.2}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

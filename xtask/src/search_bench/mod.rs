@@ -43,6 +43,10 @@ pub struct Options {
     /// Seconds of load.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Seconds of load at the same rate before the measured run, not counted:
+    /// the stack's connections and caches warm up (its p99 is printed too).
+    #[arg(long, default_value_t = 5)]
+    warm_up: u64,
     /// Posts created and searched for until found (event-to-searchable delay).
     #[arg(long, default_value_t = 50)]
     probes: usize,
@@ -57,6 +61,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         posts,
         rate,
         seconds,
+        warm_up,
         probes,
         reuse,
     } = options;
@@ -87,10 +92,12 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         // Measured in the steady state, not during the merges and autovacuum a
         // bulk load leaves behind.
         let cpu = StackCpu::of(state)?;
-        let settled = cpu.wait_until_quiet(QUIET_CORES, Duration::from_secs(300))?;
+        let (settled, at_rest) = cpu.wait_until_quiet(QUIET_CORES, Duration::from_secs(300))?;
         println!(
-            "the stack settled below {QUIET_CORES} cores after {:.1} s",
-            settled.as_secs_f64()
+            "the stack settled below {QUIET_CORES} cores after {:.1} s; at rest {:.2} cores: {}",
+            settled.as_secs_f64(),
+            at_rest.iter().map(|(_, cores)| cores).sum::<f64>(),
+            StackCpu::listed(&at_rest, 0.005)
         );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -99,6 +106,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
             users,
             rate,
             seconds,
+            warm_up,
         };
         runtime.block_on(measure(root, &viewer.token, &cpu, load, probes))
     })
@@ -275,10 +283,42 @@ fn print_query_time(before: &[(f64, f64)], after: &[(f64, f64)], searches: u64) 
 const QUIET_CORES: f64 = 0.8;
 
 /// The search load: `rate` requests per second for `seconds`, over `users`.
+/// `Search` at `rate` for `seconds`, request `i` sending query `first + i` of
+/// the mix: latencies, errors and hits found.
+async fn search_at_rate(
+    client: Arc<Client>,
+    users: usize,
+    rate: u64,
+    seconds: u64,
+    first: u64,
+) -> Result<(hdrhistogram::Histogram<u64>, usize, usize)> {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let (latency, errors) = open_model(rate, seconds, move |i| {
+        let (client, hits) = (client.clone(), counted.clone());
+        async move {
+            match client.search(&query(first + i, users)).await {
+                Ok(found) => {
+                    hits.fetch_add(found.len(), std::sync::atomic::Ordering::Relaxed);
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await?;
+    Ok((
+        latency,
+        errors,
+        hits.load(std::sync::atomic::Ordering::Relaxed),
+    ))
+}
+
 struct Load {
     users: usize,
     rate: u64,
     seconds: u64,
+    warm_up: u64,
 }
 
 async fn measure(
@@ -289,6 +329,7 @@ async fn measure(
         users,
         rate,
         seconds,
+        warm_up,
     }: Load,
     probes: usize,
 ) -> Result<()> {
@@ -300,43 +341,35 @@ async fn measure(
         search_id: document_id(root, "Search")?,
         token: token.to_string(),
     });
-    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let shared = (client.clone(), hits.clone());
-    let before = query_time_by_subgraph(true)?;
-    let cpu_before = cpu.sample()?;
-    println!("\nload: {rate} Search requests/s for {seconds} s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
-    let (latency, errors) = open_model(rate, seconds, move |i| {
-        let (client, hits) = (shared.0.clone(), shared.1.clone());
-        async move {
-            match client.search(&query(i, users)).await {
-                Ok(found) => {
-                    hits.fetch_add(found.len(), std::sync::atomic::Ordering::Relaxed);
-                    true
-                }
-                Err(_) => false,
-            }
-        }
-    })
-    .await?;
-    let total = rate * seconds;
+    println!("\nload: {rate} Search requests/s, open model (latency from each request's due time); exact usernames, prefixes, typos, two words; first 20");
+    // The warm-up's queries come after the measured ones in the mix.
+    let measured = rate * seconds;
+    let (latency, errors, _) =
+        search_at_rate(client.clone(), users, rate, warm_up, measured).await?;
     println!(
-        "search     p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{total}   hits per query {:.1}",
+        "warm-up    p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{}   ({warm_up} s, not counted)",
         ms(&latency, 0.5),
         ms(&latency, 0.99),
-        hits.load(std::sync::atomic::Ordering::Relaxed) as f64 / total as f64
+        rate * warm_up
+    );
+    let before = query_time_by_subgraph(true)?;
+    let cpu_before = cpu.sample()?;
+    let (latency, errors, hits) = search_at_rate(client.clone(), users, rate, seconds, 0).await?;
+    let total = measured;
+    println!(
+        "search     p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{total}   hits per query {:.1}   ({seconds} s)",
+        ms(&latency, 0.5),
+        ms(&latency, 0.99),
+        hits as f64 / total as f64
     );
     let spent = cpu.sample()?.since(&cpu_before);
     print_query_time(&before, &query_time_by_subgraph(false)?, total);
-    let shares: Vec<String> = StackCpu::per_request(&spent, total)
-        .into_iter()
-        .filter(|(_, ms)| *ms >= 0.05)
-        .map(|(name, ms)| format!("{} {ms:.2}", name.trim_start_matches(BENCH.name_prefix)))
-        .collect();
+    let per_search = StackCpu::per_request(&spent, total);
     println!(
         "  CPU per search {:.2} ms ({:.2} cores): {}",
         spent.total() * 1000.0 / total as f64,
         spent.total() / seconds as f64,
-        shares.join(", ")
+        StackCpu::listed(&per_search, 0.05)
     );
 
     // Event to searchable: create a post with a word of its own, search until found.

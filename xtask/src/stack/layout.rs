@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use anyhow::Result;
+use nova_core::events::kafka::LOCAL_BROKER_PARTITIONS;
 
 use super::{key_base64, secret, State};
 use crate::postgres::Postgres;
@@ -169,6 +170,10 @@ pub fn services(
         let mut env = vec![
             var("DATABASE_URL", pg.url(&layout.database(name))),
             var("KAFKA_BROKERS", kafka_brokers),
+            var(
+                "KAFKA_TOPIC_PARTITIONS",
+                LOCAL_BROKER_PARTITIONS.to_string(),
+            ),
             var("NOVA_ROUTER_SECRET", router_secret.clone()),
             var("RUST_LOG", "info".to_string()),
             var("HTTP_PORT", port.to_string()),

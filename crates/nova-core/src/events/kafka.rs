@@ -37,6 +37,15 @@ pub struct KafkaConfig {
     pub retention_ms: u64,
 }
 
+/// Partitions per topic on the local development broker (tansu), set through
+/// `KAFKA_TOPIC_PARTITIONS` by the stacks `cargo xtask` and the tests start.
+/// tansu answers an idle fetch by reading every partition of the consumer's
+/// subscription from SQLite twice per `fetch.wait.max.ms`: with Nova's five
+/// consumer groups it took 37 % of a core at 3 partitions and 15 % at 1, on a
+/// machine whose benchmarks need every core. One broker gains nothing from
+/// parallel partitions; a production cluster keeps the default.
+pub const LOCAL_BROKER_PARTITIONS: i32 = 1;
+
 /// A week, as Kafka's own default.
 const DEFAULT_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
