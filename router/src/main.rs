@@ -4,6 +4,7 @@
 mod circuit_breaker;
 mod client_ip;
 mod errors;
+mod jwks_reloads;
 mod nova_plugin;
 mod operation;
 mod rate_limit;

@@ -64,6 +64,7 @@ use hive_router::sonic_rs::JsonValueTrait;
 use serde::Deserialize;
 
 use crate::client_ip::TrustedProxies;
+use crate::jwks_reloads::JwksReloadsConfig;
 use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{
     Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
@@ -89,12 +90,13 @@ struct DocumentOperations {
 }
 
 /// Paths the router serves (`router.yaml`: `http.graphql_endpoint`,
-/// `subscriptions.websocket.path`; Hive's health checks; the plugin's own).
+/// `subscriptions.websocket.path`, the Prometheus exporter's `path`; Hive's
+/// health checks; the plugin's own).
 /// Anything else is 404, not Hive's HTML landing page with status 200.
 fn is_served_path(path: &str) -> bool {
     matches!(
         path,
-        "/graphql" | "/ws" | "/health" | "/readiness" | HEALTH_PATH | METRICS_PATH
+        "/graphql" | "/ws" | "/health" | "/readiness" | "/metrics" | HEALTH_PATH | METRICS_PATH
     ) || path.starts_with("/graphql/")
 }
 
@@ -110,10 +112,13 @@ pub struct NovaPluginConfig {
     /// Proxies whose `X-Forwarded-For` is believed (`client_ip`); none by default.
     #[serde(default)]
     trusted_proxies: TrustedProxies,
+    jwks_reloads: JwksReloadsConfig,
 }
 
 pub struct NovaPlugin {
     rate_limiter: RateLimiter,
+    /// The plugin's metrics, served at `METRICS_PATH`.
+    metrics: prometheus::Registry,
     max_root_fields: usize,
     trusted_proxies: TrustedProxies,
 }
@@ -136,9 +141,12 @@ impl RouterPlugin for NovaPlugin {
         if !config.router_secret.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("NOVA_ROUTER_SECRET must be printable ASCII".into());
         }
-        let rate_limiter = RateLimiter::new(config.rate_limits)?;
+        let metrics = prometheus::Registry::new();
+        let rate_limiter = RateLimiter::new(config.rate_limits, &metrics)?;
+        crate::jwks_reloads::start(config.jwks_reloads, &metrics)?;
         payload.initialize_plugin(NovaPlugin {
             rate_limiter,
+            metrics,
             max_root_fields: config.max_root_fields.0,
             trusted_proxies: config.trusted_proxies,
         })
@@ -185,7 +193,7 @@ impl RouterPlugin for NovaPlugin {
                 return payload.end_with_response(self.health_response());
             }
             if request.path() == METRICS_PATH {
-                let text = self.rate_limiter.render_metrics();
+                let text = self.render_metrics();
                 return payload.end_with_response(
                     hive_router::ntex::http::Response::Ok()
                         .content_type("text/plain; version=0.0.4")
@@ -326,6 +334,18 @@ const HEALTH_PATH: &str = "/health/nova";
 const METRICS_PATH: &str = "/metrics/nova";
 
 impl NovaPlugin {
+    /// The plugin's metrics, Prometheus text.
+    fn render_metrics(&self) -> String {
+        let mut buffer = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &self.metrics.gather(),
+            &mut buffer,
+        )
+        .expect("encoding to a Vec cannot fail");
+        String::from_utf8(buffer).expect("Prometheus text is UTF-8")
+    }
+
     /// Take one token from the operation's bucket: the signed-in user's (`user`,
     /// read from a verified token), else the connection address's, and the
     /// address's credentials bucket for a sign-in. `None`: go ahead.

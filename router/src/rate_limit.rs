@@ -149,11 +149,11 @@ pub struct RateLimiter {
     pub limited: prometheus::IntCounterVec,
     /// 1 while Redis answered the last check, 0 after a failure.
     redis_up: prometheus::IntGauge,
-    registry: prometheus::Registry,
 }
 
 impl RateLimiter {
-    pub fn new(config: RateLimitConfig) -> Result<Self, String> {
+    /// A rate limiter whose metrics are registered in `metrics`.
+    pub fn new(config: RateLimitConfig, metrics: &prometheus::Registry) -> Result<Self, String> {
         let client = redis::Client::open(config.redis_url.as_str())
             .map_err(|e| format!("rate_limits.redis_url: {e}"))?;
         let redis_errors = prometheus::IntCounter::new(
@@ -180,16 +180,13 @@ impl RateLimiter {
         )
         .expect("valid metric");
         redis_up.set(1);
-        let registry = prometheus::Registry::new();
         for collector in [
             Box::new(redis_errors.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(redis_skipped.clone()),
             Box::new(limited.clone()),
             Box::new(redis_up.clone()),
         ] {
-            registry
-                .register(collector)
-                .expect("metric registered once");
+            metrics.register(collector).expect("metric registered once");
         }
         let breaker = CircuitBreaker::new(Duration::from_millis(config.redis_retry_after_ms.0));
         Ok(Self {
@@ -203,20 +200,7 @@ impl RateLimiter {
             redis_skipped,
             limited,
             redis_up,
-            registry,
         })
-    }
-
-    /// The rate limiter's metrics, Prometheus text.
-    pub fn render_metrics(&self) -> String {
-        let mut buffer = Vec::new();
-        prometheus::Encoder::encode(
-            &prometheus::TextEncoder::new(),
-            &self.registry.gather(),
-            &mut buffer,
-        )
-        .expect("encoding to a Vec cannot fail");
-        String::from_utf8(buffer).expect("Prometheus text is UTF-8")
     }
 
     pub fn enabled(&self) -> bool {

@@ -6,6 +6,7 @@ mod bench_stack;
 mod cli;
 mod clients;
 mod compose;
+mod deploy_tools;
 mod events;
 mod feed_bench;
 mod ffmpeg;

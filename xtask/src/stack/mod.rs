@@ -146,6 +146,8 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     crate::ffmpeg::ensure_installed()?;
     // The real front-end clients the `real_clients` test runs (npm).
     crate::clients::installed(root)?;
+    // What the deploy_files test checks Prometheus's files with.
+    let promtool = crate::deploy_tools::promtool()?;
     let mut built = prune::Built::default();
     let bin_dir = build_binaries_recorded(root, false, &mut built)?;
     built.run(
@@ -173,5 +175,6 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_REDIS_SERVER_BIN", &redis_server)
         .env("NOVA_SMTP_PYTHON", &smtp_python)
         .env("NOVA_S3_SERVER_BIN", &s3_server)
+        .env("NOVA_PROMTOOL_BIN", &promtool)
         .env("NOVA_ROOT", root))
 }
