@@ -1,20 +1,29 @@
-//! The tools the files under `deploy/` are checked with, installed when missing
-//! like the other Debian packages the stack needs: promtool (Debian's
-//! `prometheus` package) for the Prometheus configuration, the alert rules and
-//! the rules' unit tests (`tests/tests/deploy_files.rs` runs them).
+//! The tools the deployment files are checked with (`tests/tests/deploy_*.rs`
+//! runs them), installed once when missing, like the other tools of the stack:
+//! - promtool (Debian's `prometheus` package) for `deploy/prometheus`;
+//! - check-jsonschema (PyPI, in a virtualenv under the tools folder) with the
+//!   Compose specification's JSON schema, taken from Docker's own `docker-compose`
+//!   1.29.2 package on PyPI (`compose/config/compose_spec.json`), for
+//!   `compose.yaml`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use nova_devdb::tools::tools_dir;
 
-use crate::stack::apt_install;
+use crate::stack::{apt_install, run};
 
 const PROMTOOL: &str = "/usr/bin/promtool";
+/// The validator, pinned.
+const CHECK_JSONSCHEMA: &str = "check-jsonschema==0.39.0";
+/// The PyPI package that carries the Compose specification's schema.
+const COMPOSE_SPEC_PACKAGE: &str = "docker-compose==1.29.2";
+const COMPOSE_SPEC_IN_PACKAGE: &str = "compose/config/compose_spec.json";
 
-fn promtool_runs() -> bool {
-    Command::new(PROMTOOL)
-        .arg("--version")
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
         .output()
         .is_ok_and(|output| output.status.success())
 }
@@ -22,12 +31,73 @@ fn promtool_runs() -> bool {
 /// promtool's path; Debian's `prometheus` package is installed the first time
 /// (its service is not started: promtool is all Nova uses of it).
 pub fn promtool() -> Result<PathBuf> {
-    if !promtool_runs() {
+    if !runs(PROMTOOL, "--version") {
         println!("promtool is not installed; installing Debian's prometheus package");
         apt_install(&["prometheus"])?;
-        if !promtool_runs() {
+        if !runs(PROMTOOL, "--version") {
             bail!("the prometheus package is installed but {PROMTOOL} does not run");
         }
     }
     Ok(PathBuf::from(PROMTOOL))
+}
+
+/// The virtualenv the Python checkers live in, created the first time.
+fn python_env() -> Result<PathBuf> {
+    let venv = tools_dir().join("deploy-checks");
+    let python = venv.join("bin/python");
+    if runs(&python.display().to_string(), "--version") {
+        return Ok(venv);
+    }
+    if !runs("python3", "--version")
+        || !Command::new("python3")
+            .args(["-c", "import venv, ensurepip"])
+            .status()
+            .is_ok_and(|status| status.success())
+    {
+        apt_install(&["python3", "python3-venv"])?;
+    }
+    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    Ok(venv)
+}
+
+/// check-jsonschema's path, installed into the virtualenv the first time.
+pub fn check_jsonschema() -> Result<PathBuf> {
+    let venv = python_env()?;
+    let binary = venv.join("bin/check-jsonschema");
+    if !runs(&binary.display().to_string(), "--version") {
+        println!("installing {CHECK_JSONSCHEMA} from PyPI");
+        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", CHECK_JSONSCHEMA]))?;
+    }
+    Ok(binary)
+}
+
+/// The Compose specification's JSON schema, fetched from PyPI the first time.
+pub fn compose_schema() -> Result<PathBuf> {
+    let schema = tools_dir().join("schemas/compose_spec.json");
+    if schema.exists() {
+        return Ok(schema);
+    }
+    let venv = python_env()?;
+    let download = tools_dir().join("schemas/download");
+    std::fs::create_dir_all(&download)?;
+    println!("fetching the Compose specification's schema from {COMPOSE_SPEC_PACKAGE} (PyPI)");
+    run(Command::new(venv.join("bin/pip"))
+        .args(["download", "--quiet", "--no-deps", "--dest"])
+        .arg(&download)
+        .arg(COMPOSE_SPEC_PACKAGE))?;
+    let wheel = std::fs::read_dir(&download)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .with_context(|| format!("no wheel of {COMPOSE_SPEC_PACKAGE} downloaded"))?;
+    // A wheel is a zip file; the virtualenv's Python reads it.
+    run(Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import sys, zipfile; open(sys.argv[3], 'wb').write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))",
+        ])
+        .arg(&wheel)
+        .arg(COMPOSE_SPEC_IN_PACKAGE)
+        .arg(&schema))?;
+    std::fs::remove_dir_all(&download)?;
+    Ok(schema)
 }

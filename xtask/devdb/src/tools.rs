@@ -22,7 +22,8 @@ pub struct Tool {
     pub locked: bool,
 }
 
-fn tools_dir() -> PathBuf {
+/// Where tools are installed: `$NOVA_TOOLS_DIR`, or `~/.cache/nova/tools`.
+pub fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("NOVA_TOOLS_DIR") {
         return PathBuf::from(dir);
     }

@@ -146,8 +146,10 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     crate::ffmpeg::ensure_installed()?;
     // The real front-end clients the `real_clients` test runs (npm).
     crate::clients::installed(root)?;
-    // What the deploy_files test checks Prometheus's files with.
+    // What the deploy_* tests check the deployment files with.
     let promtool = crate::deploy_tools::promtool()?;
+    let check_jsonschema = crate::deploy_tools::check_jsonschema()?;
+    let compose_schema = crate::deploy_tools::compose_schema()?;
     let mut built = prune::Built::default();
     let bin_dir = build_binaries_recorded(root, false, &mut built)?;
     built.run(
@@ -176,5 +178,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_SMTP_PYTHON", &smtp_python)
         .env("NOVA_S3_SERVER_BIN", &s3_server)
         .env("NOVA_PROMTOOL_BIN", &promtool)
+        .env("NOVA_CHECK_JSONSCHEMA_BIN", &check_jsonschema)
+        .env("NOVA_COMPOSE_SCHEMA", &compose_schema)
         .env("NOVA_ROOT", root))
 }
