@@ -62,6 +62,14 @@ pub fn required_env(name: &str) -> Result<String> {
     })
 }
 
+/// A new, empty database on the test cluster (`NOVA_TEST_DATABASE_URL`), named
+/// like a stack's so `cargo xtask test` drops it on its next run: its URL.
+pub async fn scratch_database(hint: &str) -> Result<String> {
+    let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
+    let name = format!("nova_t_{}_{hint}", uuid::Uuid::now_v7().simple());
+    create_database(&admin_url, &name).await
+}
+
 /// Generous limits for every stack (tests sign many users up from one address);
 /// rate-limit tests set their own on top.
 const ROUTER_TEST_LIMITS: [(&str, &str); 6] = [

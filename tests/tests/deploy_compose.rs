@@ -45,7 +45,8 @@ fn workspace_binaries() -> BTreeSet<String> {
 
 #[test]
 fn compose_yaml_follows_the_compose_specification() {
-    let output = Command::new(required_env("NOVA_CHECK_JSONSCHEMA_BIN").unwrap())
+    let checkers = PathBuf::from(required_env("NOVA_DEPLOY_CHECKERS_BIN").unwrap());
+    let output = Command::new(checkers.join("check-jsonschema"))
         .arg("--schemafile")
         .arg(required_env("NOVA_COMPOSE_SCHEMA").unwrap())
         .arg(root().join("compose.yaml"))

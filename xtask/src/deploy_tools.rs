@@ -1,10 +1,11 @@
 //! The tools the deployment files are checked with (`tests/tests/deploy_*.rs`
 //! runs them), installed once when missing, like the other tools of the stack:
 //! - promtool (Debian's `prometheus` package) for `deploy/prometheus`;
-//! - check-jsonschema (PyPI, in a virtualenv under the tools folder) with the
-//!   Compose specification's JSON schema, taken from Docker's own `docker-compose`
-//!   1.29.2 package on PyPI (`compose/config/compose_spec.json`), for
-//!   `compose.yaml`.
+//! - from PyPI, in a virtualenv under the tools folder: check-jsonschema with
+//!   the Compose specification's JSON schema, taken from Docker's own
+//!   `docker-compose` 1.29.2 package (`compose/config/compose_spec.json`), for
+//!   `compose.yaml`; helm-python-sdk (renders and lints `helm/nova` with Helm's
+//!   Go SDK, no helm binary), kubernetes-validate and checkov for the chart.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,8 +16,15 @@ use nova_devdb::tools::tools_dir;
 use crate::stack::{apt_install, run};
 
 const PROMTOOL: &str = "/usr/bin/promtool";
-/// The validator, pinned.
-const CHECK_JSONSCHEMA: &str = "check-jsonschema==0.39.0";
+/// The checkers, pinned: the Compose file against its schema; the Helm chart
+/// rendered and linted without a helm binary (Helm 4's SDK), its objects against
+/// the Kubernetes schemas, and the policy scanner.
+const PYTHON_CHECKERS: [&str; 4] = [
+    "check-jsonschema==0.39.0",
+    "helm-python-sdk==0.2.2",
+    "kubernetes-validate==1.37.0",
+    "checkov==3.3.30",
+];
 /// The PyPI package that carries the Compose specification's schema.
 const COMPOSE_SPEC_PACKAGE: &str = "docker-compose==1.29.2";
 const COMPOSE_SPEC_IN_PACKAGE: &str = "compose/config/compose_spec.json";
@@ -60,15 +68,21 @@ fn python_env() -> Result<PathBuf> {
     Ok(venv)
 }
 
-/// check-jsonschema's path, installed into the virtualenv the first time.
-pub fn check_jsonschema() -> Result<PathBuf> {
+/// The folder of the Python checkers' commands (`check-jsonschema`,
+/// `kubernetes-validate`, `checkov`, and `python` with helm-python-sdk),
+/// installed into the virtualenv when it does not hold exactly `PYTHON_CHECKERS`.
+pub fn python_checkers() -> Result<PathBuf> {
     let venv = python_env()?;
-    let binary = venv.join("bin/check-jsonschema");
-    if !runs(&binary.display().to_string(), "--version") {
-        println!("installing {CHECK_JSONSCHEMA} from PyPI");
-        run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", CHECK_JSONSCHEMA]))?;
+    let installed = venv.join("nova-requirements.txt");
+    let wanted = PYTHON_CHECKERS.join("\n");
+    if std::fs::read_to_string(&installed).ok().as_deref() != Some(wanted.as_str()) {
+        println!("installing {} from PyPI", PYTHON_CHECKERS.join(", "));
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .args(PYTHON_CHECKERS))?;
+        std::fs::write(&installed, &wanted)?;
     }
-    Ok(binary)
+    Ok(venv.join("bin"))
 }
 
 /// The Compose specification's JSON schema, fetched from PyPI the first time.

@@ -249,14 +249,49 @@ pub struct Startup {
     pub metrics: Metrics,
 }
 
-/// `<subgraph> print-schema` prints the subgraph's SDL (what `cargo xtask
-/// compose` reads); true when it did, and `main` then exits.
-pub fn printed_schema(sdl: fn() -> String) -> bool {
-    let asked = std::env::args().nth(1).as_deref() == Some("print-schema");
-    if asked {
-        print!("{}", sdl());
+/// The one-off commands of every subgraph binary, run before its own settings
+/// are read: `<subgraph> print-schema` prints the SDL (what `cargo xtask compose`
+/// reads), `<subgraph> migrate` applies the migrations (`migrate_only`). True
+/// when one ran, and `main` then exits.
+pub async fn ran_command(
+    service_name: &str,
+    sdl: fn() -> String,
+    migrator: &'static Migrator,
+) -> anyhow::Result<bool> {
+    match std::env::args().nth(1).as_deref() {
+        Some("print-schema") => print!("{}", sdl()),
+        Some("migrate") => migrate_only(service_name, migrator).await?,
+        _ => return Ok(false),
     }
-    asked
+    Ok(true)
+}
+
+/// `<subgraph> migrate` runs the subgraph's migrations against `DATABASE_URL` and
+/// exits: what a deployment runs once before it starts new versions (the Helm
+/// chart's pre-install/pre-upgrade Job), so instances of the old version never
+/// race the new one's schema change. Starting a subgraph migrates as well; after
+/// this, that finds nothing to do.
+async fn migrate_only(service_name: &str, migrator: &'static Migrator) -> anyhow::Result<()> {
+    let url = exit_on_error(crate::config::required(
+        "DATABASE_URL",
+        "the subgraph's own Postgres database (postgres://...)",
+    ));
+    let _telemetry = crate::telemetry::init(service_name)?;
+    let statements =
+        prometheus::IntCounter::new("migration_statements", "unused").expect("valid metric");
+    Db::connect_and_migrate(
+        &url,
+        PoolSizes {
+            requests: 1,
+            background: 1,
+        },
+        migrator,
+        statements,
+        Duration::from_secs(60),
+    )
+    .await?;
+    tracing::info!(service = service_name, "migrations applied");
+    Ok(())
 }
 
 /// Everything a subgraph's `main` does: config, telemetry, database and

@@ -13,7 +13,7 @@ const BLOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("chat", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let cipher = exit_on_error(MessageCipher::from_env());

@@ -13,7 +13,7 @@ const SOCIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("identity", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let social_url = exit_on_error(required(

@@ -8,7 +8,7 @@ use nova_media::{attaching, schema, sweep, MIGRATOR};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("media", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let settings = exit_on_error(MediaSettings::from_env());

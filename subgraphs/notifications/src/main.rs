@@ -13,7 +13,7 @@ const SOCIAL_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("notifications", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let redis_url = exit_on_error(redis_url_from_env());

@@ -18,7 +18,7 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("search", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let settings = exit_on_error(SearchSettings::from_env());

@@ -9,7 +9,7 @@ const INTERNAL_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if nova_core::http::printed_schema(schema::sdl) {
+    if nova_core::http::ran_command("users", schema::sdl, &MIGRATOR).await? {
         return Ok(());
     }
     let media_url = exit_on_error(required(

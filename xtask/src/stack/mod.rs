@@ -148,7 +148,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     crate::clients::installed(root)?;
     // What the deploy_* tests check the deployment files with.
     let promtool = crate::deploy_tools::promtool()?;
-    let check_jsonschema = crate::deploy_tools::check_jsonschema()?;
+    let deploy_checkers = crate::deploy_tools::python_checkers()?;
     let compose_schema = crate::deploy_tools::compose_schema()?;
     let mut built = prune::Built::default();
     let bin_dir = build_binaries_recorded(root, false, &mut built)?;
@@ -178,7 +178,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_SMTP_PYTHON", &smtp_python)
         .env("NOVA_S3_SERVER_BIN", &s3_server)
         .env("NOVA_PROMTOOL_BIN", &promtool)
-        .env("NOVA_CHECK_JSONSCHEMA_BIN", &check_jsonschema)
+        .env("NOVA_DEPLOY_CHECKERS_BIN", &deploy_checkers)
         .env("NOVA_COMPOSE_SCHEMA", &compose_schema)
         .env("NOVA_ROOT", root))
 }
