@@ -54,6 +54,14 @@ pub enum Command {
     /// Operate the development stack's search index.
     #[command(subcommand)]
     Search(Search),
+    /// The cross-service smoke journey against a running Nova (register, log in,
+    /// profile, post, feed, live chat over WebSocket, notification, photo upload),
+    /// every operation by its persisted id; exits 1 at the first failed step.
+    Smoke {
+        /// The router's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:4000")]
+        url: String,
+    },
 }
 
 /// Without a scenario: seed a data set, load the router with wrk, print

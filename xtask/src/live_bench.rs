@@ -163,12 +163,10 @@ async fn connection(
         };
         let arrived = Instant::now();
         let message: Value = serde_json::from_str(&text)?;
+        if nova_smoke::answer_ping(&mut socket, &message).await? {
+            continue;
+        }
         match message["type"].as_str() {
-            Some("ping") => {
-                socket
-                    .send(Message::text(json!({ "type": "pong" }).to_string()))
-                    .await?
-            }
             Some("next") if message["payload"].get("errors").is_none() => {
                 let body = message["payload"]["data"]["chatEvents"]["message"]["body"]
                     .as_str()

@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Events(command) => events::run(command),
         Command::Search(cli::Search::Reindex) => search::reindex(&root),
         Command::UnusedDeps => tools::unused_deps(&root),
+        Command::Smoke { url } => smoke(&url),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,4 +63,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask smoke`: each step as it passes, the first failure as the error.
+fn smoke(url: &str) -> anyhow::Result<()> {
+    println!("smoke journey against {url}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = std::time::Instant::now();
+    runtime.block_on(nova_smoke::run(url, |step| {
+        println!(
+            "  ok  {:<50} {:>8.0} ms",
+            step.name,
+            step.took.as_secs_f64() * 1000.0
+        );
+    }))?;
+    println!("passed in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
 }
