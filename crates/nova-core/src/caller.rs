@@ -83,13 +83,13 @@ impl Caller {
     /// number. The router checks the token only when a stream opens (Hive Router
     /// 0.2.19 has no hook on a running stream), so the subgraph serving it, which
     /// holds the verified claims, ends it. A stream that ends first ends quietly.
-    pub fn until_token_expires<S>(
+    pub fn until_token_expires<S, T>(
         &self,
         events: S,
-    ) -> impl Stream<Item = async_graphql::Result<S::Item>> + Send + use<S>
+    ) -> impl Stream<Item = async_graphql::Result<T>> + Send + use<S, T>
     where
-        S: Stream + Send,
-        S::Item: Send,
+        S: Stream<Item = async_graphql::Result<T>> + Send,
+        T: Send,
     {
         let deadline = self.token_expires_at.map(|expires_at| {
             let now = SystemTime::now()
@@ -109,7 +109,7 @@ impl Caller {
             expired.then(token_expired)
         })
         .filter_map(std::future::ready);
-        events.map(Ok).take_until(expiry).chain(expired_notice)
+        events.take_until(expiry).chain(expired_notice)
     }
 }
 
@@ -211,7 +211,10 @@ mod tests {
     #[tokio::test]
     async fn an_expired_token_ends_a_waiting_stream_with_token_expired() {
         let caller = caller_expiring_at(Some(now() - 1));
-        let items = collect(caller.until_token_expires(futures::stream::pending::<u8>())).await;
+        let items = collect(
+            caller.until_token_expires(futures::stream::pending::<async_graphql::Result<u8>>()),
+        )
+        .await;
         assert_eq!(items.len(), 1);
         let error = items[0].as_ref().unwrap_err();
         let extensions = serde_json::to_value(&error.extensions).unwrap();
@@ -223,7 +226,8 @@ mod tests {
     async fn a_stream_that_ends_before_expiry_ends_without_an_error() {
         for exp in [None, Some(now() + 600)] {
             let caller = caller_expiring_at(exp);
-            let items = collect(caller.until_token_expires(futures::stream::iter([1, 2]))).await;
+            let items =
+                collect(caller.until_token_expires(futures::stream::iter([Ok(1), Ok(2)]))).await;
             let values: Vec<u8> = items.into_iter().map(|item| item.unwrap()).collect();
             assert_eq!(values, [1, 2], "exp {exp:?}");
         }

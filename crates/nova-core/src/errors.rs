@@ -10,6 +10,8 @@ pub enum ErrorCode {
     BadUserInput,
     NotFound,
     RateLimited,
+    /// A dependency the operation needs is down for now; retry later.
+    Unavailable,
     Internal,
 }
 
@@ -21,6 +23,7 @@ impl ErrorCode {
             ErrorCode::BadUserInput => "BAD_USER_INPUT",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }

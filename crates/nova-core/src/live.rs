@@ -13,6 +13,12 @@
 //! (an instance reconnecting, a slow subscriber), which is why nothing durable
 //! rides on it: the data is in Postgres first, events carry a sequence number, and
 //! a client that sees a gap reads what it missed with a query.
+//!
+//! Without Redis nothing live can be delivered, and a subscription that silently
+//! waits would look like a quiet conversation. So while the hub is not listening
+//! a new subscription is refused, and the hub's loss of Redis ends every open one,
+//! each with an `UNAVAILABLE` error (`LiveUnavailable`): clients subscribe again
+//! (and read what they missed) once Redis is back.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -24,9 +30,10 @@ use prometheus::{IntCounterVec, IntGauge, Opts};
 use redis::aio::ConnectionManager;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::config::{required, ConfigError};
+use crate::errors::ErrorCode;
 use crate::metrics::Metrics;
 
 /// Events a slow subscriber may fall behind by before it skips ahead (and sees a
@@ -40,6 +47,9 @@ pub fn redis_url_from_env() -> Result<String, ConfigError> {
         "the Redis that carries live events between instances (redis://host:port)",
     )
 }
+
+/// How long `LiveHub::start` waits for its listener to subscribe.
+const LISTEN_AT_START: Duration = Duration::from_secs(10);
 
 /// Keys one message carries at most (`publish_to_many`), so a message to 10 000
 /// followers is ten messages of a few dozen kilobytes, not one huge one.
@@ -57,6 +67,8 @@ struct Wire<K, V> {
 struct LiveMetrics {
     messages: IntCounterVec,
     subscribers: IntGauge,
+    /// 1 while the hub listens on Redis, 0 while live updates are unavailable.
+    listening: IntGauge,
 }
 
 impl LiveMetrics {
@@ -71,11 +83,18 @@ impl LiveMetrics {
         .expect("metric definition is valid");
         let subscribers = IntGauge::new("live_subscribers", "Open subscriptions on this instance")
             .expect("metric definition is valid");
+        let listening = IntGauge::new(
+            "live_listening",
+            "1 while live events are received from Redis, 0 while subscriptions are refused",
+        )
+        .expect("metric definition is valid");
         metrics.register(Box::new(messages.clone()));
         metrics.register(Box::new(subscribers.clone()));
+        metrics.register(Box::new(listening.clone()));
         Self {
             messages,
             subscribers,
+            listening,
         }
     }
 
@@ -86,12 +105,25 @@ impl LiveMetrics {
 
 type Senders<K, V> = Arc<Mutex<HashMap<K, broadcast::Sender<V>>>>;
 
+/// Live events cannot be delivered: the hub is not listening on Redis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveUnavailable;
+
+impl From<LiveUnavailable> for async_graphql::Error {
+    fn from(_: LiveUnavailable) -> Self {
+        ErrorCode::Unavailable
+            .error("live updates are unavailable right now; subscribe again in a few seconds")
+    }
+}
+
 /// Publish and subscribe to the live events of one service, keyed by `K`.
 pub struct LiveHub<K, V> {
     channel: String,
     publisher: ConnectionManager,
     senders: Senders<K, V>,
     metrics: LiveMetrics,
+    /// True while the hub listens on its Redis channel.
+    listening: Arc<watch::Sender<bool>>,
 }
 
 impl<K, V> Clone for LiveHub<K, V> {
@@ -101,6 +133,7 @@ impl<K, V> Clone for LiveHub<K, V> {
             publisher: self.publisher.clone(),
             senders: self.senders.clone(),
             metrics: self.metrics.clone(),
+            listening: self.listening.clone(),
         }
     }
 }
@@ -124,9 +157,18 @@ where
             publisher,
             senders: Arc::new(Mutex::new(HashMap::new())),
             metrics: LiveMetrics::new(metrics),
+            listening: Arc::new(watch::Sender::new(false)),
         };
         let listener = hub.clone();
         tokio::spawn(async move { listener.listen_forever(client).await });
+        // Serve subscriptions only once the channel is listened to.
+        let mut listening = hub.listening.subscribe();
+        tokio::time::timeout(LISTEN_AT_START, listening.wait_for(|up| *up))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("cannot listen on Redis at {redis_url} within {LISTEN_AT_START:?}")
+            })?
+            .map_err(|_| anyhow::anyhow!("the live listener stopped"))?;
         Ok(hub)
     }
 
@@ -178,8 +220,18 @@ where
     }
 
     /// The live events of `key` from now on. Dropping the stream unsubscribes.
-    /// A subscriber that falls more than a buffer behind skips ahead.
-    pub fn subscribe(&self, key: K) -> impl Stream<Item = V> + Send + 'static {
+    /// A subscriber that falls more than a buffer behind skips ahead. Refused
+    /// while the hub is not listening on Redis; if the hub loses Redis, the
+    /// stream ends with `LiveUnavailable`.
+    pub fn subscribe(
+        &self,
+        key: K,
+    ) -> Result<impl Stream<Item = Result<V, LiveUnavailable>> + Send + 'static, LiveUnavailable>
+    {
+        let mut listening = self.listening.subscribe();
+        if !*listening.borrow_and_update() {
+            return Err(LiveUnavailable);
+        }
         let receiver = {
             let mut senders = self.senders.lock().expect("the hub lock is never poisoned");
             senders
@@ -193,27 +245,48 @@ where
             gauge: self.metrics.subscribers.clone(),
             counted: false,
         };
-        futures::stream::unfold((receiver, guard), |(mut receiver, mut guard)| async move {
-            // Counted from the first poll, not from here: a resolver listens first
-            // and then checks the caller (membership, blocks), and the gauge says a
-            // subscription is open only once it is being served.
-            guard.count();
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => return Some((event, (receiver, guard))),
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                        tracing::warn!(skipped, "a slow subscriber skipped live events");
+        let state = (receiver, guard, Some(listening));
+        let stream =
+            futures::stream::unfold(state, |(mut receiver, mut guard, listening)| async move {
+                // After the loss was reported, the stream is over.
+                let mut listening = listening?;
+                // Counted from the first poll, not from here: a resolver listens first
+                // and then checks the caller (membership, blocks), and the gauge says a
+                // subscription is open only once it is being served.
+                guard.count();
+                loop {
+                    let next = tokio::select! {
+                        received = receiver.recv() => Some(received),
+                        // The hub stopped listening (or is dropped, never while serving).
+                        _ = listening.wait_for(|up| !up) => None,
+                    };
+                    match next {
+                        Some(Ok(event)) => {
+                            return Some((Ok(event), (receiver, guard, Some(listening))))
+                        }
+                        Some(Err(broadcast::error::RecvError::Lagged(skipped))) => {
+                            tracing::warn!(skipped, "a slow subscriber skipped live events");
+                        }
+                        Some(Err(broadcast::error::RecvError::Closed)) => return None,
+                        None => return Some((Err(LiveUnavailable), (receiver, guard, None))),
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-            }
-        })
+            });
+        Ok(stream)
     }
 
     async fn listen_forever(self, client: redis::Client) {
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.listen(&client).await {
+            let listened = self.listen(&client).await;
+            // Open subscriptions end with `LiveUnavailable`; new ones are refused
+            // until the channel is listened to again.
+            self.metrics.listening.set(0);
+            if self.listening.send_replace(false) {
+                // It had been listening: a new outage, retried quickly at first.
+                backoff = Duration::from_millis(100);
+            }
+            match listened {
                 Ok(()) => {
                     tracing::warn!(channel = %self.channel, "the live channel closed; reconnecting")
                 }
@@ -230,6 +303,8 @@ where
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(&self.channel).await?;
         tracing::info!(channel = %self.channel, "listening for live events");
+        self.listening.send_replace(true);
+        self.metrics.listening.set(1);
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
             self.metrics.count("received", 1);

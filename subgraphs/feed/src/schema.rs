@@ -86,6 +86,9 @@ impl Subscription {
         let caller = Caller::of(ctx);
         let viewer = caller.require_user()?;
         let hub = ctx.data_unchecked::<FeedHub>();
-        Ok(caller.until_token_expires(hub.subscribe(viewer).map(HomeFeedUpdate)))
+        let updates = hub.subscribe(viewer)?;
+        Ok(caller.until_token_expires(
+            updates.map(|update| update.map(HomeFeedUpdate).map_err(Into::into)),
+        ))
     }
 }

@@ -155,6 +155,9 @@ impl Subscription {
         let caller = Caller::of(ctx);
         let me = caller.require_user()?;
         let hub = ctx.data_unchecked::<NotificationHub>();
-        Ok(caller.until_token_expires(hub.subscribe(me).map(Notification)))
+        let added = hub.subscribe(me)?;
+        Ok(caller.until_token_expires(
+            added.map(|notification| notification.map(Notification).map_err(Into::into)),
+        ))
     }
 }

@@ -181,7 +181,7 @@ impl Subscription {
         let me = caller.require_user()?;
         let id = self::conversation_id(&conversation_id)?;
         // Listen first, then check: nothing sent after the check is missed.
-        let events = ctx.data_unchecked::<ChatHub>().subscribe(id);
+        let events = ctx.data_unchecked::<ChatHub>().subscribe(id)?;
         let db = ctx.data_unchecked::<Db>();
         store::member_conversation(db, id, me)
             .await
@@ -191,17 +191,24 @@ impl Subscription {
         // database lists the subscriber as a member: one batched query per event
         // per instance, however many subscribers it has.
         let members = ctx.data_unchecked::<Members>().clone();
+        // The hub losing Redis ends the stream with its error (`LiveUnavailable`).
         let events = events
-            .take_while(move |event| std::future::ready(!event.ends_subscription_of(me)))
-            .then(move |event| {
+            .take_while(move |item| {
+                let left = matches!(item, Ok(event) if event.ends_subscription_of(me));
+                std::future::ready(!left)
+            })
+            .then(move |item| {
                 let members = members.clone();
                 async move {
-                    let member = members.still_member(event.conversation_id, me).await;
-                    (event, member)
+                    let member = match &item {
+                        Ok(event) => members.still_member(event.conversation_id, me).await,
+                        Err(_) => true,
+                    };
+                    (item, member)
                 }
             })
             .take_while(|(_, member)| std::future::ready(*member))
-            .map(|(event, _)| ChatEvent(event));
+            .map(|(item, _)| item.map(ChatEvent).map_err(Into::into));
         Ok(caller.until_token_expires(events))
     }
 }
