@@ -18,6 +18,8 @@ const DELETE_POST: &str = "mutation($id: ID!) { deletePost(id: $id) }";
 const LIKE_POST: &str = "mutation($p: ID!) { likePost(postId: $p) { id } }";
 const FOLLOW: &str = "mutation($u: ID!) { followUser(userId: $u) { id } }";
 const POST_CLEANUP: &str = "social.post-cleanup";
+/// How long the broker stays away in the outage test, writes going on.
+const OUTAGE: Duration = Duration::from_secs(60);
 
 async fn write(stack: &Stack, token: &str, mutation: &str, variables: Value) {
     stack
@@ -85,6 +87,7 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     .await;
 
     stack.stop_broker();
+    let stopped = Instant::now();
     // Writes go on while Kafka is away; their events wait in the outboxes.
     let mut during = Vec::new();
     for n in 0..3 {
@@ -135,6 +138,24 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     )
     .await;
 
+    // Posts keep coming for the rest of the outage (the seeds' fault test: the
+    // broker away for 60 s during writes), one every 100 ms.
+    let mut pace = tokio::time::interval(Duration::from_millis(100));
+    while stopped.elapsed() < OUTAGE {
+        pace.tick().await;
+        let n = during.len();
+        during.push(
+            stack
+                .create_post(&alice_token, &format!("during the outage {n}"))
+                .await,
+        );
+    }
+    eprintln!(
+        "broker away {:?}; {} posts written meanwhile, every one accepted",
+        stopped.elapsed(),
+        during.len()
+    );
+
     stack.start_broker().expect("broker starts again");
     let restarted = Instant::now();
     eventually(60, "the outboxes draining", &stack, || async {
@@ -142,7 +163,11 @@ async fn writes_while_the_broker_is_down_are_published_once_it_is_back() {
     })
     .await;
 
-    eprintln!("drained {:?} after the restart", restarted.elapsed());
+    eprintln!(
+        "drained {:?} after the restart ({} content events waiting)",
+        restarted.elapsed(),
+        during.len() + 1
+    );
     let mut expected_content = vec![
         ("content.post_created", first.as_str()),
         ("content.post_deleted", first.as_str()),
