@@ -24,6 +24,12 @@ impl Stack {
         self.broker.brokers()
     }
 
+    /// SIGKILL a process of the stack, as a crash or an out-of-memory kill
+    /// would; `restart_subgraph` brings a subgraph back.
+    pub fn kill(&mut self, name: &str) {
+        drop(self.take_process(name));
+    }
+
     fn take_process(&mut self, name: &str) -> Option<Process> {
         let index = self.processes.iter().position(|p| p.name == name)?;
         Some(self.processes.remove(index))
