@@ -1,5 +1,6 @@
 //! The Helm chart `helm/nova`, checked the way CI can without a cluster: linted
-//! and rendered with Helm's Go SDK (helm-python-sdk, `helm/render.py`), every
+//! and rendered with Helm's Go SDK (helm-python-sdk, `helm/render.py`; each
+//! test renders it afresh into a folder it removes), every
 //! rendered object validated strictly against the Kubernetes schemas
 //! (kubernetes-validate), scanned by checkov with no failed check, and its
 //! network policies compared with the internal calls Nova makes
@@ -8,7 +9,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::LazyLock;
 
 use nova_e2e::required_env;
 use serde::Deserialize;
@@ -27,21 +27,35 @@ fn assert_succeeded(what: &str, output: Output) {
     );
 }
 
-/// The chart rendered once (lint first) into a folder of its own: the path.
-static RENDERED: LazyLock<PathBuf> = LazyLock::new(|| {
+/// The chart, linted and rendered into a folder of its own, removed on drop.
+struct Rendered {
+    folder: PathBuf,
+    file: PathBuf,
+}
+
+impl Drop for Rendered {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+fn render() -> Rendered {
     let root = PathBuf::from(required_env("NOVA_ROOT").unwrap());
     let folder = std::env::temp_dir().join(format!("nova-helm-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&folder).unwrap();
-    let output_file = folder.join("nova.yaml");
+    let rendered = Rendered {
+        file: folder.join("nova.yaml"),
+        folder,
+    };
     let output = Command::new(checkers().join("python"))
         .arg(root.join("helm/render.py"))
         .arg(root.join("helm/nova"))
-        .arg(&output_file)
+        .arg(&rendered.file)
         .output()
         .expect("python runs");
     assert_succeeded("helm lint and render", output);
-    output_file
-});
+    rendered
+}
 
 fn objects(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -63,7 +77,7 @@ fn name(object: &Value) -> &str {
 fn every_rendered_object_is_valid_kubernetes_strictly() {
     let output = Command::new(checkers().join("kubernetes-validate"))
         .args(["--strict", "--quiet"])
-        .arg(&*RENDERED)
+        .arg(&render().file)
         .output()
         .unwrap();
     assert_succeeded("kubernetes-validate --strict", output);
@@ -71,13 +85,14 @@ fn every_rendered_object_is_valid_kubernetes_strictly() {
 
 #[test]
 fn checkov_fails_no_check_and_every_skip_says_why() {
+    let rendered = render();
     let output = Command::new(checkers().join("checkov"))
         .args(["--framework", "kubernetes", "--quiet", "--compact", "-f"])
-        .arg(&*RENDERED)
+        .arg(&rendered.file)
         .output()
         .unwrap();
     assert_succeeded("checkov", output);
-    for object in objects(&RENDERED) {
+    for object in objects(&rendered.file) {
         let annotations = object["metadata"]["annotations"].as_mapping();
         for (key, value) in annotations.into_iter().flatten() {
             if key.as_str().unwrap().starts_with("checkov.io/skip") {
@@ -95,7 +110,7 @@ fn checkov_fails_no_check_and_every_skip_says_why() {
 
 #[test]
 fn subgraphs_admit_the_router_and_exactly_the_internal_calls_made() {
-    let objects = objects(&RENDERED);
+    let objects = objects(&render().file);
     let component = |selector: &Value| {
         selector["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
             .as_str()
@@ -154,7 +169,7 @@ fn subgraphs_admit_the_router_and_exactly_the_internal_calls_made() {
 
 #[test]
 fn every_subgraph_migrates_before_it_rolls_and_scales_with_a_disruption_budget() {
-    let objects = objects(&RENDERED);
+    let objects = objects(&render().file);
     for subgraph in nova_e2e::subgraphs() {
         let job = of_kind(&objects, "Job")
             .into_iter()

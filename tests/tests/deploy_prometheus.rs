@@ -1,6 +1,7 @@
 //! The files operators deploy Nova with, checked by the tools operators use:
 //! Prometheus's scrape configuration, Nova's alert rules and their unit tests
-//! (`deploy/prometheus/tests/`), all with promtool.
+//! (`deploy/prometheus/tests/`), and the Grafana dashboard's queries, all with
+//! promtool.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -58,4 +59,30 @@ fn the_alert_rules_are_valid_and_pass_their_unit_tests() {
     let mut test = vec!["test", "rules"];
     test.extend(tests.iter().map(String::as_str));
     promtool(&test);
+}
+
+/// The Grafana dashboard's queries are PromQL promtool accepts (each checked as
+/// a recording rule), and every panel has a query.
+#[test]
+fn the_dashboard_queries_parse() {
+    let root = PathBuf::from(required_env("NOVA_ROOT").unwrap());
+    let text =
+        std::fs::read_to_string(root.join("deploy/grafana/nova-golden-signals.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut rules = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{} has no query", panel["title"]);
+        for target in targets {
+            rules.push(serde_json::json!({
+                "record": format!("dashboard:query_{}", rules.len()),
+                "expr": target["expr"].as_str().unwrap(),
+            }));
+        }
+    }
+    let file = std::env::temp_dir().join(format!("nova-dashboard-{}.yml", uuid::Uuid::now_v7()));
+    let groups = serde_json::json!({ "groups": [{ "name": "dashboard", "rules": rules }] });
+    std::fs::write(&file, serde_yaml::to_string(&groups).unwrap()).unwrap();
+    promtool(&["check", "rules", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
 }
