@@ -129,10 +129,7 @@ impl StackCpu {
             let window = self.sample()?.since(&before);
             let used = window.total() / QUIET_WINDOW.as_secs_f64();
             if used < cores {
-                let at_rest = Self::per_request(&window, 1)
-                    .into_iter()
-                    .map(|(name, ms)| (name, ms / 1000.0 / QUIET_WINDOW.as_secs_f64()))
-                    .collect();
+                let at_rest = Self::shares(&window, QUIET_WINDOW.as_secs_f64());
                 return Ok((started.elapsed(), at_rest));
             }
             if started.elapsed() > timeout {
@@ -145,12 +142,16 @@ impl StackCpu {
 
     /// Each process's CPU milliseconds per request over `spent`, most first.
     pub fn per_request(spent: &Sample, requests: u64) -> Vec<(String, f64)> {
+        Self::shares(spent, requests as f64 / 1000.0)
+    }
+
+    /// Each process's CPU seconds in `spent` divided by `per`, most first (per
+    /// second of a window: cores).
+    fn shares(spent: &Sample, per: f64) -> Vec<(String, f64)> {
         let mut shares: Vec<(String, f64)> = spent
             .by_process
             .iter()
-            .map(|(name, (user, system))| {
-                (name.clone(), (user + system) * 1000.0 / requests as f64)
-            })
+            .map(|(name, (user, system))| (name.clone(), (user + system) / per))
             .collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));
         shares
