@@ -15,6 +15,7 @@ pub mod forge;
 pub mod live;
 mod mail;
 mod operate;
+pub mod otlp;
 mod processes;
 pub mod realtime;
 pub mod registry_ops;
@@ -120,9 +121,18 @@ impl Stack {
     /// Start a stack whose router gets `router_env` on top of the usual settings
     /// (`NOVA_SAFELIST=true`, a limit, ...).
     pub async fn start_with_router_env(router_env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with_env(router_env, &[]).await
+    }
+
+    /// Start a stack whose router gets `router_env` and whose every process (the
+    /// router and each subgraph) gets `every_env` on top of the usual settings.
+    pub async fn start_with_env(
+        router_env: &[(&str, &str)],
+        every_env: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut attempt = 1;
         loop {
-            match Self::start_once(router_env).await {
+            match Self::start_once(router_env, every_env).await {
                 Err(error) if attempt < 3 && port_was_taken(&error) => {
                     eprintln!("a port was taken during start; retrying: {error}");
                     attempt += 1;
@@ -132,7 +142,10 @@ impl Stack {
         }
     }
 
-    async fn start_once(extra_router_env: &[(&str, &str)]) -> Result<Self> {
+    async fn start_once(
+        extra_router_env: &[(&str, &str)],
+        every_env: &[(&str, &str)],
+    ) -> Result<Self> {
         let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
         let bin_dir = PathBuf::from(required_env("NOVA_BIN_DIR")?);
         let root = PathBuf::from(required_env("NOVA_ROOT")?);
@@ -229,6 +242,7 @@ impl Stack {
                 env.push(("JWT_AUDIENCE", AUDIENCE.into()));
                 env.extend(smtp.env());
             }
+            env.extend(every_env.iter().map(|(k, v)| (*k, v.to_string())));
             let env: Vec<(String, String)> =
                 env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
             processes.push(launcher.spawn_nova(name, &env)?);
@@ -308,6 +322,7 @@ impl Stack {
         router_env.extend(ROUTER_TEST_LIMITS.iter().map(|(k, v)| (*k, v.to_string())));
         router_env.extend(url_variables.iter().map(|(k, v)| (k.as_str(), v.clone())));
         router_env.extend(extra_router_env.iter().map(|(k, v)| (*k, v.to_string())));
+        router_env.extend(every_env.iter().map(|(k, v)| (*k, v.to_string())));
         let router_env: Vec<(String, String)> = router_env
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))

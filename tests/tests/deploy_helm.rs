@@ -40,6 +40,11 @@ impl Drop for Rendered {
 }
 
 fn render() -> Rendered {
+    render_with("{}")
+}
+
+/// Render with `values` (JSON) over the chart's defaults.
+fn render_with(values: &str) -> Rendered {
     let root = PathBuf::from(required_env("NOVA_ROOT").unwrap());
     let folder = std::env::temp_dir().join(format!("nova-helm-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&folder).unwrap();
@@ -51,6 +56,8 @@ fn render() -> Rendered {
         .arg(root.join("helm/render.py"))
         .arg(root.join("helm/nova"))
         .arg(&rendered.file)
+        .arg("nova")
+        .arg(values)
         .output()
         .expect("python runs");
     assert_succeeded("helm lint and render", output);
@@ -202,4 +209,47 @@ fn every_subgraph_migrates_before_it_rolls_and_scales_with_a_disruption_budget()
         let present: BTreeSet<&str> = of_kind(&objects, kind).into_iter().map(name).collect();
         assert_eq!(present, expected, "{kind}s");
     }
+}
+
+/// The value of environment variable `variable` in a Deployment's container.
+fn env_of<'a>(deployment: &'a Value, variable: &str) -> Option<&'a str> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()?
+        .iter()
+        .find(|e| e["name"] == variable)
+        .and_then(|e| e["value"].as_str())
+}
+
+#[test]
+fn traces_are_off_by_default_and_reach_every_process_when_an_endpoint_is_set() {
+    let defaults = objects(&render().file);
+    for deployment in of_kind(&defaults, "Deployment") {
+        assert_eq!(
+            env_of(deployment, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            None,
+            "{}",
+            name(deployment)
+        );
+    }
+    let collector = "http://otel-collector.observability:4318";
+    let values =
+        format!(r#"{{"tracing": {{"otlpEndpoint": "{collector}", "samplingRate": "0.25"}}}}"#);
+    let traced_objects = objects(&render_with(&values).file);
+    let mut traced: BTreeSet<&str> = BTreeSet::new();
+    for deployment in of_kind(&traced_objects, "Deployment") {
+        if env_of(deployment, "OTEL_EXPORTER_OTLP_ENDPOINT") == Some(collector) {
+            traced.insert(name(deployment));
+        }
+    }
+    let mut expected: BTreeSet<&str> = nova_e2e::subgraphs().iter().map(String::as_str).collect();
+    expected.insert("router");
+    assert_eq!(traced, expected, "processes exporting traces");
+    let router = of_kind(&traced_objects, "Deployment")
+        .into_iter()
+        .find(|d| name(d) == "router")
+        .expect("the router's Deployment");
+    assert_eq!(
+        env_of(router, "TELEMETRY_TRACING_SAMPLING_RATE"),
+        Some("0.25")
+    );
 }

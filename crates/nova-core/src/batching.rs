@@ -34,12 +34,24 @@ tokio::task_local! {
 /// A DataLoader whose batches start when the request that asked is idle.
 pub fn loader<T: Send + Sync + 'static>(loader: T) -> DataLoader<T> {
     // The hold replaces the delay: the batch starts as soon as it is released.
-    DataLoader::new(loader, start_batch).delay(Duration::ZERO)
+    DataLoader::new(loader, start_batch::<T>).delay(Duration::ZERO)
 }
 
 /// The DataLoader's spawner: hold the task in the current request, or start it
-/// after the usual delay when there is none.
-fn start_batch(task: BoxFuture<'static, ()>) {
+/// after the usual delay when there is none. A traced batch is a span of its own
+/// (its SQL inside), a child of the field that asked first.
+fn start_batch<T>(task: BoxFuture<'static, ()>) {
+    let task = if crate::telemetry::tracing_on() {
+        let loader = std::any::type_name::<T>();
+        let span = tracing::info_span!(
+            "dataloader batch",
+            otel.name = %format!("DataLoader {}", loader.rsplit("::").next().unwrap_or(loader)),
+            dataloader.loader = loader,
+        );
+        Box::pin(tracing::Instrument::instrument(task, span))
+    } else {
+        task
+    };
     let mut task = Some(task);
     let _ = HELD_BATCHES.try_with(|held| {
         if let Some(task) = task.take() {

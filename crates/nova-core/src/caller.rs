@@ -149,16 +149,22 @@ impl Extension for CallerFromClaims {
 }
 
 /// The schema builder every subgraph starts from: federation on, the caller
-/// taken from the router's forwarded claims.
+/// taken from the router's forwarded claims, operation and field spans when
+/// traces are exported.
 pub fn subgraph_schema<Q, M, S>(query: Q, mutation: M, subscription: S) -> SchemaBuilder<Q, M, S>
 where
     Q: ObjectType + 'static,
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    Schema::build(query, mutation, subscription)
+    let builder = Schema::build(query, mutation, subscription)
         .enable_federation()
-        .extension(CallerFromClaims)
+        .extension(CallerFromClaims);
+    if crate::telemetry::tracing_on() {
+        builder.extension(crate::telemetry::GraphqlSpans)
+    } else {
+        builder
+    }
 }
 
 #[cfg(test)]

@@ -236,6 +236,9 @@ where
         .route("/metrics", get(metrics::<Q, M, S>))
         .with_state(state)
         .merge(extra)
+        .layer(axum::middleware::from_fn(
+            crate::telemetry::trace_http_request,
+        ))
 }
 
 /// What a subgraph's `build` step gets: its database, its event runtime (to start

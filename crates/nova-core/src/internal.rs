@@ -298,10 +298,14 @@ impl InternalClient {
             path: path.to_string(),
             source,
         };
+        // The owner's span joins the caller's trace.
+        let mut trace_context = reqwest::header::HeaderMap::new();
+        crate::telemetry::inject_trace_context(&mut trace_context);
         let response = self
             .http
             .post(format!("{}{path}", self.base_url))
             .header(ROUTER_SECRET_HEADER, &*self.secret)
+            .headers(trace_context)
             .json(body)
             .send()
             .await

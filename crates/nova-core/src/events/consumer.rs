@@ -24,9 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::FutureProducer;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument;
 
 use super::dead_letter::{
     effect_failed_for_good, is_transient, retry_topic, DeadLetter, MAX_ATTEMPTS,
@@ -35,6 +36,7 @@ use super::envelope::{Envelope, Event, SCHEMA_VERSION};
 use super::kafka::KafkaConfig;
 use super::metrics::{EventMetrics, LagContext};
 use super::retries::Retries;
+use crate::telemetry;
 
 /// What a consumer does with the events it subscribes to.
 pub trait EventHandler: Send + Sync + 'static {
@@ -182,7 +184,13 @@ impl<H: EventHandler> EventConsumer<H> {
                     continue;
                 }
             };
-            let outcome = self.handle_until_done(&message).await;
+            let span = telemetry::consumer_span(
+                name,
+                message.topic(),
+                message.offset(),
+                trace_header(&message),
+            );
+            let outcome = self.handle_until_done(&message).instrument(span).await;
             self.metrics
                 .consumed
                 .with_label_values(&[name, outcome.label()])
@@ -355,6 +363,15 @@ enum Handled {
     Done(Outcome, Option<Event>),
     /// A message no retry can apply, and why.
     Unusable(String),
+}
+
+/// The producer's `traceparent`, if the message carries one.
+fn trace_header<'m>(message: &'m BorrowedMessage<'_>) -> Option<&'m [u8]> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|header| header.key == telemetry::TRACEPARENT_HEADER)
+        .and_then(|header| header.value)
 }
 
 fn is_known_type(event_type: &str) -> bool {

@@ -19,15 +19,18 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::envelope::{Envelope, Event};
 use super::kafka::KafkaConfig;
 use super::metrics::EventMetrics;
 use crate::db::Db;
+use crate::telemetry;
 
 /// Write `event` to the outbox inside the caller's transaction. Returns its id.
 ///
@@ -46,17 +49,21 @@ pub async fn enqueue(
 ) -> Result<Uuid, sqlx::Error> {
     let envelope = Envelope::new(event);
     db.count_statement();
+    let publish = telemetry::producer_span(&event.topic());
+    let traceparent = telemetry::traceparent_of(&publish);
     // The lock is taken in a subquery, before `seq`'s default is drawn.
     sqlx::query!(
-        "INSERT INTO outbox (event_id, topic, event_key, envelope) \
-         SELECT $1, $2, $3, $4 \
+        "INSERT INTO outbox (event_id, topic, event_key, envelope, traceparent) \
+         SELECT $1, $2, $3, $4, $5 \
          FROM (SELECT pg_advisory_xact_lock(hashtext('nova.outbox'), hashtext($3))) AS key_turn",
         envelope.id,
         event.topic(),
         envelope.key,
         sqlx::types::Json(&envelope) as _,
+        traceparent,
     )
     .execute(&mut **tx)
+    .instrument(publish)
     .await?;
     Ok(envelope.id)
 }
@@ -87,6 +94,7 @@ struct Pending {
     key: String,
     envelope: String,
     attempts: i32,
+    traceparent: Option<String>,
 }
 
 impl Relay {
@@ -202,7 +210,7 @@ impl Relay {
              SET claimed_until = clock_timestamp() + make_interval(secs => $2::float8 / 1000)
              FROM ready WHERE o.seq = ready.seq
              RETURNING o.seq, o.topic, o.event_key AS key, o.envelope::text AS "envelope!",
-                       o.attempts"#,
+                       o.attempts, o.traceparent"#,
             BATCH,
             claim_ms,
         )
@@ -219,9 +227,15 @@ impl Relay {
         let producer = self.producer();
         let mut deliveries = Vec::with_capacity(pending.len());
         for row in &pending {
-            let record = FutureRecord::to(&row.topic)
+            let mut record = FutureRecord::to(&row.topic)
                 .key(&row.key)
                 .payload(&row.envelope);
+            if let Some(traceparent) = &row.traceparent {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: telemetry::TRACEPARENT_HEADER,
+                    value: Some(traceparent),
+                }));
+            }
             deliveries.push(producer.send_result(record).map_err(|(e, _)| e));
         }
         let mut sent = Vec::new();
