@@ -16,6 +16,7 @@ pub mod live;
 mod mail;
 mod operate;
 pub mod otlp;
+pub mod own_postgres;
 mod processes;
 pub mod realtime;
 pub mod registry_ops;
@@ -130,9 +131,20 @@ impl Stack {
         router_env: &[(&str, &str)],
         every_env: &[(&str, &str)],
     ) -> Result<Self> {
+        let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
+        Self::start_on(&admin_url, router_env, every_env).await
+    }
+
+    /// Start a stack whose databases are created through `admin_url` (a cluster
+    /// of the test's own, which it may restart) rather than the shared one.
+    pub async fn start_on(
+        admin_url: &str,
+        router_env: &[(&str, &str)],
+        every_env: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut attempt = 1;
         loop {
-            match Self::start_once(router_env, every_env).await {
+            match Self::start_once(admin_url, router_env, every_env).await {
                 Err(error) if attempt < 3 && port_was_taken(&error) => {
                     eprintln!("a port was taken during start; retrying: {error}");
                     attempt += 1;
@@ -143,10 +155,11 @@ impl Stack {
     }
 
     async fn start_once(
+        admin_url: &str,
         extra_router_env: &[(&str, &str)],
         every_env: &[(&str, &str)],
     ) -> Result<Self> {
-        let admin_url = required_env("NOVA_TEST_DATABASE_URL")?;
+        let admin_url = admin_url.to_string();
         let bin_dir = PathBuf::from(required_env("NOVA_BIN_DIR")?);
         let root = PathBuf::from(required_env("NOVA_ROOT")?);
         let run_id = uuid::Uuid::new_v4().simple().to_string();

@@ -1,6 +1,9 @@
 //! GraphQL error codes shared by every subgraph (`extensions.code`). Internal errors
 //! are logged in full and reach the client only as a generic message.
 
+use std::any::Any;
+use std::sync::Arc;
+
 use async_graphql::ErrorExtensions;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,10 +50,48 @@ pub fn parse_id(id: &str, argument: &str) -> async_graphql::Result<uuid::Uuid> {
     uuid::Uuid::parse_str(id).map_err(|_| bad_input(argument, format!("{argument} is not an id")))
 }
 
-/// Log an unexpected failure and hand the client a generic `INTERNAL` error.
-pub fn internal(error: impl std::fmt::Display) -> async_graphql::Error {
+/// Log an unexpected failure and hand the client a generic `INTERNAL` error —
+/// or `UNAVAILABLE` when the failure is the database being out of reach (down,
+/// restarting, no connection free in time): a client may retry that, and it is
+/// no bug of ours.
+pub fn internal(error: impl std::fmt::Display + 'static) -> async_graphql::Error {
+    if database_unreachable(&error) {
+        tracing::warn!(%error, "database unavailable");
+        return ErrorCode::Unavailable.error("the database is unavailable; try again shortly");
+    }
     tracing::error!(%error, "internal error");
     ErrorCode::Internal.error("internal error")
+}
+
+/// Is `error` (a `sqlx::Error`, as loaders share it in an `Arc`, or inside an
+/// `anyhow::Error`) a failure to reach the database rather than a failing
+/// statement?
+fn database_unreachable(error: &dyn Any) -> bool {
+    let sqlx_error = error
+        .downcast_ref::<sqlx::Error>()
+        .or_else(|| error.downcast_ref::<Arc<sqlx::Error>>().map(Arc::as_ref))
+        .or_else(|| {
+            error
+                .downcast_ref::<anyhow::Error>()
+                .and_then(|e| e.downcast_ref::<sqlx::Error>())
+        });
+    sqlx_error.is_some_and(is_unreachable)
+}
+
+/// Connection failures, pool exhaustion, and the SQLSTATEs of a server going
+/// away or not accepting connections yet (class 08; 57P01–57P03: shutdown,
+/// crash shutdown, starting up).
+pub fn is_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
 }
 
 /// `?` on a database call inside a resolver: logs and hides the details.
@@ -58,8 +99,41 @@ pub trait OrInternal<T> {
     fn or_internal(self) -> async_graphql::Result<T>;
 }
 
-impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+impl<T, E: std::fmt::Display + 'static> OrInternal<T> for Result<T, E> {
     fn or_internal(self) -> async_graphql::Result<T> {
         self.map_err(internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(error: &async_graphql::Error) -> String {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_and_anything_else_internal() {
+        assert_eq!(
+            code(&internal(sqlx::Error::PoolTimedOut)),
+            "\"UNAVAILABLE\""
+        );
+        assert_eq!(
+            code(&internal(Arc::new(sqlx::Error::PoolClosed))),
+            "\"UNAVAILABLE\""
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            code(&internal(anyhow::Error::from(sqlx::Error::Io(io)))),
+            "\"UNAVAILABLE\""
+        );
+        assert_eq!(code(&internal(sqlx::Error::RowNotFound)), "\"INTERNAL\"");
+        assert_eq!(code(&internal("a bug".to_string())), "\"INTERNAL\"");
     }
 }

@@ -3,13 +3,14 @@
 //! `postgres` system user (Postgres refuses to run as root).
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use sqlx::{Connection, PgConnection};
 
-use crate::{apt_install, run, secret, write_secret_file, State};
+use crate::cluster::{is_root, Cluster};
+use crate::{secret, write_secret_file, State};
 
 pub const DEFAULT_PORT: u16 = 55432;
 
@@ -25,53 +26,6 @@ impl Postgres {
             "postgres://postgres:{}@127.0.0.1:{}/{database}?sslmode=disable",
             self.password, self.port
         )
-    }
-}
-
-fn is_root() -> bool {
-    // Asked once per process: many steps below depend on it.
-    static IS_ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *IS_ROOT.get_or_init(|| {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-            .unwrap_or(false)
-    })
-}
-
-/// The directory holding initdb, pg_ctl and postgres; installs the Debian
-/// package when there is none.
-fn bin_dir() -> Result<PathBuf> {
-    if let Some(dir) = find_bin_dir() {
-        return Ok(dir);
-    }
-    println!("PostgreSQL is not installed; installing Debian's postgresql package");
-    if !is_root() {
-        bail!("PostgreSQL is missing and installing it needs root: run `apt-get install -y postgresql`");
-    }
-    apt_install(&["postgresql"])?;
-    find_bin_dir().context("postgresql installed but initdb was not found")
-}
-
-fn find_bin_dir() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
-
-/// Run a Postgres tool as the user that owns the cluster.
-fn as_owner(bin: &Path, tool: &str) -> Command {
-    if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(bin.join(tool));
-        command
-    } else {
-        Command::new(bin.join(tool))
     }
 }
 
@@ -105,10 +59,7 @@ fn cluster_dir(state: &State) -> Result<PathBuf> {
 
 /// Make sure the cluster exists and runs; returns how to reach it.
 pub fn ensure_running(state: &State) -> Result<Postgres> {
-    let bin = bin_dir()?;
     let base = cluster_dir(state)?;
-    let data = base.join("data");
-    let socket_dir = base.join("run");
     // The superuser password lives with the cluster, so a cluster that outlives a
     // clone (one under /var/lib/nova) still opens for the next clone at that path.
     let password_path = base.join("superuser-password");
@@ -129,58 +80,22 @@ pub fn ensure_running(state: &State) -> Result<Postgres> {
         .map(|p| p.parse().context("NOVA_POSTGRES_PORT is not a port number"))
         .transpose()?
         .unwrap_or(DEFAULT_PORT);
-    let postgres = Postgres { port, password };
-
-    if !data.join("PG_VERSION").exists() {
-        println!("creating the Postgres cluster in {}", data.display());
-        std::fs::create_dir_all(&socket_dir)?;
-        let password_file = base.join("initdb-password");
-        write_secret_file(&password_file, &postgres.password)?;
-        if is_root() {
-            run(Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&base))?;
-        }
-        let result = run(as_owner(&bin, "initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=scram-sha-256", "--encoding=UTF8"])
-            .arg(format!("--pwfile={}", password_file.display())));
-        std::fs::remove_file(&password_file)?;
-        result?;
-    }
-
-    let status = as_owner(&bin, "pg_ctl")
-        .arg("status")
-        .arg("-D")
-        .arg(&data)
-        .output()?;
-    if !status.status.success() {
+    let cluster = Cluster {
+        base,
+        port,
+        password,
+    };
+    cluster.create_if_missing()?;
+    if !cluster.is_running()? {
         println!("starting Postgres on 127.0.0.1:{port}");
-        // Beside the cluster, which the postgres user owns: it creates the log itself.
-        let log = base.join("postgres.log");
-        let started = run(as_owner(&bin, "pg_ctl")
-            .arg("start")
-            .arg("-w")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(&log)
-            .arg("-o")
-            .arg(format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=600",
-                socket_dir.display()
-            )));
-        if let Err(error) = started {
-            let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = log_text.lines().rev().take(5).collect();
-            bail!(
-                "{error}\nPostgres said:\n{}\n(another server on port {port}? set NOVA_POSTGRES_PORT)",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
+        cluster.start().map_err(|error| {
+            anyhow::anyhow!("{error}\n(another server on port {port}? set NOVA_POSTGRES_PORT)")
+        })?;
     }
-    Ok(postgres)
+    Ok(Postgres {
+        port: cluster.port,
+        password: cluster.password,
+    })
 }
 
 /// The PID of the cluster's server (the postmaster, parent of every backend),
@@ -193,19 +108,16 @@ pub fn server_pid(state: &State) -> Result<Option<u32>> {
 }
 
 pub fn stop(state: &State) -> Result<()> {
-    let data = cluster_dir(state)?.join("data");
-    if !data.join("postmaster.pid").exists() {
+    let cluster = Cluster {
+        base: cluster_dir(state)?,
+        port: DEFAULT_PORT,
+        password: String::new(),
+    };
+    if !cluster.data().join("postmaster.pid").exists() {
         return Ok(());
     }
-    let bin = bin_dir()?;
     println!("stopping Postgres");
-    run(as_owner(&bin, "pg_ctl")
-        .arg("stop")
-        .arg("-w")
-        .arg("-m")
-        .arg("fast")
-        .arg("-D")
-        .arg(&data))
+    cluster.stop()
 }
 
 /// Run `work` to completion on a runtime of its own: xtask's steps are
