@@ -218,7 +218,7 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
 }
 
 /// A chat page counts each statement once: reading a conversation's messages is
-/// the membership check and the page, whatever the page's size; sending a
+/// the membership check, its members and the page, whatever the page's size; sending a
 /// message is counted as the statements its transaction sends.
 #[tokio::test]
 async fn a_chat_page_costs_an_exact_number_of_sql_statements() {
@@ -264,8 +264,9 @@ async fn a_chat_page_costs_an_exact_number_of_sql_statements() {
         assert_eq!(edges, n);
         assert_eq!(
             stack.sql_statements("chat").await - before,
-            2,
-            "chat statements for a page of {n}: the membership check and the page"
+            3,
+            "chat statements for a page of {n}: the membership check, the members \
+             (whose blocks with the reader hide their messages) and the page"
         );
     }
 }

@@ -8,23 +8,27 @@ use async_graphql::dataloader::Loader;
 use nova_core::db::Db;
 use uuid::Uuid;
 
-use crate::store::{self, MessageRow, MessageWindow};
+use crate::blocks::Blocks;
+use crate::store::{self, ChatError, MessageRow, MessageWindow};
 
 pub struct MessageWindowLoader {
     pub db: Db,
+    pub blocks: Blocks,
 }
 
 impl Loader<MessageWindow> for MessageWindowLoader {
     type Value = Vec<MessageRow>;
-    type Error = Arc<sqlx::Error>;
+    type Error = Arc<ChatError>;
 
     async fn load(
         &self,
         keys: &[MessageWindow],
     ) -> Result<HashMap<MessageWindow, Vec<MessageRow>>, Self::Error> {
-        store::message_windows(&self.db, keys)
+        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|w| (w.conversation_id, w.viewer)).collect();
+        let hidden = self.blocks.hidden_senders(&self.db, &pairs).await?;
+        Ok(store::message_windows(&self.db, keys, &hidden)
             .await
-            .map_err(Arc::new)
+            .map_err(ChatError::from)?)
     }
 }
 
@@ -36,13 +40,16 @@ pub struct UnreadKey {
 
 pub struct UnreadLoader {
     pub db: Db,
+    pub blocks: Blocks,
 }
 
 impl Loader<UnreadKey> for UnreadLoader {
     type Value = i64;
-    type Error = Arc<sqlx::Error>;
+    type Error = Arc<ChatError>;
 
     async fn load(&self, keys: &[UnreadKey]) -> Result<HashMap<UnreadKey, i64>, Self::Error> {
+        let pairs: Vec<(Uuid, Uuid)> = keys.iter().map(|k| (k.conversation_id, k.reader)).collect();
+        let hidden = self.blocks.hidden_senders(&self.db, &pairs).await?;
         // One statement per reader in the batch (in practice one: the caller).
         let mut by_reader: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for key in keys {
@@ -53,9 +60,9 @@ impl Loader<UnreadKey> for UnreadLoader {
         }
         let mut result = HashMap::new();
         for (reader, conversations) in by_reader {
-            let counts = store::unread_counts(&self.db, reader, &conversations)
+            let counts = store::unread_counts(&self.db, reader, &conversations, &hidden)
                 .await
-                .map_err(Arc::new)?;
+                .map_err(ChatError::from)?;
             result.extend(counts.into_iter().map(|(conversation_id, n)| {
                 (
                     UnreadKey {
@@ -80,5 +87,40 @@ impl Loader<Uuid> for MembersLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Uuid>>, Self::Error> {
         store::members(&self.db, keys).await.map_err(Arc::new)
+    }
+}
+
+/// Is a block standing between `actor` (who sent, read, typed, joined) and
+/// `viewer` (a subscriber)? Asked per live event, for every subscriber the
+/// instance has at once: one call to social per event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActorViewer {
+    pub actor: Uuid,
+    pub viewer: Uuid,
+}
+
+pub struct BlockedLoader {
+    pub blocks: Blocks,
+}
+
+impl Loader<ActorViewer> for BlockedLoader {
+    type Value = bool;
+    type Error = Arc<ChatError>;
+
+    async fn load(&self, keys: &[ActorViewer]) -> Result<HashMap<ActorViewer, bool>, Self::Error> {
+        let mut viewers_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            viewers_of.entry(key.actor).or_default().push(key.viewer);
+        }
+        let mut answers = HashMap::new();
+        for (actor, viewers) in viewers_of {
+            let blocked = self.blocks.blocked_among(actor, &viewers).await?;
+            answers.extend(
+                viewers
+                    .into_iter()
+                    .map(|viewer| (ActorViewer { actor, viewer }, blocked.contains(&viewer))),
+            );
+        }
+        Ok(answers)
     }
 }

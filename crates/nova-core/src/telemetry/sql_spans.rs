@@ -158,7 +158,8 @@ fn table(sql: &str) -> Option<&str> {
             .iter()
             .any(|keyword| word.eq_ignore_ascii_case(keyword))
         {
-            let name = words.next()?.trim_matches(|c: char| c == '(' || c == ',');
+            // A subquery (`FROM (SELECT ...`) names no table.
+            let name = words.next()?.trim_end_matches([',', ')', ';']);
             let is_name = !name.is_empty()
                 && name
                     .chars()

@@ -25,7 +25,9 @@ use uuid::Uuid;
 use crate::blocks::Blocks;
 use crate::crypto::MessageCipher;
 use crate::live::{ChatEventKind, ChatHub, LiveChatEvent};
-use crate::loaders::{MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader};
+use crate::loaders::{
+    ActorViewer, BlockedLoader, MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader,
+};
 use crate::store::{
     self, ChatError, ConversationRow, MessageRow, MessageWindow, Refusal, Sent, MAX_GROUP_MEMBERS,
 };
@@ -52,10 +54,19 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub, blocks: Blocks) -> Cha
     builder()
         .data(nova_core::batching::loader(MessageWindowLoader {
             db: db.clone(),
+            blocks: blocks.clone(),
         }))
-        .data(nova_core::batching::loader(UnreadLoader { db: db.clone() }))
+        .data(nova_core::batching::loader(UnreadLoader {
+            db: db.clone(),
+            blocks: blocks.clone(),
+        }))
         .data(Members(Arc::new(nova_core::batching::loader(
             MembersLoader { db: db.clone() },
+        ))))
+        .data(Blocked(Arc::new(nova_core::batching::loader(
+            BlockedLoader {
+                blocks: blocks.clone(),
+            },
         ))))
         .data(db)
         .data(cipher)
@@ -83,6 +94,26 @@ impl Members {
     }
 }
 
+/// Blocks between the actor of a live event and its subscribers (shared by
+/// `Arc`, like `Members`).
+#[derive(Clone)]
+pub(super) struct Blocked(pub(super) Arc<DataLoader<BlockedLoader>>);
+
+impl Blocked {
+    /// Whether a block stands between `actor` and `viewer`; an error when social
+    /// cannot say (the event is then not delivered unchecked).
+    async fn between(&self, actor: Uuid, viewer: Uuid) -> Result<bool> {
+        if actor == viewer {
+            return Ok(false);
+        }
+        self.0
+            .load_one(ActorViewer { actor, viewer })
+            .await
+            .map(|blocked| blocked.unwrap_or(false))
+            .map_err(read_error)
+    }
+}
+
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
 }
@@ -107,8 +138,24 @@ fn chat_error(error: ChatError) -> async_graphql::Error {
         ),
         ChatError::BlockCheck(error) => {
             tracing::error!(%error, "blocks could not be checked; the write is refused");
-            ErrorCode::Internal.error("this cannot be sent right now; try again")
+            ErrorCode::Unavailable.error("this cannot be sent right now; try again")
         }
+    }
+}
+
+/// A failed read (a loader's shared error). Blocks that cannot be checked make
+/// it `UNAVAILABLE`: what a block hides is never shown unchecked.
+pub(super) fn read_error(error: Arc<ChatError>) -> async_graphql::Error {
+    match &*error {
+        ChatError::BlockCheck(cause) => {
+            tracing::error!(error = %cause, "blocks could not be checked; the read is refused");
+            ErrorCode::Unavailable.error("this cannot be shown right now; try again")
+        }
+        ChatError::Database(cause) if nova_core::errors::is_unreachable(cause) => {
+            tracing::warn!(error = %cause, "database unavailable");
+            ErrorCode::Unavailable.error("the database is unavailable; try again shortly")
+        }
+        _ => internal(error),
     }
 }
 
@@ -191,6 +238,11 @@ impl Subscription {
         // database lists the subscriber as a member: one batched query per event
         // per instance, however many subscribers it has.
         let members = ctx.data_unchecked::<Members>().clone();
+        // Nothing a blocked-either-way member does reaches the subscriber: such
+        // events are skipped, asked of social per event (one call for all of
+        // this instance's subscribers); when social cannot answer, the stream
+        // ends with UNAVAILABLE rather than deliver unchecked.
+        let blocked = ctx.data_unchecked::<Blocked>().clone();
         // The hub losing Redis ends the stream with its error (`LiveUnavailable`).
         let events = events
             .take_while(move |item| {
@@ -208,7 +260,26 @@ impl Subscription {
                 }
             })
             .take_while(|(_, member)| std::future::ready(*member))
-            .map(|(item, _)| item.map(ChatEvent).map_err(Into::into));
+            .then(move |(item, _)| {
+                let blocked = blocked.clone();
+                async move {
+                    let event = item?;
+                    match blocked.between(event.user_id, me).await {
+                        Ok(true) => Ok(None),
+                        Ok(false) => Ok(Some(ChatEvent(event))),
+                        Err(error) => Err(error),
+                    }
+                }
+            })
+            .scan(false, |ended, item: Result<Option<ChatEvent>>| {
+                // The first error is delivered, then the stream ends.
+                if *ended {
+                    return std::future::ready(None);
+                }
+                *ended = item.is_err();
+                std::future::ready(Some(item))
+            })
+            .filter_map(|item| std::future::ready(item.transpose()));
         Ok(caller.until_token_expires(events))
     }
 }

@@ -57,10 +57,11 @@ impl Conversation {
                 conversation_id: self.0.id,
             })
             .await
-            .or_internal()?
+            .map_err(super::read_error)?
             .unwrap_or(0))
     }
-    /// Messages, oldest first within a page. `first`/`after` page forward from
+    /// Messages, oldest first within a page, without those of members blocked
+    /// either way with the caller (docs/blocks.md). `first`/`after` page forward from
     /// a cursor (what a client that missed events asks); `last`/`before` page
     /// backward, and with no arguments this is the newest 20.
     async fn messages(
@@ -90,8 +91,10 @@ impl Conversation {
             .as_deref()
             .map(|c| decode_position_cursor(c, "before"))
             .transpose()?;
+        let viewer = Caller::of(ctx).require_user()?;
         let window = MessageWindow {
             conversation_id: self.0.id,
+            viewer,
             after: after_seq.unwrap_or(0),
             before: before_seq.unwrap_or(i64::MAX),
             forward,
@@ -101,7 +104,7 @@ impl Conversation {
             .data_unchecked::<DataLoader<MessageWindowLoader>>()
             .load_one(window)
             .await
-            .or_internal()?
+            .map_err(super::read_error)?
             .unwrap_or_default();
         rows.sort_by_key(|m| m.seq);
         let more = rows.len() as i64 > size;

@@ -205,6 +205,33 @@ pub async fn conversations_page(
 }
 
 /// Current members per conversation, in the order they joined.
+/// (conversation, user) pairs gathered per conversation, in their order.
+fn by_conversation(pairs: impl Iterator<Item = (Uuid, Uuid)>) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (conversation, user) in pairs {
+        members.entry(conversation).or_default().push(user);
+    }
+    members
+}
+
+/// Everyone who is or was a member of each conversation (their messages stay).
+pub async fn members_ever(
+    db: &Db,
+    conversations: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Uuid>>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT conversation_id, user_id FROM conversation_members \
+         WHERE conversation_id = ANY($1)",
+        conversations
+    )
+    .fetch_all(db.statement())
+    .await?;
+    Ok(by_conversation(
+        rows.into_iter()
+            .map(|row| (row.conversation_id, row.user_id)),
+    ))
+}
+
 pub async fn members(
     db: &Db,
     conversations: &[Uuid],
@@ -216,12 +243,8 @@ pub async fn members(
     )
     .fetch_all(db.statement())
     .await?;
-    let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for row in rows {
-        members
-            .entry(row.conversation_id)
-            .or_default()
-            .push(row.user_id);
-    }
-    Ok(members)
+    Ok(by_conversation(
+        rows.into_iter()
+            .map(|row| (row.conversation_id, row.user_id)),
+    ))
 }

@@ -204,6 +204,8 @@ pub async fn mark_read(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MessageWindow {
     pub conversation_id: Uuid,
+    /// Whose page it is: the senders blocked either way with them are left out.
+    pub viewer: Uuid,
     pub after: i64,
     pub before: i64,
     pub forward: bool,
@@ -211,11 +213,23 @@ pub struct MessageWindow {
     pub limit: i64,
 }
 
+/// Each window's messages, leaving out those of `hidden` senders (per
+/// conversation and viewer, `crate::blocks::hidden_senders`).
 pub async fn message_windows(
     db: &Db,
     windows: &[MessageWindow],
+    hidden: &HiddenSenders,
 ) -> Result<HashMap<MessageWindow, Vec<MessageRow>>, sqlx::Error> {
     let conversations: Vec<Uuid> = windows.iter().map(|w| w.conversation_id).collect();
+    // (window's ordinal, sender) pairs, as two arrays.
+    let mut hidden_windows: Vec<i64> = Vec::new();
+    let mut hidden_senders: Vec<Uuid> = Vec::new();
+    for (index, window) in windows.iter().enumerate() {
+        for sender in hidden.of(window.conversation_id, window.viewer) {
+            hidden_windows.push(index as i64 + 1);
+            hidden_senders.push(*sender);
+        }
+    }
     let afters: Vec<i64> = windows.iter().map(|w| w.after).collect();
     let befores: Vec<i64> = windows.iter().map(|w| w.before).collect();
     let forwards: Vec<bool> = windows.iter().map(|w| w.forward).collect();
@@ -231,6 +245,9 @@ pub async fn message_windows(
                SELECT * FROM messages m
                WHERE m.conversation_id = k.conversation_id
                  AND m.seq > k.after_seq AND m.seq < k.before_seq
+                 AND NOT EXISTS (
+                     SELECT 1 FROM unnest($6::bigint[], $7::uuid[]) AS h(idx, sender_id)
+                     WHERE h.idx = k.idx AND h.sender_id = m.sender_id)
                ORDER BY CASE WHEN k.forward THEN m.seq ELSE -m.seq END
                LIMIT k.lim) m"#,
         &conversations,
@@ -238,6 +255,8 @@ pub async fn message_windows(
         &befores,
         &forwards,
         &limits,
+        &hidden_windows,
+        &hidden_senders,
     )
     .fetch_all(db.statement())
     .await?;
@@ -262,20 +281,35 @@ pub async fn message_windows(
 }
 
 /// Unread messages (from others, after the reader's marker) per conversation.
+/// Hidden senders' messages (`crate::blocks::hidden_senders`) are not counted.
 pub async fn unread_counts(
     db: &Db,
     reader: Uuid,
     conversations: &[Uuid],
+    hidden: &HiddenSenders,
 ) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    let mut hidden_conversations: Vec<Uuid> = Vec::new();
+    let mut hidden_senders: Vec<Uuid> = Vec::new();
+    for conversation in conversations {
+        for sender in hidden.of(*conversation, reader) {
+            hidden_conversations.push(*conversation);
+            hidden_senders.push(*sender);
+        }
+    }
     let rows = sqlx::query!(
         r#"SELECT cm.conversation_id, count(m.id) AS "unread!"
            FROM conversation_members cm
            LEFT JOIN messages m ON m.conversation_id = cm.conversation_id
                 AND m.seq > cm.last_read_seq AND m.sender_id <> cm.user_id
+                AND NOT EXISTS (
+                    SELECT 1 FROM unnest($3::uuid[], $4::uuid[]) AS h(conversation_id, sender_id)
+                    WHERE h.conversation_id = m.conversation_id AND h.sender_id = m.sender_id)
            WHERE cm.user_id = $1 AND cm.conversation_id = ANY($2)
            GROUP BY cm.conversation_id"#,
         reader,
         conversations,
+        &hidden_conversations,
+        &hidden_senders,
     )
     .fetch_all(db.statement())
     .await?;

@@ -11,7 +11,7 @@ use nova_core::events::{self, Event};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::blocks::Blocks;
+use crate::blocks::{Blocks, HiddenSenders};
 use crate::crypto::{MessageCipher, SealedBody};
 
 #[derive(Clone, Debug)]
