@@ -203,6 +203,31 @@ pub async fn existing_accounts(
     which_of(identity, "/internal/accounts/existing", ids).await
 }
 
+/// `{ "usernames": [...] }`: the request of identity's
+/// `POST /internal/accounts/named`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct Usernames {
+    pub usernames: Vec<String>,
+}
+
+/// The accounts of these usernames (any case), as (username, id): what content
+/// asks to check a post's mentions against blocks (`/internal/accounts/named`
+/// of identity). Unknown names are left out.
+pub async fn accounts_named(
+    identity: &InternalClient,
+    usernames: &[String],
+) -> Result<Vec<(String, uuid::Uuid)>, InternalCallError> {
+    if usernames.is_empty() {
+        return Ok(Vec::new());
+    }
+    let request = Usernames {
+        usernames: usernames.to_vec(),
+    };
+    let answer: Vec<(String, uuid::Uuid)> =
+        identity.post("/internal/accounts/named", &request).await?;
+    Ok(answer)
+}
+
 /// Whether a read model's backfill from `source` has completed (the
 /// `backfills` table of its database).
 pub async fn backfilled(pool: &sqlx::PgPool, source: &str) -> Result<bool, sqlx::Error> {

@@ -6,13 +6,16 @@
 //! - `POST /internal/accounts/existing` `{ "ids": [...] }` → `{ "ids": [...] }`:
 //!   which of these ids are accounts. content asks when it resolves Relay's
 //!   `node(id:)`, to tell a user's id from an unknown one.
+//! - `POST /internal/accounts/named` `{ "usernames": [...] }` →
+//!   `[[username, id], ...]`: the accounts of these usernames, any case. content
+//!   asks to check a post's mentions against blocks at the write.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Json;
 use nova_core::db::Db;
-use nova_core::internal::{failed, ExportRequest, Ids, Refusal};
+use nova_core::internal::{failed, ExportRequest, Ids, Refusal, Usernames};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -32,6 +35,30 @@ async fn existing(State(db): State<Db>, Json(request): Json<Ids>) -> Result<Json
     Ok(Json(Ids {
         ids: accounts.into_iter().map(|account| account.id).collect(),
     }))
+}
+
+async fn named(
+    State(db): State<Db>,
+    Json(request): Json<Usernames>,
+) -> Result<Json<Vec<(String, Uuid)>>, Refusal> {
+    if request.usernames.len() > MAX_EXISTING_IDS {
+        let message = format!("at most {MAX_EXISTING_IDS} usernames per call");
+        return Err((StatusCode::BAD_REQUEST, message));
+    }
+    let lowered: Vec<String> = request.usernames.iter().map(|u| u.to_lowercase()).collect();
+    let accounts = sqlx::query!(
+        "SELECT username, id FROM accounts WHERE lower(username) = ANY($1)",
+        &lowered,
+    )
+    .fetch_all(db.statement())
+    .await
+    .map_err(failed)?;
+    Ok(Json(
+        accounts
+            .into_iter()
+            .map(|account| (account.username, account.id))
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, Serialize)]
@@ -69,6 +96,7 @@ pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/accounts/export", post(export))
         .route("/internal/accounts/existing", post(existing))
+        .route("/internal/accounts/named", post(named))
         .with_state(db);
     nova_core::internal::protected(routes, router_secret)
 }
