@@ -64,12 +64,20 @@ async fn blocked_and_muted_accounts_raise_no_notification() {
     })
     .await;
 
-    // A mention (one post event names both): dave, blocked by ann, mentions ann
-    // and carol.
-    stack
+    // A mention: dave, blocked by ann, cannot mention her at all (the write is
+    // refused: mention_blocks.rs); his mention of carol notifies carol.
+    let refused = stack
         .graphql(
             Some(&dave),
             "mutation { createPost(body: \"hello @ann and @carol\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused.error_codes(), ["FORBIDDEN"], "{:?}", refused.body);
+    stack
+        .graphql(
+            Some(&dave),
+            "mutation { createPost(body: \"hello @carol\") { id } }",
             json!({}),
         )
         .await

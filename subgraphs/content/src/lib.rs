@@ -1,6 +1,7 @@
 //! content: posts and comments. Owns `Post` and `Comment`; adds `User.posts`;
 //! serves Relay's `node(id:)` / `nodes(ids:)` over every entity (`nodes.rs`).
 
+pub mod blocks;
 pub mod events;
 pub mod internal;
 pub mod loaders;

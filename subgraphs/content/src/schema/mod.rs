@@ -13,6 +13,7 @@ use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::internal::InternalClient;
 use uuid::Uuid;
 
+use crate::blocks;
 use crate::loaders::{
     CommentCountLoader, CommentLoader, CommentsByPostLoader, PostLoader, PostsByAuthorLoader,
 };
@@ -164,10 +165,22 @@ impl Post {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Comment>> {
-        load_page::<CommentsByPostLoader, _, _>(ctx, self.0.id, first, after, |row| {
-            (row.id, Comment(row))
-        })
-        .await
+        let mut page =
+            load_page::<CommentsByPostLoader, _, _>(ctx, self.0.id, first, after, |row| {
+                (row.id, Comment(row))
+            })
+            .await?;
+        // Comments of accounts blocked either way with the viewer are left out
+        // (docs/blocks.md); a page may then hold fewer than `first`.
+        let authors: Vec<Uuid> = page
+            .edges
+            .iter()
+            .map(|edge| edge.node.0.author_id)
+            .collect();
+        let hidden = blocks::hidden_from_viewer(ctx, &authors).await?;
+        page.edges
+            .retain(|edge| !hidden.contains(&edge.node.0.author_id));
+        Ok(page)
     }
 }
 
@@ -208,9 +221,14 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// A post by id; null when there is none (or it was deleted).
+    /// A post by id; null when there is none (or it was deleted), and for a
+    /// viewer blocked either way with its author.
     async fn post(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Post>> {
-        load_post(ctx, parse_id(&id, "id")?).await
+        let Some(post) = load_post(ctx, parse_id(&id, "id")?).await? else {
+            return Ok(None);
+        };
+        let hidden = blocks::hidden_from_viewer(ctx, &[post.0.author_id]).await?;
+        Ok((!hidden.contains(&post.0.author_id)).then_some(post))
     }
 
     /// Posts carrying `#tag`, newest first.

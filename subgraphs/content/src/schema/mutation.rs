@@ -2,18 +2,18 @@
 //! attaches its media at the write (`crate::media`); a comment asks social
 //! whether a block stands between the commenter and the post's author.
 
-use async_graphql::{Context, ErrorExtensions, Object, Result, ID};
+use async_graphql::{Context, Object, Result, ID};
 use chrono::Utc;
 use nova_core::db::Db;
 use nova_core::errors::{parse_id, OrInternal};
-use nova_core::internal::{accounts_named, blocked_either_way, InternalCallError};
+use nova_core::internal::blocked_either_way;
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use super::{checked_body, load_post, Comment, Post, Social, COMMENT_MAX_CHARS, POST_MAX_CHARS};
+use crate::blocks;
 use crate::media;
-use crate::nodes::Identity;
 use crate::store::{self, Comment as CommentRow, Post as PostRow};
 use crate::text;
 
@@ -53,7 +53,7 @@ impl Mutation {
         let body = checked_body(&body, POST_MAX_CHARS)?;
         let media_ids = media::parse_ids(media_ids)?;
         let mentions = text::mentions(&body);
-        refuse_blocked_mentions(ctx, author_id, &mentions).await?;
+        blocks::refuse_blocked_mentions(ctx, author_id, &mentions).await?;
         let id = Uuid::now_v7();
         media::attach_to_post(ctx, author_id, id, &media_ids).await?;
         let row = PostRow {
@@ -85,7 +85,7 @@ impl Mutation {
         let db = ctx.data_unchecked::<Db>();
         authored_post(db, id, caller).await?;
         let (tags, mentions) = (text::hashtags(&body), text::mentions(&body));
-        refuse_blocked_mentions(ctx, caller, &mentions).await?;
+        blocks::refuse_blocked_mentions(ctx, caller, &mentions).await?;
         match store::edit_post(db, id, &body, &tags, &mentions)
             .await
             .or_internal()?
@@ -119,7 +119,7 @@ impl Mutation {
         // When social cannot answer, the comment is refused, never let through.
         let blocked = blocked_either_way(social, author_id, &[post.0.author_id])
             .await
-            .map_err(blocks_unchecked)?;
+            .map_err(blocks::unchecked)?;
         if !blocked.is_empty() {
             return Err(ErrorCode::Forbidden.error("you cannot comment on this user's posts"));
         }
@@ -152,41 +152,6 @@ impl Mutation {
         store::delete_comment(db, comment_id).await.or_internal()?;
         Ok(id)
     }
-}
-
-/// A post may not mention an account blocked either way with its author
-/// (docs/blocks.md): identity names the accounts, social says which are
-/// blocked, both asked at the write. Unknown names are plain text.
-async fn refuse_blocked_mentions(
-    ctx: &Context<'_>,
-    author: Uuid,
-    mentions: &[String],
-) -> Result<()> {
-    if mentions.is_empty() {
-        return Ok(());
-    }
-    let identity = &ctx.data_unchecked::<Identity>().0;
-    let accounts = accounts_named(identity, mentions)
-        .await
-        .map_err(blocks_unchecked)?;
-    let ids: Vec<Uuid> = accounts.iter().map(|(_, id)| *id).collect();
-    let social = &ctx.data_unchecked::<Social>().0;
-    let blocked = blocked_either_way(social, author, &ids)
-        .await
-        .map_err(blocks_unchecked)?;
-    match accounts.iter().find(|(_, id)| blocked.contains(id)) {
-        Some((username, _)) => Err(ErrorCode::Forbidden
-            .error(format!("you cannot mention @{username}"))
-            .extend_with(|_, ext| ext.set("field", "body"))),
-        None => Ok(()),
-    }
-}
-
-/// An owner that cannot say whether a block stands in the way: the write is
-/// refused, never let through unchecked.
-fn blocks_unchecked(error: InternalCallError) -> async_graphql::Error {
-    tracing::error!(%error, "blocks could not be checked; the write is refused");
-    ErrorCode::Unavailable.error("this cannot be written right now; try again")
 }
 
 #[cfg(test)]
