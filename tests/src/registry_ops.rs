@@ -153,3 +153,26 @@ pub async fn history(stack: &Stack, registry: &Registry) -> Value {
         .await
         .unwrap()
 }
+
+/// Send `n` requests (a subgraph field and introspection) across `routers`;
+/// the answers that were not 200 with full data and no error.
+pub async fn full_answers_missing(stack: &Stack, routers: &[String], n: usize) -> Vec<String> {
+    let query = "{ postsByHashtag(tag: \"x\", first: 1) { edges { node { body } } } __type(name: \"Post\") { name } }";
+    let mut failed = Vec::new();
+    for i in 0..n {
+        let answer = stack
+            .http
+            .post(&routers[i % routers.len()])
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("the router answers");
+        let status = answer.status().as_u16();
+        let body = answer.json::<Value>().await.unwrap_or(Value::Null);
+        if status != 200 || body.get("errors").is_some() || body["data"]["__type"]["name"] != "Post"
+        {
+            failed.push(format!("{status} {body}"));
+        }
+    }
+    failed
+}
