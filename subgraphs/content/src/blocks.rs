@@ -5,10 +5,12 @@
 //! cannot answer, the write or read is refused (`UNAVAILABLE`), never let
 //! through unchecked.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ErrorExtensions, Result};
-use nova_core::internal::{accounts_named, blocked_either_way, InternalCallError};
+use nova_core::internal::{accounts_named, blocked_either_way, InternalCallError, InternalClient};
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
@@ -16,22 +18,66 @@ use crate::nodes::Identity;
 use crate::schema::Social;
 
 /// Which of `authors` the signed-in viewer may not see (a block either way);
-/// none for a signed-out viewer, and never the viewer themselves.
+/// none for a signed-out viewer, and never the viewer themselves. Batched: a
+/// page of posts with their comment lists asks social once (`BlockedLoader`).
 pub async fn hidden_from_viewer(ctx: &Context<'_>, authors: &[Uuid]) -> Result<HashSet<Uuid>> {
     let Some(viewer) = Caller::of(ctx).user_id else {
         return Ok(HashSet::new());
     };
-    let others: Vec<Uuid> = authors
+    let keys = authors
         .iter()
-        .copied()
-        .filter(|author| *author != viewer)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let social = &ctx.data_unchecked::<Social>().0;
-    blocked_either_way(social, viewer, &others)
+        .filter(|author| **author != viewer)
+        .map(|author| ViewerAuthor {
+            viewer,
+            author: *author,
+        });
+    let answers = ctx
+        .data_unchecked::<DataLoader<BlockedLoader>>()
+        .load_many(keys)
         .await
-        .map_err(unchecked)
+        .map_err(|error| unchecked(&*error))?;
+    Ok(answers
+        .into_iter()
+        .filter(|(_, blocked)| *blocked)
+        .map(|(key, _)| key.author)
+        .collect())
+}
+
+/// Whether a block stands between a viewer and an author.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ViewerAuthor {
+    pub viewer: Uuid,
+    pub author: Uuid,
+}
+
+/// Asks social `/internal/blocks/between` once per viewer in the batch.
+pub struct BlockedLoader {
+    pub social: InternalClient,
+}
+
+impl Loader<ViewerAuthor> for BlockedLoader {
+    type Value = bool;
+    type Error = Arc<InternalCallError>;
+
+    async fn load(
+        &self,
+        keys: &[ViewerAuthor],
+    ) -> Result<HashMap<ViewerAuthor, bool>, Self::Error> {
+        let mut authors_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            authors_of.entry(key.viewer).or_default().push(key.author);
+        }
+        let mut answers = HashMap::new();
+        for (viewer, authors) in authors_of {
+            let blocked = blocked_either_way(&self.social, viewer, &authors).await?;
+            answers.extend(
+                authors
+                    .into_iter()
+                    .map(|author| (ViewerAuthor { viewer, author }, blocked.contains(&author))),
+            );
+        }
+        Ok(answers)
+    }
 }
 
 /// A post may not mention an account blocked either way with its author
@@ -62,9 +108,9 @@ pub async fn refuse_blocked_mentions(
     }
 }
 
-/// An owner that cannot say whether a block stands in the way: the write is
-/// refused, never let through unchecked.
-pub fn unchecked(error: InternalCallError) -> async_graphql::Error {
-    tracing::error!(%error, "blocks could not be checked; the write is refused");
+/// An owner that cannot say whether a block stands in the way: the write or
+/// read is refused, never let through unchecked.
+pub fn unchecked(error: impl std::fmt::Display) -> async_graphql::Error {
+    tracing::error!(%error, "blocks could not be checked; refused");
     ErrorCode::Unavailable.error("blocks cannot be checked right now; try again")
 }
