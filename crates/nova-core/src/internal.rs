@@ -126,6 +126,48 @@ pub async fn blocked_either_way(
     Ok(answer.ids.into_iter().collect())
 }
 
+/// Two accounts, for `BlockPairsLoader`: is a block standing between `user` and
+/// `other`, either way?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlockPair {
+    pub user: uuid::Uuid,
+    pub other: uuid::Uuid,
+}
+
+/// `blocked_either_way` as a DataLoader, for reads that ask about many pairs at
+/// once — one viewer and the authors of a page of comment lists, one actor and
+/// every subscriber of a live event: one call to social per distinct `user` in
+/// the batch.
+pub struct BlockPairsLoader {
+    pub social: InternalClient,
+}
+
+impl async_graphql::dataloader::Loader<BlockPair> for BlockPairsLoader {
+    type Value = bool;
+    type Error = std::sync::Arc<InternalCallError>;
+
+    async fn load(
+        &self,
+        keys: &[BlockPair],
+    ) -> Result<std::collections::HashMap<BlockPair, bool>, Self::Error> {
+        let mut others_of: std::collections::HashMap<uuid::Uuid, Vec<uuid::Uuid>> =
+            Default::default();
+        for key in keys {
+            others_of.entry(key.user).or_default().push(key.other);
+        }
+        let mut answers = std::collections::HashMap::new();
+        for (user, others) in others_of {
+            let blocked = blocked_either_way(&self.social, user, &others).await?;
+            answers.extend(
+                others
+                    .into_iter()
+                    .map(|other| (BlockPair { user, other }, blocked.contains(&other))),
+            );
+        }
+        Ok(answers)
+    }
+}
+
 /// `(recipient, actor)` pairs: the request and the answer of social's
 /// `POST /internal/notices/silenced`.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]

@@ -40,6 +40,12 @@ impl Blocks {
         Self { social }
     }
 
+    /// social's client, for the live streams' batched checks
+    /// (`nova_core::internal::BlockPairsLoader`).
+    pub fn social(&self) -> &InternalClient {
+        &self.social
+    }
+
     /// The first of `others` (in their order) with a block either way with `me`.
     pub async fn first_blocked(
         &self,

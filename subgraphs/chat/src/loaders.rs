@@ -89,38 +89,3 @@ impl Loader<Uuid> for MembersLoader {
         store::members(&self.db, keys).await.map_err(Arc::new)
     }
 }
-
-/// Is a block standing between `actor` (who sent, read, typed, joined) and
-/// `viewer` (a subscriber)? Asked per live event, for every subscriber the
-/// instance has at once: one call to social per event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ActorViewer {
-    pub actor: Uuid,
-    pub viewer: Uuid,
-}
-
-pub struct BlockedLoader {
-    pub blocks: Blocks,
-}
-
-impl Loader<ActorViewer> for BlockedLoader {
-    type Value = bool;
-    type Error = Arc<ChatError>;
-
-    async fn load(&self, keys: &[ActorViewer]) -> Result<HashMap<ActorViewer, bool>, Self::Error> {
-        let mut viewers_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            viewers_of.entry(key.actor).or_default().push(key.viewer);
-        }
-        let mut answers = HashMap::new();
-        for (actor, viewers) in viewers_of {
-            let blocked = self.blocks.blocked_among(actor, &viewers).await?;
-            answers.extend(
-                viewers
-                    .into_iter()
-                    .map(|viewer| (ActorViewer { actor, viewer }, blocked.contains(&viewer))),
-            );
-        }
-        Ok(answers)
-    }
-}

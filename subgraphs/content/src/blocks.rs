@@ -5,12 +5,11 @@
 //! cannot answer, the write or read is refused (`UNAVAILABLE`), never let
 //! through unchecked.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::HashSet;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Result};
-use nova_core::internal::{accounts_named, blocked_either_way, InternalCallError, InternalClient};
+use nova_core::internal::{accounts_named, blocked_either_way, BlockPair, BlockPairsLoader};
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::schema::Social;
 
 /// Which of `authors` the signed-in viewer may not see (a block either way);
 /// none for a signed-out viewer, and never the viewer themselves. Batched: a
-/// page of posts with their comment lists asks social once (`BlockedLoader`).
+/// page of posts with their comment lists asks social once (`BlockPairsLoader`).
 pub async fn hidden_from_viewer(ctx: &Context<'_>, authors: &[Uuid]) -> Result<HashSet<Uuid>> {
     let Some(viewer) = Caller::of(ctx).user_id else {
         return Ok(HashSet::new());
@@ -27,57 +26,20 @@ pub async fn hidden_from_viewer(ctx: &Context<'_>, authors: &[Uuid]) -> Result<H
     let keys = authors
         .iter()
         .filter(|author| **author != viewer)
-        .map(|author| ViewerAuthor {
-            viewer,
-            author: *author,
+        .map(|author| BlockPair {
+            user: viewer,
+            other: *author,
         });
     let answers = ctx
-        .data_unchecked::<DataLoader<BlockedLoader>>()
+        .data_unchecked::<DataLoader<BlockPairsLoader>>()
         .load_many(keys)
         .await
         .map_err(|error| unchecked(&*error))?;
     Ok(answers
         .into_iter()
         .filter(|(_, blocked)| *blocked)
-        .map(|(key, _)| key.author)
+        .map(|(key, _)| key.other)
         .collect())
-}
-
-/// Whether a block stands between a viewer and an author.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ViewerAuthor {
-    pub viewer: Uuid,
-    pub author: Uuid,
-}
-
-/// Asks social `/internal/blocks/between` once per viewer in the batch.
-pub struct BlockedLoader {
-    pub social: InternalClient,
-}
-
-impl Loader<ViewerAuthor> for BlockedLoader {
-    type Value = bool;
-    type Error = Arc<InternalCallError>;
-
-    async fn load(
-        &self,
-        keys: &[ViewerAuthor],
-    ) -> Result<HashMap<ViewerAuthor, bool>, Self::Error> {
-        let mut authors_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            authors_of.entry(key.viewer).or_default().push(key.author);
-        }
-        let mut answers = HashMap::new();
-        for (viewer, authors) in authors_of {
-            let blocked = blocked_either_way(&self.social, viewer, &authors).await?;
-            answers.extend(
-                authors
-                    .into_iter()
-                    .map(|author| (ViewerAuthor { viewer, author }, blocked.contains(&author))),
-            );
-        }
-        Ok(answers)
-    }
 }
 
 /// A post may not mention an account blocked either way with its author

@@ -25,12 +25,11 @@ use uuid::Uuid;
 use crate::blocks::Blocks;
 use crate::crypto::MessageCipher;
 use crate::live::{ChatEventKind, ChatHub, LiveChatEvent};
-use crate::loaders::{
-    ActorViewer, BlockedLoader, MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader,
-};
+use crate::loaders::{MembersLoader, MessageWindowLoader, UnreadKey, UnreadLoader};
 use crate::store::{
     self, ChatError, ConversationRow, MessageRow, MessageWindow, Refusal, Sent, MAX_GROUP_MEMBERS,
 };
+use nova_core::internal::{BlockPair, BlockPairsLoader};
 
 mod mutation;
 mod types;
@@ -64,8 +63,8 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub, blocks: Blocks) -> Cha
             MembersLoader { db: db.clone() },
         ))))
         .data(Blocked(Arc::new(nova_core::batching::loader(
-            BlockedLoader {
-                blocks: blocks.clone(),
+            BlockPairsLoader {
+                social: blocks.social().clone(),
             },
         ))))
         .data(db)
@@ -97,7 +96,7 @@ impl Members {
 /// Blocks between the actor of a live event and its subscribers (shared by
 /// `Arc`, like `Members`).
 #[derive(Clone)]
-pub(super) struct Blocked(pub(super) Arc<DataLoader<BlockedLoader>>);
+pub(super) struct Blocked(pub(super) Arc<DataLoader<BlockPairsLoader>>);
 
 impl Blocked {
     /// Whether a block stands between `actor` and `viewer`; an error when social
@@ -107,10 +106,16 @@ impl Blocked {
             return Ok(false);
         }
         self.0
-            .load_one(ActorViewer { actor, viewer })
+            .load_one(BlockPair {
+                user: actor,
+                other: viewer,
+            })
             .await
             .map(|blocked| blocked.unwrap_or(false))
-            .map_err(read_error)
+            .map_err(|error| {
+                tracing::error!(%error, "blocks could not be checked; the stream ends");
+                ErrorCode::Unavailable.error("this cannot be shown right now; try again")
+            })
     }
 }
 

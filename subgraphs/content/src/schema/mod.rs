@@ -48,9 +48,11 @@ pub fn build(
     builder()
         .data(Identity(identity))
         .data(MediaOwner(media))
-        .data(nova_core::batching::loader(blocks::BlockedLoader {
-            social: social.clone(),
-        }))
+        .data(nova_core::batching::loader(
+            nova_core::internal::BlockPairsLoader {
+                social: social.clone(),
+            },
+        ))
         .data(Social(social))
         .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
         .data(nova_core::batching::loader(CommentLoader {
