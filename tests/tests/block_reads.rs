@@ -1,7 +1,7 @@
 //! Reads across a block (docs/blocks.md): from the moment `blockUser` returns,
 //! neither sees the other's post by id (`post(id:)` is null, as for a post that
 //! is not there), nor the other's comments in a comment list — comments from
-//! before the block included. Others, and signed-out readers, see everything;
+//! before the block included — nor the other's posts on a hashtag page. Others, and signed-out readers, see everything;
 //! unblocking shows it all again.
 
 use nova_e2e::Stack;
@@ -18,14 +18,31 @@ async fn seen(stack: &Stack, token: Option<&str>, post: &str) -> Option<Vec<Stri
     if post.is_null() {
         return None;
     }
-    let mut bodies: Vec<String> = post["comments"]["edges"]
+    Some(sorted_bodies(&post["comments"]["edges"]))
+}
+
+/// The `body` of each edge's node, sorted.
+fn sorted_bodies(edges: &Value) -> Vec<String> {
+    let mut bodies: Vec<String> = edges
         .as_array()
         .unwrap()
         .iter()
         .map(|edge| edge["node"]["body"].as_str().unwrap().to_string())
         .collect();
     bodies.sort();
-    Some(bodies)
+    bodies
+}
+
+/// The bodies of the `#lunch` page as `token`'s user sees it, sorted.
+async fn tagged(stack: &Stack, token: Option<&str>) -> Vec<String> {
+    let page = stack
+        .graphql(
+            token,
+            "{ postsByHashtag(tag: \"lunch\", first: 20) { edges { node { body } } } }",
+            json!({}),
+        )
+        .await;
+    sorted_bodies(&page.expect_ok()["postsByHashtag"]["edges"])
 }
 
 async fn comment(stack: &Stack, token: &str, post: &str, body: &str) {
@@ -90,6 +107,27 @@ async fn blocked_accounts_do_not_see_each_others_posts_or_comments() {
     assert_eq!(seen(&stack, Some(&carol), &carols_post).await, everyone);
     assert_eq!(seen(&stack, None, &carols_post).await, everyone);
     assert_eq!(seen(&stack, None, &anns_post).await, all(&["bob on ann"]));
+
+    // A hashtag page leaves the other's posts out too.
+    for (token, body) in [
+        (&ann, "ann #lunch"),
+        (&bob, "bob #lunch"),
+        (&carol, "carol #lunch"),
+    ] {
+        stack.create_post(token, body).await;
+    }
+    assert_eq!(
+        tagged(&stack, Some(&ann)).await,
+        ["ann #lunch", "carol #lunch"]
+    );
+    assert_eq!(
+        tagged(&stack, Some(&bob)).await,
+        ["bob #lunch", "carol #lunch"]
+    );
+    assert_eq!(
+        tagged(&stack, Some(&carol)).await,
+        ["ann #lunch", "bob #lunch", "carol #lunch"]
+    );
 
     block("unblockUser").await;
     assert_eq!(

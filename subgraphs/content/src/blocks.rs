@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ErrorExtensions, Result};
 use nova_core::internal::{accounts_named, blocked_either_way, BlockPair, BlockPairsLoader};
@@ -40,6 +41,20 @@ pub async fn hidden_from_viewer(ctx: &Context<'_>, authors: &[Uuid]) -> Result<H
         .filter(|(_, blocked)| *blocked)
         .map(|(key, _)| key.other)
         .collect())
+}
+
+/// Remove from `page` the nodes whose author the viewer may not see
+/// (`hidden_from_viewer`); the page may then hold fewer than asked.
+pub async fn leave_out_hidden<N: async_graphql::OutputType>(
+    ctx: &Context<'_>,
+    page: &mut Connection<String, N>,
+    author: impl Fn(&N) -> Uuid,
+) -> Result<()> {
+    let authors: Vec<Uuid> = page.edges.iter().map(|edge| author(&edge.node)).collect();
+    let hidden = hidden_from_viewer(ctx, &authors).await?;
+    page.edges
+        .retain(|edge| !hidden.contains(&author(&edge.node)));
+    Ok(())
 }
 
 /// A post may not mention an account blocked either way with its author

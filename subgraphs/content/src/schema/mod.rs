@@ -177,14 +177,7 @@ impl Post {
             .await?;
         // Comments of accounts blocked either way with the viewer are left out
         // (docs/blocks.md); a page may then hold fewer than `first`.
-        let authors: Vec<Uuid> = page
-            .edges
-            .iter()
-            .map(|edge| edge.node.0.author_id)
-            .collect();
-        let hidden = blocks::hidden_from_viewer(ctx, &authors).await?;
-        page.edges
-            .retain(|edge| !hidden.contains(&edge.node.0.author_id));
+        blocks::leave_out_hidden(ctx, &mut page, |node| node.0.author_id).await?;
         Ok(page)
     }
 }
@@ -236,7 +229,8 @@ impl Query {
         Ok((!hidden.contains(&post.0.author_id)).then_some(post))
     }
 
-    /// Posts carrying `#tag`, newest first.
+    /// Posts carrying `#tag`, newest first, without those of accounts blocked
+    /// either way with the viewer.
     async fn posts_by_hashtag(
         &self,
         ctx: &Context<'_>,
@@ -250,10 +244,11 @@ impl Query {
         let rows = store::posts_by_hashtag(db, &tag, page)
             .await
             .or_internal()?;
-        Ok(connection(
-            page,
-            rows.into_iter().map(|r| (r.id, Post(r))).collect(),
-        ))
+        let mut found = connection(page, rows.into_iter().map(|r| (r.id, Post(r))).collect());
+        // Posts of accounts blocked either way with the viewer are left out, as
+        // in comment lists (a page may then hold fewer than `first`).
+        blocks::leave_out_hidden(ctx, &mut found, |node| node.0.author_id).await?;
+        Ok(found)
     }
 
     /// The object with this id, whatever its type (Relay); null when none has it.
