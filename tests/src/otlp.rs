@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use axum::body::Bytes;
@@ -35,12 +35,17 @@ pub struct ReceivedSpan {
     pub links: Vec<(String, String)>,
 }
 
-type Spans = Arc<Mutex<Vec<ReceivedSpan>>>;
+/// The spans received, and a signal raised as each batch arrives.
+#[derive(Clone, Default)]
+struct Received {
+    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
 
 pub struct TraceReceiver {
     /// What `OTEL_EXPORTER_OTLP_ENDPOINT` should say (`http://127.0.0.1:<port>`).
     pub endpoint: String,
-    spans: Spans,
+    received: Received,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -54,23 +59,23 @@ impl TraceReceiver {
     pub async fn start() -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
-        let spans = Spans::default();
+        let received = Received::default();
         let app = axum::Router::new()
             .route("/v1/traces", axum::routing::post(receive))
-            .with_state(spans.clone());
+            .with_state(received.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self {
             endpoint,
-            spans,
+            received,
             server,
         })
     }
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().expect("spans lock").clone()
+        self.received.spans.lock().expect("spans lock").clone()
     }
 
     /// Wait until the spans received satisfy `complete`, for at most `timeout`;
@@ -81,13 +86,15 @@ impl TraceReceiver {
         timeout: Duration,
         complete: impl Fn(&[ReceivedSpan]) -> bool,
     ) -> Vec<ReceivedSpan> {
-        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Registered before the check, so a batch arriving in between wakes it.
+            let arrived = self.received.arrived.notified();
             let spans = self.spans();
             if complete(&spans) {
                 return spans;
             }
-            if started.elapsed() > timeout {
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 let seen: Vec<String> = spans
                     .iter()
                     .map(|s| format!("{} {} {} ({})", s.service, s.trace_id, s.name, s.span_id))
@@ -97,17 +104,16 @@ impl TraceReceiver {
                     seen.join("\n")
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
 
-async fn receive(State(spans): State<Spans>, body: Bytes) -> axum::response::Response {
+async fn receive(State(received): State<Received>, body: Bytes) -> axum::response::Response {
     let request = match ExportTraceServiceRequest::decode(body) {
         Ok(request) => request,
         Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
     };
-    let mut received = Vec::new();
+    let mut batch = Vec::new();
     for resource_spans in request.resource_spans {
         let resource = resource_spans.resource.unwrap_or_default();
         let service = attributes(&resource.attributes)
@@ -115,7 +121,7 @@ async fn receive(State(spans): State<Spans>, body: Bytes) -> axum::response::Res
             .unwrap_or_default();
         for scope_spans in resource_spans.scope_spans {
             for span in scope_spans.spans {
-                received.push(ReceivedSpan {
+                batch.push(ReceivedSpan {
                     service: service.clone(),
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
@@ -132,7 +138,8 @@ async fn receive(State(spans): State<Spans>, body: Bytes) -> axum::response::Res
             }
         }
     }
-    spans.lock().expect("spans lock").extend(received);
+    received.spans.lock().expect("spans lock").extend(batch);
+    received.arrived.notify_waiters();
     (
         [(header::CONTENT_TYPE, "application/x-protobuf")],
         ExportTraceServiceResponse::default().encode_to_vec(),
