@@ -137,8 +137,8 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
     }
 
     // The writes above sent 80 content events (20 posts, 60 comments) that
-    // social's consumer reads, and 60 likes more that the feed's reads; let that
-    // settle first, so the measured page does not share the CPU with them (a
+    // social's and search's consumers read, and 60 likes more that the feed's
+    // reads; let that settle first, so the measured page does not share the CPU with them (a
     // DataLoader batch can split when its resolvers are slow to run, and the
     // counts would measure the machine's load).
     let social_seen =
@@ -162,7 +162,7 @@ async fn a_page_costs_the_same_sql_statements_for_5_or_20_posts() {
                 + stack.metric("search", search_ignored).await;
             stack.metric("social", social_seen).await >= 80.0
                 && feed_seen >= 140.0
-                && search_seen >= 140.0
+                && search_seen >= 80.0
         },
     )
     .await;

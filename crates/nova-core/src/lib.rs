@@ -16,7 +16,6 @@ pub mod http;
 pub mod internal;
 pub mod live;
 pub mod metrics;
-pub mod replicas;
 pub mod scrape;
 pub mod sdl;
 pub mod telemetry;

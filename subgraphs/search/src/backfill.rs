@@ -1,6 +1,6 @@
 //! How search gets its documents without replaying the event log: a new search
 //! copies the owners' current data through their `/internal/` exports (identity's
-//! accounts, users' profiles, content's posts, social's blocks) — the same path
+//! accounts, users' profiles, content's posts) — the same path
 //! the feed starts from — once per source, before its consumer starts.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use nova_core::internal::{ExportRequest, InternalClient};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -21,7 +21,6 @@ pub struct Owners {
     pub identity: InternalClient,
     pub users: InternalClient,
     pub content: InternalClient,
-    pub social: InternalClient,
 }
 
 #[derive(Deserialize)]
@@ -47,13 +46,6 @@ struct Post {
     created_at: DateTime<Utc>,
     body: String,
     hashtags: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct PairsRequest {
-    relation: &'static str,
-    after: Option<(Uuid, Uuid)>,
-    limit: i64,
 }
 
 /// Every page of one export: `items` picks the list out of a page, `key` the
@@ -145,32 +137,6 @@ async fn run(pool: &PgPool, owners: &Owners) -> anyhow::Result<bool> {
         )
         .await?;
         nova_core::internal::mark_backfilled(pool, "content").await?;
-    }
-    if !nova_core::internal::backfilled(pool, "social").await? {
-        copied = true;
-        let mut after = None;
-        loop {
-            let request = PairsRequest {
-                relation: "blocks",
-                after,
-                limit: PAGE,
-            };
-            let page: serde_json::Value = owners
-                .social
-                .post("/internal/graph/export", &request)
-                .await?;
-            let pairs: Vec<(Uuid, Uuid)> = serde_json::from_value(page["pairs"].clone())?;
-            let Some(last) = pairs.last().copied() else {
-                break;
-            };
-            let mut tx = pool.begin().await?;
-            for (blocker, blocked) in pairs {
-                store::apply_block(&mut tx, blocker, blocked, true).await?;
-            }
-            tx.commit().await?;
-            after = Some(last);
-        }
-        nova_core::internal::mark_backfilled(pool, "social").await?;
     }
     Ok(copied)
 }

@@ -3,8 +3,8 @@
 //! Emits nothing. Consumes (consumer `search.index.<SEARCH_INSTANCE>`: each
 //! instance keeps its own index and its own consumer group) `nova.identity`
 //! (`identity.user_registered`), `nova.users` (`users.profile_changed`),
-//! `nova.content` (`content.post_created`, `post_edited`, `post_deleted`) and
-//! `nova.social` (`social.blocked`, `unblocked`). `apply` updates search's
+//! and `nova.content` (`content.post_created`, `post_edited`, `post_deleted`);
+//! blocks are asked of social at each search (`query.rs`). `apply` updates search's
 //! tables and, in the same transaction, queues the document for this
 //! instance's index; the index writer (`indexing.rs`) writes queued documents
 //! in batches. An index write lost in a crash is redone from the queue.
@@ -38,7 +38,7 @@ impl EventHandler for Indexer {
     }
 
     fn topics(&self) -> Vec<String> {
-        ["identity", "users", "content", "social"]
+        ["identity", "users", "content"]
             .into_iter()
             .map(topic_of)
             .collect()
@@ -76,15 +76,6 @@ impl EventHandler for Indexer {
             Event::PostDeleted(e) => {
                 store::tombstone_post(tx, e.post_id, e.author_id).await?;
                 (Kind::Post, e.post_id)
-            }
-            // Blocks filter at query time: no document changes.
-            Event::Blocked(e) => {
-                store::apply_block(tx, e.blocker_id, e.blocked_id, true).await?;
-                return Ok(true);
-            }
-            Event::Unblocked(e) => {
-                store::apply_block(tx, e.blocker_id, e.blocked_id, false).await?;
-                return Ok(true);
             }
             _ => return Ok(false),
         };

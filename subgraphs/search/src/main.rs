@@ -28,7 +28,6 @@ async fn main() -> anyhow::Result<()> {
             identity: InternalClient::new(&settings.identity_url, secret, EXPORT_TIMEOUT)?,
             users: InternalClient::new(&settings.users_url, secret, EXPORT_TIMEOUT)?,
             content: InternalClient::new(&settings.content_url, secret, EXPORT_TIMEOUT)?,
-            social: InternalClient::new(&settings.social_url, secret, EXPORT_TIMEOUT)?,
         };
         let pool = startup.db.background_pool().clone();
         // Not ready (not even listening) until the index can answer: first the
@@ -54,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             engine,
             db: startup.db,
             content: InternalClient::new(&settings.content_url, secret, INTERNAL_CALL_TIMEOUT)?,
+            social: InternalClient::new(&settings.social_url, secret, INTERNAL_CALL_TIMEOUT)?,
         };
         Ok((schema::build(searcher), routes))
     })

@@ -1,6 +1,6 @@
 //! One search: candidates from the engine, ranked by the rules users expect,
-//! filtered for the viewer (blocks either way) and by the owner (content serves
-//! the post now), with highlights.
+//! filtered by the owners as they are now (social: blocks either way with the
+//! viewer; content: the post is served), with highlights.
 //!
 //! Ranking, first difference wins: an exact username; a username starting with
 //! the query; more query words matched; fewer typos; the engine's score; the
@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use nova_core::db::Db;
-use nova_core::internal::{served_posts, InternalClient};
+use nova_core::internal::{blocked_either_way, served_posts, InternalClient};
 use uuid::Uuid;
 
 use crate::engine::{Document, Kinds, SearchEngine};
@@ -47,6 +47,10 @@ pub struct Searcher {
     pub engine: Arc<TantivyEngine>,
     pub db: Db,
     pub content: InternalClient,
+    /// The owner of blocks, asked at each search: a block hides the other's
+    /// documents from the moment `blockUser` returns, not when its event
+    /// arrives.
+    pub social: InternalClient,
 }
 
 struct Ranked {
@@ -232,7 +236,7 @@ impl Searcher {
                 async {
                     match viewer {
                         Some(viewer) => {
-                            Ok(store::blocked_either_way(&self.db, viewer, &people).await?)
+                            Ok(blocked_either_way(&self.social, viewer, &people).await?)
                         }
                         None => anyhow::Ok(HashSet::new()),
                     }
@@ -292,7 +296,7 @@ impl Searcher {
         let blocked = match viewer {
             Some(viewer) => {
                 let authors: Vec<Uuid> = rows.iter().map(|(_, author)| *author).collect();
-                store::blocked_either_way(&self.db, viewer, &authors).await?
+                blocked_either_way(&self.social, viewer, &authors).await?
             }
             None => HashSet::new(),
         };

@@ -1,8 +1,6 @@
-//! SQL of `nova_search`: its copy of the documents, hashtag uses and blocks.
+//! SQL of `nova_search`: its copy of the documents and hashtag uses.
 //! Reads a request causes are counted through the `Db`; the consumer's and the
 //! rebuild's work is not.
-
-use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
@@ -109,9 +107,6 @@ pub async fn tombstone_post(
         .await?;
     Ok(())
 }
-
-// Search keeps its own copy of who blocked whom, from social's events.
-nova_core::blocks_copy_writer!();
 
 // ---- Documents, from the committed state ----
 
@@ -265,23 +260,6 @@ pub async fn dequeue(pool: &PgPool, instance: &str, written: &[Queued]) -> Resul
 }
 
 // ---- Reads a request causes (counted) ----
-
-/// Users who blocked the viewer or whom the viewer blocked, among `users`.
-pub async fn blocked_either_way(
-    db: &Db,
-    viewer: Uuid,
-    users: &[Uuid],
-) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let ids = sqlx::query_scalar!(
-        r#"SELECT blocked_id AS "id!" FROM blocks WHERE blocker_id = $1 AND blocked_id = ANY($2)
-           UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1 AND blocker_id = ANY($2)"#,
-        viewer,
-        users,
-    )
-    .fetch_all(db.statement())
-    .await?;
-    Ok(ids.into_iter().collect())
-}
 
 /// Hashtags starting with `initial`, most used first, at most `limit`: `(tag,
 /// live posts)`. The candidates a typo-tolerant hashtag match picks from.
