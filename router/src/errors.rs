@@ -16,14 +16,20 @@ const UNAUTHENTICATED_CODES: &[&str] = &[
     "JWT_NOT_SUPPORTED",
     "JWK_ALGORITHM_NOT_SUPPORTED",
     "JWT_LOOKUP_FAILED",
-    // Nova marks fields with `@authenticated` only (no `@requiresScopes` yet), so a
-    // field refused by the authorization directives means "sign in first".
-    "UNAUTHORIZED_FIELD_OR_TYPE",
 ];
 
-/// Nova's code for a router error code, when Nova has its own.
-fn nova_code(router_code: &str) -> Option<&'static str> {
+/// A field refused by the authorization directives (`@authenticated`,
+/// `@requiresScopes`): Hive Router gives both the same code.
+const REFUSED_FIELD: &str = "UNAUTHORIZED_FIELD_OR_TYPE";
+
+/// Nova's code for a router error code, when Nova has its own. A refused
+/// field means "sign in first" to a signed-out caller, and "your role does not
+/// allow this" (`FORBIDDEN`) to a signed-in one: a signed-in caller meets
+/// `@authenticated` everywhere, so only a scope can refuse it.
+fn nova_code(router_code: &str, signed_in: bool) -> Option<&'static str> {
     match router_code {
+        REFUSED_FIELD if signed_in => Some("FORBIDDEN"),
+        REFUSED_FIELD => Some("UNAUTHENTICATED"),
         code if UNAUTHENTICATED_CODES.contains(&code) => Some("UNAUTHENTICATED"),
         "PERSISTED_DOCUMENT_NOT_FOUND" => Some("PERSISTED_QUERY_NOT_FOUND"),
         // Safelist mode and a request without a manifest id.
@@ -122,9 +128,10 @@ fn persisted_query_not_found(error: &mut GraphQLError) {
     error.message = "PersistedQueryNotFound".to_string();
 }
 
-/// Shape one error the router is about to send; the HTTP status it calls for
-/// when that differs from Hive Router's.
-pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
+/// Shape one error the router is about to send (`signed_in`: the request
+/// carried a verified token); the HTTP status it calls for when that differs
+/// from Hive Router's.
+pub fn shape(error: &mut GraphQLError, signed_in: bool) -> Option<StatusCode> {
     client_path(error);
     let code = error.extensions.code.clone()?;
     let detail = |error: &mut GraphQLError, key: &str| {
@@ -136,7 +143,7 @@ pub fn shape(error: &mut GraphQLError) -> Option<StatusCode> {
     if code == "PERSISTED_DOCUMENT_NOT_FOUND" {
         persisted_query_not_found(error);
     }
-    if let Some(nova) = nova_code(&code) {
+    if let Some(nova) = nova_code(&code, signed_in) {
         detail(error, "reason");
         error.extensions.code = Some(nova.to_string());
     } else if is_validation_rule(&code) {
@@ -167,7 +174,7 @@ mod tests {
 
     fn shaped(message: &str, code: &str) -> GraphQLError {
         let mut error = GraphQLError::from_message_and_code(message, code);
-        shape(&mut error);
+        shape(&mut error, false);
         error
     }
 
@@ -237,7 +244,7 @@ mod tests {
             ],
         });
         error.extensions.affected_path = Some(affected.into());
-        shape(&mut error);
+        shape(&mut error, false);
         error
     }
 
@@ -264,5 +271,19 @@ mod tests {
         let error = shaped("Missing JWT", "MISSING_JWT");
         assert_eq!(error.extensions.code.as_deref(), Some("UNAUTHENTICATED"));
         assert_eq!(error.extensions.extensions["reason"], "MISSING_JWT");
+    }
+
+    #[test]
+    fn a_refused_field_is_unauthenticated_signed_out_and_forbidden_signed_in() {
+        let signed_out = shaped("Unauthorized field or type", REFUSED_FIELD);
+        assert_eq!(
+            signed_out.extensions.code.as_deref(),
+            Some("UNAUTHENTICATED")
+        );
+        let mut signed_in =
+            GraphQLError::from_message_and_code("Unauthorized field", REFUSED_FIELD);
+        shape(&mut signed_in, true);
+        assert_eq!(signed_in.extensions.code.as_deref(), Some("FORBIDDEN"));
+        assert_eq!(signed_in.extensions.extensions["reason"], REFUSED_FIELD);
     }
 }

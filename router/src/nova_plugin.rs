@@ -79,6 +79,11 @@ struct ClientIp(String);
 /// claims): decoding the token again cost 20 000 instructions a request.
 struct VerifiedSubject(String);
 
+/// The request carried a token the router verified (any operation, any
+/// transport): a field the authorization directives refused is then
+/// `FORBIDDEN`, not `UNAUTHENTICATED` (`errors::shape`).
+struct SignedIn;
+
 /// How many operations the request's document holds, and whether the request
 /// named the one to run (left by `on_graphql_parse` for `on_graphql_analysis`).
 /// Overwritten by each operation; a WebSocket's operations share one context, so
@@ -246,6 +251,9 @@ impl RouterPlugin for NovaPlugin {
             }
             JwtRequestDetails::Unauthenticated => None,
         };
+        if user.is_some() {
+            payload.context.insert(SignedIn);
+        }
         // Copied out: the context's entries lock their shard while borrowed.
         let operations = payload.context.get_ref::<DocumentOperations>().map(|o| *o);
         if let Some(DocumentOperations {
@@ -303,7 +311,8 @@ impl RouterPlugin for NovaPlugin {
         &'req self,
         mut payload: OnGraphQLErrorHookPayload<'req>,
     ) -> OnGraphQLErrorHookResult<'req> {
-        if let Some(status) = crate::errors::shape(&mut payload.error) {
+        let signed_in = payload.context.get_ref::<SignedIn>().is_some();
+        if let Some(status) = crate::errors::shape(&mut payload.error, signed_in) {
             payload.status_code = status;
         }
         payload.proceed()

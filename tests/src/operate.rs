@@ -117,6 +117,16 @@ impl Stack {
         command
     }
 
+    /// `nova admin …` against this stack's identity database.
+    pub fn nova_admin(&self) -> Command {
+        let mut command = Command::new(self.launcher.bin_dir.join("nova"));
+        command
+            .current_dir(&self.launcher.root)
+            .env("IDENTITY_DATABASE_URL", self.database_url("identity"))
+            .arg("admin");
+        command
+    }
+
     /// Write the registry's current supergraph to `out` and keep it current
     /// with `nova supergraph sync` (process `supergraph-sync`), as beside a router.
     pub async fn start_supergraph_sync(

@@ -81,7 +81,7 @@ pub async fn edit_post(
     let edited = sqlx::query_as!(
         Post,
         "UPDATE posts SET body = $2, hashtags = $3, mentions = $4, edited_at = now() \
-         WHERE id = $1 \
+         WHERE id = $1 AND taken_down_at IS NULL \
          RETURNING id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids",
         id,
         body,
@@ -138,16 +138,22 @@ pub async fn delete_post(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
 
 /// Which of `ids` are posts that exist now.
 pub async fn existing_posts(db: &Db, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT id FROM posts WHERE id = ANY($1)", ids)
-        .fetch_all(db.statement())
-        .await
+    sqlx::query_scalar!(
+        "SELECT id FROM posts WHERE id = ANY($1) AND taken_down_at IS NULL",
+        ids
+    )
+    .fetch_all(db.statement())
+    .await
 }
 
 /// (post, author) of those of `ids` that exist.
 pub async fn post_authors(db: &Db, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
-    let rows = sqlx::query!("SELECT id, author_id FROM posts WHERE id = ANY($1)", ids)
-        .fetch_all(db.statement())
-        .await?;
+    let rows = sqlx::query!(
+        "SELECT id, author_id FROM posts WHERE id = ANY($1) AND taken_down_at IS NULL",
+        ids
+    )
+    .fetch_all(db.statement())
+    .await?;
     Ok(rows
         .into_iter()
         .map(|row| (row.id, row.author_id))
@@ -165,7 +171,7 @@ pub async fn export_posts(
     sqlx::query_as!(
         Post,
         "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts \
-         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+         WHERE ($1::uuid IS NULL OR id > $1) AND taken_down_at IS NULL ORDER BY id LIMIT $2",
         after,
         limit,
     )
@@ -177,7 +183,7 @@ pub async fn posts_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Post>, sqlx::Erro
     sqlx::query_as!(
         Post,
         "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts \
-         WHERE id = ANY($1)",
+         WHERE id = ANY($1) AND taken_down_at IS NULL",
         ids
     )
     .fetch_all(db.statement())
@@ -198,6 +204,7 @@ pub async fn posts_by_authors(
            FROM unnest($1::uuid[]) AS parent (id) CROSS JOIN LATERAL (
              SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts
              WHERE author_id = parent.id AND ($2::uuid IS NULL OR id < $2)
+               AND taken_down_at IS NULL
              ORDER BY id DESC LIMIT $3) p"#,
         author_ids,
         page.after,
@@ -221,7 +228,7 @@ pub async fn posts_by_hashtag(
         Post,
         "SELECT p.id, p.author_id, p.body, p.hashtags, p.mentions, p.created_at, p.edited_at, p.media_ids \
          FROM post_hashtags t JOIN posts p ON p.id = t.post_id \
-         WHERE t.tag = $1 AND ($2::uuid IS NULL OR t.post_id < $2) \
+         WHERE t.tag = $1 AND ($2::uuid IS NULL OR t.post_id < $2) AND p.taken_down_at IS NULL \
          ORDER BY t.post_id DESC LIMIT $3",
         tag,
         page.after,
@@ -237,7 +244,7 @@ pub async fn add_comment(db: &Db, c: &Comment) -> Result<Option<Comment>, sqlx::
     db.count_statement();
     let row = sqlx::query!(
         r#"INSERT INTO comments (id, post_id, author_id, body)
-           SELECT $1, $2, $3, $4 FROM posts WHERE id = $2
+           SELECT $1, $2, $3, $4 FROM posts WHERE id = $2 AND taken_down_at IS NULL
            RETURNING id, post_id, author_id, body, created_at,
              (SELECT author_id FROM posts WHERE id = $2) AS "post_author_id!""#,
         c.id,
@@ -271,7 +278,8 @@ pub async fn add_comment(db: &Db, c: &Comment) -> Result<Option<Comment>, sqlx::
 pub async fn comment_by_id(db: &Db, id: Uuid) -> Result<Option<Comment>, sqlx::Error> {
     sqlx::query_as!(
         Comment,
-        "SELECT id, post_id, author_id, body, created_at FROM comments WHERE id = $1",
+        "SELECT id, post_id, author_id, body, created_at FROM comments \
+         WHERE id = $1 AND taken_down_at IS NULL",
         id
     )
     .fetch_optional(db.statement())
@@ -282,7 +290,8 @@ pub async fn comment_by_id(db: &Db, id: Uuid) -> Result<Option<Comment>, sqlx::E
 pub async fn comments_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Comment>, sqlx::Error> {
     sqlx::query_as!(
         Comment,
-        "SELECT id, post_id, author_id, body, created_at FROM comments WHERE id = ANY($1)",
+        "SELECT id, post_id, author_id, body, created_at FROM comments \
+         WHERE id = ANY($1) AND taken_down_at IS NULL",
         ids
     )
     .fetch_all(db.statement())
@@ -309,6 +318,7 @@ pub async fn comments_by_posts(
            FROM unnest($1::uuid[]) AS parent (id) CROSS JOIN LATERAL (
              SELECT id, post_id, author_id, body, created_at FROM comments
              WHERE post_id = parent.id AND ($2::uuid IS NULL OR id > $2)
+               AND taken_down_at IS NULL
              ORDER BY id ASC LIMIT $3) c"#,
         post_ids,
         page.after,
@@ -327,7 +337,7 @@ pub async fn comments_by_posts(
 pub async fn comment_counts(db: &Db, post_ids: &[Uuid]) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT post_id, count(*) AS "count!" FROM comments
-           WHERE post_id = ANY($1) GROUP BY post_id"#,
+           WHERE post_id = ANY($1) AND taken_down_at IS NULL GROUP BY post_id"#,
         post_ids
     )
     .fetch_all(db.statement())

@@ -23,6 +23,10 @@ struct AccessClaims<'a> {
     jti: String,
     /// The session family, so a later check can tie a token to its sign-in.
     sid: String,
+    /// The account's roles, space-separated (OAuth's `scope`): the router's
+    /// `@requiresScopes` reads them. Absent for an account with none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 pub struct TokenIssuer {
@@ -69,7 +73,12 @@ impl TokenIssuer {
         self.keys.jwks()
     }
 
-    pub fn issue_access(&self, user_id: Uuid, family_id: Uuid) -> anyhow::Result<AccessToken> {
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        family_id: Uuid,
+        roles: &[String],
+    ) -> anyhow::Result<AccessToken> {
         let now = Utc::now();
         let expires_at = now + self.access_ttl;
         let claims = AccessClaims {
@@ -81,6 +90,7 @@ impl TokenIssuer {
             exp: expires_at.timestamp(),
             jti: Uuid::now_v7().to_string(),
             sid: family_id.to_string(),
+            scope: (!roles.is_empty()).then(|| roles.join(" ")),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.keys.kid.clone());

@@ -1,10 +1,12 @@
-//! `nova`: the operators' command line for the schema registry (`nova --help`).
+//! `nova`: the operators' command line for the schema registry (`nova --help`),
+//! and `nova admin` for roles (identity's database, `IDENTITY_DATABASE_URL`).
 //!
 //! `NOVA_REGISTRY_URL` (default http://127.0.0.1:4100) and `NOVA_REGISTRY_TOKEN`.
 //! Exit codes: 0 done, 1 rejected by the registry (checks, bad input, unknown
 //! subgraph), 2 bad usage or configuration, 3 the registry could not be reached
 //! or failed, 4 the token was refused (401, 403).
 
+mod admin;
 mod client;
 mod report;
 mod sync;
@@ -23,7 +25,7 @@ use report::print_report;
 #[command(
     name = "nova",
     about = "Operate Nova's schema registry: publish and check subgraphs, roll back, keep a router's supergraph file current",
-    after_help = "environment: NOVA_REGISTRY_URL (default http://127.0.0.1:4100), NOVA_REGISTRY_TOKEN\n\
+    after_help = "environment: NOVA_REGISTRY_URL (default http://127.0.0.1:4100), NOVA_REGISTRY_TOKEN, IDENTITY_DATABASE_URL (admin)\n\
                   exit codes: 0 done, 1 rejected, 2 bad usage, 3 registry unreachable or failing, 4 token refused"
 )]
 struct Cli {
@@ -42,6 +44,9 @@ enum Command {
     /// Tokens for the registry's configuration.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Roles of accounts, on identity's database (IDENTITY_DATABASE_URL).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
 }
 
 /// A subgraph's schema as published: name, routing URL, SDL file.
@@ -292,6 +297,7 @@ async fn run(command: Command) -> Outcome {
         Command::Supergraph(SupergraphCommand::Sync { out, interval_ms }) => {
             sync::sync(&client, &out, Duration::from_millis(interval_ms)).await
         }
+        Command::Admin(command) => admin::run(command).await,
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", nova_registry::auth::hash_token(&token));
             Ok(())

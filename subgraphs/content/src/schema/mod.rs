@@ -1,11 +1,14 @@
 //! The content subgraph's GraphQL schema: types and queries here, the
 //! mutations (posts and comments written, edited, deleted) in `mutation.rs`.
 
+mod moderation;
 mod mutation;
 
 use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SchemaBuilder, ID};
+use async_graphql::{
+    Context, EmptySubscription, MergedObject, Object, Result, Schema, SchemaBuilder, ID,
+};
 use chrono::{DateTime, Utc};
 use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
@@ -22,7 +25,16 @@ use crate::nodes::{self, Identity, Node};
 use crate::store::{self, Comment as CommentRow, Post as PostRow};
 use nova_core::entities::Media as MediaRef;
 
-pub use mutation::Mutation;
+use moderation::{ModerationMutation, ModerationQuery};
+use mutation::ContentMutation;
+
+// Posts and comments, and their moderation. (A plain comment: a doc comment
+// would become the root type's description in the supergraph.)
+#[derive(MergedObject, Default)]
+pub struct Query(ContentQuery, ModerationQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(ContentMutation, ModerationMutation);
 
 pub type ContentSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -30,7 +42,7 @@ pub const POST_MAX_CHARS: usize = 2000;
 pub const COMMENT_MAX_CHARS: usize = 1000;
 
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
+    nova_core::caller::subgraph_schema(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// social's `/internal/` routes: whether a block stands between a commenter and
@@ -215,10 +227,11 @@ async fn load_post(ctx: &Context<'_>, id: Uuid) -> Result<Option<Post>> {
         .map(Post))
 }
 
-pub struct Query;
+#[derive(Default)]
+pub struct ContentQuery;
 
 #[Object]
-impl Query {
+impl ContentQuery {
     /// A post by id; null when there is none (or it was deleted), and for a
     /// viewer blocked either way with its author.
     async fn post(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Post>> {

@@ -37,10 +37,11 @@ async fn authored_post(db: &Db, id: Uuid, caller: Uuid) -> Result<PostRow> {
     Ok(post)
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct ContentMutation;
 
 #[Object]
-impl Mutation {
+impl ContentMutation {
     #[graphql(directive = authenticated::apply())]
     /// `mediaIds`: up to four of your READY media, shown in this order.
     async fn create_post(

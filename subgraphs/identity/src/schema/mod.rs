@@ -346,7 +346,11 @@ async fn signed_in(
     let Some(account) = load_account(ctx, account_id).await? else {
         return Err(invalid_refresh_token());
     };
-    let access = tokens.issue_access(account_id, family_id).or_internal()?;
+    let db = ctx.data_unchecked::<nova_core::db::Db>();
+    let roles = store::roles::roles_of(db, account_id).await.or_internal()?;
+    let access = tokens
+        .issue_access(account_id, family_id, &roles)
+        .or_internal()?;
     Ok(AuthPayload {
         access_token: access.token,
         access_token_expires_at: access.expires_at,

@@ -8,6 +8,7 @@ use nova_core::events::{self, Event};
 use uuid::Uuid;
 
 mod passwords;
+pub mod roles;
 pub use passwords::*;
 
 #[derive(Clone, Debug)]
