@@ -12,8 +12,10 @@
 //!    the client could not tell "refresh your token" from "sign in".
 //! 3. Gives the router's refusals Nova's error codes, with the router's own code
 //!    kept in `extensions.reason`: authentication failures (`MISSING_JWT`,
-//!    `INVALID_JWT`, `UNAUTHORIZED_FIELD_OR_TYPE`, ...) become `UNAUTHENTICATED`,
-//!    so clients handle one code whatever failed; an unknown persisted-query id
+//!    `INVALID_JWT`, ...) become `UNAUTHENTICATED`, so clients handle one code
+//!    whatever failed; a field the directives refused
+//!    (`UNAUTHORIZED_FIELD_OR_TYPE`) is `UNAUTHENTICATED` signed out and
+//!    `FORBIDDEN` signed in (only a missing scope refuses it then); an unknown persisted-query id
 //!    becomes `PERSISTED_QUERY_NOT_FOUND` (the client resends with the body in
 //!    development) and an operation outside the safelist `OPERATION_NOT_ALLOWED`.
 //! 4. Enforces the rate limits (`rate_limit`) on every operation of every
