@@ -379,7 +379,11 @@ impl NovaPlugin {
             (Some(sub), false) => Subject::User(sub),
             (None, false) => Subject::Anonymous(&client_ip),
         };
-        match self.rate_limiter.check(&subject, 1.0).await {
+        match self
+            .rate_limiter
+            .check(&subject, user.as_deref(), 1.0)
+            .await
+        {
             Decision::Allowed {
                 limit,
                 remaining,
@@ -393,6 +397,7 @@ impl NovaPlugin {
                 None
             }
             Decision::RedisDown(RedisDownPolicy::Open) => None,
+            Decision::Suspended => Some(Refusal::suspended()),
             Decision::Limited { limit, retry_after } => {
                 Some(Refusal::rate_limited(limit, retry_after))
             }

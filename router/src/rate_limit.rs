@@ -88,8 +88,14 @@ fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error>
 
 /// Takes `cost` tokens from the bucket at KEYS[1] if it has them.
 /// ARGV: capacity, tokens per second, cost. Returns {allowed (0/1), tokens left
-/// (floor), milliseconds until `cost` tokens are there (0 when allowed)}.
+/// (floor), milliseconds until `cost` tokens are there (0 when allowed)} — or
+/// {-1, 0, 0} without taking any when KEYS[2] (the caller's
+/// `nova:suspended:<user>` key, which identity writes) exists: one round trip
+/// answers both.
 const TOKEN_BUCKET: &str = r"
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return {-1, 0, 0}
+end
 local capacity = tonumber(ARGV[1])
 local per_second = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -132,9 +138,14 @@ pub enum Decision {
         limit: f64,
         retry_after: Duration,
     },
+    /// A moderator suspended the signed-in caller's account.
+    Suspended,
     /// Redis did not answer; the policy says what happens.
     RedisDown(RedisDownPolicy),
 }
+
+/// The key identity writes for a suspended account (`nova_identity::suspended_set`).
+const SUSPENDED_KEY_PREFIX: &str = "nova:suspended:";
 
 pub struct RateLimiter {
     config: RateLimitConfig,
@@ -249,8 +260,10 @@ impl RateLimiter {
         Ok(manager.clone())
     }
 
-    /// Take `cost` tokens for `subject`.
-    pub async fn check(&self, subject: &Subject<'_>, cost: f64) -> Decision {
+    /// Take `cost` tokens for `subject`, unless `user` (the verified `sub` of a
+    /// signed-in caller, whichever bucket the operation counts against) is
+    /// suspended.
+    pub async fn check(&self, subject: &Subject<'_>, user: Option<&str>, cost: f64) -> Decision {
         let (bucket, name, key) = match subject {
             Subject::User(sub) => (&self.config.user, "user", format!("nova:rl:user:{sub}")),
             Subject::Anonymous(ip) => (
@@ -270,8 +283,11 @@ impl RateLimiter {
         }
         let answer: redis::RedisResult<(i64, i64, i64)> = async {
             let mut connection = self.connection().await?;
-            self.script
-                .key(&key)
+            let mut invocation = self.script.key(&key);
+            if let Some(user) = user {
+                invocation.key(format!("{SUSPENDED_KEY_PREFIX}{user}"));
+            }
+            invocation
                 .arg(bucket.capacity)
                 .arg(bucket.per_second)
                 .arg(cost)
@@ -284,7 +300,9 @@ impl RateLimiter {
                 self.breaker.succeeded();
                 self.redis_healthy.store(true, Ordering::Relaxed);
                 self.redis_up.set(1);
-                if allowed == 1 {
+                if allowed == -1 {
+                    Decision::Suspended
+                } else if allowed == 1 {
                     let missing = (bucket.capacity - remaining as f64).max(0.0);
                     Decision::Allowed {
                         limit: bucket.capacity,

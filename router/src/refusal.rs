@@ -88,6 +88,18 @@ impl Refusal {
         }
     }
 
+    /// A moderator suspended the account (identity's `suspendUser`): every
+    /// operation is refused until the suspension ends or is lifted.
+    pub fn suspended() -> Self {
+        let mut error =
+            GraphQLError::from_message_and_code("this account is suspended", "FORBIDDEN");
+        error
+            .extensions
+            .extensions
+            .insert("reason".to_string(), "ACCOUNT_SUSPENDED".into());
+        Self::new(StatusCode::FORBIDDEN, error)
+    }
+
     /// Redis is unreachable and the policy is to refuse.
     pub fn limits_unavailable() -> Self {
         let error = GraphQLError::from_message_and_code(

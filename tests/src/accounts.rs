@@ -2,7 +2,11 @@
 
 use serde_json::json;
 
+use crate::response::Response;
 use crate::{Stack, TEST_PASSWORD};
+
+const LOGIN: &str = "mutation($u: String!, $p: String!) {
+  login(username: $u, password: $p) { accessToken refreshToken } }";
 
 impl Stack {
     /// Register `username` (email `<username>@example.com`); returns the user id.
@@ -37,5 +41,35 @@ impl Stack {
             .expect("a token")
             .to_string();
         (id, token)
+    }
+
+    /// Sign in as `username` with the test password: the whole answer (a
+    /// session, or the refusal).
+    pub async fn log_in(&self, username: &str) -> Response {
+        self.graphql(None, LOGIN, json!({ "u": username, "p": TEST_PASSWORD }))
+            .await
+    }
+
+    /// A fresh access token of `username` (one issued now carries the roles
+    /// granted so far).
+    pub async fn access_token(&self, username: &str) -> String {
+        self.log_in(username).await.expect_ok()["login"]["accessToken"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    }
+
+    /// Make `username` a moderator with the operator command.
+    pub fn grant_moderator(&self, username: &str) {
+        let granted = self
+            .nova_admin()
+            .args(["grant-role", "--user", username, "--role", "moderator"])
+            .output()
+            .expect("nova runs");
+        assert!(
+            granted.status.success(),
+            "{}",
+            String::from_utf8_lossy(&granted.stderr)
+        );
     }
 }

@@ -227,7 +227,7 @@ impl Stack {
                 ("KAFKA_SESSION_TIMEOUT_MS", "6000".into()),
                 ("KAFKA_MAX_POLL_INTERVAL_MS", "10000".into()),
             ];
-            if name == "chat" || name == "notifications" || name == "feed" {
+            if nova_core::live::SUBGRAPHS_WITH_REDIS.contains(&name) {
                 env.push(("REDIS_URL", redis.url()));
             }
             // The owners it asks directly (nova_core::internal; started before it).

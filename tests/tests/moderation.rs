@@ -4,7 +4,7 @@
 //! (hidden at once, the author told why) → restore, dismissal, the log, the
 //! report limit.
 
-use nova_e2e::{Stack, TEST_PASSWORD};
+use nova_e2e::Stack;
 use serde_json::{json, Value};
 
 const REPORT: &str = "mutation($k: ReportSubjectKind!, $id: ID!, $r: ReportReason!, $d: String) {
@@ -19,20 +19,6 @@ const DISMISS: &str = "mutation($id: ID!) {
 const LOG: &str =
     "{ moderationLog(first: 10) { edges { node { action subjectId reason moderator { id } } } } }";
 const POST: &str = "query($id: ID!) { post(id: $id) { id } }";
-
-async fn login(stack: &Stack, username: &str) -> String {
-    let signed_in = stack
-        .graphql(
-            None,
-            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
-            json!({ "u": username, "p": TEST_PASSWORD }),
-        )
-        .await;
-    signed_in.expect_ok()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// `nova admin <args>` on the stack's identity database.
 fn admin(stack: &Stack, args: &[&str]) -> std::process::Output {
@@ -78,17 +64,9 @@ async fn report_take_down_restore_dismiss_and_the_log() {
         Some(1),
         "an account that does not exist"
     );
-    let granted = admin(
-        &stack,
-        &["grant-role", "--user", "mod", "--role", "moderator"],
-    );
-    assert!(
-        granted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&granted.stderr)
-    );
+    stack.grant_moderator("mod");
     // The scope is in tokens issued from now on.
-    let moderator = login(&stack, "mod").await;
+    let moderator = stack.access_token("mod").await;
 
     let post_id = stack.create_post(&author, "a post someone reports").await;
     let comment = stack
@@ -254,7 +232,7 @@ async fn report_take_down_restore_dismiss_and_the_log() {
         &["revoke-role", "--user", "mod", "--role", "moderator"],
     );
     assert!(revoked.status.success());
-    let after_revoke = login(&stack, "mod").await;
+    let after_revoke = stack.access_token("mod").await;
     let refused = stack.graphql(Some(&after_revoke), QUEUE, json!({})).await;
     assert_eq!(refused.error_codes(), ["FORBIDDEN"]);
 
@@ -278,12 +256,8 @@ async fn report_take_down_restore_dismiss_and_the_log() {
         )
         .await;
     assert_eq!(limited.error_codes(), ["RATE_LIMITED"]);
-    let regranted = admin(
-        &stack,
-        &["grant-role", "--user", "mod", "--role", "moderator"],
-    );
-    assert!(regranted.status.success());
-    let moderator = login(&stack, "mod").await;
+    stack.grant_moderator("mod");
+    let moderator = stack.access_token("mod").await;
     let queue = stack.graphql(Some(&moderator), QUEUE, json!({})).await;
     assert_eq!(
         queue.expect_ok()["moderationQueue"][0]["reports"],

@@ -138,6 +138,25 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// A live stream of the signed-in caller's that ends at the token's expiry
+    /// (`until_token_expires`) or as soon as the account is suspended
+    /// (`suspensions::SuspensionNotices`, which the schema must hold).
+    pub fn until_ended<S, T>(
+        &self,
+        ctx: &Context<'_>,
+        events: S,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<T>> + Send + use<S, T>>
+    where
+        S: Stream<Item = async_graphql::Result<T>> + Send,
+        T: Send,
+    {
+        let user = self.require_user()?;
+        let notices = ctx.data::<crate::suspensions::SuspensionNotices>()?;
+        Ok(notices.until_suspended(user, self.until_token_expires(events)))
+    }
+}
+
 fn token_expired<T>() -> async_graphql::Result<T> {
     Err(ErrorCode::Unauthenticated
         .error("the access token expired; subscribe again with a fresh token")

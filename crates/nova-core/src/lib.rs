@@ -18,6 +18,7 @@ pub mod live;
 pub mod metrics;
 pub mod scrape;
 pub mod sdl;
+pub mod suspensions;
 pub mod telemetry;
 
 pub use caller::Caller;

@@ -40,6 +40,12 @@ use crate::metrics::Metrics;
 /// gap in the sequence numbers).
 const SUBSCRIBER_BUFFER: usize = 256;
 
+/// The subgraphs that need `REDIS_URL`: those with subscriptions (live events
+/// between instances; the feed's timelines too) and identity (the suspended
+/// accounts the router refuses). Deploy files list the same (compose.yaml,
+/// helm/nova/templates/subgraphs.yaml).
+pub const SUBGRAPHS_WITH_REDIS: &[&str] = &["identity", "chat", "notifications", "feed"];
+
 /// `REDIS_URL`, required by a subgraph with subscriptions.
 pub fn redis_url_from_env() -> Result<String, ConfigError> {
     required(

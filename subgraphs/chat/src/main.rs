@@ -25,7 +25,8 @@ async fn main() -> anyhow::Result<()> {
     nova_core::http::run_subgraph("chat", 4005, &MIGRATOR, |startup| async move {
         let social = InternalClient::new(&social_url, &startup.router_secret, BLOCK_CHECK_TIMEOUT)?;
         let hub = ChatHub::start(&redis_url, "chat", &startup.metrics).await?;
-        let schema = schema::build(startup.db, cipher, hub, Blocks::new(social));
+        let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
+        let schema = schema::build(startup.db, cipher, hub, Blocks::new(social), notices);
         Ok((schema, axum::Router::new()))
     })
     .await

@@ -47,7 +47,8 @@ async fn main() -> anyhow::Result<()> {
             content,
             settings,
         };
-        Ok((schema::build(reader, hub), axum::Router::new()))
+        let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
+        Ok((schema::build(reader, hub, notices), axum::Router::new()))
     })
     .await
 }

@@ -21,8 +21,12 @@ pub fn builder() -> SchemaBuilder<Query, EmptyMutation, Subscription> {
         .enable_subscription_in_federation()
 }
 
-pub fn build(reader: FeedReader, hub: FeedHub) -> FeedSchema {
-    builder().data(reader).data(hub).finish()
+pub fn build(
+    reader: FeedReader,
+    hub: FeedHub,
+    notices: nova_core::suspensions::SuspensionNotices,
+) -> FeedSchema {
+    builder().data(reader).data(hub).data(notices).finish()
 }
 
 pub fn sdl() -> String {
@@ -87,8 +91,9 @@ impl Subscription {
         let viewer = caller.require_user()?;
         let hub = ctx.data_unchecked::<FeedHub>();
         let updates = hub.subscribe(viewer)?;
-        Ok(caller.until_token_expires(
+        caller.until_ended(
+            ctx,
             updates.map(|update| update.map(HomeFeedUpdate).map_err(Into::into)),
-        ))
+        )
     }
 }

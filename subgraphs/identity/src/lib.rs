@@ -10,6 +10,7 @@ pub mod mail;
 pub mod passwords;
 pub mod schema;
 pub mod store;
+pub mod suspended_set;
 pub mod tokens;
 pub mod validation;
 

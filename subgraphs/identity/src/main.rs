@@ -4,6 +4,7 @@ use std::time::Duration;
 use nova_core::config::{exit_on_error, required};
 use nova_core::internal::InternalClient;
 use nova_identity::schema::passwords::ResetSettings;
+use nova_identity::suspended_set::SuspendedSet;
 use nova_identity::{
     internal, mail::Mailer, passwords::Passwords, schema, tokens::TokenIssuer, MIGRATOR,
 };
@@ -20,7 +21,16 @@ async fn main() -> anyhow::Result<()> {
         "SOCIAL_SERVICE_URL",
         "the social subgraph's base URL (http://host:port), asked whom a profile's owner blocked",
     ));
+    let redis_url = exit_on_error(required(
+        "REDIS_URL",
+        "the Redis the router reads suspended accounts from (redis://host:port)",
+    ));
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
+        let suspended = SuspendedSet::new(&redis_url)?;
+        // A Redis that restarted empty gets the suspensions in force again.
+        let syncing = suspended.clone();
+        let pool = startup.db.background_pool().clone();
+        tokio::spawn(async move { syncing.keep_in_sync(&pool).await });
         let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let passwords = exit_on_error(Passwords::from_env());
         let mailer = exit_on_error(Mailer::from_env(&startup.metrics));
@@ -40,7 +50,9 @@ async fn main() -> anyhow::Result<()> {
             )
             .merge(internal::routes(startup.db.clone(), &startup.router_secret));
         Ok((
-            schema::build(startup.db, tokens, passwords, mailer, resets, social),
+            schema::build(
+                startup.db, tokens, passwords, mailer, resets, social, suspended,
+            ),
             routes,
         ))
     })

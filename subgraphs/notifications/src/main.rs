@@ -27,7 +27,8 @@ async fn main() -> anyhow::Result<()> {
         startup
             .events
             .spawn_consumer(NotificationBuilder::new(hub.clone(), social))?;
-        Ok((schema::build(startup.db, hub), axum::Router::new()))
+        let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
+        Ok((schema::build(startup.db, hub, notices), axum::Router::new()))
     })
     .await
 }

@@ -25,8 +25,12 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .enable_subscription_in_federation()
 }
 
-pub fn build(db: Db, hub: NotificationHub) -> NotificationsSchema {
-    builder().data(db).data(hub).finish()
+pub fn build(
+    db: Db,
+    hub: NotificationHub,
+    notices: nova_core::suspensions::SuspensionNotices,
+) -> NotificationsSchema {
+    builder().data(db).data(hub).data(notices).finish()
 }
 
 pub fn sdl() -> String {
@@ -156,8 +160,9 @@ impl Subscription {
         let me = caller.require_user()?;
         let hub = ctx.data_unchecked::<NotificationHub>();
         let added = hub.subscribe(me)?;
-        Ok(caller.until_token_expires(
+        caller.until_ended(
+            ctx,
             added.map(|notification| notification.map(Notification).map_err(Into::into)),
-        ))
+        )
     }
 }

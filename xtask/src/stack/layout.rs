@@ -205,8 +205,7 @@ pub fn services(
                 env.push(var(key, value));
             }
         }
-        if name == "chat" || name == "notifications" || name == "feed" {
-            // Live events between instances (nova_core::live); feed's timelines.
+        if nova_core::live::SUBGRAPHS_WITH_REDIS.contains(&name.as_str()) {
             env.push(var(
                 "REDIS_URL",
                 format!("redis://127.0.0.1:{}", layout.redis_port),

@@ -49,7 +49,13 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .enable_subscription_in_federation()
 }
 
-pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub, blocks: Blocks) -> ChatSchema {
+pub fn build(
+    db: Db,
+    cipher: MessageCipher,
+    hub: ChatHub,
+    blocks: Blocks,
+    notices: nova_core::suspensions::SuspensionNotices,
+) -> ChatSchema {
     builder()
         .data(nova_core::batching::loader(MessageWindowLoader {
             db: db.clone(),
@@ -70,6 +76,7 @@ pub fn build(db: Db, cipher: MessageCipher, hub: ChatHub, blocks: Blocks) -> Cha
         .data(db)
         .data(cipher)
         .data(hub)
+        .data(notices)
         .data(blocks)
         .finish()
 }
@@ -285,6 +292,6 @@ impl Subscription {
                 std::future::ready(Some(item))
             })
             .filter_map(|item| std::future::ready(item.transpose()));
-        Ok(caller.until_token_expires(events))
+        caller.until_ended(ctx, events)
     }
 }

@@ -17,16 +17,18 @@ use crate::loaders::AccountLoader;
 use crate::mail::Mailer;
 use crate::passwords::{Passwords, DUMMY_HASH};
 use crate::store::{self, Account, CreateAccountError, Rotation};
+use crate::suspended_set::SuspendedSet;
 use crate::tokens::{new_refresh_token, token_hash, TokenIssuer};
 use crate::validation::validate_registration;
 
 pub mod passwords;
+pub mod suspensions;
 
 pub type IdentitySchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema without its runtime data: enough to print the SDL.
 pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    nova_core::caller::subgraph_schema(Query, Mutation::default(), EmptySubscription)
+    nova_core::caller::subgraph_schema(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema a running subgraph serves.
@@ -37,6 +39,7 @@ pub fn build(
     mailer: Option<Mailer>,
     resets: passwords::ResetSettings,
     social: InternalClient,
+    suspended: SuspendedSet,
 ) -> IdentitySchema {
     let accounts = nova_core::batching::loader(AccountLoader { db: db.clone() });
     builder()
@@ -47,6 +50,7 @@ pub fn build(
         .data(mailer)
         .data(resets)
         .data(Social(social))
+        .data(suspended)
         .finish()
 }
 
@@ -134,10 +138,16 @@ async fn profile(ctx: &Context<'_>, id: Uuid) -> Result<Option<User>> {
     Ok(Some(User(account)))
 }
 
-pub struct Query;
+// Every query of identity: accounts here, suspensions in `suspensions`. (A
+// plain comment: a doc comment would describe the root type.)
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, suspensions::SuspensionQuery);
+
+#[derive(Default)]
+pub struct AccountQuery;
 
 #[Object]
-impl Query {
+impl AccountQuery {
     /// The signed-in user.
     #[graphql(directive = authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
@@ -178,7 +188,11 @@ fn invalid_refresh_token() -> async_graphql::Error {
 
 /// Every mutation of identity: sign-up and sessions here, passwords in `passwords`.
 #[derive(MergedObject, Default)]
-pub struct Mutation(SessionMutation, passwords::PasswordMutation);
+pub struct Mutation(
+    SessionMutation,
+    passwords::PasswordMutation,
+    suspensions::SuspensionMutation,
+);
 
 #[derive(Default)]
 pub struct SessionMutation;
@@ -319,7 +333,9 @@ async fn create_account(
 }
 
 /// Start a new session family for the account: a refresh token and an access token.
+/// A suspended account gets none (`FORBIDDEN`, reason `ACCOUNT_SUSPENDED`).
 pub(crate) async fn start_session(ctx: &Context<'_>, account_id: Uuid) -> Result<AuthPayload> {
+    suspensions::refuse_if_suspended(ctx, account_id).await?;
     let db = ctx.data_unchecked::<nova_core::db::Db>();
     let tokens = ctx.data_unchecked::<Arc<TokenIssuer>>();
     let family_id = Uuid::now_v7();

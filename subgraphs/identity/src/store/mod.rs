@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 mod passwords;
 pub mod roles;
+pub mod suspensions;
 pub use passwords::*;
 
 #[derive(Clone, Debug)]
