@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 const REPORT: &str = "mutation($k: ReportSubjectKind!, $id: ID!, $r: ReportReason!, $d: String) {
   reportContent(subject: { kind: $k, id: $id }, reason: $r, details: $d) { id reason } }";
 const QUEUE: &str = "{ moderationQueue { kind id reports reasons details } }";
+const QUEUE_BODIES: &str = "{ moderationQueue { post { body } comment { body } } }";
 const TAKE_DOWN: &str = "mutation($id: ID!, $r: String!) {
   takeDown(subject: { kind: POST, id: $id }, reason: $r) { action subjectId reason moderator { id } author { id } } }";
 const RESTORE: &str = "mutation($id: ID!) {
@@ -142,6 +143,18 @@ async fn report_take_down_restore_dismiss_and_the_log() {
         json!([
             { "kind": "POST", "id": post_id, "reports": 1, "reasons": ["SPAM"], "details": ["sells pills"] },
             { "kind": "COMMENT", "id": comment_id, "reports": 1, "reasons": ["HARASSMENT"], "details": [] },
+        ])
+    );
+
+    // The moderator sees what was reported.
+    let bodies = stack
+        .graphql(Some(&moderator), QUEUE_BODIES, json!({}))
+        .await;
+    assert_eq!(
+        bodies.expect_ok()["moderationQueue"],
+        json!([
+            { "post": { "body": "a post someone reports" }, "comment": null },
+            { "post": null, "comment": { "body": "a comment" } },
         ])
     );
 

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
+use nova_core::events::envelope::PostModerated;
+use nova_core::events::{self, Event};
 use uuid::Uuid;
 
 /// What a report or a moderator action is about: its table's name in
@@ -174,6 +176,22 @@ pub async fn decide(
     let Some(author) = author else {
         return Ok(None);
     };
+    // Read models that keep posts (media's objects, notifications) learn of it
+    // by event; content itself stopped serving it in the statement above.
+    if kind == SubjectKind::Post {
+        let moderated = PostModerated {
+            post_id: subject,
+            author_id: author,
+        };
+        let event = match take_down {
+            Some(true) => Some(Event::PostTakenDown(moderated)),
+            Some(false) => Some(Event::PostRestored(moderated)),
+            None => None,
+        };
+        if let Some(event) = event {
+            events::enqueue(db, &mut tx, &event).await?;
+        }
+    }
     db.count_statement();
     sqlx::query!(
         "UPDATE reports SET resolved_at = now() \

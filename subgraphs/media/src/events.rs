@@ -3,7 +3,9 @@
 //! Emits (topic `nova.media`): `media.uploaded` at `completeUpload`.
 //! Consumes (consumer `media.processor`): `media.uploaded` → the upload's
 //! variants (`worker.rs`); `content.post_deleted` → the post's media are
-//! deleted (hidden at once, objects removed by the next sweep). The processing
+//! deleted (hidden at once, objects removed by the next sweep);
+//! `content.post_taken_down` / `post_restored` → the post's media are hidden
+//! from everyone / shown again, objects kept. The processing
 //! is an external effect: it runs after the event is recorded and again on
 //! every redelivery until it has finished.
 
@@ -33,6 +35,14 @@ impl EventHandler for Processor {
             Event::PostDeleted(deleted) => {
                 let used_by = post_use(deleted.post_id);
                 store::delete_others_used_by(tx, &used_by, &[]).await?;
+                Ok(true)
+            }
+            Event::PostTakenDown(post) => {
+                store::set_hidden_used_by(tx, &post_use(post.post_id), true).await?;
+                Ok(true)
+            }
+            Event::PostRestored(post) => {
+                store::set_hidden_used_by(tx, &post_use(post.post_id), false).await?;
                 Ok(true)
             }
             _ => Ok(false),

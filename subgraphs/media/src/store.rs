@@ -62,14 +62,14 @@ pub async fn insert_intent(db: &Db, intent: &NewIntent<'_>) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Media rows by id, deleted ones left out.
+/// Media rows by id, deleted and hidden (taken-down) ones left out.
 pub async fn media_rows(db: &Db, ids: &[Uuid]) -> Result<Vec<MediaRow>, sqlx::Error> {
     db.count_statement();
     sqlx::query_as!(
         MediaRow,
         "SELECT media_id, owner_id, kind, declared_type, byte_size, status, failure, \
                 content_type, width, height, duration_ms, object_key \
-         FROM media WHERE media_id = ANY($1) AND status <> 'deleted'",
+         FROM media WHERE media_id = ANY($1) AND status <> 'deleted' AND hidden_at IS NULL",
         ids,
     )
     .fetch_all(db.statement())
@@ -305,4 +305,22 @@ pub async fn delete_others_used_by(
     .execute(tx)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Hide (or show again) the media shown by `used_by`: a moderator took its
+/// place down (or restored it). Idempotent.
+pub async fn set_hidden_used_by(
+    tx: &mut PgConnection,
+    used_by: &str,
+    hidden: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE media SET hidden_at = CASE WHEN $2 THEN coalesce(hidden_at, now()) END \
+         WHERE used_by = $1",
+        used_by,
+        hidden,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
 }

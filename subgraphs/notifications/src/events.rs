@@ -6,7 +6,9 @@
 //!   topics are not ordered with each other);
 //! - `nova.content`: `content.post_created` → remembers the author, notifies the
 //!   mentioned users; `content.comment_created` → the post's author;
-//!   `content.post_deleted` → forgets the post;
+//!   `content.post_deleted` → forgets the post; `content.post_taken_down` →
+//!   forgets the post and deletes its notifications; `content.post_restored` →
+//!   remembers it again;
 //! - `nova.chat`: `chat.message_sent` → every recipient;
 //! - `nova.identity`: `identity.user_registered` → remembers the username.
 //!
@@ -117,6 +119,17 @@ async fn happenings(
         }
         Event::PostDeleted(e) => {
             store::forget_post(tx, e.post_id).await?;
+            vec![]
+        }
+        // A taken-down post's notifications go (a restore does not bring them
+        // back); while it is down nobody can like or comment on it.
+        Event::PostTakenDown(e) => {
+            store::forget_post(tx, e.post_id).await?;
+            store::delete_post_notifications(tx, e.post_id).await?;
+            vec![]
+        }
+        Event::PostRestored(e) => {
+            store::record_post(tx, e.post_id, e.author_id).await?;
             vec![]
         }
         Event::UserRegistered(e) => {

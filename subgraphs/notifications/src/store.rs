@@ -270,6 +270,17 @@ pub async fn forget_post(tx: &mut PgConnection, post_id: Uuid) -> Result<(), sql
     Ok(())
 }
 
+/// Delete every notification about the post (a moderator took it down).
+pub async fn delete_post_notifications(
+    tx: &mut PgConnection,
+    post_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM notifications WHERE post_id = $1", post_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn post_author(
     tx: &mut PgConnection,
     post_id: Uuid,

@@ -37,6 +37,13 @@ pub enum Event {
     /// A post was deleted, with its comments (content). Key: the post.
     #[serde(rename = "content.post_deleted")]
     PostDeleted(PostDeleted),
+    /// A moderator took a post down (content): kept, no longer served. Key:
+    /// the post.
+    #[serde(rename = "content.post_taken_down")]
+    PostTakenDown(PostModerated),
+    /// A moderator restored a taken-down post (content). Key: the post.
+    #[serde(rename = "content.post_restored")]
+    PostRestored(PostModerated),
     /// A profile's public fields changed (users). Key: the user.
     #[serde(rename = "users.profile_changed")]
     ProfileChanged(ProfileChanged),
@@ -124,6 +131,13 @@ pub struct PostDeleted {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct PostModerated {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CommentCreated {
     pub comment_id: Uuid,
     pub post_id: Uuid,
@@ -189,6 +203,8 @@ impl Event {
             Event::PostCreated(_) => "content.post_created",
             Event::PostEdited(_) => "content.post_edited",
             Event::PostDeleted(_) => "content.post_deleted",
+            Event::PostTakenDown(_) => "content.post_taken_down",
+            Event::PostRestored(_) => "content.post_restored",
             Event::ProfileChanged(_) => "users.profile_changed",
             Event::CommentCreated(_) => "content.comment_created",
             Event::Followed(_) => "social.followed",
@@ -221,6 +237,7 @@ impl Event {
             Event::PostCreated(e) => e.post_id,
             Event::PostEdited(e) => e.post_id,
             Event::PostDeleted(e) => e.post_id,
+            Event::PostTakenDown(e) | Event::PostRestored(e) => e.post_id,
             Event::ProfileChanged(e) => e.user_id,
             Event::CommentCreated(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,

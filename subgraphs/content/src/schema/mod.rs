@@ -2,6 +2,7 @@
 //! mutations (posts and comments written, edited, deleted) in `mutation.rs`.
 
 mod moderation;
+mod moderation_types;
 mod mutation;
 
 use async_graphql::connection::Connection;

@@ -7,16 +7,18 @@
 //! them at once too. docs/moderation.md.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, Duration, Utc};
+use async_graphql::{Context, Object, Result, ID};
+use chrono::{Duration, Utc};
 use nova_core::connection::PositionPage;
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 
-use super::User;
-use crate::moderation::{self, LoggedAction, SubjectKind};
+use super::moderation_types::{
+    kind_of, ModerationAction, ModerationNotice, QueuedSubject, Report, ReportReason, ReportSubject,
+};
+use crate::moderation::{self, SubjectKind};
 
 /// Reports one user may file in `REPORT_WINDOW`.
 pub const REPORTS_PER_WINDOW: i64 = 20;
@@ -25,152 +27,6 @@ const DETAILS_MAX_CHARS: usize = 1000;
 const REASON_MAX_CHARS: usize = 500;
 const QUEUE_MAX: i32 = 100;
 const MODERATOR: &str = "moderator";
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum ReportSubjectKind {
-    Post,
-    Comment,
-}
-
-impl From<ReportSubjectKind> for SubjectKind {
-    fn from(kind: ReportSubjectKind) -> Self {
-        match kind {
-            ReportSubjectKind::Post => SubjectKind::Post,
-            ReportSubjectKind::Comment => SubjectKind::Comment,
-        }
-    }
-}
-
-fn kind_of(stored: &str) -> ReportSubjectKind {
-    match SubjectKind::parse(stored) {
-        Some(SubjectKind::Comment) => ReportSubjectKind::Comment,
-        _ => ReportSubjectKind::Post,
-    }
-}
-
-/// A post or a comment, by id.
-#[derive(InputObject)]
-pub struct ReportSubject {
-    pub kind: ReportSubjectKind,
-    pub id: ID,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum ReportReason {
-    Spam,
-    Harassment,
-    Hate,
-    Violence,
-    SexualContent,
-    Misinformation,
-    Other,
-}
-
-impl ReportReason {
-    fn as_str(self) -> &'static str {
-        match self {
-            ReportReason::Spam => "spam",
-            ReportReason::Harassment => "harassment",
-            ReportReason::Hate => "hate",
-            ReportReason::Violence => "violence",
-            ReportReason::SexualContent => "sexual_content",
-            ReportReason::Misinformation => "misinformation",
-            ReportReason::Other => "other",
-        }
-    }
-
-    fn parse(stored: &str) -> Self {
-        [
-            ReportReason::Spam,
-            ReportReason::Harassment,
-            ReportReason::Hate,
-            ReportReason::Violence,
-            ReportReason::SexualContent,
-            ReportReason::Misinformation,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == stored)
-        .unwrap_or(ReportReason::Other)
-    }
-}
-
-/// A report as its reporter gets it back.
-#[derive(SimpleObject)]
-pub struct Report {
-    pub id: ID,
-    pub reason: ReportReason,
-    pub created_at: DateTime<Utc>,
-}
-
-/// A subject waiting for a moderator: its open reports, summed up.
-#[derive(SimpleObject)]
-pub struct QueuedSubject {
-    pub kind: ReportSubjectKind,
-    pub id: ID,
-    pub reports: i64,
-    pub reasons: Vec<ReportReason>,
-    /// The reporters' details, oldest first (empty ones left out).
-    pub details: Vec<String>,
-    pub first_reported_at: DateTime<Utc>,
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum ModerationActionKind {
-    TakeDown,
-    Restore,
-    Dismiss,
-}
-
-/// One moderator action, as the append-only log keeps it.
-pub struct ModerationAction(LoggedAction);
-
-#[Object]
-impl ModerationAction {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    async fn moderator(&self) -> User {
-        User {
-            id: self.0.moderator_id,
-        }
-    }
-    async fn action(&self) -> ModerationActionKind {
-        match self.0.action.as_str() {
-            "take_down" => ModerationActionKind::TakeDown,
-            "restore" => ModerationActionKind::Restore,
-            _ => ModerationActionKind::Dismiss,
-        }
-    }
-    async fn subject_kind(&self) -> ReportSubjectKind {
-        kind_of(&self.0.subject_kind)
-    }
-    async fn subject_id(&self) -> ID {
-        ID(self.0.subject_id.to_string())
-    }
-    /// The subject's author.
-    async fn author(&self) -> User {
-        User {
-            id: self.0.author_id,
-        }
-    }
-    async fn reason(&self) -> &str {
-        &self.0.reason
-    }
-    async fn at(&self) -> DateTime<Utc> {
-        self.0.at
-    }
-}
-
-/// What an author is told about their own content: taken down (and why), or
-/// restored. The moderator is not named.
-#[derive(SimpleObject)]
-pub struct ModerationNotice {
-    pub taken_down: bool,
-    pub subject_kind: ReportSubjectKind,
-    pub subject_id: ID,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-}
 
 fn checked_reason(reason: &str) -> Result<String> {
     let reason = reason.trim();
