@@ -239,6 +239,61 @@ async fn report_take_down_restore_dismiss_and_the_log() {
     let plain_log = stack.graphql(Some(&author), LOG, json!({})).await;
     assert_eq!(plain_log.error_codes(), ["FORBIDDEN"]);
 
+    // Users are reported too: a moderator dismisses the reports or suspends
+    // the account (identity), but never takes it down.
+    for (id, code) in [
+        (uuid::Uuid::now_v7().to_string(), "NOT_FOUND"),
+        (author_id.clone(), ""),
+    ] {
+        let reported = stack
+            .graphql(
+                Some(&reporter),
+                REPORT,
+                json!({ "k": "USER", "id": id, "r": "HARASSMENT" }),
+            )
+            .await;
+        let expected: Vec<&str> = if code.is_empty() { vec![] } else { vec![code] };
+        assert_eq!(reported.error_codes(), expected);
+    }
+    let oneself = stack
+        .graphql(
+            Some(&author),
+            REPORT,
+            json!({ "k": "USER", "id": author_id, "r": "SPAM" }),
+        )
+        .await;
+    assert_eq!(oneself.error_codes(), ["BAD_USER_INPUT"]);
+    let queue = stack
+        .graphql(
+            Some(&moderator),
+            "{ moderationQueue { kind id user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        queue.expect_ok()["moderationQueue"],
+        json!([{ "kind": "USER", "id": author_id, "user": { "id": author_id } }])
+    );
+    let user_subject = json!({ "s": { "kind": "USER", "id": author_id } });
+    let taken = stack
+        .graphql(
+            Some(&moderator),
+            "mutation($s: ReportSubject!) { takeDown(subject: $s, reason: \"no\") { action } }",
+            user_subject.clone(),
+        )
+        .await;
+    assert_eq!(taken.error_codes(), ["BAD_USER_INPUT"]);
+    stack
+        .graphql(
+            Some(&moderator),
+            "mutation($s: ReportSubject!) { dismissReport(subject: $s, reason: \"banter\") { action } }",
+            user_subject,
+        )
+        .await
+        .expect_ok();
+    let queue = stack.graphql(Some(&moderator), QUEUE, json!({})).await;
+    assert_eq!(queue.expect_ok()["moderationQueue"], json!([]));
+
     // A revoked role leaves tokens issued after it without the scope.
     let revoked = admin(
         &stack,

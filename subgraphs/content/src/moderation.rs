@@ -14,6 +14,8 @@ use uuid::Uuid;
 pub enum SubjectKind {
     Post,
     Comment,
+    /// An account (identity's): reported here, suspended there.
+    User,
 }
 
 impl SubjectKind {
@@ -21,6 +23,7 @@ impl SubjectKind {
         match self {
             SubjectKind::Post => "post",
             SubjectKind::Comment => "comment",
+            SubjectKind::User => "user",
         }
     }
 
@@ -28,6 +31,7 @@ impl SubjectKind {
         match kind {
             "post" => Some(SubjectKind::Post),
             "comment" => Some(SubjectKind::Comment),
+            "user" => Some(SubjectKind::User),
             _ => None,
         }
     }
@@ -55,8 +59,8 @@ pub struct LoggedAction {
     pub at: DateTime<Utc>,
 }
 
-/// The author of the subject, whether or not it is taken down; `None` when it
-/// does not exist (or was deleted).
+/// The author of a post or comment, whether or not it is taken down; `None`
+/// when it does not exist (or was deleted), and for a user (identity knows).
 pub async fn subject_author(
     db: &Db,
     kind: SubjectKind,
@@ -77,6 +81,7 @@ pub async fn subject_author(
         .fetch_optional(db.statement())
         .await?
         .map(|r| (r.author_id, r.taken_down)),
+        SubjectKind::User => None,
     };
     Ok(row)
 }
@@ -140,7 +145,8 @@ pub async fn queue(db: &Db, limit: i64) -> Result<Vec<QueuedSubject>, sqlx::Erro
 /// A moderator's decision on a subject, in one transaction: the subject taken
 /// down (`Some(true)`), restored (`Some(false)`) or left as it is (`None`,
 /// a dismissal); its open reports resolved; one line in the log. `None` when
-/// the subject does not exist.
+/// the subject does not exist. A user is only dismissed here (`take_down`
+/// `None`; the caller checked the account): suspensions are identity's.
 pub async fn decide(
     db: &Db,
     moderator: Uuid,
@@ -172,6 +178,7 @@ pub async fn decide(
             .fetch_optional(&mut *tx)
             .await?
         }
+        SubjectKind::User => Some(subject),
     };
     let Some(author) = author else {
         return Ok(None);

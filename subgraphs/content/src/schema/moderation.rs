@@ -12,13 +12,16 @@ use chrono::{Duration, Utc};
 use nova_core::connection::PositionPage;
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::internal::existing_accounts;
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
+use uuid::Uuid;
 
 use super::moderation_types::{
     kind_of, ModerationAction, ModerationNotice, QueuedSubject, Report, ReportReason, ReportSubject,
 };
 use crate::moderation::{self, SubjectKind};
+use crate::nodes::Identity;
 
 /// Reports one user may file in `REPORT_WINDOW`.
 pub const REPORTS_PER_WINDOW: i64 = 20;
@@ -42,7 +45,19 @@ fn checked_reason(reason: &str) -> Result<String> {
     Ok(reason.to_string())
 }
 
-/// A moderator's decision on `subject` (see `moderation::decide`).
+/// The account `id` when identity has it; `NOT_FOUND` else.
+async fn account(ctx: &Context<'_>, id: Uuid) -> Result<Uuid> {
+    let identity = &ctx.data_unchecked::<Identity>().0;
+    let existing = existing_accounts(identity, &[id]).await.or_internal()?;
+    if existing.contains(&id) {
+        Ok(id)
+    } else {
+        Err(ErrorCode::NotFound.error("no such user"))
+    }
+}
+
+/// A moderator's decision on `subject` (see `moderation::decide`). A user is
+/// suspended in identity (`suspendUser`), never taken down.
 async fn decide(
     ctx: &Context<'_>,
     subject: ReportSubject,
@@ -52,8 +67,18 @@ async fn decide(
     let moderator = Caller::of(ctx).require_scope(MODERATOR)?;
     let reason = checked_reason(reason)?;
     let id = parse_id(&subject.id, "subject.id")?;
+    let kind = SubjectKind::from(subject.kind);
+    if kind == SubjectKind::User {
+        if take_down.is_some() {
+            return Err(bad_input(
+                "subject",
+                "an account is suspended (suspendUser), not taken down",
+            ));
+        }
+        account(ctx, id).await?;
+    }
     let db = ctx.data_unchecked::<Db>();
-    moderation::decide(db, moderator, subject.kind.into(), id, take_down, &reason)
+    moderation::decide(db, moderator, kind, id, take_down, &reason)
         .await
         .or_internal()?
         .map(ModerationAction)
@@ -144,7 +169,8 @@ pub struct ModerationMutation;
 
 #[Object]
 impl ModerationMutation {
-    /// Report a post or a comment you can see; at most 20 reports an hour.
+    /// Report a post or a comment you can see, or a user; at most 20 reports
+    /// an hour.
     #[graphql(directive = authenticated::apply())]
     async fn report_content(
         &self,
@@ -164,16 +190,22 @@ impl ModerationMutation {
         let id = parse_id(&subject.id, "subject.id")?;
         let kind = SubjectKind::from(subject.kind);
         let db = ctx.data_unchecked::<Db>();
-        match moderation::subject_author(db, kind, id)
-            .await
-            .or_internal()?
-        {
-            Some((author, false)) if author == reporter => {
-                return Err(bad_input("subject", "you cannot report your own content"));
-            }
-            Some((_, false)) => {}
-            // Taken down, deleted or never there: nothing to report.
-            _ => return Err(ErrorCode::NotFound.error("no such post or comment")),
+        let author = match kind {
+            SubjectKind::User => account(ctx, id).await?,
+            _ => match moderation::subject_author(db, kind, id)
+                .await
+                .or_internal()?
+            {
+                Some((author, false)) => author,
+                // Taken down, deleted or never there: nothing to report.
+                _ => return Err(ErrorCode::NotFound.error("no such post or comment")),
+            },
+        };
+        if author == reporter {
+            return Err(bad_input(
+                "subject",
+                "you cannot report yourself or your own content",
+            ));
         }
         let recent = moderation::reports_since(db, reporter, Utc::now() - REPORT_WINDOW)
             .await

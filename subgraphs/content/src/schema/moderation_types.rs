@@ -14,6 +14,7 @@ use crate::moderation::{LoggedAction, SubjectKind};
 pub enum ReportSubjectKind {
     Post,
     Comment,
+    User,
 }
 
 impl From<ReportSubjectKind> for SubjectKind {
@@ -21,6 +22,7 @@ impl From<ReportSubjectKind> for SubjectKind {
         match kind {
             ReportSubjectKind::Post => SubjectKind::Post,
             ReportSubjectKind::Comment => SubjectKind::Comment,
+            ReportSubjectKind::User => SubjectKind::User,
         }
     }
 }
@@ -28,11 +30,12 @@ impl From<ReportSubjectKind> for SubjectKind {
 pub(super) fn kind_of(stored: &str) -> ReportSubjectKind {
     match SubjectKind::parse(stored) {
         Some(SubjectKind::Comment) => ReportSubjectKind::Comment,
+        Some(SubjectKind::User) => ReportSubjectKind::User,
         _ => ReportSubjectKind::Post,
     }
 }
 
-/// A post or a comment, by id.
+/// A post, a comment or a user, by id.
 #[derive(InputObject)]
 pub struct ReportSubject {
     pub kind: ReportSubjectKind,
@@ -105,7 +108,17 @@ impl QueuedSubject {
     async fn post(&self, ctx: &Context<'_>) -> Result<Option<Post>> {
         match self.kind {
             ReportSubjectKind::Post => load_post(ctx, parse_id(&self.id, "id")?).await,
-            ReportSubjectKind::Comment => Ok(None),
+            ReportSubjectKind::Comment | ReportSubjectKind::User => Ok(None),
+        }
+    }
+
+    /// The reported account (null for a post or a comment).
+    async fn user(&self) -> Result<Option<User>> {
+        match self.kind {
+            ReportSubjectKind::User => Ok(Some(User {
+                id: parse_id(&self.id, "id")?,
+            })),
+            _ => Ok(None),
         }
     }
 
