@@ -21,7 +21,7 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 14] = [
+pub const CALLS: [(&str, &str, &str); 15] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -34,6 +34,7 @@ pub const CALLS: [(&str, &str, &str); 14] = [
     ("search", "CONTENT_SERVICE_URL", "content"),
     ("search", "SOCIAL_SERVICE_URL", "social"),
     ("content", "MEDIA_SERVICE_URL", "media"),
+    ("content", "CHAT_SERVICE_URL", "chat"),
     ("users", "MEDIA_SERVICE_URL", "media"),
     ("notifications", "SOCIAL_SERVICE_URL", "social"),
 ];

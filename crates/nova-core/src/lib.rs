@@ -15,6 +15,7 @@ pub mod events;
 pub mod http;
 pub mod internal;
 pub mod live;
+pub mod message_reports;
 pub mod metrics;
 pub mod scrape;
 pub mod sdl;

@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod crypto;
 pub mod events;
+pub mod internal;
 pub mod live;
 pub mod loaders;
 pub mod schema;

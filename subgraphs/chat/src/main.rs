@@ -3,7 +3,7 @@ use std::time::Duration;
 use nova_chat::blocks::Blocks;
 use nova_chat::crypto::MessageCipher;
 use nova_chat::live::ChatHub;
-use nova_chat::{schema, MIGRATOR};
+use nova_chat::{internal, schema, MIGRATOR};
 use nova_core::config::{exit_on_error, required};
 use nova_core::internal::InternalClient;
 use nova_core::live::redis_url_from_env;
@@ -26,8 +26,9 @@ async fn main() -> anyhow::Result<()> {
         let social = InternalClient::new(&social_url, &startup.router_secret, BLOCK_CHECK_TIMEOUT)?;
         let hub = ChatHub::start(&redis_url, "chat", &startup.metrics).await?;
         let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
+        let internal = internal::routes(startup.db.clone(), cipher.clone(), &startup.router_secret);
         let schema = schema::build(startup.db, cipher, hub, Blocks::new(social), notices);
-        Ok((schema, axum::Router::new()))
+        Ok((schema, internal))
     })
     .await
 }

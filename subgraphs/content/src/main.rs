@@ -24,14 +24,22 @@ async fn main() -> anyhow::Result<()> {
         "MEDIA_SERVICE_URL",
         "the media subgraph's base URL (http://host:port), which attaches uploads to posts",
     ));
+    let chat_url = exit_on_error(required(
+        "CHAT_SERVICE_URL",
+        "the chat subgraph's base URL (http://host:port), which keeps reported messages",
+    ));
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
         let identity =
             InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let social =
             InternalClient::new(&social_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let media = InternalClient::new(&media_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
+        let chat = InternalClient::new(&chat_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
-        Ok((schema::build(startup.db, identity, social, media), internal))
+        Ok((
+            schema::build(startup.db, identity, social, media, chat),
+            internal,
+        ))
     })
     .await
 }

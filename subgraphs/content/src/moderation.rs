@@ -16,6 +16,8 @@ pub enum SubjectKind {
     Comment,
     /// An account (identity's): reported here, suspended there.
     User,
+    /// A chat message (chat keeps the reported body sealed).
+    Message,
 }
 
 impl SubjectKind {
@@ -24,6 +26,7 @@ impl SubjectKind {
             SubjectKind::Post => "post",
             SubjectKind::Comment => "comment",
             SubjectKind::User => "user",
+            SubjectKind::Message => "message",
         }
     }
 
@@ -32,6 +35,7 @@ impl SubjectKind {
             "post" => Some(SubjectKind::Post),
             "comment" => Some(SubjectKind::Comment),
             "user" => Some(SubjectKind::User),
+            "message" => Some(SubjectKind::Message),
             _ => None,
         }
     }
@@ -60,7 +64,8 @@ pub struct LoggedAction {
 }
 
 /// The author of a post or comment, whether or not it is taken down; `None`
-/// when it does not exist (or was deleted), and for a user (identity knows).
+/// when it does not exist (or was deleted), and for a user or a message
+/// (identity and chat know).
 pub async fn subject_author(
     db: &Db,
     kind: SubjectKind,
@@ -81,7 +86,7 @@ pub async fn subject_author(
         .fetch_optional(db.statement())
         .await?
         .map(|r| (r.author_id, r.taken_down)),
-        SubjectKind::User => None,
+        SubjectKind::User | SubjectKind::Message => None,
     };
     Ok(row)
 }
@@ -145,8 +150,9 @@ pub async fn queue(db: &Db, limit: i64) -> Result<Vec<QueuedSubject>, sqlx::Erro
 /// A moderator's decision on a subject, in one transaction: the subject taken
 /// down (`Some(true)`), restored (`Some(false)`) or left as it is (`None`,
 /// a dismissal); its open reports resolved; one line in the log. `None` when
-/// the subject does not exist. A user is only dismissed here (`take_down`
-/// `None`; the caller checked the account): suspensions are identity's.
+/// the subject does not exist. A user or a message, which content does not
+/// hold, is only dismissed here (`take_down` `None`), with `owner` (the account,
+/// the sender) found by the caller.
 pub async fn decide(
     db: &Db,
     moderator: Uuid,
@@ -154,6 +160,7 @@ pub async fn decide(
     subject: Uuid,
     take_down: Option<bool>,
     reason: &str,
+    owner: Option<Uuid>,
 ) -> Result<Option<LoggedAction>, sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
@@ -178,7 +185,7 @@ pub async fn decide(
             .fetch_optional(&mut *tx)
             .await?
         }
-        SubjectKind::User => Some(subject),
+        SubjectKind::User | SubjectKind::Message => owner,
     };
     let Some(author) = author else {
         return Ok(None);

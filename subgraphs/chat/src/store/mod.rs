@@ -102,6 +102,7 @@ impl From<Refusal> for ChatError {
 
 mod conversations;
 mod messages;
+pub mod reports;
 
 pub use conversations::*;
 pub use messages::*;

@@ -50,6 +50,10 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 /// a post's author, asked at the write so a block holds once `blockUser` returns.
 pub struct Social(pub InternalClient);
 
+/// chat's `/internal/messages/` routes: a reported message kept aside, and
+/// read back for moderators (`nova_core::message_reports`).
+pub struct Chat(pub InternalClient);
+
 /// The schema with its data; `identity` answers which ids are accounts (`nodes.rs`),
 /// `social` whether a block stands in the way of a comment.
 pub fn build(
@@ -57,6 +61,7 @@ pub fn build(
     identity: InternalClient,
     social: InternalClient,
     media: InternalClient,
+    chat: InternalClient,
 ) -> ContentSchema {
     builder()
         .data(Identity(identity))
@@ -67,6 +72,7 @@ pub fn build(
             },
         ))
         .data(Social(social))
+        .data(Chat(chat))
         .data(nova_core::batching::loader(PostLoader { db: db.clone() }))
         .data(nova_core::batching::loader(CommentLoader {
             db: db.clone(),

@@ -8,18 +8,23 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, Result, ID};
+use std::collections::HashMap;
+
 use chrono::{Duration, Utc};
 use nova_core::connection::PositionPage;
 use nova_core::db::Db;
 use nova_core::errors::{bad_input, parse_id, OrInternal};
 use nova_core::internal::existing_accounts;
+use nova_core::message_reports::{evidence, report_message, Evidence};
 use nova_core::sdl::authenticated;
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
 use super::moderation_types::{
-    kind_of, ModerationAction, ModerationNotice, QueuedSubject, Report, ReportReason, ReportSubject,
+    kind_of, ModerationAction, ModerationNotice, QueuedSubject, Report, ReportReason,
+    ReportSubject, ReportedMessage,
 };
+use super::Chat;
 use crate::moderation::{self, SubjectKind};
 use crate::nodes::Identity;
 
@@ -56,8 +61,30 @@ async fn account(ctx: &Context<'_>, id: Uuid) -> Result<Uuid> {
     }
 }
 
+/// The sender of a message the reporter may report, kept aside by chat;
+/// `NOT_FOUND` when they could not have received it.
+async fn reported_sender(ctx: &Context<'_>, reporter: Uuid, message: Uuid) -> Result<Uuid> {
+    let chat = &ctx.data_unchecked::<Chat>().0;
+    report_message(chat, reporter, message)
+        .await
+        .or_internal()?
+        .ok_or_else(|| ErrorCode::NotFound.error("no such message in your conversations"))
+}
+
+/// The sender of a reported message, for a moderator; `NOT_FOUND` when it was
+/// never reported.
+async fn sender_of_reported(ctx: &Context<'_>, message: Uuid) -> Result<Uuid> {
+    let chat = &ctx.data_unchecked::<Chat>().0;
+    let found = evidence(chat, &[message]).await.or_internal()?;
+    found
+        .first()
+        .map(|e| e.sender_id)
+        .ok_or_else(|| ErrorCode::NotFound.error("no such reported message"))
+}
+
 /// A moderator's decision on `subject` (see `moderation::decide`). A user is
-/// suspended in identity (`suspendUser`), never taken down.
+/// suspended in identity (`suspendUser`), never taken down; a message is not
+/// taken down either (its reports are dismissed, or its sender suspended).
 async fn decide(
     ctx: &Context<'_>,
     subject: ReportSubject,
@@ -68,17 +95,19 @@ async fn decide(
     let reason = checked_reason(reason)?;
     let id = parse_id(&subject.id, "subject.id")?;
     let kind = SubjectKind::from(subject.kind);
-    if kind == SubjectKind::User {
-        if take_down.is_some() {
+    let owner = match kind {
+        SubjectKind::User | SubjectKind::Message if take_down.is_some() => {
             return Err(bad_input(
                 "subject",
-                "an account is suspended (suspendUser), not taken down",
+                "a user or a message is not taken down: dismiss the reports, or suspend the account (suspendUser)",
             ));
         }
-        account(ctx, id).await?;
-    }
+        SubjectKind::User => Some(account(ctx, id).await?),
+        SubjectKind::Message => Some(sender_of_reported(ctx, id).await?),
+        SubjectKind::Post | SubjectKind::Comment => None,
+    };
     let db = ctx.data_unchecked::<Db>();
-    moderation::decide(db, moderator, kind, id, take_down, &reason)
+    moderation::decide(db, moderator, kind, id, take_down, &reason, owner)
         .await
         .or_internal()?
         .map(ModerationAction)
@@ -109,6 +138,19 @@ impl ModerationQuery {
         let queued = moderation::queue(db, i64::from(first))
             .await
             .or_internal()?;
+        // The reported messages' bodies, in one call to chat.
+        let message_ids: Vec<Uuid> = queued
+            .iter()
+            .filter(|q| q.kind == SubjectKind::Message.as_str())
+            .map(|q| q.id)
+            .collect();
+        let chat = &ctx.data_unchecked::<Chat>().0;
+        let mut bodies: HashMap<Uuid, Evidence> = evidence(chat, &message_ids)
+            .await
+            .or_internal()?
+            .into_iter()
+            .map(|e| (e.message_id, e))
+            .collect();
         Ok(queued
             .into_iter()
             .map(|q| QueuedSubject {
@@ -118,6 +160,7 @@ impl ModerationQuery {
                 reasons: q.reasons.iter().map(|r| ReportReason::parse(r)).collect(),
                 details: q.details,
                 first_reported_at: q.first_reported_at,
+                message: bodies.remove(&q.id).map(ReportedMessage::from),
             })
             .collect())
     }
@@ -192,6 +235,7 @@ impl ModerationMutation {
         let db = ctx.data_unchecked::<Db>();
         let author = match kind {
             SubjectKind::User => account(ctx, id).await?,
+            SubjectKind::Message => reported_sender(ctx, reporter, id).await?,
             _ => match moderation::subject_author(db, kind, id)
                 .await
                 .or_internal()?

@@ -9,12 +9,14 @@ use nova_core::errors::{parse_id, OrInternal};
 use super::{load_post, Comment, Post, User};
 use crate::loaders::CommentLoader;
 use crate::moderation::{LoggedAction, SubjectKind};
+use nova_core::message_reports::Evidence;
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum ReportSubjectKind {
     Post,
     Comment,
     User,
+    Message,
 }
 
 impl From<ReportSubjectKind> for SubjectKind {
@@ -23,6 +25,7 @@ impl From<ReportSubjectKind> for SubjectKind {
             ReportSubjectKind::Post => SubjectKind::Post,
             ReportSubjectKind::Comment => SubjectKind::Comment,
             ReportSubjectKind::User => SubjectKind::User,
+            ReportSubjectKind::Message => SubjectKind::Message,
         }
     }
 }
@@ -31,11 +34,12 @@ pub(super) fn kind_of(stored: &str) -> ReportSubjectKind {
     match SubjectKind::parse(stored) {
         Some(SubjectKind::Comment) => ReportSubjectKind::Comment,
         Some(SubjectKind::User) => ReportSubjectKind::User,
+        Some(SubjectKind::Message) => ReportSubjectKind::Message,
         _ => ReportSubjectKind::Post,
     }
 }
 
-/// A post, a comment or a user, by id.
+/// A post, a comment, a user or a chat message, by id.
 #[derive(InputObject)]
 pub struct ReportSubject {
     pub kind: ReportSubjectKind,
@@ -100,6 +104,28 @@ pub struct QueuedSubject {
     /// The reporters' details, oldest first (empty ones left out).
     pub details: Vec<String>,
     pub first_reported_at: DateTime<Utc>,
+    /// The reported message as the reporter received it (null for other kinds).
+    pub message: Option<ReportedMessage>,
+}
+
+/// A reported chat message, read from chat's sealed copy for moderators.
+#[derive(SimpleObject)]
+pub struct ReportedMessage {
+    pub sender: User,
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl From<Evidence> for ReportedMessage {
+    fn from(evidence: Evidence) -> Self {
+        Self {
+            sender: User {
+                id: evidence.sender_id,
+            },
+            body: evidence.body,
+            sent_at: evidence.sent_at,
+        }
+    }
 }
 
 #[ComplexObject]
@@ -108,7 +134,7 @@ impl QueuedSubject {
     async fn post(&self, ctx: &Context<'_>) -> Result<Option<Post>> {
         match self.kind {
             ReportSubjectKind::Post => load_post(ctx, parse_id(&self.id, "id")?).await,
-            ReportSubjectKind::Comment | ReportSubjectKind::User => Ok(None),
+            _ => Ok(None),
         }
     }
 
