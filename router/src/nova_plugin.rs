@@ -55,7 +55,6 @@ use hive_router::executor::hooks::on_http_request::{
     OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
-use hive_router::executor::plugin_context::PluginContext;
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use hive_router::graphql_tools::static_graphql::query::Definition;
 use hive_router::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -68,10 +67,10 @@ use serde::Deserialize;
 use crate::client_ip::TrustedProxies;
 use crate::jwks_reloads::JwksReloadsConfig;
 use crate::operation::{root_field_count, selects_any};
-use crate::rate_limit::{
-    Decision, RateLimitConfig, RateLimiter, RedisDownPolicy, Subject, CREDENTIAL_FIELDS,
-};
+use crate::rate_limit::{RateLimitConfig, RateLimiter, CREDENTIAL_FIELDS};
 use crate::refusal::{Quota, Refusal};
+
+mod admission;
 
 /// The peer address of the connection an operation came on.
 struct ClientIp(String);
@@ -355,54 +354,6 @@ impl NovaPlugin {
         )
         .expect("encoding to a Vec cannot fail");
         String::from_utf8(buffer).expect("Prometheus text is UTF-8")
-    }
-
-    /// Take one token from the operation's bucket: the signed-in user's (`user`,
-    /// read from a verified token), else the connection address's, and the
-    /// address's credentials bucket for a sign-in. `None`: go ahead.
-    async fn admit(
-        &self,
-        context: &PluginContext,
-        user: Option<String>,
-        signs_in: bool,
-    ) -> Option<Refusal> {
-        if !self.rate_limiter.enabled() {
-            return None;
-        }
-        // Copied out: the context is a map whose entries lock their shard while
-        // borrowed, and the check awaits Redis.
-        let client_ip = context
-            .get_ref::<ClientIp>()
-            .map_or_else(|| "unknown".to_string(), |ip| ip.0.clone());
-        let subject = match (&user, signs_in) {
-            (_, true) => Subject::Credentials(&client_ip),
-            (Some(sub), false) => Subject::User(sub),
-            (None, false) => Subject::Anonymous(&client_ip),
-        };
-        match self
-            .rate_limiter
-            .check(&subject, user.as_deref(), 1.0)
-            .await
-        {
-            Decision::Allowed {
-                limit,
-                remaining,
-                refilled_in,
-            } => {
-                context.insert(Quota {
-                    limit,
-                    remaining,
-                    reset_seconds: refilled_in.as_secs_f64().ceil() as u64,
-                });
-                None
-            }
-            Decision::RedisDown(RedisDownPolicy::Open) => None,
-            Decision::Suspended => Some(Refusal::suspended()),
-            Decision::Limited { limit, retry_after } => {
-                Some(Refusal::rate_limited(limit, retry_after))
-            }
-            Decision::RedisDown(RedisDownPolicy::Closed) => Some(Refusal::limits_unavailable()),
-        }
     }
 
     fn health_response(&self) -> hive_router::ntex::http::Response {
