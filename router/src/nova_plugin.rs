@@ -77,13 +77,10 @@ struct ClientIp(String);
 
 /// The `sub` claim of the token the router verified for this request, read from
 /// the verified claims in `on_graphql_analysis` for `on_execute` (which sees no
-/// claims): decoding the token again cost 20 000 instructions a request.
-struct VerifiedSubject(String);
-
-/// The request carried a token the router verified (any operation, any
-/// transport): a field the authorization directives refused is then
+/// claims): decoding the token again cost 20 000 instructions a request. Its
+/// presence also makes a field the authorization directives refused
 /// `FORBIDDEN`, not `UNAUTHENTICATED` (`errors::shape`).
-struct SignedIn;
+struct VerifiedSubject(String);
 
 /// How many operations the request's document holds, and whether the request
 /// named the one to run (left by `on_graphql_parse` for `on_graphql_analysis`).
@@ -252,8 +249,8 @@ impl RouterPlugin for NovaPlugin {
             }
             JwtRequestDetails::Unauthenticated => None,
         };
-        if user.is_some() {
-            payload.context.insert(SignedIn);
+        if let Some(user) = &user {
+            payload.context.insert(VerifiedSubject(user.clone()));
         }
         // Copied out: the context's entries lock their shard while borrowed.
         let operations = payload.context.get_ref::<DocumentOperations>().map(|o| *o);
@@ -277,9 +274,6 @@ impl RouterPlugin for NovaPlugin {
         // a conditional sign-in runs (coercion has taken them from the request
         // by now). A subscription never signs in.
         if operation.operation_kind != Some(OperationKind::Subscription) {
-            if let Some(user) = user {
-                payload.context.insert(VerifiedSubject(user));
-            }
             return OnGraphqlAnalysisHookResult::Proceed;
         }
         match self.admit(payload.context, user, false).await {
@@ -312,7 +306,7 @@ impl RouterPlugin for NovaPlugin {
         &'req self,
         mut payload: OnGraphQLErrorHookPayload<'req>,
     ) -> OnGraphQLErrorHookResult<'req> {
-        let signed_in = payload.context.get_ref::<SignedIn>().is_some();
+        let signed_in = payload.context.get_ref::<VerifiedSubject>().is_some();
         if let Some(status) = crate::errors::shape(&mut payload.error, signed_in) {
             payload.status_code = status;
         }

@@ -45,6 +45,22 @@ pub fn bad_input(field: &str, message: impl Into<String>) -> async_graphql::Erro
         .extend_with(|_, ext| ext.set("field", field.as_str()))
 }
 
+/// Trim a text argument and check it: not empty, at most `max` characters;
+/// `BAD_USER_INPUT` naming `field` else.
+pub fn checked_text(field: &str, text: &str, max: usize) -> async_graphql::Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(bad_input(field, format!("{field} must not be empty")));
+    }
+    if text.chars().count() > max {
+        return Err(bad_input(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// Parse an `ID` argument as a UUID, or `BAD_USER_INPUT` naming the argument.
 pub fn parse_id(id: &str, argument: &str) -> async_graphql::Result<uuid::Uuid> {
     uuid::Uuid::parse_str(id).map_err(|_| bad_input(argument, format!("{argument} is not an id")))
@@ -108,6 +124,14 @@ impl<T, E: std::fmt::Display + 'static> OrInternal<T> for Result<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_are_trimmed_and_bounded() {
+        assert_eq!(checked_text("body", "  hi  ", 10).unwrap(), "hi");
+        assert!(checked_text("body", "   ", 10).is_err());
+        assert!(checked_text("body", &"é".repeat(11), 10).is_err());
+        assert!(checked_text("body", &"é".repeat(10), 10).is_ok());
+    }
 
     fn code(error: &async_graphql::Error) -> String {
         error

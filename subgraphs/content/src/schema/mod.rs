@@ -13,7 +13,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::errors::{parse_id, OrInternal};
 use nova_core::internal::InternalClient;
 use uuid::Uuid;
 
@@ -92,21 +92,6 @@ pub fn build(
 
 pub fn sdl() -> String {
     nova_core::sdl::federated_sdl(&builder().finish())
-}
-
-/// Trim and check a body: not empty, at most `max` characters.
-pub fn checked_body(body: &str, max: usize) -> Result<String> {
-    let body = body.trim();
-    if body.is_empty() {
-        return Err(bad_input("body", "body must not be empty"));
-    }
-    if body.chars().count() > max {
-        return Err(bad_input(
-            "body",
-            format!("body must be at most {max} characters"),
-        ));
-    }
-    Ok(body.to_string())
 }
 
 /// A Nova user as content sees them: their posts.

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{Duration, Utc};
 use nova_core::connection::PositionPage;
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::errors::{bad_input, checked_text, parse_id, OrInternal};
 use nova_core::internal::existing_accounts;
 use nova_core::message_reports::{evidence, report_message, Evidence};
 use nova_core::sdl::authenticated;
@@ -35,20 +35,6 @@ const DETAILS_MAX_CHARS: usize = 1000;
 const REASON_MAX_CHARS: usize = 500;
 const QUEUE_MAX: i32 = 100;
 const MODERATOR: &str = "moderator";
-
-fn checked_reason(reason: &str) -> Result<String> {
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(bad_input("reason", "reason must not be empty"));
-    }
-    if reason.chars().count() > REASON_MAX_CHARS {
-        return Err(bad_input(
-            "reason",
-            format!("reason must be at most {REASON_MAX_CHARS} characters"),
-        ));
-    }
-    Ok(reason.to_string())
-}
 
 /// The account `id` when identity has it; `NOT_FOUND` else.
 async fn account(ctx: &Context<'_>, id: Uuid) -> Result<Uuid> {
@@ -92,7 +78,7 @@ async fn decide(
     reason: &str,
 ) -> Result<ModerationAction> {
     let moderator = Caller::of(ctx).require_scope(MODERATOR)?;
-    let reason = checked_reason(reason)?;
+    let reason = checked_text("reason", reason, REASON_MAX_CHARS)?;
     let id = parse_id(&subject.id, "subject.id")?;
     let kind = SubjectKind::from(subject.kind);
     let owner = match kind {

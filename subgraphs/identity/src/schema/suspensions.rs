@@ -8,7 +8,7 @@ use async_graphql::{Context, Enum, ErrorExtensions, Object, Result, SimpleObject
 use chrono::{DateTime, Duration, Utc};
 use nova_core::connection::PositionPage;
 use nova_core::db::Db;
-use nova_core::errors::{bad_input, parse_id, OrInternal};
+use nova_core::errors::{bad_input, checked_text, parse_id, OrInternal};
 use nova_core::{Caller, ErrorCode};
 use uuid::Uuid;
 
@@ -72,17 +72,6 @@ pub(crate) async fn refuse_if_suspended(ctx: &Context<'_>, account: Uuid) -> Res
     }
 }
 
-fn checked_reason(reason: &str) -> Result<String> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
-        return Err(bad_input(
-            "reason",
-            format!("reason must be 1 to {REASON_MAX_CHARS} characters"),
-        ));
-    }
-    Ok(reason.to_string())
-}
-
 async fn record(
     ctx: &Context<'_>,
     user_id: &ID,
@@ -90,7 +79,7 @@ async fn record(
     reason: &str,
 ) -> Result<Suspension> {
     let moderator = Caller::of(ctx).require_scope(MODERATOR)?;
-    let reason = checked_reason(reason)?;
+    let reason = checked_text("reason", reason, REASON_MAX_CHARS)?;
     let account = parse_id(user_id, "userId")?;
     if account == moderator {
         return Err(bad_input("userId", "a moderator cannot suspend themselves"));

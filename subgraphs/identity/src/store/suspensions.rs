@@ -17,6 +17,12 @@ pub struct SuspensionAction {
     pub at: DateTime<Utc>,
 }
 
+/// When the suspension an account's latest action started ends, if that is
+/// still ahead: the one rule for "suspended now".
+fn in_force_until(action: &str, until: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    until.filter(|until| action == "suspend" && *until > Utc::now())
+}
+
 /// The suspension in force for the account: `(until, reason)`.
 pub async fn suspended(
     db: &Db,
@@ -29,12 +35,8 @@ pub async fn suspended(
     )
     .fetch_optional(db.statement())
     .await?;
-    Ok(
-        latest.and_then(|row| match (row.action.as_str(), row.until) {
-            ("suspend", Some(until)) if until > Utc::now() => Some((until, row.reason)),
-            _ => None,
-        }),
-    )
+    Ok(latest
+        .and_then(|row| in_force_until(&row.action, row.until).map(|until| (until, row.reason))))
 }
 
 /// Record a suspend (`until` given) or a lift (`None`) and, for a suspend,
@@ -115,9 +117,8 @@ pub async fn in_force(pool: &PgPool) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx:
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| match (row.action.as_str(), row.until) {
-            ("suspend", Some(until)) if until > Utc::now() => Some((row.account_id, until)),
-            _ => None,
+        .filter_map(|row| {
+            in_force_until(&row.action, row.until).map(|until| (row.account_id, until))
         })
         .collect())
 }
