@@ -90,11 +90,16 @@ fn positive<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error>
 /// ARGV: capacity, tokens per second, cost. Returns {allowed (0/1), tokens left
 /// (floor), milliseconds until `cost` tokens are there (0 when allowed)} — or
 /// {-1, 0, 0} without taking any when KEYS[2] (the caller's
-/// `nova:suspended:<user>` key, which identity writes) exists: one round trip
-/// answers both.
+/// `nova:suspended:<user>` key, which identity writes) exists, {-2, 0, 0} when
+/// it says the account was deleted: one round trip answers both.
 const TOKEN_BUCKET: &str = r"
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
-  return {-1, 0, 0}
+if KEYS[2] then
+  local refused = redis.call('GET', KEYS[2])
+  if refused == 'deleted' then
+    return {-2, 0, 0}
+  elseif refused then
+    return {-1, 0, 0}
+  end
 end
 local capacity = tonumber(ARGV[1])
 local per_second = tonumber(ARGV[2])
@@ -140,6 +145,8 @@ pub enum Decision {
     },
     /// A moderator suspended the signed-in caller's account.
     Suspended,
+    /// The signed-in caller deleted their account; the token outlived it.
+    Deleted,
     /// Redis did not answer; the policy says what happens.
     RedisDown(RedisDownPolicy),
 }
@@ -300,7 +307,9 @@ impl RateLimiter {
                 self.breaker.succeeded();
                 self.redis_healthy.store(true, Ordering::Relaxed);
                 self.redis_up.set(1);
-                if allowed == -1 {
+                if allowed == -2 {
+                    Decision::Deleted
+                } else if allowed == -1 {
                     Decision::Suspended
                 } else if allowed == 1 {
                     let missing = (bucket.capacity - remaining as f64).max(0.0);

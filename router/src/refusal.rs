@@ -100,6 +100,17 @@ impl Refusal {
         Self::new(StatusCode::FORBIDDEN, error)
     }
 
+    /// The token's account was deleted (its owner's `deleteAccount`).
+    pub fn account_deleted() -> Self {
+        let mut error =
+            GraphQLError::from_message_and_code("this account was deleted", "UNAUTHENTICATED");
+        error
+            .extensions
+            .extensions
+            .insert("reason".to_string(), "ACCOUNT_DELETED".into());
+        Self::new(StatusCode::UNAUTHORIZED, error)
+    }
+
     /// Redis is unreachable and the policy is to refuse.
     pub fn limits_unavailable() -> Self {
         let error = GraphQLError::from_message_and_code(

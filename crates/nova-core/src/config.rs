@@ -105,6 +105,16 @@ pub fn exit_on_error<T>(result: Result<T, ConfigError>) -> T {
     }
 }
 
+/// `MODERATION_RETENTION_DAYS` (default 365): how long moderation records —
+/// content's moderation log, identity's suspensions of deleted accounts and
+/// its list of deleted accounts — are kept (docs/deletion.md).
+pub fn moderation_retention() -> Result<chrono::Duration, ConfigError> {
+    Ok(chrono::Duration::days(parsed_or(
+        "MODERATION_RETENTION_DAYS",
+        365,
+    )?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

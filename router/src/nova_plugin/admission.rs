@@ -50,6 +50,7 @@ impl NovaPlugin {
             }
             Decision::RedisDown(RedisDownPolicy::Open) => None,
             Decision::Suspended => Some(Refusal::suspended()),
+            Decision::Deleted => Some(Refusal::account_deleted()),
             Decision::Limited { limit, retry_after } => {
                 Some(Refusal::rate_limited(limit, retry_after))
             }

@@ -23,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         "the social subgraph's base URL (http://host:port), asked about blocks",
     ));
     nova_core::http::run_subgraph("chat", 4005, &MIGRATOR, |startup| async move {
+        startup.events.spawn_consumer(nova_chat::events::Erasure)?;
         let social = InternalClient::new(&social_url, &startup.router_secret, BLOCK_CHECK_TIMEOUT)?;
         let hub = ChatHub::start(&redis_url, "chat", &startup.metrics).await?;
         let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;

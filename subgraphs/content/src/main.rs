@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use nova_content::{internal, schema, MIGRATOR};
+use nova_content::{events, internal, schema, MIGRATOR};
 use nova_core::config::{exit_on_error, required};
 use nova_core::internal::InternalClient;
 
@@ -28,7 +28,11 @@ async fn main() -> anyhow::Result<()> {
         "CHAT_SERVICE_URL",
         "the chat subgraph's base URL (http://host:port), which keeps reported messages",
     ));
+    let moderation_retention = exit_on_error(nova_core::config::moderation_retention());
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
+        startup.events.spawn_consumer(events::Erasure)?;
+        let pool = startup.db.background_pool().clone();
+        tokio::spawn(events::prune_moderation_log(pool, moderation_retention));
         let identity =
             InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let social =

@@ -1,7 +1,8 @@
 //! Events of feed: fan-out on write.
 //!
 //! Emits nothing. Consumes (consumer `feed.timelines`) `nova.content`
-//! (`content.post_created`, `content.post_deleted`) and `nova.social`
+//! (`content.post_created`, `content.post_deleted`), `nova.identity`
+//! (`identity.user_deleted`) and `nova.social`
 //! (`social.followed`, `unfollowed`, `blocked`, `unblocked`, `muted`,
 //! `unmuted`). Each event first updates the feed's own tables (`apply`, in the
 //! consumer's transaction); then `external_effects` brings the Redis timelines
@@ -15,7 +16,10 @@
 //! - followed, unmuted → the author's recent posts into the viewer's timeline,
 //!   if the viewer may see them now;
 //! - unfollowed, blocked (both directions), muted → the author's posts out of
-//!   the viewer's timeline, unless the viewer may see them again by now.
+//!   the viewer's timeline, unless the viewer may see them again by now;
+//! - `identity.user_deleted` → the account's follows, blocks, mutes go and its
+//!   posts are marked deleted; its posts leave its followers' timelines (noted
+//!   in `erasures` first, so a crash redoes it) and its timeline is dropped.
 //!
 //! Every effect reads the rule from the committed tables, never from the event
 //! alone, so a late or repeated event cannot bring back what a later one
@@ -27,7 +31,7 @@ use uuid::Uuid;
 
 use crate::live::{FeedHub, FeedUpdate};
 use crate::settings::FeedSettings;
-use crate::store;
+use crate::store::{self, erasure};
 use crate::timeline::Timelines;
 
 pub struct FeedBuilder {
@@ -87,6 +91,20 @@ impl FeedBuilder {
         Ok(())
     }
 
+    /// A deleted account's posts out of its followers' timelines, and its own
+    /// timeline dropped; then its `erasures` row goes (a redelivery finds none).
+    async fn erased(&self, user: Uuid) -> anyhow::Result<()> {
+        let Some(pending) = erasure::pending_erasure(&self.pool, user).await? else {
+            return Ok(());
+        };
+        self.timelines
+            .remove(&pending.followers, &pending.posts)
+            .await?;
+        self.timelines.drop_timeline(user).await?;
+        erasure::erasure_done(&self.pool, user).await?;
+        Ok(())
+    }
+
     /// `author`'s posts out of `viewer`'s timeline, unless allowed again now.
     async fn prune(&self, viewer: Uuid, author: Uuid) -> anyhow::Result<()> {
         if store::may_see(&self.pool, viewer, author).await? {
@@ -108,7 +126,10 @@ impl EventHandler for FeedBuilder {
     }
 
     fn topics(&self) -> Vec<String> {
-        ["content", "social"].into_iter().map(topic_of).collect()
+        ["content", "social", "identity"]
+            .into_iter()
+            .map(topic_of)
+            .collect()
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
@@ -123,6 +144,7 @@ impl EventHandler for FeedBuilder {
             Event::Unblocked(e) => store::remove_block(tx, e.blocker_id, e.blocked_id).await?,
             Event::Muted(e) => store::add_mute(tx, e.muter_id, e.muted_id).await?,
             Event::Unmuted(e) => store::remove_mute(tx, e.muter_id, e.muted_id).await?,
+            Event::UserDeleted(e) => erasure::erase_user(tx, e.user_id).await?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -144,6 +166,7 @@ impl EventHandler for FeedBuilder {
                 self.prune(e.blocker_id, e.blocked_id).await?;
                 self.prune(e.blocked_id, e.blocker_id).await
             }
+            Event::UserDeleted(e) => self.erased(e.user_id).await,
             _ => Ok(()),
         }
     }

@@ -174,6 +174,14 @@ impl Timelines {
         Ok(())
     }
 
+    /// Drop `user`'s timeline (a deleted account's).
+    pub async fn drop_timeline(&self, user: Uuid) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(key(user))
+            .query_async::<()>(&mut self.redis.clone())
+            .await
+    }
+
     /// Every post id in `user`'s timeline.
     pub async fn members(&self, user: Uuid) -> redis::RedisResult<Vec<Uuid>> {
         let members: Vec<String> = redis::cmd("ZRANGE")

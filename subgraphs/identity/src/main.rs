@@ -4,6 +4,7 @@ use std::time::Duration;
 use nova_core::config::{exit_on_error, required};
 use nova_core::internal::InternalClient;
 use nova_identity::schema::passwords::ResetSettings;
+use nova_identity::store::deletion;
 use nova_identity::suspended_set::SuspendedSet;
 use nova_identity::{
     internal, mail::Mailer, passwords::Passwords, schema, tokens::TokenIssuer, MIGRATOR,
@@ -26,12 +27,17 @@ async fn main() -> anyhow::Result<()> {
         "the Redis the router reads suspended accounts from (redis://host:port)",
     ));
     nova_core::http::run_subgraph("identity", 4001, &MIGRATOR, |startup| async move {
+        let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
         let suspended = SuspendedSet::new(&redis_url)?;
-        // A Redis that restarted empty gets the suspensions in force again.
+        // A Redis that restarted empty gets the suspensions in force (and the
+        // deleted accounts whose tokens may still be valid) again.
         let syncing = suspended.clone();
         let pool = startup.db.background_pool().clone();
-        tokio::spawn(async move { syncing.keep_in_sync(&pool).await });
-        let tokens = Arc::new(exit_on_error(TokenIssuer::from_env()));
+        let token_lifetime = tokens.access_token_lifetime();
+        tokio::spawn(async move { syncing.keep_in_sync(&pool, token_lifetime).await });
+        let retention = exit_on_error(nova_core::config::moderation_retention());
+        let pool = startup.db.background_pool().clone();
+        tokio::spawn(deletion::prune_forever(pool, retention));
         let passwords = exit_on_error(Passwords::from_env());
         let mailer = exit_on_error(Mailer::from_env(&startup.metrics));
         if mailer.is_none() {

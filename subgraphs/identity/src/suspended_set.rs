@@ -5,7 +5,8 @@
 //! whatever its access token says, and announces the suspension on
 //! `nova_core::suspensions::CHANNEL` so open streams end. Identity writes it
 //! before a suspension commits, and all of it again from its own table when
-//! Redis has lost it (`keep_in_sync`).
+//! Redis has lost it (`keep_in_sync`). A deleted account's key holds
+//! `deleted` until its last access token has expired.
 
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use redis::AsyncCommands;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::store::suspensions;
+use nova_core::suspensions::{announcement, Ending, CHANNEL};
+
+use crate::store::{deletion, suspensions};
 
 /// The key prefix the router reads; the same string is in `router/src/rate_limit.rs`.
 pub const KEY_PREFIX: &str = "nova:suspended:";
@@ -25,15 +28,20 @@ const RESYNC: Duration = Duration::from_secs(10);
 /// lacks it.
 const SYNCED_KEY: &str = "nova:suspended-synced";
 
+/// The key's value for a deleted account (the router answers
+/// `UNAUTHENTICATED`, reason `ACCOUNT_DELETED`); a suspension's is its end.
+pub const DELETED: &str = "deleted";
+
 async fn write_key(
     redis: &mut redis::aio::MultiplexedConnection,
     account: Uuid,
     until: DateTime<Utc>,
+    value: String,
 ) -> redis::RedisResult<()> {
     let options = redis::SetOptions::default()
         .with_expiration(redis::SetExpiry::EXAT(until.timestamp().max(1) as u64));
     redis
-        .set_options(format!("{KEY_PREFIX}{account}"), until.timestamp(), options)
+        .set_options(format!("{KEY_PREFIX}{account}"), value, options)
         .await
 }
 
@@ -52,11 +60,29 @@ impl SuspendedSet {
     /// Refuse the account at the router until `until`, and end its open
     /// streams.
     pub async fn add(&self, account: Uuid, until: DateTime<Utc>) -> anyhow::Result<()> {
+        let value = until.timestamp().to_string();
+        self.refuse(account, until, value, Ending::Suspended).await
+    }
+
+    /// Refuse a deleted account's access tokens at the router until `until`
+    /// (when the last one it was issued has expired), and end its open streams.
+    pub async fn add_deleted(&self, account: Uuid, until: DateTime<Utc>) -> anyhow::Result<()> {
+        self.refuse(account, until, DELETED.to_string(), Ending::Deleted)
+            .await
+    }
+
+    async fn refuse(
+        &self,
+        account: Uuid,
+        until: DateTime<Utc>,
+        value: String,
+        ending: Ending,
+    ) -> anyhow::Result<()> {
         let mut redis = self.client.get_multiplexed_async_connection().await?;
-        write_key(&mut redis, account, until).await?;
+        write_key(&mut redis, account, until, value).await?;
         // Streams already open end where they are served (nova_core::suspensions).
         let _: i64 = redis
-            .publish(nova_core::suspensions::CHANNEL, account.to_string())
+            .publish(CHANNEL, announcement(account, ending))
             .await?;
         Ok(())
     }
@@ -72,7 +98,8 @@ impl SuspendedSet {
     /// every `RESYNC`: a Redis that restarted empty lacks `SYNCED_KEY`), so it
     /// refuses suspended accounts again within that time. Only then: a full
     /// write racing a lift could put the lifted account's key back.
-    pub async fn keep_in_sync(&self, pool: &PgPool) {
+    /// Deleted accounts are written for `token_lifetime` after their deletion.
+    pub async fn keep_in_sync(&self, pool: &PgPool, token_lifetime: chrono::Duration) {
         loop {
             let written = async {
                 let mut redis = self.client.get_multiplexed_async_connection().await?;
@@ -81,7 +108,12 @@ impl SuspendedSet {
                 }
                 let accounts = suspensions::in_force(pool).await?;
                 for (account, until) in &accounts {
-                    write_key(&mut redis, *account, *until).await?;
+                    write_key(&mut redis, *account, *until, until.timestamp().to_string()).await?;
+                }
+                let deleted = deletion::deleted_since(pool, Utc::now() - token_lifetime).await?;
+                for (account, deleted_at) in &deleted {
+                    let until = *deleted_at + token_lifetime;
+                    write_key(&mut redis, *account, until, DELETED.to_string()).await?;
                 }
                 let () = redis.set(SYNCED_KEY, 1).await?;
                 tracing::info!(accounts = accounts.len(), "suspensions written to Redis");

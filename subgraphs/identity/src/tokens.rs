@@ -69,6 +69,12 @@ impl TokenIssuer {
         Ok(issuer)
     }
 
+    /// How long an access token issued now is accepted somewhere: its TTL and
+    /// the router's clock-skew leeway (jsonwebtoken's 60 s).
+    pub fn access_token_lifetime(&self) -> Duration {
+        self.access_ttl + Duration::seconds(60)
+    }
+
     pub fn jwks(&self) -> serde_json::Value {
         self.keys.jwks()
     }

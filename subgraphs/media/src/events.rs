@@ -5,7 +5,8 @@
 //! variants (`worker.rs`); `content.post_deleted` → the post's media are
 //! deleted (hidden at once, objects removed by the next sweep);
 //! `content.post_taken_down` / `post_restored` → the post's media are hidden
-//! from everyone / shown again, objects kept. The processing
+//! from everyone / shown again, objects kept; `identity.user_deleted` → every
+//! media of the account is deleted (objects removed by the next sweep). The processing
 //! is an external effect: it runs after the event is recorded and again on
 //! every redelivery until it has finished.
 
@@ -26,7 +27,7 @@ impl EventHandler for Processor {
     }
 
     fn topics(&self) -> Vec<String> {
-        vec![topic_of("media"), topic_of("content")]
+        vec![topic_of("media"), topic_of("content"), topic_of("identity")]
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
@@ -43,6 +44,10 @@ impl EventHandler for Processor {
             }
             Event::PostRestored(post) => {
                 store::set_hidden_used_by(tx, &post_use(post.post_id), false).await?;
+                Ok(true)
+            }
+            Event::UserDeleted(deleted) => {
+                store::delete_owned_by(tx, deleted.user_id).await?;
                 Ok(true)
             }
             _ => Ok(false),

@@ -307,6 +307,18 @@ pub async fn delete_others_used_by(
     Ok(done.rows_affected())
 }
 
+/// Every media of a deleted account becomes deleted: hidden at once, its
+/// objects removed by the next sweep.
+pub async fn delete_owned_by(tx: &mut PgConnection, owner: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE media SET status = 'deleted' WHERE owner_id = $1 AND status <> 'deleted'",
+        owner,
+    )
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Hide (or show again) the media shown by `used_by`: a moderator took its
 /// place down (or restored it). Idempotent.
 pub async fn set_hidden_used_by(

@@ -10,7 +10,9 @@
 //!   forgets the post and deletes its notifications; `content.post_restored` →
 //!   remembers it again;
 //! - `nova.chat`: `chat.message_sent` → every recipient;
-//! - `nova.identity`: `identity.user_registered` → remembers the username.
+//! - `nova.identity`: `identity.user_registered` → remembers the username;
+//!   `identity.user_deleted` → erases the account's notifications, its part
+//!   in others', its username and posts (docs/deletion.md).
 //!
 //! Nobody is notified of someone blocked either way or muted: social answers
 //! which pairs are silenced as each event is applied
@@ -134,6 +136,10 @@ async fn happenings(
         }
         Event::UserRegistered(e) => {
             store::record_username(tx, e.user_id, &e.username).await?;
+            vec![]
+        }
+        Event::UserDeleted(e) => {
+            store::erase_user(tx, e.user_id).await?;
             vec![]
         }
         Event::MessageSent(e) => e

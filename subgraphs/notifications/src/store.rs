@@ -308,6 +308,45 @@ pub async fn hold_like(
     Ok(())
 }
 
+/// A deleted account: its notifications, the ones only it caused, its place
+/// among others' actors, its username and its posts go.
+pub async fn erase_user(tx: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("DELETE FROM notifications WHERE recipient_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    let touched = sqlx::query_scalar!(
+        "DELETE FROM notification_actors WHERE actor_id = $1 RETURNING notification_id",
+        user
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE notifications SET actor_ids = array_remove(actor_ids, $2), \
+             actor_count = greatest(actor_count - 1, 0) WHERE id = ANY($1)",
+        &touched,
+        user,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM notifications n WHERE n.id = ANY($1) \
+         AND NOT EXISTS (SELECT 1 FROM notification_actors a WHERE a.notification_id = n.id)",
+        &touched,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM usernames WHERE user_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM post_authors WHERE author_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM pending_likes WHERE user_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 pub async fn record_username(
     tx: &mut PgConnection,
     user_id: Uuid,

@@ -2,7 +2,9 @@
 //!
 //! Emits nothing. Consumes (consumer `search.index.<SEARCH_INSTANCE>`: each
 //! instance keeps its own index and its own consumer group) `nova.identity`
-//! (`identity.user_registered`), `nova.users` (`users.profile_changed`),
+//! (`identity.user_registered`, `identity.user_deleted`: the account's user
+//! document and posts become empty tombstones and leave the index),
+//! `nova.users` (`users.profile_changed`),
 //! and `nova.content` (`content.post_created`, `post_edited`, `post_deleted`);
 //! blocks are asked of social at each search (`query.rs`). `apply` updates search's
 //! tables and, in the same transaction, queues the document for this
@@ -76,6 +78,13 @@ impl EventHandler for Indexer {
             Event::PostDeleted(e) => {
                 store::tombstone_post(tx, e.post_id, e.author_id).await?;
                 (Kind::Post, e.post_id)
+            }
+            Event::UserDeleted(e) => {
+                let posts = store::erase_user(tx, e.user_id).await?;
+                for post in posts {
+                    store::enqueue(tx, self.index.instance(), Kind::Post, post).await?;
+                }
+                (Kind::User, e.user_id)
             }
             _ => return Ok(false),
         };

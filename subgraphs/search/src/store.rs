@@ -18,7 +18,8 @@ pub async fn upsert_username(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO users (user_id, username) VALUES ($1, $2) \
-         ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, updated_at = now()",
+         ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, updated_at = now() \
+         WHERE NOT users.deleted",
         user,
         username,
     )
@@ -38,7 +39,7 @@ pub async fn upsert_profile(
     sqlx::query!(
         "INSERT INTO users (user_id, username, display_name, bio) VALUES ($1, '', $2, $3) \
          ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name, \
-           bio = excluded.bio, updated_at = now()",
+           bio = excluded.bio, updated_at = now() WHERE NOT users.deleted",
         user,
         display_name,
         bio,
@@ -106,6 +107,31 @@ pub async fn tombstone_post(
         .execute(tx)
         .await?;
     Ok(())
+}
+
+/// A deleted account: its user document becomes an empty tombstone (its id
+/// only) and its posts tombstones of the nil author. Returns its posts, to leave the index with the user.
+pub async fn erase_user(tx: &mut PgConnection, user: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO users (user_id, username, deleted) VALUES ($1, '', true) \
+         ON CONFLICT (user_id) DO UPDATE SET username = '', display_name = NULL, bio = '', \
+           deleted = true, updated_at = now()",
+        user,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let posts = sqlx::query_scalar!(
+        "UPDATE posts SET deleted = true, body = '', hashtags = '{}', author_id = $2, \
+           updated_at = now() WHERE author_id = $1 RETURNING post_id",
+        user,
+        Uuid::nil(),
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM post_tags WHERE post_id = ANY($1)", &posts)
+        .execute(&mut *tx)
+        .await?;
+    Ok(posts)
 }
 
 // ---- Documents, from the committed state ----

@@ -1,6 +1,7 @@
 //! users: profiles. Contributes `displayName`, `bio` and `avatarUrl` to the `User`
 //! entity that identity owns, and `Mutation.updateProfile`.
 
+pub mod events;
 pub mod internal;
 pub mod loaders;
 pub mod schema;

@@ -28,6 +28,10 @@ pub enum Event {
     /// An account was created (identity). Key: the user.
     #[serde(rename = "identity.user_registered")]
     UserRegistered(UserRegistered),
+    /// An account was deleted (identity): every subgraph erases what it holds
+    /// of the user (docs/deletion.md). Key: the user.
+    #[serde(rename = "identity.user_deleted")]
+    UserDeleted(UserDeleted),
     /// A post was published (content). Key: the post.
     #[serde(rename = "content.post_created")]
     PostCreated(PostCreated),
@@ -87,6 +91,12 @@ pub enum Event {
 pub struct UserRegistered {
     pub user_id: Uuid,
     pub username: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDeleted {
+    pub user_id: Uuid,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,6 +210,7 @@ impl Event {
     pub fn type_name(&self) -> &'static str {
         match self {
             Event::UserRegistered(_) => "identity.user_registered",
+            Event::UserDeleted(_) => "identity.user_deleted",
             Event::PostCreated(_) => "content.post_created",
             Event::PostEdited(_) => "content.post_edited",
             Event::PostDeleted(_) => "content.post_deleted",
@@ -234,6 +245,7 @@ impl Event {
     pub fn key(&self) -> Uuid {
         match self {
             Event::UserRegistered(e) => e.user_id,
+            Event::UserDeleted(e) => e.user_id,
             Event::PostCreated(e) => e.post_id,
             Event::PostEdited(e) => e.post_id,
             Event::PostDeleted(e) => e.post_id,

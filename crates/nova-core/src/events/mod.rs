@@ -19,7 +19,7 @@ pub use consumer::{EventConsumer, EventHandler};
 pub use envelope::{topic_of, Envelope, Event};
 pub use kafka::KafkaConfig;
 pub use metrics::EventMetrics;
-pub use outbox::{enqueue, Relay};
+pub use outbox::{enqueue, enqueue_on, Relay};
 
 use crate::db::Db;
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -47,8 +47,15 @@ pub async fn enqueue(
     tx: &mut Transaction<'static, Postgres>,
     event: &Event,
 ) -> Result<Uuid, sqlx::Error> {
-    let envelope = Envelope::new(event);
     db.count_statement();
+    enqueue_on(tx, event).await
+}
+
+/// [`enqueue`] on a consumer's transaction (`EventHandler::apply`), for an
+/// event that follows from another: content deleting a deleted account's
+/// posts. Several keys in one transaction are enqueued in ascending key order.
+pub async fn enqueue_on(tx: &mut PgConnection, event: &Event) -> Result<Uuid, sqlx::Error> {
+    let envelope = Envelope::new(event);
     let publish = telemetry::producer_span(&event.topic());
     let traceparent = telemetry::traceparent_of(&publish);
     // The lock is taken in a subquery, before `seq`'s default is drawn.
@@ -62,7 +69,7 @@ pub async fn enqueue(
         sqlx::types::Json(&envelope) as _,
         traceparent,
     )
-    .execute(&mut **tx)
+    .execute(tx)
     .instrument(publish)
     .await?;
     Ok(envelope.id)

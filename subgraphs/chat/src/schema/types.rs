@@ -151,6 +151,11 @@ impl Message {
             .open(self.0.conversation_id, self.0.id, &self.0.sealed())
             .or_internal()
     }
+    /// The sender deleted their account: the body is gone (empty), the
+    /// message stays in its place.
+    async fn erased(&self) -> bool {
+        self.0.key_version == crate::crypto::ERASED
+    }
     async fn client_message_id(&self) -> &str {
         &self.0.client_message_id
     }

@@ -350,5 +350,6 @@ pub async fn visible(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uu
 }
 
 mod backfill;
+pub mod erasure;
 
 pub use backfill::*;

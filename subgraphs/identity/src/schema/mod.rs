@@ -21,6 +21,7 @@ use crate::suspended_set::SuspendedSet;
 use crate::tokens::{new_refresh_token, token_hash, TokenIssuer};
 use crate::validation::validate_registration;
 
+pub mod deletion;
 pub mod passwords;
 pub mod suspensions;
 
@@ -186,12 +187,14 @@ fn invalid_refresh_token() -> async_graphql::Error {
     ErrorCode::Unauthenticated.error("refresh token is invalid, expired or revoked")
 }
 
-/// Every mutation of identity: sign-up and sessions here, passwords in `passwords`.
+/// Every mutation of identity: sign-up and sessions here, passwords in
+/// `passwords`, suspensions in `suspensions`, deletion in `deletion`.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     SessionMutation,
     passwords::PasswordMutation,
     suspensions::SuspensionMutation,
+    deletion::DeletionMutation,
 );
 
 #[derive(Default)]

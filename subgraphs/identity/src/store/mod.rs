@@ -7,6 +7,7 @@ use nova_core::events::envelope::UserRegistered;
 use nova_core::events::{self, Event};
 use uuid::Uuid;
 
+pub mod deletion;
 mod passwords;
 pub mod roles;
 pub mod suspensions;

@@ -1,0 +1,342 @@
+//! `deleteAccount` leaves nothing of the user behind: after the
+//! `identity.user_deleted` events settle, no database, Redis key, search hit
+//! or stored object holds the user's e-mail, username, display name, bio,
+//! posts, comments, messages or media; the user's id remains only where
+//! docs/deletion.md says (event logs with a one-day retention, the deleted
+//! accounts list, search's tombstone). The account's still-valid token is
+//! refused at once, and a wrong password deletes nothing.
+
+use nova_e2e::realtime::{send, start_direct};
+use nova_e2e::{eventually, phone_photo, Stack};
+use serde_json::{json, Value};
+
+const VICTIM: &str = "zqxleaving";
+const DISPLAY_NAME: &str = "Quillon Vanishwell";
+const BIO: &str = "biomarker5521";
+const POST_BODY: &str = "postmarker7731 #tagmarker4410 hello @friend";
+const COMMENT_BODY: &str = "commentmarker9910";
+const MESSAGE_BODY: &str = "messagemarker3318";
+
+/// What must not remain anywhere (lower case; the scans ignore case).
+fn personal_data() -> Vec<String> {
+    [
+        VICTIM,
+        "quillon",
+        "vanishwell",
+        BIO,
+        "postmarker7731",
+        "tagmarker4410",
+        COMMENT_BODY,
+        MESSAGE_BODY,
+    ]
+    .iter()
+    .map(|s| s.to_lowercase())
+    .collect()
+}
+
+const DELETE: &str = "mutation($p: String!) { deleteAccount(password: $p) }";
+
+async fn ok(stack: &Stack, token: &str, query: &str, variables: Value) -> Value {
+    stack
+        .graphql(Some(token), query, variables)
+        .await
+        .expect_ok()
+        .clone()
+}
+
+/// `subgraph.table` of every table in every subgraph database with a row
+/// whose text holds one of `needles`.
+async fn tables_holding(stack: &Stack, needles: &[String]) -> Vec<String> {
+    let patterns: Vec<String> = needles.iter().map(|n| format!("%{n}%")).collect();
+    let mut found = Vec::new();
+    for subgraph in nova_e2e::subgraphs() {
+        let mut db = stack.connect(subgraph).await.expect("database");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        for table in tables {
+            let sql = format!("SELECT count(*) FROM \"{table}\" x WHERE x::text ILIKE ANY($1)");
+            let rows: i64 = sqlx::query_scalar(&sql)
+                .bind(&patterns)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+            if rows > 0 {
+                found.push(format!("{subgraph}.{table}"));
+            }
+        }
+    }
+    found
+}
+
+/// Every Redis key with its contents as text, lower case.
+fn redis_contents(stack: &Stack) -> Vec<(String, String)> {
+    let client = redis::Client::open(stack.redis_url()).unwrap();
+    let mut redis = client.get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis).unwrap();
+    keys.into_iter()
+        .map(|key| {
+            let kind: String = redis::cmd("TYPE").arg(&key).query(&mut redis).unwrap();
+            let values: Vec<String> = match kind.as_str() {
+                "string" => vec![redis::cmd("GET")
+                    .arg(&key)
+                    .query(&mut redis)
+                    .unwrap_or_default()],
+                "hash" => redis::cmd("HGETALL").arg(&key).query(&mut redis).unwrap(),
+                "zset" => redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query(&mut redis)
+                    .unwrap(),
+                "set" => redis::cmd("SMEMBERS").arg(&key).query(&mut redis).unwrap(),
+                "list" => redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query(&mut redis)
+                    .unwrap(),
+                _ => vec![],
+            };
+            (key.to_lowercase(), values.join(" ").to_lowercase())
+        })
+        .collect()
+}
+
+/// Files in the local S3 store's folder, at any depth.
+fn stored_objects(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(stored_objects(&path));
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    files
+}
+
+async fn search_hits(stack: &Stack, token: &str, q: &str) -> usize {
+    let found = ok(
+        stack,
+        token,
+        "query($q: String!) { search(query: $q, first: 20) { edges { node { __typename } } } }",
+        json!({ "q": q }),
+    )
+    .await;
+    found["search"]["edges"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_no_personal_data_behind() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (victim_id, victim) = stack.sign_up(VICTIM).await;
+    let (friend_id, friend) = stack.sign_up("friend").await;
+    let (other_id, _) = stack.sign_up("other").await;
+
+    // Everything a user leaves around the app.
+    let avatar = stack
+        .upload_image(&victim, "image/jpeg", phone_photo(300, 300))
+        .await;
+    let avatar_id = avatar["id"].as_str().unwrap().to_string();
+    ok(&stack, &victim,
+        "mutation($n: String!, $b: String!, $m: ID!) { updateProfile(input: { displayName: $n, bio: $b, avatarMediaId: $m }) { id } }",
+        json!({ "n": DISPLAY_NAME, "b": BIO, "m": avatar_id })).await;
+    let post = ok(
+        &stack,
+        &victim,
+        "mutation($b: String!) { createPost(body: $b) { id } }",
+        json!({ "b": POST_BODY }),
+    )
+    .await["createPost"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let friends_post = stack.create_post(&friend, "the friend's own words").await;
+    ok(&stack, &victim,
+        "mutation($p: ID!, $b: String!) { addComment(postId: $p, body: $b) { id } likePost(postId: $p) { id } }",
+        json!({ "p": friends_post, "b": COMMENT_BODY })).await;
+    ok(
+        &stack,
+        &victim,
+        "mutation($u: ID!) { followUser(userId: $u) { id } }",
+        json!({ "u": friend_id }),
+    )
+    .await;
+    ok(
+        &stack,
+        &friend,
+        "mutation($u: ID!) { followUser(userId: $u) { id } }",
+        json!({ "u": victim_id }),
+    )
+    .await;
+    ok(
+        &stack,
+        &friend,
+        "mutation($p: ID!) { likePost(postId: $p) { id } }",
+        json!({ "p": post }),
+    )
+    .await;
+    ok(
+        &stack,
+        &victim,
+        "mutation($u: ID!) { blockUser(userId: $u) { id } }",
+        json!({ "u": other_id }),
+    )
+    .await;
+    let conversation = start_direct(&stack, &victim, &friend_id).await;
+    let message = send(&stack, &victim, &conversation, MESSAGE_BODY, "k1").await;
+    let message_id = message.expect_ok()["sendMessage"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    send(&stack, &friend, &conversation, "the friend's reply", "k2")
+        .await
+        .expect_ok();
+    ok(&stack, &friend,
+        "mutation($id: ID!) { reportContent(subject: { kind: MESSAGE, id: $id }, reason: SPAM) { reason } }",
+        json!({ "id": message_id })).await;
+
+    // The read models have it all before the deletion.
+    eventually(
+        60,
+        "the victim's post is searchable and in the friend's feed",
+        &stack,
+        || async {
+            let feed = stack
+                .graphql(
+                    Some(&friend),
+                    "{ homeFeed(first: 20) { edges { node { id } } } }",
+                    json!({}),
+                )
+                .await;
+            search_hits(&stack, &friend, "postmarker7731").await == 1
+                && feed.expect_ok().to_string().contains(&post)
+        },
+    )
+    .await;
+    eventually(
+        60,
+        "the friend was notified of the victim",
+        &stack,
+        || async {
+            let notices = stack
+                .graphql(
+                    Some(&friend),
+                    "{ notifications(first: 20) { edges { node { kind } } } }",
+                    json!({}),
+                )
+                .await;
+            notices.expect_ok()["notifications"]["edges"]
+                .as_array()
+                .unwrap()
+                .len()
+                >= 3
+        },
+    )
+    .await;
+    assert!(!tables_holding(&stack, &personal_data()).await.is_empty());
+
+    // A wrong password deletes nothing.
+    let wrong = stack
+        .graphql(Some(&victim), DELETE, json!({ "p": "not the password" }))
+        .await;
+    assert_eq!(wrong.error_codes(), ["BAD_USER_INPUT"]);
+    assert_eq!(
+        ok(&stack, &victim, "{ me { username } }", json!({})).await["me"]["username"],
+        VICTIM
+    );
+
+    let deleted = stack
+        .graphql(
+            Some(&victim),
+            DELETE,
+            json!({ "p": nova_e2e::TEST_PASSWORD }),
+        )
+        .await;
+    assert_eq!(deleted.expect_ok()["deleteAccount"], true);
+
+    // The token is refused at once, a second deletion too; the credentials are gone.
+    let me = stack
+        .graphql(Some(&victim), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(me.status, 401);
+    assert_eq!(me.error_codes(), ["UNAUTHENTICATED"]);
+    assert_eq!(
+        me.body["errors"][0]["extensions"]["reason"],
+        "ACCOUNT_DELETED"
+    );
+    let again = stack
+        .graphql(
+            Some(&victim),
+            DELETE,
+            json!({ "p": nova_e2e::TEST_PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        again.body["errors"][0]["extensions"]["reason"],
+        "ACCOUNT_DELETED"
+    );
+    assert_eq!(
+        stack.log_in(VICTIM).await.error_codes(),
+        ["UNAUTHENTICATED"]
+    );
+
+    // Nothing personal remains once the events settle.
+    let personal = personal_data();
+    let victim_lower = victim_id.to_lowercase();
+    eventually(
+        60,
+        "no table, key, hit or object holds the user",
+        &stack,
+        || async {
+            let tables = tables_holding(&stack, &personal).await;
+            let keys: Vec<_> = redis_contents(&stack)
+                .into_iter()
+                .filter(|(key, value)| {
+                    let text = format!("{key} {value}");
+                    personal.iter().any(|p| text.contains(p.as_str()))
+                        || value.contains(&post)
+                        || (text.contains(&victim_lower)
+                            && !key.starts_with("nova:suspended:")
+                            && !key.starts_with("nova:rl:user:"))
+                })
+                .collect();
+            let objects = stored_objects(&stack.bucket_folder());
+            let hits = search_hits(&stack, &friend, "postmarker7731").await
+                + search_hits(&stack, &friend, VICTIM).await
+                + search_hits(&stack, &friend, "vanishwell").await;
+            if !(tables.is_empty() && keys.is_empty() && objects.is_empty() && hits == 0) {
+                eprintln!(
+                    "left: tables {tables:?}, keys {keys:?}, objects {objects:?}, hits {hits}"
+                );
+                return false;
+            }
+            true
+        },
+    )
+    .await;
+
+    // The id remains only where docs/deletion.md says.
+    let mut holding_id = tables_holding(&stack, std::slice::from_ref(&victim_lower)).await;
+    holding_id.retain(|table| !table.ends_with(".outbox"));
+    assert_eq!(holding_id, ["identity.deleted_accounts", "search.users"]);
+
+    // The friend keeps the conversation: the victim's message is a tombstone.
+    let history = ok(&stack, &friend,
+        "query($c: ID!) { conversation(id: $c) { messages(last: 10) { edges { node { body erased } } } } }",
+        json!({ "c": conversation })).await;
+    assert_eq!(
+        history["conversation"]["messages"]["edges"],
+        json!([{ "node": { "body": "", "erased": true } },
+               { "node": { "body": "the friend's reply", "erased": false } }])
+    );
+
+    // The username and e-mail address are free again.
+    stack.sign_up(VICTIM).await;
+}
