@@ -380,4 +380,12 @@ impl Stack {
         }
         Response::from(request.send().await.expect("the router answers")).await
     }
+
+    /// The `data` of an operation signed in with `token` that must succeed.
+    pub async fn data_of(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.graphql(Some(token), query, variables)
+            .await
+            .expect_ok()
+            .clone()
+    }
 }

@@ -3,12 +3,12 @@
 //! or stored object holds the user's e-mail, username, display name, bio,
 //! posts, comments, messages or media; the user's id remains only where
 //! docs/deletion.md says (event logs with a one-day retention, the deleted
-//! accounts list, search's tombstone). The account's still-valid token is
+//! accounts list, search's tombstone). Its data export goes too. The account's still-valid token is
 //! refused at once, and a wrong password deletes nothing.
 
 use nova_e2e::realtime::{send, start_direct};
 use nova_e2e::{eventually, phone_photo, Stack};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const VICTIM: &str = "zqxleaving";
 const DISPLAY_NAME: &str = "Quillon Vanishwell";
@@ -35,14 +35,6 @@ fn personal_data() -> Vec<String> {
 }
 
 const DELETE: &str = "mutation($p: String!) { deleteAccount(password: $p) }";
-
-async fn ok(stack: &Stack, token: &str, query: &str, variables: Value) -> Value {
-    stack
-        .graphql(Some(token), query, variables)
-        .await
-        .expect_ok()
-        .clone()
-}
 
 /// `subgraph.table` of every table in every subgraph database with a row
 /// whose text holds one of `needles`.
@@ -122,13 +114,13 @@ fn stored_objects(dir: &std::path::Path) -> Vec<String> {
 }
 
 async fn search_hits(stack: &Stack, token: &str, q: &str) -> usize {
-    let found = ok(
-        stack,
-        token,
-        "query($q: String!) { search(query: $q, first: 20) { edges { node { __typename } } } }",
-        json!({ "q": q }),
-    )
-    .await;
+    let found = stack
+        .data_of(
+            token,
+            "query($q: String!) { search(query: $q, first: 20) { edges { node { __typename } } } }",
+            json!({ "q": q }),
+        )
+        .await;
     found["search"]["edges"].as_array().unwrap().len()
 }
 
@@ -144,51 +136,51 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
         .upload_image(&victim, "image/jpeg", phone_photo(300, 300))
         .await;
     let avatar_id = avatar["id"].as_str().unwrap().to_string();
-    ok(&stack, &victim,
+    stack.data_of(&victim,
         "mutation($n: String!, $b: String!, $m: ID!) { updateProfile(input: { displayName: $n, bio: $b, avatarMediaId: $m }) { id } }",
         json!({ "n": DISPLAY_NAME, "b": BIO, "m": avatar_id })).await;
-    let post = ok(
-        &stack,
-        &victim,
-        "mutation($b: String!) { createPost(body: $b) { id } }",
-        json!({ "b": POST_BODY }),
-    )
-    .await["createPost"]["id"]
+    let post = stack
+        .data_of(
+            &victim,
+            "mutation($b: String!) { createPost(body: $b) { id } }",
+            json!({ "b": POST_BODY }),
+        )
+        .await["createPost"]["id"]
         .as_str()
         .unwrap()
         .to_string();
     let friends_post = stack.create_post(&friend, "the friend's own words").await;
-    ok(&stack, &victim,
+    stack.data_of(&victim,
         "mutation($p: ID!, $b: String!) { addComment(postId: $p, body: $b) { id } likePost(postId: $p) { id } }",
         json!({ "p": friends_post, "b": COMMENT_BODY })).await;
-    ok(
-        &stack,
-        &victim,
-        "mutation($u: ID!) { followUser(userId: $u) { id } }",
-        json!({ "u": friend_id }),
-    )
-    .await;
-    ok(
-        &stack,
-        &friend,
-        "mutation($u: ID!) { followUser(userId: $u) { id } }",
-        json!({ "u": victim_id }),
-    )
-    .await;
-    ok(
-        &stack,
-        &friend,
-        "mutation($p: ID!) { likePost(postId: $p) { id } }",
-        json!({ "p": post }),
-    )
-    .await;
-    ok(
-        &stack,
-        &victim,
-        "mutation($u: ID!) { blockUser(userId: $u) { id } }",
-        json!({ "u": other_id }),
-    )
-    .await;
+    stack
+        .data_of(
+            &victim,
+            "mutation($u: ID!) { followUser(userId: $u) { id } }",
+            json!({ "u": friend_id }),
+        )
+        .await;
+    stack
+        .data_of(
+            &friend,
+            "mutation($u: ID!) { followUser(userId: $u) { id } }",
+            json!({ "u": victim_id }),
+        )
+        .await;
+    stack
+        .data_of(
+            &friend,
+            "mutation($p: ID!) { likePost(postId: $p) { id } }",
+            json!({ "p": post }),
+        )
+        .await;
+    stack
+        .data_of(
+            &victim,
+            "mutation($u: ID!) { blockUser(userId: $u) { id } }",
+            json!({ "u": other_id }),
+        )
+        .await;
     let conversation = start_direct(&stack, &victim, &friend_id).await;
     let message = send(&stack, &victim, &conversation, MESSAGE_BODY, "k1").await;
     let message_id = message.expect_ok()["sendMessage"]["id"]
@@ -198,9 +190,13 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
     send(&stack, &friend, &conversation, "the friend's reply", "k2")
         .await
         .expect_ok();
-    ok(&stack, &friend,
+    stack.data_of(&friend,
         "mutation($id: ID!) { reportContent(subject: { kind: MESSAGE, id: $id }, reason: SPAM) { reason } }",
         json!({ "id": message_id })).await;
+    // An archive of it all waits in the bucket.
+    stack
+        .data_of(&victim, "mutation { exportMyData { url } }", json!({}))
+        .await;
 
     // The read models have it all before the deletion.
     eventually(
@@ -248,7 +244,9 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
         .await;
     assert_eq!(wrong.error_codes(), ["BAD_USER_INPUT"]);
     assert_eq!(
-        ok(&stack, &victim, "{ me { username } }", json!({})).await["me"]["username"],
+        stack
+            .data_of(&victim, "{ me { username } }", json!({}))
+            .await["me"]["username"],
         VICTIM
     );
 
@@ -328,7 +326,7 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
     assert_eq!(holding_id, ["identity.deleted_accounts", "search.users"]);
 
     // The friend keeps the conversation: the victim's message is a tombstone.
-    let history = ok(&stack, &friend,
+    let history = stack.data_of(&friend,
         "query($c: ID!) { conversation(id: $c) { messages(last: 10) { edges { node { body erased } } } } }",
         json!({ "c": conversation })).await;
     assert_eq!(

@@ -21,7 +21,7 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 15] = [
+pub const CALLS: [(&str, &str, &str); 21] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -37,6 +37,13 @@ pub const CALLS: [(&str, &str, &str); 15] = [
     ("content", "CHAT_SERVICE_URL", "chat"),
     ("users", "MEDIA_SERVICE_URL", "media"),
     ("notifications", "SOCIAL_SERVICE_URL", "social"),
+    // exportMyData: media asks each owner for its section (`personal_data`).
+    ("media", "IDENTITY_SERVICE_URL", "identity"),
+    ("media", "USERS_SERVICE_URL", "users"),
+    ("media", "CONTENT_SERVICE_URL", "content"),
+    ("media", "SOCIAL_SERVICE_URL", "social"),
+    ("media", "CHAT_SERVICE_URL", "chat"),
+    ("media", "NOTIFICATIONS_SERVICE_URL", "notifications"),
 ];
 
 /// One page of an owner's export to a read model: the items after `after`

@@ -17,6 +17,7 @@ pub mod internal;
 pub mod live;
 pub mod message_reports;
 pub mod metrics;
+pub mod personal_data;
 pub mod scrape;
 pub mod sdl;
 pub mod suspensions;

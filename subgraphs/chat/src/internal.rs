@@ -9,6 +9,9 @@
 //! - `POST /internal/messages/evidence` `{ "ids": [...] }` →
 //!   `{ "messages": [{ "messageId", "senderId", "body", "sentAt" }] }`: the
 //!   reported ones among them, opened. Only content calls it, for moderators.
+//! - `POST /internal/users/data` `{ "userId" }` → the user's conversations and
+//!   the messages they sent, opened: their section of `exportMyData`
+//!   (`nova_core::personal_data`; only media calls it).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,7 +21,10 @@ use nova_core::db::Db;
 use nova_core::internal::{failed, Ids, Refusal};
 use nova_core::message_reports::{Evidence, EvidencePage, ReportMessage, ReportedSender};
 
-use crate::crypto::MessageCipher;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::crypto::{MessageCipher, SealedBody};
 use crate::store::reports;
 
 /// Ids one evidence call may ask about (a queue page).
@@ -74,11 +80,64 @@ async fn evidence(State(state): State<Reports>, Json(request): Json<Ids>) -> Ans
     Ok(Json(EvidencePage { messages }))
 }
 
+/// The user's section of `exportMyData` (`nova_core::personal_data`): the
+/// conversations they are in and the messages they sent, opened.
+async fn data_section(
+    state: Reports,
+    user: Uuid,
+) -> Result<nova_core::personal_data::Section, Refusal> {
+    let conversations = sqlx::query!(
+        "SELECT c.id, c.kind, c.title, m.joined_at, m.left_at FROM conversation_members m \
+         JOIN conversations c ON c.id = m.conversation_id WHERE m.user_id = $1 ORDER BY m.joined_at",
+        user
+    )
+    .fetch_all(state.db.background_pool())
+    .await
+    .map_err(failed)?;
+    let sent = sqlx::query!(
+        "SELECT id, conversation_id, seq, body_ciphertext, body_nonce, key_version, sent_at \
+         FROM messages WHERE sender_id = $1 ORDER BY sent_at, id",
+        user
+    )
+    .fetch_all(state.db.background_pool())
+    .await
+    .map_err(failed)?;
+    let mut messages = Vec::with_capacity(sent.len());
+    for row in sent {
+        let sealed = SealedBody {
+            ciphertext: row.body_ciphertext,
+            nonce: row.body_nonce,
+            key_version: row.key_version,
+        };
+        let body = state
+            .cipher
+            .open(row.conversation_id, row.id, &sealed)
+            .map_err(failed)?;
+        messages.push(json!({ "id": row.id, "conversationId": row.conversation_id,
+            "seq": row.seq, "body": body, "sentAt": row.sent_at }));
+    }
+    let conversations: Vec<_> = conversations
+        .into_iter()
+        .map(|c| {
+            json!({ "id": c.id, "kind": c.kind, "title": c.title,
+            "joinedAt": c.joined_at, "leftAt": c.left_at })
+        })
+        .collect();
+    Ok(json!({ "conversations": conversations, "messagesSent": messages }))
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, cipher: MessageCipher, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/messages/report", post(report))
         .route("/internal/messages/evidence", post(evidence))
-        .with_state(Reports { db, cipher });
+        .with_state(Reports {
+            db: db.clone(),
+            cipher: cipher.clone(),
+        })
+        .merge(nova_core::personal_data::route(
+            Reports { db, cipher },
+            data_section,
+        ));
     nova_core::internal::protected(routes, router_secret)
 }

@@ -11,6 +11,8 @@
 //!   `{ "posts": [{ "postId", "authorId", "createdAt", "body", "hashtags" }] }`,
 //!   oldest first: the backfill of a new read model (it then follows
 //!   `nova.content`).
+//! - `POST /internal/users/data` `{ "userId" }` → the user's section of
+//!   `exportMyData` (`nova_core::personal_data`; only media calls it).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,12 +90,43 @@ async fn export(
     Ok(Json(ExportPage { posts }))
 }
 
+/// The user's section of `exportMyData` (`nova_core::personal_data`): posts,
+/// comments, reports filed, takedowns of their posts and comments.
+async fn data_section(db: Db, user: Uuid) -> Result<nova_core::personal_data::Section, Refusal> {
+    sqlx::query_scalar!(
+        r#"SELECT json_build_object(
+             'posts', coalesce((SELECT json_agg(json_build_object('id', id, 'body', body,
+                        'hashtags', hashtags, 'mediaIds', media_ids, 'createdAt', created_at,
+                        'editedAt', edited_at, 'takenDownAt', taken_down_at) ORDER BY id)
+                      FROM posts WHERE author_id = $1), '[]'),
+             'comments', coalesce((SELECT json_agg(json_build_object('id', id, 'postId', post_id,
+                        'body', body, 'createdAt', created_at, 'takenDownAt', taken_down_at) ORDER BY id)
+                      FROM comments WHERE author_id = $1), '[]'),
+             'reportsFiled', coalesce((SELECT json_agg(json_build_object('subjectKind', subject_kind,
+                        'subjectId', subject_id, 'reason', reason, 'details', details,
+                        'createdAt', created_at) ORDER BY id)
+                      FROM reports WHERE reporter_id = $1), '[]'),
+             'moderationNotices', coalesce((SELECT json_agg(json_build_object('action', action,
+                        'subjectKind', subject_kind, 'subjectId', subject_id, 'reason', reason,
+                        'at', at) ORDER BY id)
+                      FROM moderation_log WHERE author_id = $1
+                        AND action IN ('take_down', 'restore')), '[]')
+           )::text AS "data!""#,
+        user
+    )
+    .fetch_one(db.background_pool())
+    .await
+    .map_err(failed)
+    .and_then(nova_core::personal_data::parse)
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/posts/served", post(served))
         .route("/internal/posts/authors", post(authors))
         .route("/internal/posts/export", post(export))
-        .with_state(db);
+        .with_state(db.clone())
+        .merge(nova_core::personal_data::route(db, data_section));
     nova_core::internal::protected(routes, router_secret)
 }

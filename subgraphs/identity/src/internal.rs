@@ -9,6 +9,8 @@
 //! - `POST /internal/accounts/named` `{ "usernames": [...] }` →
 //!   `[[username, id], ...]`: the accounts of these usernames, any case. content
 //!   asks to check a post's mentions against blocks at the write.
+//! - `POST /internal/users/data` `{ "userId" }` → the user's section of
+//!   `exportMyData` (`nova_core::personal_data`; only media calls it).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -91,12 +93,37 @@ async fn export(
     Ok(Json(ExportPage { accounts }))
 }
 
+/// The user's section of `exportMyData` (`nova_core::personal_data`): the
+/// account, roles, sessions and suspensions.
+async fn data_section(db: Db, user: Uuid) -> Result<nova_core::personal_data::Section, Refusal> {
+    sqlx::query_scalar!(
+        r#"SELECT json_build_object(
+             'account', (SELECT json_build_object('id', id, 'email', email, 'username', username,
+                           'createdAt', created_at) FROM accounts WHERE id = $1),
+             'roles', coalesce((SELECT json_agg(json_build_object('role', role, 'grantedAt', granted_at))
+                           FROM account_roles WHERE account_id = $1), '[]'),
+             'sessions', coalesce((SELECT json_agg(json_build_object('id', id, 'createdAt', created_at,
+                           'revokedAt', revoked_at, 'revokedReason', revoked_reason) ORDER BY created_at)
+                           FROM session_families WHERE account_id = $1), '[]'),
+             'suspensions', coalesce((SELECT json_agg(json_build_object('action', action, 'until', until,
+                           'reason', reason, 'at', at) ORDER BY id)
+                           FROM account_suspensions WHERE account_id = $1), '[]')
+           )::text AS "data!""#,
+        user
+    )
+    .fetch_one(db.background_pool())
+    .await
+    .map_err(failed)
+    .and_then(nova_core::personal_data::parse)
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/accounts/export", post(export))
         .route("/internal/accounts/existing", post(existing))
         .route("/internal/accounts/named", post(named))
-        .with_state(db);
+        .with_state(db.clone())
+        .merge(nova_core::personal_data::route(db, data_section));
     nova_core::internal::protected(routes, router_secret)
 }

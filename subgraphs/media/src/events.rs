@@ -6,7 +6,8 @@
 //! deleted (hidden at once, objects removed by the next sweep);
 //! `content.post_taken_down` / `post_restored` → the post's media are hidden
 //! from everyone / shown again, objects kept; `identity.user_deleted` → every
-//! media of the account is deleted (objects removed by the next sweep). The processing
+//! media of the account and its data exports are deleted (objects removed by
+//! the next sweep). The processing
 //! is an external effect: it runs after the event is recorded and again on
 //! every redelivery until it has finished.
 
@@ -48,6 +49,7 @@ impl EventHandler for Processor {
             }
             Event::UserDeleted(deleted) => {
                 store::delete_owned_by(tx, deleted.user_id).await?;
+                store::exports::expire_exports_of(tx, deleted.user_id).await?;
                 Ok(true)
             }
             _ => Ok(false),

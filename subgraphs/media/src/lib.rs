@@ -6,6 +6,7 @@
 
 pub mod attaching;
 pub mod events;
+pub mod exports;
 pub mod kinds;
 pub mod loaders;
 pub mod processing;

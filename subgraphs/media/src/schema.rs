@@ -5,14 +5,17 @@
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{
-    Context, EmptySubscription, Enum, Object, Result, Schema, SchemaBuilder, SimpleObject, ID,
+    Context, EmptySubscription, Enum, ErrorExtensions, Object, Result, Schema, SchemaBuilder,
+    SimpleObject, ID,
 };
 use chrono::{DateTime, Utc};
 use nova_core::caller::Caller;
 use nova_core::errors::{parse_id, OrInternal};
 use nova_core::sdl::authenticated;
+use nova_core::ErrorCode;
 use uuid::Uuid;
 
+use crate::exports::{ExportError, Exporter};
 use crate::kinds::Kind;
 use crate::loaders::{MediaLoader, VariantsLoader};
 use crate::store::{MediaRow, VariantRow};
@@ -24,12 +27,13 @@ pub fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     nova_core::caller::subgraph_schema(Query, Mutation, EmptySubscription)
 }
 
-pub fn build(uploads: Uploads) -> MediaSchema {
+pub fn build(uploads: Uploads, exporter: Exporter) -> MediaSchema {
     let db = uploads.db.clone();
     builder()
         .data(nova_core::batching::loader(MediaLoader { db: db.clone() }))
         .data(nova_core::batching::loader(VariantsLoader { db }))
         .data(uploads)
+        .data(exporter)
         .finish()
 }
 
@@ -250,4 +254,39 @@ impl Mutation {
         let row = ctx.data_unchecked::<Uploads>().complete(owner, id).await?;
         Ok(Media(row))
     }
+
+    /// A JSON archive of everything Nova holds on the caller (account,
+    /// profile, posts, comments, reports, follows, blocks, mutes, likes,
+    /// conversations and sent messages, notifications, media): a URL anyone
+    /// holding it can download from until `expiresAt` (at most an hour), when
+    /// the archive is deleted. One per minute.
+    #[graphql(directive = authenticated::apply())]
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<DataExport> {
+        let user = Caller::of(ctx).require_user()?;
+        match ctx.data_unchecked::<Exporter>().export(user).await {
+            Ok(archive) => Ok(DataExport {
+                url: archive.url,
+                expires_at: archive.expires_at,
+                byte_size: archive.byte_size,
+            }),
+            Err(ExportError::TooSoon(wait)) => Err(ErrorCode::RateLimited
+                .error(ExportError::TooSoon(wait).to_string())
+                .extend_with(|_, ext| ext.set("retryAfterSeconds", wait))),
+            Err(error @ ExportError::OwnerUnavailable(_)) => {
+                Err(ErrorCode::Unavailable.error(format!("{error}; try again shortly")))
+            }
+            Err(ExportError::Failed(error)) => {
+                Err(nova_core::errors::internal(format!("{error:#}")))
+            }
+        }
+    }
+}
+
+/// A made archive (`exportMyData`).
+#[derive(SimpleObject)]
+pub struct DataExport {
+    /// Where to download the archive (JSON) until `expiresAt`.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+    pub byte_size: i64,
 }

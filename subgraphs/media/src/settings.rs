@@ -52,6 +52,9 @@ pub struct MediaSettings {
     /// Intents never completed are removed, objects included, this long after
     /// their URL expired (`MEDIA_ABANDONED_AFTER_SECONDS`, 3 600).
     pub abandoned_after: Duration,
+    /// How long an `exportMyData` archive and its URL live
+    /// (`EXPORT_URL_TTL_SECONDS`, 900, at most 3 600); the sweep then deletes it.
+    pub export_url_ttl: Duration,
 }
 
 fn positive(name: &str, value: u64) -> Result<u64, ConfigError> {
@@ -104,12 +107,24 @@ impl MediaSettings {
             "MEDIA_ABANDONED_AFTER_SECONDS",
             parsed_or("MEDIA_ABANDONED_AFTER_SECONDS", 3600)?,
         )?;
+        let export_ttl = positive(
+            "EXPORT_URL_TTL_SECONDS",
+            parsed_or("EXPORT_URL_TTL_SECONDS", 900)?,
+        )?;
+        if export_ttl > 3600 {
+            return Err(ConfigError::Malformed {
+                name: "EXPORT_URL_TTL_SECONDS".into(),
+                value: export_ttl.to_string(),
+                reason: "at most 3600 (an hour)".into(),
+            });
+        }
         Ok(Self {
             store,
             limits,
             upload_url_ttl: Duration::from_secs(upload_ttl),
             view_url_ttl: Duration::from_secs(view_ttl),
             abandoned_after: Duration::from_secs(abandoned),
+            export_url_ttl: Duration::from_secs(export_ttl),
         })
     }
 }

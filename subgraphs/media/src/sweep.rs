@@ -1,7 +1,8 @@
 //! The sweep: intents never completed become deleted once their URL expired
 //! long enough ago, and every deleted media loses its objects (upload and
 //! variants), then its row. Deleting is marking: a deleted media is hidden at
-//! once, and the objects go within one sweep.
+//! once, and the objects go within one sweep. Data exports past their time
+//! lose their object and row too.
 
 use std::time::Duration;
 
@@ -37,6 +38,10 @@ pub async fn sweep_once(
     for (media_id, keys) in store::deleted_batch(pool, BATCH).await? {
         objects.delete(&keys).await?;
         store::forget(pool, media_id).await?;
+    }
+    for (export_id, key) in store::exports::expired_exports(pool, BATCH).await? {
+        objects.delete(&[key]).await?;
+        store::exports::forget_export(pool, export_id).await?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! `Subscription.notificationAdded`.
 
 pub mod events;
+pub mod internal;
 pub mod live;
 pub mod loaders;
 pub mod schema;

@@ -5,7 +5,7 @@ use nova_core::internal::InternalClient;
 use nova_core::live::redis_url_from_env;
 use nova_notifications::events::NotificationBuilder;
 use nova_notifications::live::NotificationHub;
-use nova_notifications::{schema, MIGRATOR};
+use nova_notifications::{internal, schema, MIGRATOR};
 
 /// How long building a notification waits for social's answer before the
 /// event is retried.
@@ -28,7 +28,8 @@ async fn main() -> anyhow::Result<()> {
             .events
             .spawn_consumer(NotificationBuilder::new(hub.clone(), social))?;
         let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
-        Ok((schema::build(startup.db, hub, notices), axum::Router::new()))
+        let internal = internal::routes(startup.db.clone(), &startup.router_secret);
+        Ok((schema::build(startup.db, hub, notices), internal))
     })
     .await
 }

@@ -14,6 +14,8 @@
 //!   the same shape: the pairs that must raise no notification (a block either
 //!   way, or the recipient muted the actor). Notifications asks it as it builds
 //!   each notification (`nova_core::internal::silenced_pairs`).
+//! - `POST /internal/users/data` `{ "userId" }` → the user's section of
+//!   `exportMyData` (`nova_core::personal_data`; only media calls it).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -106,6 +108,30 @@ async fn silenced(
     Ok(Json(NoticePairs { pairs }))
 }
 
+/// The user's section of `exportMyData` (`nova_core::personal_data`): whom
+/// they follow, block, mute and like, and who follows them.
+async fn data_section(db: Db, user: Uuid) -> Result<nova_core::personal_data::Section, Refusal> {
+    sqlx::query_scalar!(
+        r#"SELECT json_build_object(
+             'following', coalesce((SELECT json_agg(json_build_object('userId', followee_id,
+                        'since', created_at) ORDER BY id) FROM follows WHERE follower_id = $1), '[]'),
+             'followers', coalesce((SELECT json_agg(json_build_object('userId', follower_id,
+                        'since', created_at) ORDER BY id) FROM follows WHERE followee_id = $1), '[]'),
+             'blocked', coalesce((SELECT json_agg(json_build_object('userId', blocked_id,
+                        'since', created_at) ORDER BY id) FROM blocks WHERE blocker_id = $1), '[]'),
+             'muted', coalesce((SELECT json_agg(json_build_object('userId', muted_id,
+                        'since', created_at) ORDER BY id) FROM mutes WHERE muter_id = $1), '[]'),
+             'likes', coalesce((SELECT json_agg(json_build_object('postId', post_id,
+                        'at', created_at) ORDER BY id) FROM likes WHERE user_id = $1), '[]')
+           )::text AS "data!""#,
+        user
+    )
+    .fetch_one(db.background_pool())
+    .await
+    .map_err(failed)
+    .and_then(nova_core::personal_data::parse)
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
@@ -113,6 +139,7 @@ pub fn routes(db: Db, router_secret: &str) -> axum::Router {
         .route("/internal/blocks/between", post(blocks_between))
         .route("/internal/blocks/blockers", post(blockers))
         .route("/internal/notices/silenced", post(silenced))
-        .with_state(db);
+        .with_state(db.clone())
+        .merge(nova_core::personal_data::route(db, data_section));
     nova_core::internal::protected(routes, router_secret)
 }

@@ -3,6 +3,8 @@
 //! - `POST /internal/profiles/export` `{ "after": id | null, "limit": n }` →
 //!   `{ "profiles": [{ "userId", "displayName", "bio" }] }` in id order: the
 //!   backfill of a new read model (search), which then follows `nova.users`.
+//! - `POST /internal/users/data` `{ "userId" }` → the user's section of
+//!   `exportMyData` (`nova_core::personal_data`; only media calls it).
 
 use axum::extract::State;
 use axum::routing::post;
@@ -46,10 +48,27 @@ async fn export(
     Ok(Json(ExportPage { profiles }))
 }
 
+/// The user's section of `exportMyData` (`nova_core::personal_data`).
+async fn data_section(db: Db, user: Uuid) -> Result<nova_core::personal_data::Section, Refusal> {
+    sqlx::query_scalar!(
+        r#"SELECT json_build_object(
+             'profile', (SELECT json_build_object('displayName', display_name, 'bio', bio,
+                           'avatarMediaId', avatar_media_id, 'updatedAt', updated_at)
+                         FROM profiles WHERE user_id = $1)
+           )::text AS "data!""#,
+        user
+    )
+    .fetch_one(db.background_pool())
+    .await
+    .map_err(failed)
+    .and_then(nova_core::personal_data::parse)
+}
+
 /// The routes, protected by the router secret.
 pub fn routes(db: Db, router_secret: &str) -> axum::Router {
     let routes = axum::Router::new()
         .route("/internal/profiles/export", post(export))
-        .with_state(db);
+        .with_state(db.clone())
+        .merge(nova_core::personal_data::route(db, data_section));
     nova_core::internal::protected(routes, router_secret)
 }

@@ -207,6 +207,13 @@ export async function runEveryOperation(makeClient, requests) {
     const { resetPassword } = await anonymous.run("ResetPassword", { token, newPassword: PASSWORD });
     assert.equal(resetPassword, true);
 
+    // Cyd downloads everything Nova holds on them, then deletes the account.
+    const { exportMyData } = await cyd.run("ExportMyData");
+    const archive = await (await fetch(exportMyData.url)).json();
+    assert.equal(archive.identity.account.email, people.cyd.email);
+    const { deleteAccount } = await cyd.run("DeleteAccount", { password: PASSWORD });
+    assert.equal(deleteAccount, true);
+
     // Clean up, and sign out.
     await ann.run("DeletePost", { id: firstPost.id });
     await bob.run("UnfollowUser", { userId: people.ann.id });

@@ -5,6 +5,8 @@ use nova_core::db::Db;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+pub mod exports;
+
 #[derive(Clone, Debug)]
 pub struct MediaRow {
     pub media_id: Uuid,
