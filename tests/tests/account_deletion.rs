@@ -1,10 +1,11 @@
 //! `deleteAccount` leaves nothing of the user behind: after the
-//! `identity.user_deleted` events settle, no database, Redis key, search hit
-//! or stored object holds the user's e-mail, username, display name, bio,
-//! posts, comments, messages or media; the user's id remains only where
-//! docs/deletion.md says (event logs with a one-day retention, the deleted
-//! accounts list, search's tombstone). Its data export goes too. The account's still-valid token is
-//! refused at once, and a wrong password deletes nothing.
+//! `identity.user_deleted` events settle, no database, Redis key, search hit,
+//! stored object or event on the broker holds the user's e-mail, username,
+//! display name, bio, posts, comments, messages or media; the user's id
+//! remains only where docs/deletion.md says (event logs with a one-day
+//! retention, the deleted accounts list, search's tombstone). Its data export
+//! goes too. The account's still-valid token is refused at once, and a wrong
+//! password deletes nothing.
 
 use nova_e2e::realtime::{send, start_direct};
 use nova_e2e::{eventually, phone_photo, Stack};
@@ -334,6 +335,20 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
         json!([{ "node": { "body": "", "erased": true } },
                { "node": { "body": "the friend's reply", "erased": false } }])
     );
+
+    // The broker's log holds no personal data either: events carry ids.
+    for topic in ["identity", "users", "content", "social", "chat", "media"] {
+        let envelopes = stack.read_topic(&format!("nova.{topic}"), 1).await;
+        assert!(!envelopes.is_empty(), "nova.{topic} has events");
+        for envelope in envelopes {
+            let text = envelope.to_string().to_lowercase();
+            let found: Vec<_> = personal
+                .iter()
+                .filter(|p| text.contains(p.as_str()))
+                .collect();
+            assert!(found.is_empty(), "nova.{topic} holds {found:?}: {text}");
+        }
+    }
 
     // The username and e-mail address are free again.
     stack.sign_up(VICTIM).await;

@@ -126,10 +126,8 @@ fn sample_event() -> Event {
     Event::PostCreated(PostCreated {
         post_id: Uuid::now_v7(),
         author_id: Uuid::now_v7(),
-        hashtags: vec!["bench".into()],
-        mentions: vec![],
         created_at: chrono::Utc::now(),
-        body: "a bench post about #bench".into(),
+        mentioned_ids: vec![],
     })
 }
 

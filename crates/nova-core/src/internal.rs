@@ -47,11 +47,14 @@ pub const CALLS: [(&str, &str, &str); 21] = [
 ];
 
 /// One page of an owner's export to a read model: the items after `after`
-/// (exclusive, in the export's order), at most `limit`.
+/// (exclusive, in the export's order), at most `limit`; with `ids`, only
+/// those (a read model fetching what an event named: events carry no text).
 #[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 pub struct ExportRequest<K> {
     pub after: Option<K>,
     pub limit: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<uuid::Uuid>>,
 }
 
 /// What an internal route answers when it fails: a status and a short text.

@@ -59,14 +59,15 @@ pub async fn leave_out_hidden<N: async_graphql::OutputType>(
 
 /// A post may not mention an account blocked either way with its author
 /// (docs/blocks.md): identity names the accounts, social says which are
-/// blocked, both asked at the write. Unknown names are plain text.
+/// blocked, both asked at the write. Unknown names are plain text. Returns
+/// the accounts mentioned (the event names them for notifications).
 pub async fn refuse_blocked_mentions(
     ctx: &Context<'_>,
     author: Uuid,
     mentions: &[String],
-) -> Result<()> {
+) -> Result<Vec<Uuid>> {
     if mentions.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let identity = &ctx.data_unchecked::<Identity>().0;
     let accounts = accounts_named(identity, mentions)
@@ -81,7 +82,7 @@ pub async fn refuse_blocked_mentions(
         Some((username, _)) => Err(ErrorCode::Forbidden
             .error(format!("you cannot mention @{username}"))
             .extend_with(|_, ext| ext.set("field", "body"))),
-        None => Ok(()),
+        None => Ok(ids),
     }
 }
 

@@ -75,7 +75,7 @@ async fn export(
     Json(request): Json<ExportRequest<Uuid>>,
 ) -> Answer<ExportPage> {
     let limit = request.checked_limit(MAX_EXPORT_PAGE)?;
-    let posts = store::export_posts(&db, request.after, limit)
+    let posts = store::export_posts(&db, request.after, limit, request.ids.as_deref())
         .await
         .map_err(failed)?
         .into_iter()

@@ -30,7 +30,13 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn create_post(db: &Db, post_row: &Post) -> Result<Post, sqlx::Error> {
+/// Publish a post; its event names the accounts it mentions
+/// (`mentioned_ids`), never its text.
+pub async fn create_post(
+    db: &Db,
+    post_row: &Post,
+    mentioned_ids: &[Uuid],
+) -> Result<Post, sqlx::Error> {
     let mut tx = db.begin().await?;
     db.count_statement();
     let created = sqlx::query_as!(
@@ -58,10 +64,8 @@ pub async fn create_post(db: &Db, post_row: &Post) -> Result<Post, sqlx::Error> 
     let event = Event::PostCreated(PostCreated {
         post_id: created.id,
         author_id: created.author_id,
-        hashtags: created.hashtags.clone(),
-        mentions: created.mentions.clone(),
         created_at: created.created_at,
-        body: created.body.clone(),
+        mentioned_ids: mentioned_ids.to_vec(),
     });
     events::enqueue(db, &mut tx, &event).await?;
     tx.commit().await?;
@@ -108,8 +112,6 @@ pub async fn edit_post(
     let event = Event::PostEdited(PostEdited {
         post_id: edited.id,
         author_id: edited.author_id,
-        body: edited.body.clone(),
-        hashtags: edited.hashtags.clone(),
         edited_at: edited.edited_at.unwrap_or(edited.created_at),
     });
     events::enqueue(db, &mut tx, &event).await?;
@@ -167,13 +169,16 @@ pub async fn export_posts(
     db: &Db,
     after: Option<Uuid>,
     limit: i64,
+    ids: Option<&[Uuid]>,
 ) -> Result<Vec<Post>, sqlx::Error> {
     sqlx::query_as!(
         Post,
         "SELECT id, author_id, body, hashtags, mentions, created_at, edited_at, media_ids FROM posts \
-         WHERE ($1::uuid IS NULL OR id > $1) AND taken_down_at IS NULL ORDER BY id LIMIT $2",
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid[] IS NULL OR id = ANY($3)) \
+           AND taken_down_at IS NULL ORDER BY id LIMIT $2",
         after,
         limit,
+        ids,
     )
     .fetch_all(db.background_pool())
     .await

@@ -83,9 +83,11 @@ async fn export(
     let accounts = sqlx::query_as!(
         ExportedAccount,
         "SELECT id AS user_id, username FROM accounts \
-         WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+         WHERE ($1::uuid IS NULL OR id > $1) AND ($3::uuid[] IS NULL OR id = ANY($3)) \
+         ORDER BY id LIMIT $2",
         request.after,
         limit,
+        request.ids.as_deref(),
     )
     .fetch_all(db.background_pool())
     .await

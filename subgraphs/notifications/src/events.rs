@@ -5,14 +5,13 @@
 //!   post's author (a like that arrives before its post is held until it does:
 //!   topics are not ordered with each other);
 //! - `nova.content`: `content.post_created` → remembers the author, notifies the
-//!   mentioned users; `content.comment_created` → the post's author;
+//!   mentioned users (the event names them); `content.comment_created` → the post's author;
 //!   `content.post_deleted` → forgets the post; `content.post_taken_down` →
 //!   forgets the post and deletes its notifications; `content.post_restored` →
 //!   remembers it again;
 //! - `nova.chat`: `chat.message_sent` → every recipient;
-//! - `nova.identity`: `identity.user_registered` → remembers the username;
-//!   `identity.user_deleted` → erases the account's notifications, its part
-//!   in others', its username and posts (docs/deletion.md).
+//! - `nova.identity`: `identity.user_deleted` → erases the account's
+//!   notifications, its part in others' and its posts (docs/deletion.md).
 //!
 //! Nobody is notified of someone blocked either way or muted: social answers
 //! which pairs are silenced as each event is applied
@@ -98,7 +97,6 @@ async fn happenings(
         )],
         Event::PostCreated(e) => {
             let waiting_likes = store::record_post(tx, e.post_id, e.author_id).await?;
-            let mentioned = store::users_named(tx, &e.mentions).await?;
             let likes = waiting_likes.into_iter().map(|liker| {
                 happening(
                     e.author_id,
@@ -108,9 +106,9 @@ async fn happenings(
                     None,
                 )
             });
-            let mentions = mentioned.into_iter().map(|user| {
+            let mentions = e.mentioned_ids.iter().map(|user| {
                 happening(
-                    user,
+                    *user,
                     e.author_id,
                     NotificationKind::Mentioned,
                     Some(e.post_id),
@@ -132,10 +130,6 @@ async fn happenings(
         }
         Event::PostRestored(e) => {
             store::record_post(tx, e.post_id, e.author_id).await?;
-            vec![]
-        }
-        Event::UserRegistered(e) => {
-            store::record_username(tx, e.user_id, &e.username).await?;
             vec![]
         }
         Event::UserDeleted(e) => {

@@ -309,7 +309,7 @@ pub async fn hold_like(
 }
 
 /// A deleted account: its notifications, the ones only it caused, its place
-/// among others' actors, its username and its posts go.
+/// among others' actors and its posts go.
 pub async fn erase_user(tx: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!("DELETE FROM notifications WHERE recipient_id = $1", user)
         .execute(&mut *tx)
@@ -335,9 +335,6 @@ pub async fn erase_user(tx: &mut PgConnection, user: Uuid) -> Result<(), sqlx::E
     )
     .execute(&mut *tx)
     .await?;
-    sqlx::query!("DELETE FROM usernames WHERE user_id = $1", user)
-        .execute(&mut *tx)
-        .await?;
     sqlx::query!("DELETE FROM post_authors WHERE author_id = $1", user)
         .execute(&mut *tx)
         .await?;
@@ -345,35 +342,6 @@ pub async fn erase_user(tx: &mut PgConnection, user: Uuid) -> Result<(), sqlx::E
         .execute(&mut *tx)
         .await?;
     Ok(())
-}
-
-pub async fn record_username(
-    tx: &mut PgConnection,
-    user_id: Uuid,
-    username: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO usernames (username, user_id) VALUES (lower($1), $2) \
-         ON CONFLICT (username) DO UPDATE SET user_id = EXCLUDED.user_id",
-        username,
-        user_id,
-    )
-    .execute(tx)
-    .await?;
-    Ok(())
-}
-
-/// The users of the mentioned (lowercase) usernames that exist.
-pub async fn users_named(
-    tx: &mut PgConnection,
-    usernames: &[String],
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT user_id FROM usernames WHERE username = ANY($1)",
-        usernames
-    )
-    .fetch_all(tx)
-    .await
 }
 
 #[cfg(test)]

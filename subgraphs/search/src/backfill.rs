@@ -1,7 +1,9 @@
 //! How search gets its documents without replaying the event log: a new search
 //! copies the owners' current data through their `/internal/` exports (identity's
 //! accounts, users' profiles, content's posts) — the same path
-//! the feed starts from — once per source, before its consumer starts.
+//! the feed starts from — once per source, before its consumer starts. The
+//! consumer asks the same exports for the one document an event names
+//! (`refresh_*`): events carry ids, not text.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use chrono::{DateTime, Utc};
 use nova_core::internal::{ExportRequest, InternalClient};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::store;
@@ -60,7 +62,14 @@ async fn copy<T: DeserializeOwned>(
     let mut after = None;
     loop {
         let mut page: serde_json::Map<String, serde_json::Value> = client
-            .post(path, &ExportRequest { after, limit: PAGE })
+            .post(
+                path,
+                &ExportRequest {
+                    after,
+                    limit: PAGE,
+                    ids: None,
+                },
+            )
             .await?;
         let items: Vec<T> = serde_json::from_value(page.remove(field).unwrap_or_default())?;
         let Some(last) = items.last().map(&key) else {
@@ -69,6 +78,72 @@ async fn copy<T: DeserializeOwned>(
         store(items).await?;
         after = Some(last);
     }
+}
+
+/// The one item of `id` in an owner's export, or `None` when the owner no
+/// longer has it: events carry no text, so the consumer asks for it.
+async fn one<T: DeserializeOwned>(
+    client: &InternalClient,
+    path: &str,
+    field: &str,
+    id: Uuid,
+) -> anyhow::Result<Option<T>> {
+    let request: ExportRequest<Uuid> = ExportRequest {
+        after: None,
+        limit: 1,
+        ids: Some(vec![id]),
+    };
+    let mut page: serde_json::Map<String, serde_json::Value> = client.post(path, &request).await?;
+    let items: Vec<T> = serde_json::from_value(page.remove(field).unwrap_or_default())?;
+    Ok(items.into_iter().next())
+}
+
+/// An account's username as identity has it now, into search's table.
+pub async fn refresh_username(
+    tx: &mut PgConnection,
+    owners: &Owners,
+    user: Uuid,
+) -> anyhow::Result<()> {
+    let path = "/internal/accounts/export";
+    if let Some(a) = one::<Account>(&owners.identity, path, "accounts", user).await? {
+        store::upsert_username(tx, a.user_id, &a.username).await?;
+    }
+    Ok(())
+}
+
+/// A profile as users has it now.
+pub async fn refresh_profile(
+    tx: &mut PgConnection,
+    owners: &Owners,
+    user: Uuid,
+) -> anyhow::Result<()> {
+    let path = "/internal/profiles/export";
+    if let Some(p) = one::<Profile>(&owners.users, path, "profiles", user).await? {
+        store::upsert_profile(tx, p.user_id, p.display_name.as_deref(), &p.bio).await?;
+    }
+    Ok(())
+}
+
+/// A post's text as content serves it now (a post it no longer serves is
+/// left as search has it: its deletion comes as its own event).
+pub async fn refresh_post(
+    tx: &mut PgConnection,
+    owners: &Owners,
+    post: Uuid,
+) -> anyhow::Result<()> {
+    let path = "/internal/posts/export";
+    if let Some(p) = one::<Post>(&owners.content, path, "posts", post).await? {
+        store::upsert_post(
+            tx,
+            p.post_id,
+            p.author_id,
+            &p.body,
+            &p.hashtags,
+            p.created_at,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Copy each source not copied yet; true when something was copied (the

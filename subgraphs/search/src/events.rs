@@ -5,7 +5,10 @@
 //! (`identity.user_registered`, `identity.user_deleted`: the account's user
 //! document and posts become empty tombstones and leave the index),
 //! `nova.users` (`users.profile_changed`),
-//! and `nova.content` (`content.post_created`, `post_edited`, `post_deleted`);
+//! and `nova.content` (`content.post_created`, `post_edited`, `post_restored`,
+//! `post_deleted`). Events carry ids, not text: for a user or a post it asks
+//! the owner's export for the document as it is now (`backfill::refresh_*`;
+//! an owner that does not answer is an outage, retried);
 //! blocks are asked of social at each search (`query.rs`). `apply` updates search's
 //! tables and, in the same transaction, queues the document for this
 //! instance's index; the index writer (`indexing.rs`) writes queued documents
@@ -13,25 +16,39 @@
 
 use std::sync::Arc;
 
-use nova_core::events::envelope::{PostCreated, PostEdited};
+use nova_core::events::envelope::{PostCreated, PostEdited, PostModerated};
 use nova_core::events::{topic_of, Event, EventHandler};
 use sqlx::PgConnection;
 
+use crate::backfill::{self, Owners};
 use crate::indexing::IndexSync;
 use crate::store::{self, Kind};
 
 pub struct Indexer {
     name: &'static str,
     index: Arc<IndexSync>,
+    owners: Arc<Owners>,
 }
 
 impl Indexer {
-    pub fn new(index: Arc<IndexSync>) -> Self {
+    pub fn new(index: Arc<IndexSync>, owners: Arc<Owners>) -> Self {
         // One name per instance for the process's life: its consumer group.
         let name = format!("search.index.{}", index.instance());
         let name: &'static str = Box::leak(name.into_boxed_str());
-        Self { name, index }
+        Self {
+            name,
+            index,
+            owners,
+        }
     }
+}
+
+/// An owner that did not answer: the consumer retries the event, for as long
+/// as it takes.
+fn outage(error: anyhow::Error) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(format!(
+        "an owner did not give the document: {error:#}"
+    )))
 }
 
 impl EventHandler for Indexer {
@@ -47,32 +64,27 @@ impl EventHandler for Indexer {
     }
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
+        let owners = &*self.owners;
         let changed = match event {
             Event::UserRegistered(e) => {
-                store::upsert_username(tx, e.user_id, &e.username).await?;
+                backfill::refresh_username(tx, owners, e.user_id)
+                    .await
+                    .map_err(outage)?;
                 (Kind::User, e.user_id)
             }
             Event::ProfileChanged(e) => {
-                store::upsert_profile(tx, e.user_id, e.display_name.as_deref(), &e.bio).await?;
+                backfill::refresh_profile(tx, owners, e.user_id)
+                    .await
+                    .map_err(outage)?;
                 (Kind::User, e.user_id)
             }
-            // A post's text as of its creation or its last edit.
-            Event::PostCreated(PostCreated {
-                post_id,
-                author_id,
-                body,
-                hashtags,
-                created_at: at,
-                ..
-            })
-            | Event::PostEdited(PostEdited {
-                post_id,
-                author_id,
-                body,
-                hashtags,
-                edited_at: at,
-            }) => {
-                store::upsert_post(tx, *post_id, *author_id, body, hashtags, *at).await?;
+            // The post's text as content serves it now.
+            Event::PostCreated(PostCreated { post_id, .. })
+            | Event::PostEdited(PostEdited { post_id, .. })
+            | Event::PostRestored(PostModerated { post_id, .. }) => {
+                backfill::refresh_post(tx, owners, *post_id)
+                    .await
+                    .map_err(outage)?;
                 (Kind::Post, *post_id)
             }
             Event::PostDeleted(e) => {

@@ -24,11 +24,11 @@ async fn main() -> anyhow::Result<()> {
     let settings = exit_on_error(SearchSettings::from_env());
     nova_core::http::run_subgraph("search", 4008, &MIGRATOR, |startup| async move {
         let secret = &startup.router_secret;
-        let owners = Owners {
+        let owners = Arc::new(Owners {
             identity: InternalClient::new(&settings.identity_url, secret, EXPORT_TIMEOUT)?,
             users: InternalClient::new(&settings.users_url, secret, EXPORT_TIMEOUT)?,
             content: InternalClient::new(&settings.content_url, secret, EXPORT_TIMEOUT)?,
-        };
+        });
         let pool = startup.db.background_pool().clone();
         // Not ready (not even listening) until the index can answer: first the
         // owners' data, then an index that opens — rebuilt from the tables when
@@ -47,7 +47,9 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(documents, "search index rebuilt");
         }
         tokio::spawn(index.clone().run());
-        startup.events.spawn_consumer(Indexer::new(index.clone()))?;
+        startup
+            .events
+            .spawn_consumer(Indexer::new(index.clone(), owners.clone()))?;
         let routes = internal::routes(index, secret);
         let searcher = Searcher {
             engine,

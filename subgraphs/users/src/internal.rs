@@ -38,9 +38,11 @@ async fn export(
     let profiles = sqlx::query_as!(
         ExportedProfile,
         "SELECT user_id, display_name, bio FROM profiles \
-         WHERE ($1::uuid IS NULL OR user_id > $1) ORDER BY user_id LIMIT $2",
+         WHERE ($1::uuid IS NULL OR user_id > $1) \
+           AND ($3::uuid[] IS NULL OR user_id = ANY($3)) ORDER BY user_id LIMIT $2",
         request.after,
         limit,
+        request.ids.as_deref(),
     )
     .fetch_all(db.background_pool())
     .await

@@ -82,11 +82,7 @@ pub async fn update_profile(
     )
     .fetch_one(&mut *tx)
     .await?;
-    let event = Event::ProfileChanged(ProfileChanged {
-        user_id,
-        display_name: profile.display_name.clone(),
-        bio: profile.bio.clone(),
-    });
+    let event = Event::ProfileChanged(ProfileChanged { user_id });
     events::enqueue(db, &mut tx, &event).await?;
     tx.commit().await?;
     Ok(profile)

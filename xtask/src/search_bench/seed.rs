@@ -4,7 +4,8 @@
 //! databases together with the events the owners would have written for them
 //! (`identity.user_registered`, `users.profile_changed`,
 //! `content.post_created`) in their outboxes. The owners' relays publish them
-//! and search indexes them from Kafka, as it would in production.
+//! and search indexes them from Kafka, reading each document from its owner,
+//! as it would in production.
 
 use anyhow::{Context, Result};
 use nova_core::events::envelope::{PostCreated, ProfileChanged, UserRegistered};
@@ -58,16 +59,15 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
     let user_ids = seed_accounts(pg, users, hash)?;
     let mut registered = Vec::with_capacity(users);
     let mut profiles = Vec::with_capacity(users);
+    let mut profile_rows = Vec::with_capacity(users);
     for (i, id) in user_ids.iter().enumerate() {
         registered.push(outbox_row(&Event::UserRegistered(UserRegistered {
             user_id: *id,
-            username: format!("user{i}"),
         }))?);
         profiles.push(outbox_row(&Event::ProfileChanged(ProfileChanged {
             user_id: *id,
-            display_name: Some(format!("User {i}")),
-            bio: format!("Bio of user {i}"),
         }))?);
+        profile_rows.push((*id, format!("User {i}"), format!("Bio of user {i}")));
     }
 
     let now = chrono::Utc::now().timestamp() as u64;
@@ -99,14 +99,12 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
         let created_at = chrono::DateTime::from_timestamp(at as i64, 0).context("a time")?;
         // hashtags is a text[]: Postgres's array literal.
         let tags = format!("{{{}}}", hashtags.join(","));
-        rows.push((id, author, body.clone(), tags, created_at));
+        rows.push((id, author, body, tags, created_at));
         created.push(outbox_row(&Event::PostCreated(PostCreated {
             post_id: id,
             author_id: author,
-            hashtags,
-            mentions: Vec::new(),
             created_at,
-            body,
+            mentioned_ids: Vec::new(),
         }))?);
     }
     copy_csv(
@@ -115,6 +113,14 @@ pub fn seed(pg: &Postgres, users: usize, posts: usize, hash: &str) -> Result<See
         "posts",
         "id, author_id, body, hashtags, created_at",
         &rows,
+    )?;
+    // Events carry ids: search reads the profiles and posts from their owners.
+    copy_csv(
+        pg,
+        &BENCH.database("users"),
+        "profiles",
+        "user_id, display_name, bio",
+        &profile_rows,
     )?;
     let columns = "event_id, topic, event_key, envelope";
     copy_csv(

@@ -13,6 +13,13 @@
 //!
 //! A change to a payload that old consumers cannot read gets a new `version`;
 //! consumers skip types they do not handle, so adding a type is safe.
+//!
+//! Payloads carry ids, never personal data (a username, a profile, a body):
+//! the broker keeps what it was sent for its retention, and an account's
+//! deletion must not wait for that (docs/deletion.md). A consumer that needs
+//! the text asks its owner (search: the owners' `/internal/…/export` by ids).
+//! Fields events written before carried (`username`, `body`, `hashtags`,
+//! `mentions`, `displayName`, `bio`) are ignored when read.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -90,7 +97,6 @@ pub enum Event {
 #[serde(rename_all = "camelCase")]
 pub struct UserRegistered {
     pub user_id: Uuid,
-    pub username: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,14 +110,11 @@ pub struct UserDeleted {
 pub struct PostCreated {
     pub post_id: Uuid,
     pub author_id: Uuid,
-    pub hashtags: Vec<String>,
-    /// Usernames mentioned in the body, without `@`.
-    pub mentions: Vec<String>,
     pub created_at: DateTime<Utc>,
-    /// The text (search indexes it). Absent in events written before it was
-    /// added: read as empty.
+    /// The accounts the body mentions (`@username`) that exist. Absent in
+    /// events written before it was added: read as none.
     #[serde(default)]
-    pub body: String,
+    pub mentioned_ids: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,8 +122,6 @@ pub struct PostCreated {
 pub struct PostEdited {
     pub post_id: Uuid,
     pub author_id: Uuid,
-    pub body: String,
-    pub hashtags: Vec<String>,
     pub edited_at: DateTime<Utc>,
 }
 
@@ -128,8 +129,6 @@ pub struct PostEdited {
 #[serde(rename_all = "camelCase")]
 pub struct ProfileChanged {
     pub user_id: Uuid,
-    pub display_name: Option<String>,
-    pub bio: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

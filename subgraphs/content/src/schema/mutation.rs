@@ -54,7 +54,7 @@ impl ContentMutation {
         let body = checked_text("body", &body, POST_MAX_CHARS)?;
         let media_ids = media::parse_ids(media_ids)?;
         let mentions = text::mentions(&body);
-        blocks::refuse_blocked_mentions(ctx, author_id, &mentions).await?;
+        let mentioned_ids = blocks::refuse_blocked_mentions(ctx, author_id, &mentions).await?;
         let id = Uuid::now_v7();
         media::attach_to_post(ctx, author_id, id, &media_ids).await?;
         let row = PostRow {
@@ -68,7 +68,7 @@ impl ContentMutation {
             media_ids: media_ids.clone(),
         };
         let db = ctx.data_unchecked::<Db>();
-        match store::create_post(db, &row).await {
+        match store::create_post(db, &row, &mentioned_ids).await {
             Ok(post) => Ok(Post(post)),
             Err(error) => {
                 media::detach_from_post(ctx, author_id, id, &media_ids).await;

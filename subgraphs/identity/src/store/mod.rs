@@ -55,7 +55,6 @@ pub async fn create_account(
         Ok(account) => {
             let event = Event::UserRegistered(UserRegistered {
                 user_id: account.id,
-                username: account.username.clone(),
             });
             events::enqueue(db, &mut tx, &event).await?;
             tx.commit().await?;
