@@ -105,7 +105,10 @@ impl EventHandler for Indexer {
         Ok(true)
     }
 
-    async fn after_commit(&self, _event: &Event) {
+    async fn after_commit(&self, event: &Event) {
+        if let Event::UserDeleted(_) = event {
+            self.index.request_purge();
+        }
         self.index.wake();
     }
 }

@@ -387,6 +387,9 @@ impl SearchEngine for TantivyEngine {
     }
 }
 
+#[path = "index_purge.rs"]
+mod purge;
+
 #[cfg(test)]
 #[path = "index_tests.rs"]
 mod tests;

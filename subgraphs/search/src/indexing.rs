@@ -12,6 +12,7 @@
 //! the rebuild is written into the new index afterwards, never into the old
 //! one that is about to be dropped.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ pub struct IndexSync {
     wake: Notify,
     writing: Mutex<()>,
     exit_before_write: bool,
+    /// An account was erased: once its deletes are written, purge them from
+    /// the index files (`TantivyEngine::purge_deleted`).
+    purge_requested: AtomicBool,
 }
 
 impl IndexSync {
@@ -53,6 +57,7 @@ impl IndexSync {
             wake: Notify::new(),
             writing: Mutex::new(()),
             exit_before_write: nova_core::config::optional(FAULT_EXIT_BEFORE_INDEX_WRITE).is_some(),
+            purge_requested: AtomicBool::new(false),
         })
     }
 
@@ -66,18 +71,35 @@ impl IndexSync {
         self.wake.notify_one();
     }
 
+    /// An account's documents were queued for deletion (committed): purge
+    /// them from the index files once they are written.
+    pub fn request_purge(&self) {
+        self.purge_requested.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
     /// Drain the queue until the process ends.
     pub async fn run(self: Arc<Self>) {
         let mut delay = Duration::from_millis(100);
         loop {
+            // Taken before the queue is read: a purge requested after an
+            // erasure committed sees its deletes written first.
+            let purge = self.purge_requested.swap(false, Ordering::SeqCst);
             match self.write_batch().await {
                 // A full batch: more may be waiting.
-                Ok(written) if written as i64 == BATCH => continue,
+                Ok(written) if written as i64 == BATCH => {
+                    self.purge_requested.fetch_or(purge, Ordering::SeqCst);
+                    continue;
+                }
                 Ok(_) => {
                     delay = Duration::from_millis(100);
+                    if purge {
+                        self.purge().await;
+                    }
                     let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
                 }
                 Err(error) => {
+                    self.purge_requested.fetch_or(purge, Ordering::SeqCst);
                     tracing::warn!(
                         error = format!("{error:#}"),
                         "search index write failed; retrying"
@@ -85,6 +107,23 @@ impl IndexSync {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+
+    async fn purge(&self) {
+        let _writing = self.writing.lock().await;
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.purge_deleted()).await {
+            Ok(Ok(purged)) => tracing::info!(purged, "deleted documents purged from the index"),
+            // Tried again at the next pass (within `POLL`).
+            Ok(Err(error)) => {
+                tracing::warn!(error = format!("{error:#}"), "index purge failed; retrying");
+                self.purge_requested.store(true, Ordering::SeqCst);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "index purge failed; retrying");
+                self.purge_requested.store(true, Ordering::SeqCst);
             }
         }
     }
