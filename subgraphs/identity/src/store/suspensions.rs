@@ -107,11 +107,14 @@ pub async fn log(
 }
 
 /// Accounts suspended now, with the end of each suspension: what identity
-/// writes to Redis again at start (a Redis that restarted empty).
+/// writes to Redis again at start (a Redis that restarted empty). A deleted
+/// account is not among them: its key says `deleted` while its tokens live.
 pub async fn in_force(pool: &PgPool) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"SELECT DISTINCT ON (account_id) account_id, action, until AS "until?"
-           FROM account_suspensions ORDER BY account_id, id DESC"#,
+           FROM account_suspensions s
+           WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.id = s.account_id)
+           ORDER BY account_id, id DESC"#,
     )
     .fetch_all(pool)
     .await?;
