@@ -1,7 +1,8 @@
 //! A takedown reaches the read models that keep a post, by event within
-//! seconds: its media are served to nobody (objects kept) and its
-//! notifications are gone; a restore shows the media again. Content itself
-//! stops serving the post at once (`moderation.rs`).
+//! seconds: its media are served to nobody (objects kept), its notifications
+//! are gone and its author gets a `TAKEN_DOWN` notification; a restore shows
+//! the media again. Content itself stops serving the post at once
+//! (`moderation.rs`).
 
 use nova_e2e::{eventually, phone_photo, Stack};
 use serde_json::{json, Value};
@@ -9,6 +10,8 @@ use serde_json::{json, Value};
 const CREATE_POST: &str = "mutation($media: [ID!]) {
   createPost(body: \"a photo someone reports\", mediaIds: $media) { id } }";
 const LIKES: &str = "{ notifications(first: 10) { edges { node { kind post { id } } } } }";
+const TOLD: &str =
+    "{ notifications(first: 10) { edges { node { kind actorCount actors { id } } } } }";
 
 fn subject(post: &str) -> Value {
     json!({ "kind": "POST", "id": post })
@@ -101,6 +104,13 @@ async fn a_taken_down_posts_media_and_notifications_leave_by_event() {
         },
     )
     .await;
+    // The author is told, naming no moderator (the reason is in
+    // myModerationNotices, moderation.rs).
+    let told = stack.graphql(Some(&author), TOLD, json!({})).await;
+    assert_eq!(
+        told.expect_ok()["notifications"]["edges"],
+        json!([{ "node": { "kind": "TAKEN_DOWN", "actorCount": 0, "actors": [] } }])
+    );
     // The objects are kept for a restore.
     assert_eq!(files_under(&stack.bucket_folder()), stored);
 

@@ -7,7 +7,8 @@
 //! - `nova.content`: `content.post_created` → remembers the author, notifies the
 //!   mentioned users (the event names them); `content.comment_created` → the post's author;
 //!   `content.post_deleted` → forgets the post; `content.post_taken_down` →
-//!   forgets the post and deletes its notifications; `content.post_restored` →
+//!   forgets the post, deletes its notifications and tells its author (a
+//!   `TAKEN_DOWN` notification without actor); `content.post_restored` →
 //!   remembers it again;
 //! - `nova.chat`: `chat.message_sent` → every recipient;
 //! - `nova.identity`: `identity.user_deleted` → erases the account's
@@ -121,13 +122,6 @@ async fn happenings(
             store::forget_post(tx, e.post_id).await?;
             vec![]
         }
-        // A taken-down post's notifications go (a restore does not bring them
-        // back); while it is down nobody can like or comment on it.
-        Event::PostTakenDown(e) => {
-            store::forget_post(tx, e.post_id).await?;
-            store::delete_post_notifications(tx, e.post_id).await?;
-            vec![]
-        }
         Event::PostRestored(e) => {
             store::record_post(tx, e.post_id, e.author_id).await?;
             vec![]
@@ -168,6 +162,16 @@ impl EventHandler for NotificationBuilder {
 
     async fn apply(&self, tx: &mut PgConnection, event: &Event) -> Result<bool, sqlx::Error> {
         self.set_changed(Vec::new());
+        // A taken-down post's notifications go (a restore does not bring them
+        // back; while it is down nobody can like or comment on it), and its
+        // author is told, live too.
+        if let Event::PostTakenDown(e) = event {
+            store::forget_post(tx, e.post_id).await?;
+            store::delete_post_notifications(tx, e.post_id).await?;
+            let told = store::notify_taken_down(tx, e.author_id, e.post_id).await?;
+            self.set_changed(vec![told]);
+            return Ok(true);
+        }
         let Some(list) = happenings(tx, event).await? else {
             return Ok(false);
         };

@@ -19,6 +19,9 @@ pub enum NotificationKind {
     Mentioned,
     /// Someone messaged the recipient.
     Message,
+    /// A moderator took the recipient's post down. It names no actor (the
+    /// moderator stays unnamed); the reason is in `myModerationNotices`.
+    TakenDown,
 }
 
 impl NotificationKind {
@@ -29,6 +32,7 @@ impl NotificationKind {
             NotificationKind::Commented => "commented",
             NotificationKind::Mentioned => "mentioned",
             NotificationKind::Message => "message",
+            NotificationKind::TakenDown => "taken_down",
         }
     }
 
@@ -40,6 +44,7 @@ impl NotificationKind {
             "commented" => Ok(NotificationKind::Commented),
             "mentioned" => Ok(NotificationKind::Mentioned),
             "message" => Ok(NotificationKind::Message),
+            "taken_down" => Ok(NotificationKind::TakenDown),
             other => Err(sqlx::Error::Decode(
                 format!("unknown notification kind {other:?}").into(),
             )),
@@ -129,6 +134,31 @@ impl Happening {
             _ => self.post_id.map(|id| id.to_string()).unwrap_or_default(),
         }
     }
+}
+
+/// Tell the author a moderator took their post down: a notification with no
+/// actor (one per post while unread).
+pub async fn notify_taken_down(
+    tx: &mut PgConnection,
+    author: Uuid,
+    post: Uuid,
+) -> Result<NotificationRow, sqlx::Error> {
+    sqlx::query_as!(
+        StoredNotification,
+        r#"INSERT INTO notifications AS n
+               (id, recipient_id, kind, group_key, post_id, actor_ids, actor_count)
+           VALUES ($1, $2, 'taken_down', $3::uuid::text, $3, '{}', 0)
+           ON CONFLICT (recipient_id, kind, group_key) WHERE read_at IS NULL DO UPDATE SET
+               updated_at = now(), position = nextval('notification_position')
+           RETURNING id, recipient_id, kind, post_id, conversation_id, actor_ids, actor_count,
+               event_count, created_at, updated_at, position, read_at IS NOT NULL AS "read!""#,
+        Uuid::now_v7(),
+        author,
+        post,
+    )
+    .fetch_one(tx)
+    .await?
+    .try_into()
 }
 
 /// Fold a happening into the recipient's notifications: a new notification, or
@@ -356,6 +386,7 @@ mod tests {
             NotificationKind::Commented,
             NotificationKind::Mentioned,
             NotificationKind::Message,
+            NotificationKind::TakenDown,
         ] {
             assert_eq!(NotificationKind::parse(kind.as_str()).unwrap(), kind);
         }
