@@ -182,4 +182,21 @@ impl Stack {
     pub fn bucket_folder(&self) -> PathBuf {
         self.s3.folder.join(crate::processes::S3_BUCKET)
     }
+
+    /// The paths of the files in the bucket's folder, at any depth.
+    pub fn bucket_files(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, files: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, files);
+                } else {
+                    files.push(path.display().to_string());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.bucket_folder(), &mut files);
+        files
+    }
 }

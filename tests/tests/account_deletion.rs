@@ -113,20 +113,6 @@ fn deleted_in_index(stack: &Stack) -> u32 {
         .sum()
 }
 
-/// Files in the local S3 store's folder, at any depth.
-fn stored_objects(dir: &std::path::Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(stored_objects(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
-}
-
 async fn search_hits(stack: &Stack, token: &str, q: &str) -> usize {
     let found = stack
         .data_of(
@@ -319,7 +305,7 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
                             && !key.starts_with("nova:rl:user:"))
                 })
                 .collect();
-            let objects = stored_objects(&stack.bucket_folder());
+            let objects = stack.bucket_files();
             let hits = search_hits(&stack, &friend, "postmarker7731").await
                 + search_hits(&stack, &friend, VICTIM).await
                 + search_hits(&stack, &friend, "vanishwell").await;

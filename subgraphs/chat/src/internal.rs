@@ -24,8 +24,8 @@ use nova_core::message_reports::{Evidence, EvidencePage, ReportMessage, Reported
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::crypto::{MessageCipher, SealedBody};
-use crate::store::reports;
+use crate::crypto::MessageCipher;
+use crate::store::{self, reports};
 
 /// Ids one evidence call may ask about (a queue page).
 const MAX_EVIDENCE_IDS: usize = 100;
@@ -94,24 +94,12 @@ async fn data_section(
     .fetch_all(state.db.background_pool())
     .await
     .map_err(failed)?;
-    let sent = sqlx::query!(
-        "SELECT id, conversation_id, seq, body_ciphertext, body_nonce, key_version, sent_at \
-         FROM messages WHERE sender_id = $1 ORDER BY sent_at, id",
-        user
-    )
-    .fetch_all(state.db.background_pool())
-    .await
-    .map_err(failed)?;
+    let sent = store::sent_by(&state.db, user).await.map_err(failed)?;
     let mut messages = Vec::with_capacity(sent.len());
     for row in sent {
-        let sealed = SealedBody {
-            ciphertext: row.body_ciphertext,
-            nonce: row.body_nonce,
-            key_version: row.key_version,
-        };
         let body = state
             .cipher
-            .open(row.conversation_id, row.id, &sealed)
+            .open(row.conversation_id, row.id, &row.sealed())
             .map_err(failed)?;
         messages.push(json!({ "id": row.id, "conversationId": row.conversation_id,
             "seq": row.seq, "body": body, "sentAt": row.sent_at }));

@@ -80,21 +80,12 @@ async fn erase(tx: &mut PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Delete moderation log entries older than `retention`, at start and then
-/// hourly, until the process ends.
-pub async fn prune_moderation_log(pool: PgPool, retention: Duration) {
-    loop {
-        let cutoff = chrono::Utc::now() - retention;
-        match sqlx::query!("DELETE FROM moderation_log WHERE at < $1", cutoff)
-            .execute(&pool)
-            .await
-        {
-            Ok(done) if done.rows_affected() > 0 => {
-                tracing::info!(rows = done.rows_affected(), "moderation log entries pruned")
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "cannot prune the moderation log"),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
+/// Delete moderation log entries older than `retention` (`main.rs` runs it
+/// hourly); how many went.
+pub async fn prune_moderation_log(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    let cutoff = chrono::Utc::now() - retention;
+    let done = sqlx::query!("DELETE FROM moderation_log WHERE at < $1", cutoff)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
 }

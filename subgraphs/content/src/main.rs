@@ -32,7 +32,10 @@ async fn main() -> anyhow::Result<()> {
     nova_core::http::run_subgraph("content", 4003, &MIGRATOR, |startup| async move {
         startup.events.spawn_consumer(events::Erasure)?;
         let pool = startup.db.background_pool().clone();
-        tokio::spawn(events::prune_moderation_log(pool, moderation_retention));
+        nova_core::events::pruning::spawn_hourly("moderation log entries", move || {
+            let pool = pool.clone();
+            async move { events::prune_moderation_log(&pool, moderation_retention).await }
+        });
         let identity =
             InternalClient::new(&identity_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let social =

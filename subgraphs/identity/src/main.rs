@@ -37,7 +37,13 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move { syncing.keep_in_sync(&pool, token_lifetime).await });
         let retention = exit_on_error(nova_core::config::moderation_retention());
         let pool = startup.db.background_pool().clone();
-        tokio::spawn(deletion::prune_forever(pool, retention));
+        nova_core::events::pruning::spawn_hourly(
+            "deleted accounts past the retention",
+            move || {
+                let pool = pool.clone();
+                async move { deletion::prune(&pool, retention).await }
+            },
+        );
         let passwords = exit_on_error(Passwords::from_env());
         let mailer = exit_on_error(Mailer::from_env(&startup.metrics));
         if mailer.is_none() {

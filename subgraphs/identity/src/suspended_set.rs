@@ -32,12 +32,17 @@ const SYNCED_KEY: &str = "nova:suspended-synced";
 /// `UNAUTHENTICATED`, reason `ACCOUNT_DELETED`); a suspension's is its end.
 pub const DELETED: &str = "deleted";
 
+/// The account's key until `until`: `deleted`, or a suspension's end.
 async fn write_key(
     redis: &mut redis::aio::MultiplexedConnection,
     account: Uuid,
     until: DateTime<Utc>,
-    value: String,
+    ending: Ending,
 ) -> redis::RedisResult<()> {
+    let value = match ending {
+        Ending::Suspended => until.timestamp().to_string(),
+        Ending::Deleted => DELETED.to_string(),
+    };
     let options = redis::SetOptions::default()
         .with_expiration(redis::SetExpiry::EXAT(until.timestamp().max(1) as u64));
     redis
@@ -60,26 +65,23 @@ impl SuspendedSet {
     /// Refuse the account at the router until `until`, and end its open
     /// streams.
     pub async fn add(&self, account: Uuid, until: DateTime<Utc>) -> anyhow::Result<()> {
-        let value = until.timestamp().to_string();
-        self.refuse(account, until, value, Ending::Suspended).await
+        self.refuse(account, until, Ending::Suspended).await
     }
 
     /// Refuse a deleted account's access tokens at the router until `until`
     /// (when the last one it was issued has expired), and end its open streams.
     pub async fn add_deleted(&self, account: Uuid, until: DateTime<Utc>) -> anyhow::Result<()> {
-        self.refuse(account, until, DELETED.to_string(), Ending::Deleted)
-            .await
+        self.refuse(account, until, Ending::Deleted).await
     }
 
     async fn refuse(
         &self,
         account: Uuid,
         until: DateTime<Utc>,
-        value: String,
         ending: Ending,
     ) -> anyhow::Result<()> {
         let mut redis = self.client.get_multiplexed_async_connection().await?;
-        write_key(&mut redis, account, until, value).await?;
+        write_key(&mut redis, account, until, ending).await?;
         // Streams already open end where they are served (nova_core::suspensions).
         let _: i64 = redis
             .publish(CHANNEL, announcement(account, ending))
@@ -108,12 +110,12 @@ impl SuspendedSet {
                 }
                 let accounts = suspensions::in_force(pool).await?;
                 for (account, until) in &accounts {
-                    write_key(&mut redis, *account, *until, until.timestamp().to_string()).await?;
+                    write_key(&mut redis, *account, *until, Ending::Suspended).await?;
                 }
                 let deleted = deletion::deleted_since(pool, Utc::now() - token_lifetime).await?;
                 for (account, deleted_at) in &deleted {
                     let until = *deleted_at + token_lifetime;
-                    write_key(&mut redis, *account, until, DELETED.to_string()).await?;
+                    write_key(&mut redis, *account, until, Ending::Deleted).await?;
                 }
                 let () = redis.set(SYNCED_KEY, 1).await?;
                 tracing::info!(accounts = accounts.len(), "suspensions written to Redis");

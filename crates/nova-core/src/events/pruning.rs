@@ -39,20 +39,28 @@ pub async fn prune_processed(
 
 /// Prune `consumer`'s records now and every hour, for the life of the process.
 pub fn spawn(pool: PgPool, consumer: &'static str, keep: Duration) {
+    spawn_hourly("processed events past the broker's retention", move || {
+        let pool = pool.clone();
+        async move { prune_processed(&pool, consumer, keep).await }
+    });
+}
+
+/// Run `prune` (which answers how many rows it removed) now and every hour,
+/// for the life of the process; `what` names the rows in the logs. A failure
+/// waits for the next hour.
+pub fn spawn_hourly<F, Fut>(what: &'static str, prune: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, sqlx::Error>> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(INTERVAL);
         loop {
             tick.tick().await;
-            match prune_processed(&pool, consumer, keep).await {
+            match prune().await {
                 Ok(0) => {}
-                Ok(deleted) => tracing::info!(
-                    consumer,
-                    deleted,
-                    "forgot processed events older than the broker keeps messages"
-                ),
-                Err(error) => {
-                    tracing::warn!(consumer, %error, "pruning processed_events failed; retrying in an hour")
-                }
+                Ok(deleted) => tracing::info!(what, deleted, "pruned"),
+                Err(error) => tracing::warn!(what, %error, "pruning failed; retrying in an hour"),
             }
         }
     });

@@ -50,6 +50,19 @@ pub async fn send_message(
     }
 }
 
+/// Every message `sender` sent, oldest first (their data export).
+pub async fn sent_by(db: &Db, sender: Uuid) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as!(
+        MessageRow,
+        r#"SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.body_ciphertext AS ciphertext,
+               m.body_nonce AS nonce, m.key_version, m.client_message_id, m.sent_at
+           FROM messages m WHERE m.sender_id = $1 ORDER BY m.sent_at, m.id"#,
+        sender,
+    )
+    .fetch_all(db.background_pool())
+    .await
+}
+
 async fn sent_before(db: &Db, message: &Outgoing<'_>) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as!(
         MessageRow,

@@ -108,15 +108,3 @@ pub async fn prune(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Erro
     tx.commit().await?;
     Ok(suspensions.rows_affected() + accounts.rows_affected())
 }
-
-/// Prune at start and then hourly, until the process ends.
-pub async fn prune_forever(pool: PgPool, retention: Duration) {
-    loop {
-        match prune(&pool, retention).await {
-            Ok(0) => {}
-            Ok(rows) => tracing::info!(rows, "deleted accounts past the retention forgotten"),
-            Err(error) => tracing::warn!(%error, "cannot prune deleted accounts"),
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-    }
-}
