@@ -12,6 +12,20 @@ pub enum Role {
     Read,
     /// Reads, publish and rollback.
     Operator,
+    /// Usage reports only (routers' `HIVE_ACCESS_TOKEN`): a router's token reads
+    /// nothing and changes nothing.
+    Report,
+}
+
+impl Role {
+    /// Whether a token of this role may do what needs `needed`.
+    pub fn allows(self, needed: Role) -> bool {
+        match needed {
+            Role::Read => matches!(self, Role::Read | Role::Operator),
+            Role::Operator => self == Role::Operator,
+            Role::Report => self == Role::Report,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -63,7 +77,8 @@ pub fn parse_tokens(text: &str) -> Result<Vec<TokenEntry>, String> {
         let role = match *role {
             "operator" => Role::Operator,
             "read" => Role::Read,
-            other => return Err(format!("role {other:?} is not operator or read")),
+            "report" => Role::Report,
+            other => return Err(format!("role {other:?} is not operator, read or report")),
         };
         let hash =
             parse_hex(hex).ok_or_else(|| format!("the hash of {name} is not 64 hex digits"))?;
@@ -113,6 +128,9 @@ mod tests {
         assert_eq!(authenticate(&entries, "read-secret").unwrap().name, "ci");
         assert_eq!(authenticate(&entries, "wrong"), None);
         assert!(parse_tokens("ops:admin:00").is_err());
+        assert!(Role::Operator.allows(Role::Read));
+        assert!(!Role::Report.allows(Role::Read));
+        assert!(!Role::Operator.allows(Role::Report));
         assert!(parse_tokens(&format!("ci:read:{}", hash_token("x"))).is_err());
     }
 }

@@ -3,8 +3,9 @@
 //! Environment: `DATABASE_URL` (its own database, `nova_registry`),
 //! `NOVA_REGISTRY_TOKENS` (`name:role:sha256hex,...`, role operator or read;
 //! `nova token hash <token>` prints a hash), `NOVA_PQ_MANIFEST_PATH` (the
-//! persisted-query manifest the checks use), `HTTP_HOST`/`HTTP_PORT`
-//! (default 127.0.0.1:4100).
+//! persisted-query manifest the checks use), `NOVA_REGISTRY_USAGE_DAYS` (checks
+//! fail on operations routers executed in the last this many days; default 30),
+//! `HTTP_HOST`/`HTTP_PORT` (default 127.0.0.1:4100).
 
 use std::sync::Arc;
 
@@ -35,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let database_url = required("DATABASE_URL", "the registry's Postgres database");
     let tokens = parse_tokens(&required(
         "NOVA_REGISTRY_TOKENS",
-        "name:role:sha256hex entries (role operator or read)",
+        "name:role:sha256hex entries (role operator, read or report)",
     ))
     .unwrap_or_else(|error| {
         eprintln!("configuration error: NOVA_REGISTRY_TOKENS is malformed: {error}");
@@ -45,6 +46,15 @@ async fn main() -> anyhow::Result<()> {
         "NOVA_PQ_MANIFEST_PATH",
         "the persisted-query manifest whose operations every publish must keep valid",
     );
+    let usage_days = match std::env::var("NOVA_REGISTRY_USAGE_DAYS") {
+        Err(_) => 30,
+        Ok(text) => text.trim().parse::<u32>().unwrap_or_else(|_| {
+            eprintln!(
+                "configuration error: NOVA_REGISTRY_USAGE_DAYS must be a whole number of days, not {text:?}"
+            );
+            std::process::exit(2);
+        }),
+    };
     let host = std::env::var("HTTP_HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("HTTP_PORT").unwrap_or_else(|_| "4100".into());
 
@@ -59,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         tokens,
         manifest_path: manifest_path.into(),
         metrics: Default::default(),
+        usage_days,
     });
     let address = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&address)

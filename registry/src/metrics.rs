@@ -1,5 +1,5 @@
 //! The registry's `/metrics`: publishes and rollbacks by outcome, supergraph
-//! reads by status.
+//! reads by status, requests counted from routers' usage reports.
 
 use crate::checks::Report;
 
@@ -11,6 +11,8 @@ pub struct RegistryMetrics {
     changes: prometheus::IntCounterVec,
     /// `GET /v1/supergraph` answers by status (200, 304, ...).
     pub(crate) supergraph_reads: prometheus::IntCounterVec,
+    /// Requests recorded from routers' usage reports.
+    pub(crate) usage_requests: prometheus::IntCounter,
 }
 
 impl Default for RegistryMetrics {
@@ -33,6 +35,14 @@ impl Default for RegistryMetrics {
             &["status"],
         )
         .expect("a valid metric");
+        let usage_requests = prometheus::IntCounter::new(
+            "usage_requests_total",
+            "Requests recorded from routers' usage reports",
+        )
+        .expect("a valid metric");
+        registry
+            .register(Box::new(usage_requests.clone()))
+            .expect("registered once");
         registry
             .register(Box::new(changes.clone()))
             .expect("registered once");
@@ -43,6 +53,7 @@ impl Default for RegistryMetrics {
             registry,
             changes,
             supergraph_reads,
+            usage_requests,
         }
     }
 }

@@ -27,7 +27,7 @@ mod uploads;
 pub use mail::reset_token_in;
 use processes::{
     create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Smtp, Subgraph,
-    TempDir, S3,
+    TempDir, TestDatabases, S3,
 };
 pub use response::{error_codes, eventually, Response};
 pub use uploads::{phone_photo, Intent};
@@ -94,6 +94,8 @@ pub struct Stack {
     pub signing_key_pem: String,
     pub http: reqwest::Client,
     processes: Vec<Process>,
+    /// After `processes`: fields drop in order, so the databases go once nothing uses them.
+    databases: TestDatabases,
     launcher: Launcher,
     broker: Broker,
     redis: Redis,
@@ -110,6 +112,8 @@ pub struct Registry {
     pub url: String,
     pub operator_token: String,
     pub read_token: String,
+    /// Role `report`: what a router sends usage reports with (HIVE_ACCESS_TOKEN).
+    pub report_token: String,
 }
 
 impl Stack {
@@ -203,6 +207,7 @@ impl Stack {
             smtp.start(&launcher)?,
             s3.start(&launcher)?,
         ];
+        let mut databases = TestDatabases::new(&admin_url);
         let mut subgraphs = Vec::new();
         // Every port first: an internal call's owner may start after its caller
         // (content asks social, which starts later), as calls come at request time.
@@ -212,7 +217,7 @@ impl Stack {
             .collect();
         for &(name, port) in &ports {
             let database = format!("nova_t_{run_id}_{name}");
-            let database_url = create_database(&admin_url, &database).await?;
+            let database_url = databases.create(&database).await?;
             let mut env = vec![
                 ("HTTP_PORT", port.to_string()),
                 ("DATABASE_URL", database_url),
@@ -282,6 +287,7 @@ impl Stack {
             signing_key_pem: String::new(),
             http,
             processes,
+            databases,
             launcher,
             broker,
             redis,

@@ -9,7 +9,7 @@ use nova_registry::auth::hash_token;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-use crate::processes::{create_database, database_url, free_port, Process, Subgraph};
+use crate::processes::{database_url, free_port, Process, Subgraph};
 use crate::response::Response;
 use crate::{Registry, Stack};
 
@@ -73,12 +73,13 @@ impl Stack {
     /// one operator and one read token.
     pub async fn start_registry(&mut self) -> Result<Registry> {
         let database = format!("nova_t_{}_registry", self.run_id);
-        let database_url = create_database(&self.admin_url, &database).await?;
+        let database_url = self.databases.create(&database).await?;
         let port = free_port();
         let registry = Registry {
             url: format!("http://127.0.0.1:{port}"),
             operator_token: format!("operator-{}", self.run_id),
             read_token: format!("reader-{}", self.run_id),
+            report_token: format!("reporter-{}", self.run_id),
         };
         let env: Vec<(String, String)> = vec![
             ("DATABASE_URL".into(), database_url),
@@ -86,9 +87,10 @@ impl Stack {
             (
                 "NOVA_REGISTRY_TOKENS".into(),
                 format!(
-                    "ops:operator:{},routers:read:{}",
+                    "ops:operator:{},routers:read:{},usage:report:{}",
                     hash_token(&registry.operator_token),
-                    hash_token(&registry.read_token)
+                    hash_token(&registry.read_token),
+                    hash_token(&registry.report_token)
                 ),
             ),
             (

@@ -260,6 +260,68 @@ pub(crate) async fn create_database(admin_url: &str, name: &str) -> Result<Strin
     Ok(database_url(admin_url, name))
 }
 
+/// The databases a stack created, dropped with it. A stack makes one per
+/// subgraph, so a whole test run made two thousand (about 8 MB each): left for
+/// the next run's cleanup, they filled a CI machine's disk.
+pub(crate) struct TestDatabases {
+    admin_url: String,
+    names: Vec<String>,
+}
+
+impl TestDatabases {
+    pub(crate) fn new(admin_url: &str) -> Self {
+        Self {
+            admin_url: admin_url.to_string(),
+            names: Vec::new(),
+        }
+    }
+
+    /// A new, empty database `name`, dropped with this owner: its URL.
+    pub(crate) async fn create(&mut self, name: &str) -> Result<String> {
+        let url = create_database(&self.admin_url, name).await?;
+        self.names.push(name.to_string());
+        Ok(url)
+    }
+}
+
+impl Drop for TestDatabases {
+    fn drop(&mut self) {
+        if self.names.is_empty() {
+            return;
+        }
+        let admin_url = self.admin_url.clone();
+        let names = std::mem::take(&mut self.names);
+        // Dropped inside the test's runtime, which cannot block on a future:
+        // a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(drop_databases(&admin_url, &names))
+        })
+        .join();
+        // A test that stopped its own cluster takes the databases with its
+        // folder; anything else is left to `cargo xtask test`'s next cleanup.
+        if let Ok(Err(error)) = dropped {
+            eprintln!("the stack's databases were not dropped: {error:#}");
+        }
+    }
+}
+
+async fn drop_databases(admin_url: &str, names: &[String]) -> Result<()> {
+    let connect = sqlx::PgConnection::connect(admin_url);
+    let mut admin = tokio::time::timeout(Duration::from_secs(10), connect)
+        .await
+        .context("connecting to drop the stack's databases timed out")??;
+    for name in names {
+        // FORCE: a process killed a moment ago may not have closed its sessions yet.
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The URL of database `name` on the cluster of `admin_url`.
 pub(crate) fn database_url(admin_url: &str, name: &str) -> String {
     let (base, query) = admin_url

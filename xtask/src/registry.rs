@@ -60,6 +60,11 @@ fn read_token(state: &State) -> Result<String> {
     secret(state, "NOVA_REGISTRY_READ_TOKEN")
 }
 
+/// The token development routers send usage reports with (role `report`).
+pub fn report_token(state: &State) -> Result<String> {
+    secret(state, "NOVA_REGISTRY_REPORT_TOKEN")
+}
+
 /// `nova` with the registry's URL and `token`.
 pub fn nova(setup: &Setup, bin_dir: &Path, token: &str) -> Command {
     let mut command = Command::new(bin_dir.join("nova"));
@@ -75,6 +80,7 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
     postgres::ensure_database(pg, setup.database)?;
     let operator = operator_token(state)?;
     let reader = read_token(state)?;
+    let reporter = report_token(state)?;
     let mut registry = Command::new(bin_dir.join("nova-registry"));
     registry
         .current_dir(root)
@@ -82,9 +88,10 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
         .env(
             "NOVA_REGISTRY_TOKENS",
             format!(
-                "xtask:operator:{},routers:read:{}",
+                "xtask:operator:{},routers:read:{},usage:report:{}",
                 hash_token(&operator),
-                hash_token(&reader)
+                hash_token(&reader),
+                hash_token(&reporter)
             ),
         )
         .env(

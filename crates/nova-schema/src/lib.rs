@@ -19,3 +19,4 @@ pub use operations::{
     affected_by_defaults, broken_at_runtime, broken_operations, AffectedOperation, BrokenOperation,
     ShippedOperation,
 };
+pub use usage::field_coordinates;

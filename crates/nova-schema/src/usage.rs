@@ -98,6 +98,27 @@ impl Usage {
     }
 }
 
+/// Every field of `schema` a request can use, as schema coordinates
+/// (`Type.field`: object, interface and input object fields), sorted; what
+/// usage reports count against to find fields nothing uses.
+pub fn field_coordinates(schema: &Valid<Schema>) -> Vec<String> {
+    let mut coordinates = Vec::new();
+    for (name, ty) in &schema.types {
+        if ty.is_built_in() {
+            continue;
+        }
+        let fields: Vec<&apollo_compiler::Name> = match ty {
+            ExtendedType::Object(object) => object.fields.keys().collect(),
+            ExtendedType::Interface(interface) => interface.fields.keys().collect(),
+            ExtendedType::InputObject(input) => input.fields.keys().collect(),
+            _ => continue,
+        };
+        coordinates.extend(fields.into_iter().map(|field| format!("{name}.{field}")));
+    }
+    coordinates.sort();
+    coordinates
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +158,20 @@ mod tests {
         assert_eq!(defaulted, ["User.friends(first:)"]);
         let types: Vec<&str> = usage.variable_types.iter().map(String::as_str).collect();
         assert_eq!(types, ["LinkInput", "LinkKind", "ProfileInput", "String"]);
+    }
+
+    #[test]
+    fn field_coordinates_name_output_and_input_fields() {
+        let schema = Schema::parse_and_validate(
+            "type Query { me: User }\ninterface Node { id: ID! }\n\
+             type User implements Node { id: ID!, name: String }\n\
+             input Filter { name: String }\nenum Kind { A }",
+            "schema.graphql",
+        )
+        .unwrap();
+        assert_eq!(
+            field_coordinates(&schema),
+            ["Filter.name", "Node.id", "Query.me", "User.id", "User.name"]
+        );
     }
 }

@@ -7,8 +7,10 @@
 //! | `POST /v1/supergraphs/rollback` | operator | `{to, force?, message?}`: make an earlier supergraph current again, after the checks |
 //! | `GET /v1/subgraphs` | read | the subgraphs of the current supergraph: name and URL |
 //! | `GET /v1/subgraphs/{name}/versions` | read | published versions of one subgraph |
-//! | `POST /v1/subgraphs/{name}/check` | read | `{url, sdl}`: the report a publish would get, nothing stored |
-//! | `POST /v1/subgraphs/{name}/publish` | operator | `{url, sdl, message?, force?, new?}` (`new` exactly when the name is not there yet): compose, check, record, make current |
+//! | `POST /v1/subgraphs/{name}/check` | read | `{url, sdl, new?, usageDays?}`: the report a publish would get, nothing stored |
+//! | `POST /v1/subgraphs/{name}/publish` | operator | `{url, sdl, message?, force?, new?, usageDays?}` (`new` exactly when the name is not there yet): compose, check, record, make current |
+//! | `POST /v1/usage` | report | a Hive Router usage report (v2): the operations a router executed |
+//! | `GET /v1/usage?days=N` | read | requests per schema coordinate over the last N days, and the fields none used |
 //!
 //! A rejected publish answers 422 (composition failed) or 409 (checks failed) with
 //! the report; nothing is stored.
@@ -32,6 +34,7 @@ pub const MAX_SDL_BYTES: usize = 1024 * 1024;
 pub use crate::metrics::RegistryMetrics;
 
 mod publish;
+mod usage;
 
 use publish::{check, publish, rollback};
 
@@ -41,6 +44,8 @@ pub struct Registry {
     /// The persisted-query manifest the checks validate against (re-read each time).
     pub manifest_path: std::path::PathBuf,
     pub metrics: RegistryMetrics,
+    /// Checks fail on operations seen in traffic in the last this many days.
+    pub usage_days: u32,
 }
 
 type Shared = State<Arc<Registry>>;
@@ -60,6 +65,7 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v1/subgraphs/{name}/versions", get(versions))
         .route("/v1/subgraphs/{name}/check", post(check))
         .route("/v1/subgraphs/{name}/publish", post(publish))
+        .route("/v1/usage", post(usage::report).get(usage::fields))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)
 }
@@ -110,10 +116,15 @@ impl Registry {
             .ok_or_else(|| refusal(StatusCode::UNAUTHORIZED, "a bearer token is required"))?;
         let principal = authenticate(&self.tokens, token)
             .ok_or_else(|| refusal(StatusCode::UNAUTHORIZED, "unknown token"))?;
-        if needs == Role::Operator && principal.role != Role::Operator {
+        if !principal.role.allows(needs) {
+            let needed = match needs {
+                Role::Operator => "an operator token",
+                Role::Read => "a read or operator token",
+                Role::Report => "a report token",
+            };
             return Err(refusal(
                 StatusCode::FORBIDDEN,
-                "this needs an operator token",
+                format!("this needs {needed}"),
             ));
         }
         Ok(principal)

@@ -19,6 +19,7 @@ use crate::auth::Role;
 use crate::checks::{check_subgraphs, check_supergraph, Report};
 use crate::metrics::rejected_outcome;
 use crate::store::{self, NewSupergraph};
+use crate::usage::SeenOperation;
 
 #[derive(Deserialize)]
 pub(super) struct SubgraphInput {
@@ -32,6 +33,10 @@ pub(super) struct SubgraphInput {
     /// rather than a new subgraph.
     #[serde(default)]
     new: bool,
+    /// Check against operations seen in the last this many days (default: the
+    /// registry's `NOVA_REGISTRY_USAGE_DAYS`; 0: today only).
+    #[serde(default, rename = "usageDays")]
+    usage_days: Option<u32>,
 }
 
 fn validate_input(name: &str, input: &SubgraphInput) -> Result<(), Refusal> {
@@ -134,16 +139,28 @@ fn rejection(report: &Report) -> Refusal {
             "composition failed".to_string(),
         )
     } else {
-        let names: Vec<&str> = report
+        let shipped: Vec<&str> = report
             .broken_operations
             .iter()
             .map(|b| b.name.as_str())
             .collect();
+        let seen: Vec<&str> = report
+            .broken_in_traffic
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        let mut broken = Vec::new();
+        if !shipped.is_empty() {
+            broken.push(format!("shipped operation(s): {}", shipped.join(", ")));
+        }
+        if !seen.is_empty() {
+            broken.push(format!("operation(s) seen in traffic: {}", seen.join(", ")));
+        }
         (
             StatusCode::CONFLICT,
             format!(
-                "breaks shipped operation(s): {} (publish with force to override)",
-                names.join(", ")
+                "breaks {} (publish with force to override)",
+                broken.join("; ")
             ),
         )
     };
@@ -158,10 +175,13 @@ async fn compose_and_check(
     current_sdl: Option<String>,
     set: Vec<SubgraphSource>,
     operations: Vec<ShippedOperation>,
+    traffic: Vec<SeenOperation>,
 ) -> Result<Report, Refusal> {
-    tokio::task::spawn_blocking(move || check_subgraphs(current_sdl.as_deref(), &set, &operations))
-        .await
-        .map_err(internal)
+    tokio::task::spawn_blocking(move || {
+        check_subgraphs(current_sdl.as_deref(), &set, &operations, &traffic)
+    })
+    .await
+    .map_err(internal)
 }
 
 pub(super) async fn check(
@@ -178,7 +198,8 @@ pub(super) async fn check(
     let members = current_members(&registry.pool, current.as_ref()).await?;
     known_or_new(&name, input.new, &members)?;
     let set = candidate_set(members, &name, &input);
-    let report = compose_and_check(current.map(|c| c.sdl), set, operations).await?;
+    let traffic = registry.traffic(input.usage_days).await?;
+    let report = compose_and_check(current.map(|c| c.sdl), set, operations, traffic).await?;
     Ok(Json(json!({ "report": report })).into_response())
 }
 
@@ -210,7 +231,8 @@ pub(super) async fn publish(
     }
     let set = candidate_set(members, &name, &input);
     let current_sdl = current.as_ref().map(|c| c.sdl.clone());
-    let report = compose_and_check(current_sdl, set, operations).await?;
+    let traffic = registry.traffic(input.usage_days).await?;
+    let report = compose_and_check(current_sdl, set, operations, traffic).await?;
     if !report.accepted(input.force) {
         registry
             .metrics
@@ -261,6 +283,8 @@ pub(super) struct RollbackInput {
     force: bool,
     #[serde(default)]
     message: String,
+    #[serde(default, rename = "usageDays")]
+    usage_days: Option<u32>,
 }
 
 pub(super) async fn rollback(
@@ -283,8 +307,9 @@ pub(super) async fn rollback(
     }
     let current_sdl = current.as_ref().map(|c| c.sdl.clone());
     let target_sdl = target.sdl.clone();
+    let traffic = registry.traffic(input.usage_days).await?;
     let report = tokio::task::spawn_blocking(move || {
-        check_supergraph(current_sdl.as_deref(), target_sdl, &operations)
+        check_supergraph(current_sdl.as_deref(), target_sdl, &operations, &traffic)
     })
     .await
     .map_err(internal)?;

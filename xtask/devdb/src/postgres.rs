@@ -216,21 +216,22 @@ pub fn ensure_database(postgres: &Postgres, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Drop databases the end-to-end tests left behind (they create `nova_t_*`).
-pub fn drop_test_databases(postgres: &Postgres) -> Result<()> {
+/// Drop databases the end-to-end tests left behind (they create `nova_t_*`);
+/// how many there were.
+pub fn drop_test_databases(postgres: &Postgres) -> Result<usize> {
     let names: Vec<String> = column(
         postgres,
         "postgres",
         "SELECT datname FROM pg_database WHERE datname LIKE 'nova\\_t\\_%'",
     )?;
-    for name in names {
+    for name in &names {
         execute(
             postgres,
             "postgres",
             &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
         )?;
     }
-    Ok(())
+    Ok(names.len())
 }
 
 /// Drop database `name` if it exists (closing its connections) and create it empty.

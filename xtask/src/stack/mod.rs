@@ -84,12 +84,20 @@ pub fn up(root: &Path) -> Result<()> {
     crate::registry::up(registry, &state, &pg, &bin_dir, root)?;
     let supergraph = registry.supergraph_path(&state);
     let supergraph = supergraph.display().to_string();
+    // The router reports the operations it runs to the registry (docs/registry.md).
+    let report_token = crate::registry::report_token(&state)?;
+    let usage_url = format!("{}/v1/usage", registry.url());
     for service in services(&state, &pg, &kafka_brokers, root, &DEVELOPMENT)? {
         let service = if service.name == "router" {
             service.variant(
                 "router",
                 ROUTER_PORT,
-                &[("NOVA_SUPERGRAPH_PATH", &supergraph)],
+                &[
+                    ("NOVA_SUPERGRAPH_PATH", &supergraph),
+                    ("HIVE_USAGE_REPORTING_ENABLED", "true"),
+                    ("HIVE_ACCESS_TOKEN", &report_token),
+                    ("NOVA_USAGE_REPORTING_URL", &usage_url),
+                ],
             )
         } else {
             service
@@ -167,7 +175,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         ),
         Err(error) => eprintln!("warning: stale test executables not removed: {error:#}"),
     }
-    run(cargo()
+    let tested = run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--no-fail-fast"])
         .args(extra)
@@ -180,5 +188,15 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_PROMTOOL_BIN", &promtool)
         .env("NOVA_DEPLOY_CHECKERS_BIN", &deploy_checkers)
         .env("NOVA_COMPOSE_SCHEMA", &compose_schema)
-        .env("NOVA_ROOT", root))
+        .env("NOVA_ROOT", root));
+    // Stacks drop their databases; a test process that aborted leaves its own,
+    // and they are not kept until the next run (disk is finite on CI machines).
+    match postgres::drop_test_databases(&pg) {
+        Ok(0) => {}
+        Ok(left) => println!("dropped {left} databases the tests left behind"),
+        Err(error) => {
+            eprintln!("warning: the tests' leftover databases were not dropped: {error:#}")
+        }
+    }
+    tested
 }

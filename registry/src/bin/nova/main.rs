@@ -47,6 +47,16 @@ enum Command {
     /// Roles of accounts, on identity's database (IDENTITY_DATABASE_URL).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Which fields the routers' traffic used (their usage reports), and which
+    /// none did.
+    Usage {
+        /// The last this many days (default: the registry's window).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Only the fields no request used.
+        #[arg(long)]
+        unused: bool,
+    },
 }
 
 /// A subgraph's schema as published: name, routing URL, SDL file.
@@ -64,6 +74,10 @@ struct SchemaArgs {
     /// is refused otherwise).
     #[arg(long)]
     new: bool,
+    /// Hold the change against operations routers executed in the last this
+    /// many days (default: the registry's window, NOVA_REGISTRY_USAGE_DAYS).
+    #[arg(long)]
+    usage_days: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +156,7 @@ async fn publish(client: &Client, schema: &SchemaArgs, message: &str, force: boo
         "message": message,
         "force": force,
         "new": schema.new,
+        "usageDays": schema.usage_days,
     });
     let request = client
         .request(
@@ -179,7 +194,12 @@ async fn publish(client: &Client, schema: &SchemaArgs, message: &str, force: boo
 }
 
 async fn check(client: &Client, schema: &SchemaArgs) -> Outcome {
-    let body = json!({ "url": schema.url, "sdl": read_sdl(schema)?, "new": schema.new });
+    let body = json!({
+        "url": schema.url,
+        "sdl": read_sdl(schema)?,
+        "new": schema.new,
+        "usageDays": schema.usage_days,
+    });
     let request = client
         .request(
             reqwest::Method::POST,
@@ -298,6 +318,14 @@ async fn run(command: Command) -> Outcome {
             sync::sync(&client, &out, Duration::from_millis(interval_ms)).await
         }
         Command::Admin(command) => admin::run(command).await,
+        Command::Usage { days, unused } => {
+            let path = match days {
+                Some(days) => format!("/v1/usage?days={days}"),
+                None => "/v1/usage".to_string(),
+            };
+            report::print_usage(&client.get(&path).await?, unused);
+            Ok(())
+        }
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", nova_registry::auth::hash_token(&token));
             Ok(())

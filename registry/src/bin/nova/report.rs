@@ -1,5 +1,6 @@
 //! A check's report as an operator reads it: composition, changes by
-//! severity, and the shipped operations a change breaks or affects.
+//! severity, the shipped operations a change breaks or affects, and the
+//! operations seen in traffic it breaks, with their clients.
 
 use serde_json::Value;
 
@@ -67,5 +68,65 @@ pub fn print_report(report: &Value) {
                 error.lines().next().unwrap_or("").trim()
             );
         }
+    }
+    let in_traffic = report["broken_in_traffic"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if in_traffic.is_empty() {
+        println!("operations seen in traffic: none broken");
+    } else {
+        println!("operations seen in traffic broken: {}", in_traffic.len());
+        for operation in in_traffic {
+            let error = operation["error"].as_str().unwrap_or("");
+            println!(
+                "  {}: {}",
+                operation["name"].as_str().unwrap_or(""),
+                error.lines().next().unwrap_or("").trim()
+            );
+            let clients = operation["clients"].as_array().cloned().unwrap_or_default();
+            for client in clients {
+                println!("    sent by {}", client_label(&client));
+            }
+        }
+    }
+}
+
+/// `name version (N requests)`, `unnamed client` when it sent no name.
+fn client_label(client: &Value) -> String {
+    let name = client["name"].as_str().unwrap_or("");
+    let version = client["version"].as_str().unwrap_or("");
+    let who = match (name, version) {
+        ("", "") => "an unnamed client".to_string(),
+        (name, "") => name.to_string(),
+        (name, version) => format!("{name} {version}"),
+    };
+    format!(
+        "{who} ({} requests)",
+        client["requests"].as_i64().unwrap_or(0)
+    )
+}
+
+/// `nova usage`: requests per field, and the fields no request used.
+pub fn print_usage(answer: &Value, unused_only: bool) {
+    let days = answer["days"].as_u64().unwrap_or(0);
+    if !unused_only {
+        println!("fields used in the last {days} days (requests, operations):");
+        for used in answer["used"].as_array().cloned().unwrap_or_default() {
+            println!(
+                "  {:<50} {:>10} {:>6}",
+                used["coordinate"].as_str().unwrap_or(""),
+                used["requests"].as_i64().unwrap_or(0),
+                used["operations"].as_i64().unwrap_or(0)
+            );
+        }
+    }
+    let unused = answer["unused"].as_array().cloned().unwrap_or_default();
+    println!(
+        "fields no request used in the last {days} days: {}",
+        unused.len()
+    );
+    for field in unused {
+        println!("  {}", field.as_str().unwrap_or(""));
     }
 }
