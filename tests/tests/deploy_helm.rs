@@ -253,3 +253,67 @@ fn traces_are_off_by_default_and_reach_every_process_when_an_endpoint_is_set() {
         Some("0.25")
     );
 }
+
+/// Who the registry's NetworkPolicy admits by pod label (`app.kubernetes.io/component`).
+fn registry_admits_pods(objects: &[Value]) -> Vec<String> {
+    let policy = of_kind(objects, "NetworkPolicy")
+        .into_iter()
+        .find(|p| name(p) == "registry")
+        .expect("the registry's NetworkPolicy");
+    policy["spec"]["ingress"][0]["from"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|peer| {
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn usage_reports_are_off_by_default_and_open_exactly_router_to_registry() {
+    let defaults = objects(&render().file);
+    let router = |objects: &[Value]| {
+        (*of_kind(objects, "Deployment")
+            .iter()
+            .find(|d| name(d) == "router")
+            .expect("the router's Deployment"))
+        .clone()
+    };
+    assert_eq!(
+        env_of(&router(&defaults), "HIVE_USAGE_REPORTING_ENABLED"),
+        None
+    );
+    assert!(registry_admits_pods(&defaults).is_empty());
+
+    let rendered = render_with(r#"{"router": {"usageReporting": true}}"#);
+    let output = Command::new(checkers().join("kubernetes-validate"))
+        .args(["--strict", "--quiet"])
+        .arg(&rendered.file)
+        .output()
+        .unwrap();
+    assert_succeeded("kubernetes-validate --strict, usage reports on", output);
+    let reporting = objects(&rendered.file);
+    let deployment = router(&reporting);
+    assert_eq!(
+        env_of(&deployment, "HIVE_USAGE_REPORTING_ENABLED"),
+        Some("true")
+    );
+    assert_eq!(
+        env_of(&deployment, "NOVA_USAGE_REPORTING_URL"),
+        Some("http://registry:4100/v1/usage")
+    );
+    let token = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "HIVE_ACCESS_TOKEN")
+        .expect("HIVE_ACCESS_TOKEN is set");
+    assert_eq!(
+        token["valueFrom"]["secretKeyRef"]["key"],
+        "registry-report-token"
+    );
+    assert_eq!(registry_admits_pods(&reporting), ["router"]);
+}
