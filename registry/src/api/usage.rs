@@ -78,9 +78,11 @@ pub(super) async fn fields(
             .map_err(internal)?,
         None => Vec::new(),
     };
+    let used_coordinates: std::collections::HashSet<&str> =
+        used.iter().map(|u| u.coordinate.as_str()).collect();
     let unused: Vec<&String> = fields
         .iter()
-        .filter(|field| !used.iter().any(|u| &u.coordinate == *field))
+        .filter(|field| !used_coordinates.contains(field.as_str()))
         .collect();
     Ok(Json(json!({ "days": days, "used": used, "unused": unused })).into_response())
 }

@@ -10,6 +10,7 @@ mod admin;
 mod client;
 mod report;
 mod sync;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -318,14 +319,7 @@ async fn run(command: Command) -> Outcome {
             sync::sync(&client, &out, Duration::from_millis(interval_ms)).await
         }
         Command::Admin(command) => admin::run(command).await,
-        Command::Usage { days, unused } => {
-            let path = match days {
-                Some(days) => format!("/v1/usage?days={days}"),
-                None => "/v1/usage".to_string(),
-            };
-            report::print_usage(&client.get(&path).await?, unused);
-            Ok(())
-        }
+        Command::Usage { days, unused } => usage::usage(&client, days, unused).await,
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", nova_registry::auth::hash_token(&token));
             Ok(())

@@ -106,27 +106,3 @@ fn client_label(client: &Value) -> String {
         client["requests"].as_i64().unwrap_or(0)
     )
 }
-
-/// `nova usage`: requests per field, and the fields no request used.
-pub fn print_usage(answer: &Value, unused_only: bool) {
-    let days = answer["days"].as_u64().unwrap_or(0);
-    if !unused_only {
-        println!("fields used in the last {days} days (requests, operations):");
-        for used in answer["used"].as_array().cloned().unwrap_or_default() {
-            println!(
-                "  {:<50} {:>10} {:>6}",
-                used["coordinate"].as_str().unwrap_or(""),
-                used["requests"].as_i64().unwrap_or(0),
-                used["operations"].as_i64().unwrap_or(0)
-            );
-        }
-    }
-    let unused = answer["unused"].as_array().cloned().unwrap_or_default();
-    println!(
-        "fields no request used in the last {days} days: {}",
-        unused.len()
-    );
-    for field in unused {
-        println!("  {}", field.as_str().unwrap_or(""));
-    }
-}
