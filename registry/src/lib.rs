@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod checks;
 pub mod metrics;
+pub mod rollout;
 pub mod store;
 pub mod usage;
 

@@ -5,13 +5,17 @@
 //! `nova token hash <token>` prints a hash), `NOVA_PQ_MANIFEST_PATH` (the
 //! persisted-query manifest the checks use), `NOVA_REGISTRY_USAGE_DAYS` (checks
 //! fail on operations routers executed in the last this many days; default 30),
-//! `HTTP_HOST`/`HTTP_PORT` (default 127.0.0.1:4100).
+//! `NOVA_REGISTRY_ROUTER_METRICS` (comma-separated URLs of the routers'
+//! `/metrics/nova`, each host resolved to every address: the rollout gate reads
+//! them; none: rollouts are refused), `NOVA_REGISTRY_ROLLOUT_GATE_INTERVAL_MS`
+//! (how often, default 1000), `HTTP_HOST`/`HTTP_PORT` (default 127.0.0.1:4100).
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use nova_registry::api::{router, Registry};
+use nova_registry::api::{router, watch_rollouts, Registry};
 use nova_registry::auth::parse_tokens;
+use nova_registry::rollout::GateConfig;
 use nova_registry::MIGRATOR;
 
 fn required(name: &str, hint: &str) -> String {
@@ -55,6 +59,26 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }),
     };
+    let rollout_gate = GateConfig {
+        metrics_urls: std::env::var("NOVA_REGISTRY_ROUTER_METRICS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_string)
+            .collect(),
+        interval: std::time::Duration::from_millis(
+            match std::env::var("NOVA_REGISTRY_ROLLOUT_GATE_INTERVAL_MS") {
+                Err(_) => 1000,
+                Ok(text) => text.trim().parse::<u64>().ok().filter(|ms| *ms > 0).unwrap_or_else(|| {
+                    eprintln!(
+                        "configuration error: NOVA_REGISTRY_ROLLOUT_GATE_INTERVAL_MS must be a positive number of milliseconds, not {text:?}"
+                    );
+                    std::process::exit(2);
+                }),
+            },
+        ),
+    };
     let host = std::env::var("HTTP_HOST").unwrap_or_else(|_| "127.0.0.1".into());
     let port = std::env::var("HTTP_PORT").unwrap_or_else(|_| "4100".into());
 
@@ -70,7 +94,13 @@ async fn main() -> anyhow::Result<()> {
         manifest_path: manifest_path.into(),
         metrics: Default::default(),
         usage_days,
+        rollout_gate,
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .context("an HTTP client")?,
     });
+    tokio::spawn(watch_rollouts(registry.clone()));
     let address = format!("{host}:{port}");
     let listener = tokio::net::TcpListener::bind(&address)
         .await

@@ -1,5 +1,5 @@
 //! The registry's `/metrics`: publishes and rollbacks by outcome, supergraph
-//! reads by status, requests counted from routers' usage reports.
+//! reads by status, requests counted from routers' usage reports, rollout events.
 
 use crate::checks::Report;
 
@@ -13,6 +13,8 @@ pub struct RegistryMetrics {
     pub(crate) supergraph_reads: prometheus::IntCounterVec,
     /// Requests recorded from routers' usage reports.
     pub(crate) usage_requests: prometheus::IntCounter,
+    /// Rollout events: started, stepped, promoted, aborted, aborted_by_gate.
+    rollouts: prometheus::IntCounterVec,
 }
 
 impl Default for RegistryMetrics {
@@ -40,6 +42,14 @@ impl Default for RegistryMetrics {
             "Requests recorded from routers' usage reports",
         )
         .expect("a valid metric");
+        let rollouts = prometheus::IntCounterVec::new(
+            prometheus::Opts::new("rollouts_total", "Progressive rollout events"),
+            &["event"],
+        )
+        .expect("a valid metric");
+        registry
+            .register(Box::new(rollouts.clone()))
+            .expect("registered once");
         registry
             .register(Box::new(usage_requests.clone()))
             .expect("registered once");
@@ -54,6 +64,7 @@ impl Default for RegistryMetrics {
             changes,
             supergraph_reads,
             usage_requests,
+            rollouts,
         }
     }
 }
@@ -61,6 +72,10 @@ impl Default for RegistryMetrics {
 impl RegistryMetrics {
     pub(crate) fn change(&self, kind: &str, outcome: &str) {
         self.changes.with_label_values(&[kind, outcome]).inc();
+    }
+
+    pub(crate) fn rollout(&self, event: &str) {
+        self.rollouts.with_label_values(&[event]).inc();
     }
 
     pub(crate) fn render(&self) -> String {

@@ -121,6 +121,22 @@ pub async fn versions_by_id<'e>(
     .await
 }
 
+/// The SDL of `subgraph`'s version in the current supergraph, if it is there.
+pub async fn current_version_sdl(
+    conn: &mut PgConnection,
+    subgraph: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT v.sdl FROM current_supergraph c
+         JOIN supergraphs s ON s.id = c.supergraph_id
+         JOIN subgraph_versions v ON v.id = (s.members ->> $1)::uuid
+         WHERE c.singleton",
+        subgraph
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn insert_version(
     conn: &mut PgConnection,
     subgraph: &str,

@@ -9,6 +9,7 @@ mod nova_plugin;
 mod operation;
 mod rate_limit;
 mod refusal;
+mod rollout;
 
 use hive_router::{
     configure_global_allocator, error::RouterInitError, init_rustls_crypto_provider, ntex,

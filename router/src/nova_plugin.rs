@@ -48,6 +48,9 @@ use hive_router::executor::hooks::on_graphql_analysis::{
 use hive_router::executor::hooks::on_graphql_error::{
     OnGraphQLErrorHookPayload, OnGraphQLErrorHookResult,
 };
+use hive_router::executor::hooks::on_graphql_params::{
+    OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
+};
 use hive_router::executor::hooks::on_graphql_parse::{
     OnGraphQLParseHookResult, OnGraphQLParseStartHookPayload,
 };
@@ -55,6 +58,9 @@ use hive_router::executor::hooks::on_http_request::{
     OnHttpRequestHookFuture, OnHttpRequestHookPayload,
 };
 use hive_router::executor::hooks::on_plugin_init::{OnPluginInitPayload, OnPluginInitResult};
+use hive_router::executor::hooks::on_subgraph_execute::{
+    OnSubgraphExecuteStartHookPayload, OnSubgraphExecuteStartHookResult,
+};
 use hive_router::executor::plugin_trait::{EndHookPayload, RouterPlugin, StartHookPayload};
 use hive_router::graphql_tools::static_graphql::query::Definition;
 use hive_router::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -69,6 +75,7 @@ use crate::jwks_reloads::JwksReloadsConfig;
 use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{RateLimitConfig, RateLimiter, CREDENTIAL_FIELDS};
 use crate::refusal::{Quota, Refusal};
+use crate::rollout::{RequestLabels, Rollouts, RolloutsConfig};
 
 mod admission;
 
@@ -116,6 +123,7 @@ pub struct NovaPluginConfig {
     #[serde(default)]
     trusted_proxies: TrustedProxies,
     jwks_reloads: JwksReloadsConfig,
+    rollouts: RolloutsConfig,
 }
 
 pub struct NovaPlugin {
@@ -124,6 +132,7 @@ pub struct NovaPlugin {
     metrics: prometheus::Registry,
     max_root_fields: usize,
     trusted_proxies: TrustedProxies,
+    rollouts: Rollouts,
 }
 
 #[hive_router::async_trait]
@@ -147,11 +156,13 @@ impl RouterPlugin for NovaPlugin {
         let metrics = prometheus::Registry::new();
         let rate_limiter = RateLimiter::new(config.rate_limits, &metrics)?;
         crate::jwks_reloads::start(config.jwks_reloads, &metrics)?;
+        let rollouts = Rollouts::start(config.rollouts, &metrics)?;
         payload.initialize_plugin(NovaPlugin {
             rate_limiter,
             metrics,
             max_root_fields: config.max_root_fields.0,
             trusted_proxies: config.trusted_proxies,
+            rollouts,
         })
     }
 
@@ -229,6 +240,57 @@ impl RouterPlugin for NovaPlugin {
                 }
             })
         })
+    }
+
+    /// 6. Progressive rollouts (`rollout`): each operation gets the labels of
+    /// the rollouts drawn for it, before planning.
+    async fn on_graphql_params<'exec>(
+        &'exec self,
+        payload: OnGraphQLParamsStartHookPayload<'exec>,
+    ) -> OnGraphQLParamsStartHookResult<'exec> {
+        let drawn = self.rollouts.draw();
+        if drawn.is_empty() {
+            return payload.proceed();
+        }
+        let labels = Rollouts::labels(&drawn);
+        let written = match payload.request_context.write() {
+            Ok(mut context) => {
+                context
+                    .progressive_override()
+                    .set_labels_to_override(Some(labels));
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot set the rollout labels");
+                false
+            }
+        };
+        if written {
+            payload.context.insert(RequestLabels(drawn));
+        }
+        payload.proceed()
+    }
+
+    /// Counts a rollout's new subgraph's answers on the requests it was drawn for.
+    async fn on_subgraph_execute<'exec>(
+        &'exec self,
+        payload: OnSubgraphExecuteStartHookPayload<'exec>,
+    ) -> OnSubgraphExecuteStartHookResult<'exec> {
+        let answer = payload
+            .context
+            .get_ref::<RequestLabels>()
+            .and_then(|drawn| self.rollouts.answer(&drawn.0, payload.subgraph_name));
+        match answer {
+            None => payload.proceed(),
+            Some(answer) => payload.on_end(move |end| {
+                let result = &end.execution_result;
+                answer.finish(
+                    result.errors.as_ref().is_none_or(|e| e.is_empty())
+                        && result.status.is_none_or(|s| s.is_success()),
+                );
+                end.proceed()
+            }),
+        }
     }
 
     async fn on_graphql_analysis<'exec>(

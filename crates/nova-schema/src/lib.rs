@@ -8,6 +8,7 @@ pub mod changes;
 pub mod compose;
 pub mod directives;
 pub mod operations;
+pub mod rollout;
 pub mod supergraph_config;
 pub mod usage;
 

@@ -11,6 +11,10 @@
 //! | `POST /v1/subgraphs/{name}/publish` | operator | `{url, sdl, message?, force?, new?, usageDays?}` (`new` exactly when the name is not there yet): compose, check, record, make current |
 //! | `POST /v1/usage` | report | a Hive Router usage report (v2): the operations a router executed |
 //! | `GET /v1/usage?days=N` | read | requests per schema coordinate over the last N days, and the fields none used |
+//! | `POST /v1/rollouts` | operator | `{subgraph, url, sdl, new?, message?, steps?, maxErrorRate?, minRequests?}`: publish with the new overrides labelled, start at the first step |
+//! | `GET /v1/rollouts/current` | read | the active rollout (or the last one) with its gate |
+//! | `GET /v1/rollouts/labels` | read | the active rollout's label, subgraph and percent (for the sync agent) |
+//! | `POST /v1/rollouts/step`, `/promote`, `/abort` | operator | next step (gate passing); publish without the label at 100 %; turn the label off (`{reason?}`) |
 //!
 //! A rejected publish answers 422 (composition failed) or 409 (checks failed) with
 //! the report; nothing is stored.
@@ -34,7 +38,10 @@ pub const MAX_SDL_BYTES: usize = 1024 * 1024;
 pub use crate::metrics::RegistryMetrics;
 
 mod publish;
+mod rollout;
 mod usage;
+
+pub use rollout::watch as watch_rollouts;
 
 use publish::{check, publish, rollback};
 
@@ -46,6 +53,10 @@ pub struct Registry {
     pub metrics: RegistryMetrics,
     /// Checks fail on operations seen in traffic in the last this many days.
     pub usage_days: u32,
+    /// Where the rollout gate reads the routers' metrics.
+    pub rollout_gate: crate::rollout::GateConfig,
+    /// For reading the routers' metrics.
+    pub http: reqwest::Client,
 }
 
 type Shared = State<Arc<Registry>>;
@@ -66,6 +77,12 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/v1/subgraphs/{name}/check", post(check))
         .route("/v1/subgraphs/{name}/publish", post(publish))
         .route("/v1/usage", post(usage::report).get(usage::fields))
+        .route("/v1/rollouts", post(rollout::start))
+        .route("/v1/rollouts/current", get(rollout::status))
+        .route("/v1/rollouts/labels", get(rollout::labels))
+        .route("/v1/rollouts/step", post(rollout::step))
+        .route("/v1/rollouts/promote", post(rollout::promote))
+        .route("/v1/rollouts/abort", post(rollout::abort))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)
 }

@@ -23,20 +23,20 @@ use crate::usage::SeenOperation;
 
 #[derive(Deserialize)]
 pub(super) struct SubgraphInput {
-    url: String,
-    sdl: String,
+    pub(super) url: String,
+    pub(super) sdl: String,
     #[serde(default)]
-    message: String,
+    pub(super) message: String,
     #[serde(default)]
-    force: bool,
+    pub(super) force: bool,
     /// Adding a subgraph is said explicitly, so a mistyped name is an error
     /// rather than a new subgraph.
     #[serde(default)]
-    new: bool,
+    pub(super) new: bool,
     /// Check against operations seen in the last this many days (default: the
     /// registry's `NOVA_REGISTRY_USAGE_DAYS`; 0: today only).
     #[serde(default, rename = "usageDays")]
-    usage_days: Option<u32>,
+    pub(super) usage_days: Option<u32>,
 }
 
 fn validate_input(name: &str, input: &SubgraphInput) -> Result<(), Refusal> {
@@ -211,25 +211,86 @@ pub(super) async fn publish(
 ) -> Result<Response, Refusal> {
     let principal = registry.principal(&headers, Role::Operator)?;
     let Json(input) = body.map_err(unreadable_body)?;
-    validate_input(&name, &input)?;
-    let operations = registry.operations()?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
-    let current = store::lock_current(&mut tx).await.map_err(internal)?;
-    let members = current_members(&mut *tx, current.as_ref()).await?;
-    known_or_new(&name, input.new, &members)?;
+    let published = publish_in(&registry, &mut tx, &principal.name, &name, &input).await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(Json(published.answer(&registry, "publish", &name, &principal.name)).into_response())
+}
+
+/// What `publish_in` did.
+pub(super) enum Published {
+    /// The candidate is what is current already.
+    Unchanged { supergraph_id: Uuid },
+    Done {
+        version_id: Uuid,
+        supergraph_id: Uuid,
+        forced: bool,
+        report: Box<Report>,
+    },
+}
+
+impl Published {
+    /// The answer, once committed: counts the change under `reason` and logs it.
+    pub(super) fn answer(
+        &self,
+        registry: &Registry,
+        reason: &str,
+        name: &str,
+        by: &str,
+    ) -> serde_json::Value {
+        match self {
+            Published::Unchanged { supergraph_id } => {
+                registry.metrics.change(reason, "unchanged");
+                json!({ "status": "unchanged", "supergraphId": supergraph_id })
+            }
+            Published::Done {
+                version_id,
+                supergraph_id,
+                forced,
+                report,
+            } => {
+                registry
+                    .metrics
+                    .change(reason, if *forced { "forced" } else { "published" });
+                tracing::info!(subgraph = %name, %version_id, %supergraph_id, %by, forced, reason, "published");
+                json!({
+                    "status": "published",
+                    "versionId": version_id,
+                    "supergraphId": supergraph_id,
+                    "forced": forced,
+                    "report": report,
+                })
+            }
+        }
+    }
+}
+
+/// Check `input` as the next version of `name` and, when accepted, record it
+/// and the supergraph composed with it as current, in `tx` (the caller
+/// commits: a rollout records itself in the same transaction). The current
+/// supergraph's row stays locked until then, so publishes are one at a time.
+pub(super) async fn publish_in(
+    registry: &Registry,
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    by: &str,
+    name: &str,
+    input: &SubgraphInput,
+) -> Result<Published, Refusal> {
+    validate_input(name, input)?;
+    let operations = registry.operations()?;
+    let current = store::lock_current(tx).await.map_err(internal)?;
+    let members = current_members(&mut **tx, current.as_ref()).await?;
+    known_or_new(name, input.new, &members)?;
     // Publishing what is already current changes nothing.
     let same = members
         .iter()
         .any(|m| m.name == name && m.sdl == input.sdl && m.url == input.url);
     if let (true, Some(current)) = (same, &current) {
-        registry.metrics.change("publish", "unchanged");
-        return Ok(Json(json!({
-            "status": "unchanged",
-            "supergraphId": current.id,
-        }))
-        .into_response());
+        return Ok(Published::Unchanged {
+            supergraph_id: current.id,
+        });
     }
-    let set = candidate_set(members, &name, &input);
+    let set = candidate_set(members, name, input);
     let current_sdl = current.as_ref().map(|c| c.sdl.clone());
     let traffic = registry.traffic(input.usage_days).await?;
     let report = compose_and_check(current_sdl, set, operations, traffic).await?;
@@ -243,37 +304,27 @@ pub(super) async fn publish(
         .supergraph_sdl
         .clone()
         .ok_or_else(|| internal("a composed report without its supergraph"))?;
-    let version_id = store::insert_version(
-        &mut tx,
-        &name,
-        &input.url,
-        &input.sdl,
-        &principal.name,
-        &input.message,
-    )
-    .await
-    .map_err(internal)?;
+    let version_id = store::insert_version(tx, name, &input.url, &input.sdl, by, &input.message)
+        .await
+        .map_err(internal)?;
     let mut members: BTreeMap<String, Uuid> = current.map(|c| c.members).unwrap_or_default();
-    members.insert(name.clone(), version_id);
+    members.insert(name.to_string(), version_id);
     let forced = input.force && !report.passes;
     let new = NewSupergraph {
         sdl: &sdl,
         members: &members,
         reason: "publish",
         subject: Some(version_id),
-        created_by: &principal.name,
+        created_by: by,
         message: &input.message,
     };
-    let supergraph_id = make_current(&registry, tx, new, forced, "published").await?;
-    tracing::info!(subgraph = %name, %version_id, %supergraph_id, by = %principal.name, forced, "published");
-    Ok(Json(json!({
-        "status": "published",
-        "versionId": version_id,
-        "supergraphId": supergraph_id,
-        "forced": forced,
-        "report": report,
-    }))
-    .into_response())
+    let supergraph_id = store::insert_current(tx, new).await.map_err(internal)?;
+    Ok(Published::Done {
+        version_id,
+        supergraph_id,
+        forced,
+        report: Box::new(report),
+    })
 }
 
 #[derive(Deserialize)]

@@ -9,6 +9,7 @@
 mod admin;
 mod client;
 mod report;
+mod rollout;
 mod sync;
 mod usage;
 
@@ -48,6 +49,10 @@ enum Command {
     /// Roles of accounts, on identity's database (IDENTITY_DATABASE_URL).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Move fields to another subgraph step by step (start, status, step,
+    /// promote, abort).
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
     /// Which fields the routers' traffic used (their usage reports), and which
     /// none did.
     Usage {
@@ -133,6 +138,10 @@ enum SupergraphCommand {
     Sync {
         #[arg(long)]
         out: PathBuf,
+        /// Also keep this file equal to the active rollout labels (the
+        /// router's NOVA_ROLLOUTS_PATH).
+        #[arg(long)]
+        rollouts_out: Option<PathBuf>,
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
     },
@@ -315,11 +324,17 @@ async fn run(command: Command) -> Outcome {
             rollback(&client, &to, &message, force).await
         }
         Command::Supergraph(SupergraphCommand::Fetch { out }) => sync::fetch(&client, &out).await,
-        Command::Supergraph(SupergraphCommand::Sync { out, interval_ms }) => {
-            sync::sync(&client, &out, Duration::from_millis(interval_ms)).await
+        Command::Supergraph(SupergraphCommand::Sync {
+            out,
+            rollouts_out,
+            interval_ms,
+        }) => {
+            let interval = Duration::from_millis(interval_ms);
+            sync::sync(&client, &out, rollouts_out.as_deref(), interval).await
         }
         Command::Admin(command) => admin::run(command).await,
         Command::Usage { days, unused } => usage::usage(&client, days, unused).await,
+        Command::Rollout(command) => rollout::run(&client, command).await,
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", nova_registry::auth::hash_token(&token));
             Ok(())
