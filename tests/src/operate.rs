@@ -49,7 +49,18 @@ impl Stack {
         process_name: &'static str,
         overrides: &[(&str, &str)],
     ) -> Result<String> {
-        let port = free_port();
+        self.start_router_replica_on(process_name, free_port(), overrides)
+            .await
+    }
+
+    /// `start_router_replica` on a port chosen beforehand (`Stack::free_port`),
+    /// for a service that must know the router's address before it starts.
+    pub async fn start_router_replica_on(
+        &mut self,
+        process_name: &'static str,
+        port: u16,
+        overrides: &[(&str, &str)],
+    ) -> Result<String> {
         let mut env = self.router_env.clone();
         env.push(("NOVA_ROUTER_PORT".into(), port.to_string()));
         env.extend(
@@ -69,9 +80,19 @@ impl Stack {
         &self.launcher.state_dir
     }
 
+    /// A free port on 127.0.0.1.
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
     /// Start a schema registry on its own database (process `registry`), with
     /// one operator and one read token.
     pub async fn start_registry(&mut self) -> Result<Registry> {
+        self.start_registry_with(&[]).await
+    }
+
+    /// `start_registry` with `extra_env` on top of its settings.
+    pub async fn start_registry_with(&mut self, extra_env: &[(&str, &str)]) -> Result<Registry> {
         let database = format!("nova_t_{}_registry", self.run_id);
         let database_url = self.databases.create(&database).await?;
         let port = free_port();
@@ -102,6 +123,12 @@ impl Stack {
                     .to_string(),
             ),
         ];
+        let mut env = env;
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let process = self.launcher.spawn_nova_as("registry", "registry", &env)?;
         self.processes.push(process);
         self.wait_ready(&format!("{}/health/ready", registry.url))
@@ -130,7 +157,8 @@ impl Stack {
     }
 
     /// Write the registry's current supergraph to `out` and keep it current
-    /// with `nova supergraph sync` (process `supergraph-sync`), as beside a router.
+    /// with `nova supergraph sync` (process `supergraph-sync`), as beside a
+    /// router; the active rollout labels go to `rollouts_file(out)`.
     pub async fn start_supergraph_sync(
         &mut self,
         registry: &Registry,
@@ -149,10 +177,18 @@ impl Stack {
         }
         let mut sync = self.nova(registry, &registry.read_token);
         sync.args(["supergraph", "sync", "--interval-ms", "1000", "--out"])
-            .arg(out);
+            .arg(out)
+            .arg("--rollouts-out")
+            .arg(Self::rollouts_file(out));
         let process = self.launcher.spawn("supergraph-sync", &mut sync)?;
         self.processes.push(process);
         Ok(())
+    }
+
+    /// Where `start_supergraph_sync` writes the rollout labels (a router's
+    /// `NOVA_ROLLOUTS_PATH`).
+    pub fn rollouts_file(supergraph_file: &std::path::Path) -> std::path::PathBuf {
+        supergraph_file.with_extension("rollouts.json")
     }
 
     /// Start another instance of subgraph `name` (same database, broker and

@@ -73,17 +73,7 @@ pub fn users_with_probe(stack: &Stack, probe: &str) -> PathBuf {
 /// supergraph file, and `routers` router replicas reading it.
 pub async fn with_registry(stack: &mut Stack, routers: usize) -> (Registry, Vec<String>) {
     let registry = stack.start_registry().await.expect("the registry starts");
-    for name in subgraphs() {
-        let output = publish_with(
-            stack,
-            &registry,
-            &registry.operator_token,
-            name,
-            &schema_file(name),
-            &["--new"],
-        );
-        assert!(output.status.success(), "seeding {name}: {}", text(&output));
-    }
+    seed_every_subgraph(stack, &registry);
     let file = stack.state_dir().join("supergraph-from-registry.graphql");
     stack
         .start_supergraph_sync(&registry, &file)
@@ -101,6 +91,21 @@ pub async fn with_registry(stack: &mut Stack, routers: usize) -> (Registry, Vec<
         );
     }
     (registry, urls)
+}
+
+/// Publish every subgraph's schema file, as new, to `registry`.
+pub fn seed_every_subgraph(stack: &Stack, registry: &Registry) {
+    for name in subgraphs() {
+        let output = publish_with(
+            stack,
+            registry,
+            &registry.operator_token,
+            name,
+            &schema_file(name),
+            &["--new"],
+        );
+        assert!(output.status.success(), "seeding {name}: {}", text(&output));
+    }
 }
 
 /// Whether the router at `url` serves type `name`.

@@ -248,16 +248,19 @@ pub(super) async fn step(State(registry): Shared, headers: HeaderMap) -> Result<
     let principal = registry.principal(&headers, Role::Operator)?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
     let mut rollout = observed(&registry, &mut tx).await?.ok_or_else(no_active)?;
-    let gate = require_gate(&rollout);
-    tx.commit().await.map_err(internal)?;
-    gate?;
-    if rollout.at_last_step() {
-        return Err(refusal(
+    let ready = if rollout.at_last_step() {
+        Err(refusal(
             StatusCode::CONFLICT,
             "the rollout is at 100 %: promote it (nova rollout promote)",
-        ));
+        ))
+    } else {
+        require_gate(&rollout)
+    };
+    if let Err(refused) = ready {
+        // What the gate read (and an abort it decided) is kept.
+        tx.commit().await.map_err(internal)?;
+        return Err(refused);
     }
-    let mut tx = registry.pool.begin().await.map_err(internal)?;
     rollout::set_step(&mut tx, rollout.id, rollout.step + 1)
         .await
         .map_err(internal)?;
@@ -277,18 +280,20 @@ pub(super) async fn promote(
     let principal = registry.principal(&headers, Role::Operator)?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
     let rollout = observed(&registry, &mut tx).await?.ok_or_else(no_active)?;
-    if let Err(refused) = require_gate(&rollout) {
-        tx.commit().await.map_err(internal)?;
-        return Err(refused);
-    }
-    if !rollout.at_last_step() {
-        return Err(refusal(
+    let ready = if rollout.at_last_step() {
+        require_gate(&rollout)
+    } else {
+        Err(refusal(
             StatusCode::CONFLICT,
             format!(
                 "the rollout is at {} %: step it to 100 % before promoting",
                 rollout.percent()
             ),
-        ));
+        ))
+    };
+    if let Err(refused) = ready {
+        tx.commit().await.map_err(internal)?;
+        return Err(refused);
     }
     let version = SubgraphInput {
         url: rollout.routing_url.clone(),
