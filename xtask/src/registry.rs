@@ -29,6 +29,8 @@ pub struct Setup {
     /// The supergraph file its sync agent writes, in `.nova/`.
     pub file_name: &'static str,
     pub sync_interval_ms: u64,
+    /// The port of the router whose metrics the rollout gate reads.
+    pub router_port: u16,
 }
 
 pub const DEVELOPMENT: Setup = Setup {
@@ -37,12 +39,18 @@ pub const DEVELOPMENT: Setup = Setup {
     database: "nova_registry",
     file_name: "supergraph.graphql",
     sync_interval_ms: 1000,
+    router_port: crate::stack::ROUTER_PORT,
 };
 
 impl Setup {
     /// The supergraph file the router of this setup reads.
     pub fn supergraph_path(&self, state: &State) -> PathBuf {
         state.dir.join(self.file_name)
+    }
+
+    /// The rollout labels its sync agent writes (the router's `NOVA_ROLLOUTS_PATH`).
+    pub fn rollouts_path(&self, state: &State) -> PathBuf {
+        self.supergraph_path(state).with_extension("rollouts.json")
     }
 
     pub fn url(&self) -> String {
@@ -97,6 +105,10 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
         .env(
             "NOVA_PQ_MANIFEST_PATH",
             root.join("persisted-queries/manifest.json"),
+        )
+        .env(
+            "NOVA_REGISTRY_ROUTER_METRICS",
+            format!("http://127.0.0.1:{}/metrics/nova", setup.router_port),
         )
         .env("HTTP_PORT", setup.port.to_string());
     let registry_process = format!("{}{REGISTRY_PROCESS}", setup.name_prefix);
@@ -180,7 +192,9 @@ pub fn up(setup: &Setup, state: &State, pg: &Postgres, bin_dir: &Path, root: &Pa
     sync.args(["supergraph", "sync", "--interval-ms"])
         .arg(setup.sync_interval_ms.to_string())
         .arg("--out")
-        .arg(&out);
+        .arg(&out)
+        .arg("--rollouts-out")
+        .arg(setup.rollouts_path(state));
     stack::start_background(state, &format!("{}{SYNC_PROCESS}", setup.name_prefix), sync)
 }
 
@@ -191,6 +205,7 @@ const BENCH_SETUP: Setup = Setup {
     database: "nova_bench_registry",
     file_name: "bench-supergraph.graphql",
     sync_interval_ms: 1000,
+    router_port: crate::bench_stack::BENCH.router_port,
 };
 
 /// Whether the router on `port` serves type `name` (introspection).

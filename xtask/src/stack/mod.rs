@@ -84,6 +84,7 @@ pub fn up(root: &Path) -> Result<()> {
     crate::registry::up(registry, &state, &pg, &bin_dir, root)?;
     let supergraph = registry.supergraph_path(&state);
     let supergraph = supergraph.display().to_string();
+    let rollouts = registry.rollouts_path(&state).display().to_string();
     // The router reports the operations it runs to the registry (docs/registry.md).
     let report_token = crate::registry::report_token(&state)?;
     let usage_url = format!("{}/v1/usage", registry.url());
@@ -94,6 +95,7 @@ pub fn up(root: &Path) -> Result<()> {
                 ROUTER_PORT,
                 &[
                     ("NOVA_SUPERGRAPH_PATH", &supergraph),
+                    ("NOVA_ROLLOUTS_PATH", &rollouts),
                     ("HIVE_USAGE_REPORTING_ENABLED", "true"),
                     ("HIVE_ACCESS_TOKEN", &report_token),
                     ("NOVA_USAGE_REPORTING_URL", &usage_url),
