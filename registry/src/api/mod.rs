@@ -38,12 +38,14 @@ pub const MAX_SDL_BYTES: usize = 1024 * 1024;
 pub use crate::metrics::RegistryMetrics;
 
 mod publish;
+mod rollback;
 mod rollout;
 mod usage;
 
 pub use rollout::watch as watch_rollouts;
 
-use publish::{check, publish, rollback};
+use publish::{check, publish};
+use rollback::rollback;
 
 pub struct Registry {
     pub pool: PgPool,

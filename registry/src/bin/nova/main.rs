@@ -10,6 +10,7 @@ mod admin;
 mod client;
 mod report;
 mod rollout;
+mod supergraph;
 mod sync;
 mod usage;
 
@@ -264,50 +265,6 @@ async fn versions(client: &Client, name: &str) -> Outcome {
     Ok(())
 }
 
-async fn history(client: &Client) -> Outcome {
-    let answer = client.get("/v1/supergraphs").await?;
-    let current = answer["current"].as_str().unwrap_or("");
-    for supergraph in answer["supergraphs"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        let id = supergraph["id"].as_str().unwrap_or("");
-        println!(
-            "{} {id}  {}  {:<8}  by {}  {}",
-            if id == current { "*" } else { " " },
-            supergraph["created_at"].as_str().unwrap_or(""),
-            supergraph["reason"].as_str().unwrap_or(""),
-            supergraph["created_by"].as_str().unwrap_or(""),
-            supergraph["message"].as_str().unwrap_or("")
-        );
-    }
-    Ok(())
-}
-
-async fn rollback(client: &Client, to: &str, message: &str, force: bool) -> Outcome {
-    let body = json!({ "to": to, "force": force, "message": message });
-    let (status, answer) = client
-        .send(
-            client
-                .request(reqwest::Method::POST, "/v1/supergraphs/rollback")?
-                .json(&body),
-        )
-        .await?;
-    if answer.get("report").is_some() {
-        print_report(&answer["report"]);
-    }
-    if status != 200 {
-        return Err(refused(status, &answer));
-    }
-    println!(
-        "{}: supergraph {} is current",
-        answer["status"].as_str().unwrap_or(""),
-        answer["supergraphId"].as_str().unwrap_or("")
-    );
-    Ok(())
-}
-
 async fn run(command: Command) -> Outcome {
     let client = Client::from_env();
     match command {
@@ -319,9 +276,9 @@ async fn run(command: Command) -> Outcome {
         Command::Subgraph(SubgraphCommand::Check { schema }) => check(&client, &schema).await,
         Command::Subgraph(SubgraphCommand::List) => list(&client).await,
         Command::Subgraph(SubgraphCommand::Versions { name }) => versions(&client, &name).await,
-        Command::Supergraph(SupergraphCommand::History) => history(&client).await,
+        Command::Supergraph(SupergraphCommand::History) => supergraph::history(&client).await,
         Command::Supergraph(SupergraphCommand::Rollback { to, message, force }) => {
-            rollback(&client, &to, &message, force).await
+            supergraph::rollback(&client, &to, &message, force).await
         }
         Command::Supergraph(SupergraphCommand::Fetch { out }) => sync::fetch(&client, &out).await,
         Command::Supergraph(SupergraphCommand::Sync {
