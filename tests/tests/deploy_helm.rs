@@ -7,78 +7,12 @@
 //! (`nova_core::internal::CALLS`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use nova_e2e::required_env;
-use serde::Deserialize;
 use serde_yaml::Value;
 
-fn checkers() -> PathBuf {
-    PathBuf::from(required_env("NOVA_DEPLOY_CHECKERS_BIN").unwrap())
-}
-
-fn assert_succeeded(what: &str, output: Output) {
-    assert!(
-        output.status.success(),
-        "{what}:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The chart, linted and rendered into a folder of its own, removed on drop.
-struct Rendered {
-    folder: PathBuf,
-    file: PathBuf,
-}
-
-impl Drop for Rendered {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.folder);
-    }
-}
-
-fn render() -> Rendered {
-    render_with("{}")
-}
-
-/// Render with `values` (JSON) over the chart's defaults.
-fn render_with(values: &str) -> Rendered {
-    let root = PathBuf::from(required_env("NOVA_ROOT").unwrap());
-    let folder = std::env::temp_dir().join(format!("nova-helm-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&folder).unwrap();
-    let rendered = Rendered {
-        file: folder.join("nova.yaml"),
-        folder,
-    };
-    let output = Command::new(checkers().join("python"))
-        .arg(root.join("helm/render.py"))
-        .arg(root.join("helm/nova"))
-        .arg(&rendered.file)
-        .arg("nova")
-        .arg(values)
-        .output()
-        .expect("python runs");
-    assert_succeeded("helm lint and render", output);
-    rendered
-}
-
-fn objects(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|document| Value::deserialize(document).unwrap())
-        .filter(|object| !object.is_null())
-        .collect()
-}
-
-fn of_kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["kind"] == kind).collect()
-}
-
-fn name(object: &Value) -> &str {
-    object["metadata"]["name"].as_str().unwrap()
-}
+mod helm_support;
+use helm_support::*;
 
 #[test]
 fn every_rendered_object_is_valid_kubernetes_strictly() {
@@ -212,14 +146,6 @@ fn every_subgraph_migrates_before_it_rolls_and_scales_with_a_disruption_budget()
 }
 
 /// The value of environment variable `variable` in a Deployment's container.
-fn env_of<'a>(deployment: &'a Value, variable: &str) -> Option<&'a str> {
-    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_sequence()?
-        .iter()
-        .find(|e| e["name"] == variable)
-        .and_then(|e| e["value"].as_str())
-}
-
 #[test]
 fn traces_are_off_by_default_and_reach_every_process_when_an_endpoint_is_set() {
     let defaults = objects(&render().file);
@@ -252,68 +178,4 @@ fn traces_are_off_by_default_and_reach_every_process_when_an_endpoint_is_set() {
         env_of(router, "TELEMETRY_TRACING_SAMPLING_RATE"),
         Some("0.25")
     );
-}
-
-/// Who the registry's NetworkPolicy admits by pod label (`app.kubernetes.io/component`).
-fn registry_admits_pods(objects: &[Value]) -> Vec<String> {
-    let policy = of_kind(objects, "NetworkPolicy")
-        .into_iter()
-        .find(|p| name(p) == "registry")
-        .expect("the registry's NetworkPolicy");
-    policy["spec"]["ingress"][0]["from"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter_map(|peer| {
-            peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect()
-}
-
-#[test]
-fn usage_reports_are_off_by_default_and_open_exactly_router_to_registry() {
-    let defaults = objects(&render().file);
-    let router = |objects: &[Value]| {
-        (*of_kind(objects, "Deployment")
-            .iter()
-            .find(|d| name(d) == "router")
-            .expect("the router's Deployment"))
-        .clone()
-    };
-    assert_eq!(
-        env_of(&router(&defaults), "HIVE_USAGE_REPORTING_ENABLED"),
-        None
-    );
-    assert!(registry_admits_pods(&defaults).is_empty());
-
-    let rendered = render_with(r#"{"router": {"usageReporting": true}}"#);
-    let output = Command::new(checkers().join("kubernetes-validate"))
-        .args(["--strict", "--quiet"])
-        .arg(&rendered.file)
-        .output()
-        .unwrap();
-    assert_succeeded("kubernetes-validate --strict, usage reports on", output);
-    let reporting = objects(&rendered.file);
-    let deployment = router(&reporting);
-    assert_eq!(
-        env_of(&deployment, "HIVE_USAGE_REPORTING_ENABLED"),
-        Some("true")
-    );
-    assert_eq!(
-        env_of(&deployment, "NOVA_USAGE_REPORTING_URL"),
-        Some("http://registry:4100/v1/usage")
-    );
-    let token = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "HIVE_ACCESS_TOKEN")
-        .expect("HIVE_ACCESS_TOKEN is set");
-    assert_eq!(
-        token["valueFrom"]["secretKeyRef"]["key"],
-        "registry-report-token"
-    );
-    assert_eq!(registry_admits_pods(&reporting), ["router"]);
 }

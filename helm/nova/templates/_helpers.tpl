@@ -58,3 +58,10 @@ securityContext:
 checkov.io/skip1: CKV_K8S_43=Images are pinned by release tag (image.tag); a digest is not known before the build that publishes it.
 checkov.io/skip2: CKV_K8S_35=Nova's processes read their settings from the environment (twelve-factor); the values come from the Secret by reference, never from the chart.
 {{- end }}
+
+{{/* How the routers' supergraph fetch and sync reach the registry (a read token). */}}
+{{- define "nova.registryClientEnv" -}}
+- name: NOVA_REGISTRY_URL
+  value: "http://registry:{{ .Values.registry.port }}"
+{{ include "nova.secretEnv" (dict "root" . "name" "NOVA_REGISTRY_TOKEN" "key" "registry-read-token") }}
+{{- end }}
