@@ -331,4 +331,40 @@ async fn a_field_moves_step_by_step_under_load_and_a_failing_gate_aborts() {
         metrics.contains("nova_registry_rollouts_total{event=\"aborted_by_gate\"} 1"),
         "{metrics}"
     );
+
+    // An operator stops a rollout; while one is active no other starts.
+    let start = [
+        "start",
+        "--name",
+        "avatars",
+        "--url",
+        &dead,
+        "--schema",
+        &broken,
+        "--min-requests",
+        "100000",
+    ];
+    let (code, output) = nova(&stack, &registry, &start);
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("rollout 3 (nova-rollout-3): active"),
+        "{output}"
+    );
+    let (code, output) = nova(&stack, &registry, &start);
+    assert_eq!(code, 1, "{output}");
+    assert!(
+        output.contains("rollout 3 of avatars is still active; promote or abort it first"),
+        "{output}"
+    );
+    let (code, output) = nova(&stack, &registry, &["abort", "--reason", "wrong field"]);
+    assert_eq!(code, 0, "{output}");
+    assert_eq!(
+        status(&stack, &registry).await["reason"],
+        "aborted by ops: wrong field"
+    );
+    eventually(10, "the sync agent dropping the label", &stack, || async {
+        let labels = std::fs::read_to_string(Stack::rollouts_file(&file)).unwrap_or_default();
+        labels == r#"{"rollouts":[]}"#
+    })
+    .await;
 }
