@@ -146,6 +146,21 @@ pub async fn active(conn: &mut PgConnection) -> Result<Option<Rollout>, sqlx::Er
     .await
 }
 
+/// The active rollout, read without locking it (publishes and starts ask under
+/// the current supergraph's lock; locking the rollout there too could
+/// deadlock with a promote, which locks the rollout, then the supergraph).
+pub async fn active_unlocked(conn: &mut PgConnection) -> Result<Option<Rollout>, sqlx::Error> {
+    sqlx::query_as!(
+        Rollout,
+        "SELECT id, label, subgraph, fields, steps, step, state, routing_url, final_sdl,
+                max_error_rate, min_requests, step_requests, step_errors, reason, started_by,
+                started_at, updated_at
+         FROM rollouts WHERE state = 'active'"
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// The active rollout, or else the one that ended last.
 pub async fn latest(conn: &mut PgConnection) -> Result<Option<Rollout>, sqlx::Error> {
     sqlx::query_as!(

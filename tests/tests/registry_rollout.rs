@@ -356,6 +356,18 @@ async fn a_field_moves_step_by_step_under_load_and_a_failing_gate_aborts() {
         output.contains("rollout 3 of avatars is still active; promote or abort it first"),
         "{output}"
     );
+    let output = stack
+        .nova(&registry, &registry.operator_token)
+        .args(["subgraph", "publish", "--name", "avatars", "--url", &dead])
+        .args(["--schema", &broken])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("rollout 3 is moving fields to avatars; promote or abort it first"),
+        "{}",
+        text(&output)
+    );
     let (code, output) = nova(&stack, &registry, &["abort", "--reason", "wrong field"]);
     assert_eq!(code, 0, "{output}");
     assert_eq!(

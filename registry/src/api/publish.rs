@@ -213,6 +213,21 @@ pub(super) async fn publish(
     let principal = registry.principal(&headers, Role::Operator)?;
     let Json(input) = body.map_err(unreadable_body)?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
+    // A rollout's subgraph changes through the rollout (promote or abort), so a
+    // publish does not silently drop its label mid-way.
+    store::lock_current(&mut tx).await.map_err(internal)?;
+    let rollout = crate::rollout::active_unlocked(&mut tx)
+        .await
+        .map_err(internal)?;
+    if let Some(rollout) = rollout.filter(|r| r.subgraph == name) {
+        return Err(refusal(
+            StatusCode::CONFLICT,
+            format!(
+                "rollout {} is moving fields to {name}; promote or abort it first (nova rollout)",
+                rollout.id
+            ),
+        ));
+    }
     let published = publish_in(&registry, &mut tx, &principal.name, &name, &input).await?;
     tx.commit().await.map_err(internal)?;
     Ok(Json(published.answer(&registry, "publish", &name, &principal.name)).into_response())

@@ -87,7 +87,7 @@ pub(super) async fn start(
     // The current supergraph's lock (taken again by the publish) keeps two
     // starts from both finding no active rollout.
     store::lock_current(&mut tx).await.map_err(internal)?;
-    if let Some(active) = rollout::active(&mut tx).await.map_err(internal)? {
+    if let Some(active) = rollout::active_unlocked(&mut tx).await.map_err(internal)? {
         return Err(refusal(
             StatusCode::CONFLICT,
             format!(
