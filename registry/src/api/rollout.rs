@@ -377,3 +377,24 @@ pub async fn watch(registry: Arc<Registry>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::validate_steps;
+
+    #[test]
+    fn steps_ascend_within_1_to_100_and_end_at_100() {
+        assert!(validate_steps(&[5, 50, 100]).is_ok());
+        assert!(validate_steps(&[100]).is_ok());
+        for bad in [
+            &[][..],
+            &[5, 50],
+            &[50, 5, 100],
+            &[0, 100],
+            &[5, 5, 100],
+            &[5, 101],
+        ] {
+            assert!(validate_steps(bad).is_err(), "{bad:?}");
+        }
+    }
+}
