@@ -370,6 +370,18 @@ async fn a_field_moves_step_by_step_under_load_and_a_failing_gate_aborts() {
     );
     let (code, output) = nova(&stack, &registry, &["abort", "--reason", "wrong field"]);
     assert_eq!(code, 0, "{output}");
+    assert!(
+        output.contains("rollout 3 (nova-rollout-3): aborted"),
+        "{output}"
+    );
+    assert!(
+        output.contains("moves User.displayName to avatars"),
+        "{output}"
+    );
+    assert!(
+        output.contains("requests on the new subgraph: 0 %"),
+        "{output}"
+    );
     assert_eq!(
         status(&stack, &registry).await["reason"],
         "aborted by ops: wrong field"

@@ -337,7 +337,7 @@ pub(super) async fn abort(
     let principal = registry.principal(&headers, Role::Operator)?;
     let Json(input) = body.map_err(unreadable_body)?;
     let mut tx = registry.pool.begin().await.map_err(internal)?;
-    let rollout = rollout::active(&mut tx)
+    let mut rollout = rollout::active(&mut tx)
         .await
         .map_err(internal)?
         .ok_or_else(no_active)?;
@@ -352,10 +352,9 @@ pub(super) async fn abort(
     tx.commit().await.map_err(internal)?;
     registry.metrics.rollout("aborted");
     tracing::warn!(rollout = rollout.id, %reason, "rollout aborted");
-    Ok(
-        Json(json!({ "rollout": { "id": rollout.id, "state": "aborted", "reason": reason } }))
-            .into_response(),
-    )
+    rollout.state = "aborted".into();
+    rollout.reason = reason;
+    Ok(Json(json!({ "rollout": status_of(&rollout) })).into_response())
 }
 
 /// The gate watcher: reads the routers every `interval` while a rollout is
