@@ -258,14 +258,14 @@ pub async fn finish(
 }
 
 /// Record a router's counters and add what is new since its last read to the
-/// current step.
+/// current step; returns what was added, `(requests, errors)`.
 pub async fn record_read(
     conn: &mut PgConnection,
     id: i64,
     source: &str,
     requests: i64,
     errors: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(i64, i64), sqlx::Error> {
     let previous = sqlx::query!(
         "SELECT requests, errors FROM rollout_scrapes WHERE rollout_id = $1 AND source = $2",
         id,
@@ -294,7 +294,7 @@ pub async fn record_read(
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok((new_requests, new_errors))
 }
 
 /// Read every router's counters for `rollout`: `(source address, requests,

@@ -75,7 +75,7 @@ use crate::jwks_reloads::JwksReloadsConfig;
 use crate::operation::{root_field_count, selects_any};
 use crate::rate_limit::{RateLimitConfig, RateLimiter, CREDENTIAL_FIELDS};
 use crate::refusal::{Quota, Refusal};
-use crate::rollout::{RequestLabels, Rollouts, RolloutsConfig};
+use crate::rollout::{Rollouts, RolloutsConfig};
 
 mod admission;
 
@@ -248,27 +248,7 @@ impl RouterPlugin for NovaPlugin {
         &'exec self,
         payload: OnGraphQLParamsStartHookPayload<'exec>,
     ) -> OnGraphQLParamsStartHookResult<'exec> {
-        let drawn = self.rollouts.draw();
-        if drawn.is_empty() {
-            return payload.proceed();
-        }
-        let labels = Rollouts::labels(&drawn);
-        let written = match payload.request_context.write() {
-            Ok(mut context) => {
-                context
-                    .progressive_override()
-                    .set_labels_to_override(Some(labels));
-                true
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot set the rollout labels");
-                false
-            }
-        };
-        if written {
-            payload.context.insert(RequestLabels(drawn));
-        }
-        payload.proceed()
+        self.rollouts.label_operation(payload)
     }
 
     /// Counts a rollout's new subgraph's answers on the requests it was drawn for.
@@ -276,21 +256,7 @@ impl RouterPlugin for NovaPlugin {
         &'exec self,
         payload: OnSubgraphExecuteStartHookPayload<'exec>,
     ) -> OnSubgraphExecuteStartHookResult<'exec> {
-        let answer = payload
-            .context
-            .get_ref::<RequestLabels>()
-            .and_then(|drawn| self.rollouts.answer(&drawn.0, payload.subgraph_name));
-        match answer {
-            None => payload.proceed(),
-            Some(answer) => payload.on_end(move |end| {
-                let result = &end.execution_result;
-                answer.finish(
-                    result.errors.as_ref().is_none_or(|e| e.is_empty())
-                        && result.status.is_none_or(|s| s.is_success()),
-                );
-                end.proceed()
-            }),
-        }
+        self.rollouts.count_answer(payload)
     }
 
     async fn on_graphql_analysis<'exec>(

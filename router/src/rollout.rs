@@ -20,6 +20,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use hive_router::executor::hooks::on_graphql_params::{
+    OnGraphQLParamsStartHookPayload, OnGraphQLParamsStartHookResult,
+};
+use hive_router::executor::hooks::on_subgraph_execute::{
+    OnSubgraphExecuteStartHookPayload, OnSubgraphExecuteStartHookResult,
+};
+use hive_router::executor::plugin_trait::{EndHookPayload, StartHookPayload};
 use serde::Deserialize;
 
 use crate::rate_limit::Lenient;
@@ -47,8 +54,8 @@ struct RolloutsFile {
     rollouts: Vec<ActiveRollout>,
 }
 
-/// The labels a request runs with (kept in the plugin context).
-pub struct RequestLabels(pub Vec<ActiveRollout>);
+/// The rollouts drawn for a request (kept in the plugin context).
+struct RequestLabels(Vec<ActiveRollout>);
 
 #[derive(Clone)]
 pub struct Rollouts {
@@ -87,7 +94,7 @@ impl Rollouts {
 
     /// The rollouts whose label is on for one operation: each with its
     /// percent's chance.
-    pub fn draw(&self) -> Vec<ActiveRollout> {
+    fn draw(&self) -> Vec<ActiveRollout> {
         let active = self.active.read().unwrap_or_else(|e| e.into_inner());
         active
             .iter()
@@ -96,12 +103,62 @@ impl Rollouts {
             .collect()
     }
 
-    pub fn labels(drawn: &[ActiveRollout]) -> HashSet<String> {
-        drawn.iter().map(|r| r.label.clone()).collect()
+    /// `on_graphql_params`: the drawn rollouts' labels for this operation,
+    /// before planning.
+    pub fn label_operation<'exec>(
+        &self,
+        payload: OnGraphQLParamsStartHookPayload<'exec>,
+    ) -> OnGraphQLParamsStartHookResult<'exec> {
+        let drawn = self.draw();
+        if drawn.is_empty() {
+            return payload.proceed();
+        }
+        let labels: HashSet<String> = drawn.iter().map(|r| r.label.clone()).collect();
+        // The context's write guard borrows the payload: released before it
+        // is handed back.
+        let labelled = match payload.request_context.write() {
+            Ok(mut context) => {
+                context
+                    .progressive_override()
+                    .set_labels_to_override(Some(labels));
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot set the rollout labels");
+                false
+            }
+        };
+        if labelled {
+            payload.context.insert(RequestLabels(drawn));
+        }
+        payload.proceed()
+    }
+
+    /// `on_subgraph_execute`: count the answer when a drawn rollout sent this
+    /// call to its subgraph.
+    pub fn count_answer<'exec>(
+        &self,
+        payload: OnSubgraphExecuteStartHookPayload<'exec>,
+    ) -> OnSubgraphExecuteStartHookResult<'exec> {
+        let answer = payload
+            .context
+            .get_ref::<RequestLabels>()
+            .and_then(|drawn| self.answer(&drawn.0, payload.subgraph_name));
+        match answer {
+            None => payload.proceed(),
+            Some(answer) => payload.on_end(move |end| {
+                let result = &end.execution_result;
+                answer.finish(
+                    result.errors.as_ref().is_none_or(|e| e.is_empty())
+                        && result.status.is_none_or(|s| s.is_success()),
+                );
+                end.proceed()
+            }),
+        }
     }
 
     /// An answer of `subgraph` to count, if a drawn rollout sent it there.
-    pub fn answer(&self, drawn: &[ActiveRollout], subgraph: &str) -> Option<AnswerOutcome> {
+    fn answer(&self, drawn: &[ActiveRollout], subgraph: &str) -> Option<AnswerOutcome> {
         let rollout = drawn.iter().find(|r| r.subgraph == subgraph)?;
         Some(AnswerOutcome {
             answers: self.answers.clone(),
@@ -112,19 +169,19 @@ impl Rollouts {
     }
 }
 
-impl AnswerOutcome {
-    /// Count the answer now, as succeeded or not.
-    pub fn finish(mut self, ok: bool) {
-        self.ok = ok;
-    }
-}
-
 /// Counts one answer when dropped: `ok` if the call finished without errors.
-pub struct AnswerOutcome {
+struct AnswerOutcome {
     answers: prometheus::IntCounterVec,
     label: String,
     subgraph: String,
     ok: bool,
+}
+
+impl AnswerOutcome {
+    /// Count the answer now, as succeeded or not.
+    fn finish(mut self, ok: bool) {
+        self.ok = ok;
+    }
 }
 
 impl Drop for AnswerOutcome {

@@ -1,17 +1,15 @@
 //! Operating a running test stack: replicas, restarts, crashes, the registry,
 //! metrics, databases, users and GraphQL requests.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
-use nova_registry::auth::hash_token;
+use anyhow::Result;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
 use crate::processes::{database_url, free_port, Process, Subgraph};
 use crate::response::Response;
-use crate::{Registry, Stack};
+use crate::Stack;
 
 impl Stack {
     /// REDIS_URL of this stack's Redis.
@@ -83,112 +81,6 @@ impl Stack {
     /// A free port on 127.0.0.1.
     pub fn free_port() -> u16 {
         free_port()
-    }
-
-    /// Start a schema registry on its own database (process `registry`), with
-    /// one operator and one read token.
-    pub async fn start_registry(&mut self) -> Result<Registry> {
-        self.start_registry_with(&[]).await
-    }
-
-    /// `start_registry` with `extra_env` on top of its settings.
-    pub async fn start_registry_with(&mut self, extra_env: &[(&str, &str)]) -> Result<Registry> {
-        let database = format!("nova_t_{}_registry", self.run_id);
-        let database_url = self.databases.create(&database).await?;
-        let port = free_port();
-        let registry = Registry {
-            url: format!("http://127.0.0.1:{port}"),
-            operator_token: format!("operator-{}", self.run_id),
-            read_token: format!("reader-{}", self.run_id),
-            report_token: format!("reporter-{}", self.run_id),
-        };
-        let env: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), database_url),
-            ("HTTP_PORT".into(), port.to_string()),
-            (
-                "NOVA_REGISTRY_TOKENS".into(),
-                format!(
-                    "ops:operator:{},routers:read:{},usage:report:{}",
-                    hash_token(&registry.operator_token),
-                    hash_token(&registry.read_token),
-                    hash_token(&registry.report_token)
-                ),
-            ),
-            (
-                "NOVA_PQ_MANIFEST_PATH".into(),
-                self.launcher
-                    .root
-                    .join("persisted-queries/manifest.json")
-                    .display()
-                    .to_string(),
-            ),
-        ];
-        let mut env = env;
-        env.extend(
-            extra_env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
-        let process = self.launcher.spawn_nova_as("registry", "registry", &env)?;
-        self.processes.push(process);
-        self.wait_ready(&format!("{}/health/ready", registry.url))
-            .await?;
-        Ok(registry)
-    }
-
-    /// The `nova` command line against `registry` with `token`.
-    pub fn nova(&self, registry: &Registry, token: &str) -> Command {
-        let mut command = Command::new(self.launcher.bin_dir.join("nova"));
-        command
-            .current_dir(&self.launcher.root)
-            .env("NOVA_REGISTRY_URL", &registry.url)
-            .env("NOVA_REGISTRY_TOKEN", token);
-        command
-    }
-
-    /// `nova admin …` against this stack's identity database.
-    pub fn nova_admin(&self) -> Command {
-        let mut command = Command::new(self.launcher.bin_dir.join("nova"));
-        command
-            .current_dir(&self.launcher.root)
-            .env("IDENTITY_DATABASE_URL", self.database_url("identity"))
-            .arg("admin");
-        command
-    }
-
-    /// Write the registry's current supergraph to `out` and keep it current
-    /// with `nova supergraph sync` (process `supergraph-sync`), as beside a
-    /// router; the active rollout labels go to `rollouts_file(out)`.
-    pub async fn start_supergraph_sync(
-        &mut self,
-        registry: &Registry,
-        out: &std::path::Path,
-    ) -> Result<()> {
-        let fetched = self
-            .nova(registry, &registry.read_token)
-            .args(["supergraph", "fetch", "--out"])
-            .arg(out)
-            .output()?;
-        if !fetched.status.success() {
-            bail!(
-                "nova supergraph fetch failed: {}",
-                String::from_utf8_lossy(&fetched.stderr)
-            );
-        }
-        let mut sync = self.nova(registry, &registry.read_token);
-        sync.args(["supergraph", "sync", "--interval-ms", "1000", "--out"])
-            .arg(out)
-            .arg("--rollouts-out")
-            .arg(Self::rollouts_file(out));
-        let process = self.launcher.spawn("supergraph-sync", &mut sync)?;
-        self.processes.push(process);
-        Ok(())
-    }
-
-    /// Where `start_supergraph_sync` writes the rollout labels (a router's
-    /// `NOVA_ROLLOUTS_PATH`).
-    pub fn rollouts_file(supergraph_file: &std::path::Path) -> std::path::PathBuf {
-        supergraph_file.with_extension("rollouts.json")
     }
 
     /// Start another instance of subgraph `name` (same database, broker and

@@ -189,37 +189,41 @@ async fn observed(
     registry: &Registry,
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
 ) -> Result<Option<Rollout>, Refusal> {
-    let Some(active) = rollout::active(tx).await.map_err(internal)? else {
+    let Some(mut rollout) = rollout::active(tx).await.map_err(internal)? else {
         return Ok(None);
     };
-    let reads =
-        rollout::read_routers(&registry.http, &registry.rollout_gate.metrics_urls, &active).await;
+    let reads = rollout::read_routers(
+        &registry.http,
+        &registry.rollout_gate.metrics_urls,
+        &rollout,
+    )
+    .await;
     for (source, requests, errors) in reads {
-        rollout::record_read(tx, active.id, &source, requests, errors)
-            .await
-            .map_err(internal)?;
-    }
-    let mut rollout = rollout::active(tx).await.map_err(internal)?;
-    if let Some(rollout) = &mut rollout {
-        if let Gate::Failing { error_rate } = rollout.gate() {
-            let reason = format!(
-                "gate failed at {} %: {:.1} % of {} answers from {} failed (at most {:.1} %)",
-                rollout.percent(),
-                error_rate * 100.0,
-                rollout.step_requests,
-                rollout.subgraph,
-                rollout.max_error_rate * 100.0
-            );
-            rollout::finish(tx, rollout.id, "aborted", &reason)
+        let (new_requests, new_errors) =
+            rollout::record_read(tx, rollout.id, &source, requests, errors)
                 .await
                 .map_err(internal)?;
-            registry.metrics.rollout("aborted_by_gate");
-            tracing::warn!(rollout = rollout.id, %reason, "rollout aborted");
-            rollout.state = "aborted".into();
-            rollout.reason = reason;
-        }
+        rollout.step_requests += new_requests;
+        rollout.step_errors += new_errors;
     }
-    Ok(rollout)
+    if let Gate::Failing { error_rate } = rollout.gate() {
+        let reason = format!(
+            "gate failed at {} %: {:.1} % of {} answers from {} failed (at most {:.1} %)",
+            rollout.percent(),
+            error_rate * 100.0,
+            rollout.step_requests,
+            rollout.subgraph,
+            rollout.max_error_rate * 100.0
+        );
+        rollout::finish(tx, rollout.id, "aborted", &reason)
+            .await
+            .map_err(internal)?;
+        registry.metrics.rollout("aborted_by_gate");
+        tracing::warn!(rollout = rollout.id, %reason, "rollout aborted");
+        rollout.state = "aborted".into();
+        rollout.reason = reason;
+    }
+    Ok(Some(rollout))
 }
 
 fn no_active() -> Refusal {
