@@ -26,8 +26,8 @@ mod uploads;
 
 pub use mail::reset_token_in;
 use processes::{
-    create_database, free_port, port_was_taken, Broker, Launcher, Process, Redis, Smtp, Subgraph,
-    TempDir, TestDatabases, S3,
+    create_database, free_port, port_was_taken, Broker, ClickHouse, Launcher, Process, Redis, Smtp,
+    Subgraph, TempDir, TestDatabases, S3,
 };
 pub use response::{error_codes, eventually, Response};
 pub use uploads::{phone_photo, Intent};
@@ -101,6 +101,7 @@ pub struct Stack {
     redis: Redis,
     smtp: Smtp,
     s3: S3,
+    clickhouse: ClickHouse,
     router_env: Vec<(String, String)>,
     run_id: String,
     _state: TempDir,
@@ -201,11 +202,17 @@ impl Stack {
             access_key: format!("test-access-{run_id}"),
             secret_key: format!("test-secret-key-{run_id}"),
         };
+        let clickhouse = ClickHouse {
+            port: free_port(),
+            tcp_port: free_port(),
+            server: PathBuf::from(required_env("NOVA_CLICKHOUSE_SERVER_BIN")?),
+        };
         let mut processes = vec![
             broker.start(&launcher)?,
             redis.start(&launcher)?,
             smtp.start(&launcher)?,
             s3.start(&launcher)?,
+            clickhouse.start(&launcher)?,
         ];
         let mut databases = TestDatabases::new(&admin_url);
         let mut subgraphs = Vec::new();
@@ -250,6 +257,9 @@ impl Stack {
             if name == "media" {
                 env.extend(s3.env());
             }
+            if name == "analytics" {
+                env.push(("CLICKHOUSE_URL", clickhouse.url()));
+            }
             if name == "chat" {
                 env.push(("MESSAGE_ENCRYPTION_MASTER_KEY", TEST_MESSAGE_KEY.into()));
             }
@@ -293,6 +303,7 @@ impl Stack {
             redis,
             smtp,
             s3,
+            clickhouse,
             router_env: Vec::new(),
             run_id: run_id.to_string(),
             _state: state,

@@ -131,6 +131,19 @@ impl Stack {
         Ok(())
     }
 
+    /// Stop the stack's ClickHouse (SIGTERM); its data stays for
+    /// `start_clickhouse`.
+    pub fn stop_clickhouse(&mut self) {
+        self.terminate("clickhouse");
+    }
+
+    /// Start the stack's ClickHouse again on the same port and data.
+    pub fn start_clickhouse(&mut self) -> Result<()> {
+        let process = self.clickhouse.start(&self.launcher)?;
+        self.processes.push(process);
+        Ok(())
+    }
+
     /// Stop the broker (SIGTERM, as an operator's restart would); its log stays
     /// for `start_broker`.
     pub fn stop_broker(&mut self) {

@@ -241,6 +241,33 @@ impl Broker {
     }
 }
 
+/// The stack's own ClickHouse (analytics' events), its data in the stack's
+/// folder (kept across a stop and start), configured by `nova_devdb::clickhouse`.
+pub(crate) struct ClickHouse {
+    /// HTTP; the native protocol listens on `tcp_port`.
+    pub(crate) port: u16,
+    pub(crate) tcp_port: u16,
+    pub(crate) server: PathBuf,
+}
+
+impl ClickHouse {
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub(crate) fn start(&self, launcher: &Launcher) -> Result<Process> {
+        let folder = launcher.state_dir.join("clickhouse");
+        let config = nova_devdb::clickhouse::write_config(&folder, self.port, self.tcp_port)?;
+        let mut command = Command::new(&self.server);
+        command
+            .current_dir(&folder)
+            .arg(format!("--config-file={}", config.display()));
+        let process = launcher.spawn("clickhouse", &mut command)?;
+        wait_listening(self.port)?;
+        Ok(process)
+    }
+}
+
 /// A directory removed when dropped.
 pub(crate) struct TempDir(pub(crate) PathBuf);
 

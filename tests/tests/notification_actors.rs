@@ -39,6 +39,7 @@ async fn a_post_liked_by_sixty_counts_sixty_and_keeps_the_fifty_latest() {
         let envelope = Envelope::new(&Event::PostLiked(PostLiked {
             user_id: *user_id,
             post_id: post,
+            post_author_id: None,
         }));
         let payload = serde_json::to_string(&envelope).unwrap();
         let key = post.to_string();

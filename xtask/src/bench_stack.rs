@@ -25,6 +25,7 @@ pub const BENCH: Layout = Layout {
     // Benchmarks send no mail.
     smtp_port: None,
     s3_port: 14900,
+    clickhouse_port: 14123,
     // The router under test has every Nova policy on: safelist mode and rate
     // limits. wrk sends from one address as one user, so the buckets are big
     // enough that the run measures the cost of checking, not the refusals.
@@ -284,6 +285,7 @@ fn prepare_stack(
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
     s3::ensure_running(state, root, &BENCH)?;
+    crate::clickhouse::ensure_running(state, &BENCH)?;
     crate::ffmpeg::ensure_installed()?;
     if let Some(pg) = recreate {
         for name in subgraphs() {
@@ -300,6 +302,7 @@ pub fn stop_stack(state: &State) -> Result<()> {
     stack::stop(state, &BENCH)?;
     kafka::stop(state, &BENCH)?;
     s3::stop(state, &BENCH)?;
+    crate::clickhouse::stop(state, &BENCH)?;
     redis::stop(state, &BENCH)
 }
 

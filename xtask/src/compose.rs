@@ -20,6 +20,7 @@ pub fn subgraph_sdl(name: &str) -> Result<String> {
         "feed" => Ok(nova_feed::schema::sdl()),
         "search" => Ok(nova_search::schema::sdl()),
         "media" => Ok(nova_media::schema::sdl()),
+        "analytics" => Ok(nova_analytics::schema::sdl()),
         other => bail!("supergraph.yaml names subgraph {other:?}, which xtask does not know"),
     }
 }

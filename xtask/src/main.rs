@@ -4,6 +4,7 @@
 mod bench;
 mod bench_stack;
 mod cli;
+mod clickhouse;
 mod clients;
 mod compose;
 mod deploy_tools;

@@ -21,6 +21,7 @@ use crate::config::{exit_on_error, ServiceConfig};
 use crate::db::{Db, PoolSizes};
 use crate::events::{EventMetrics, EventRuntime, KafkaConfig};
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 
 /// What the `/graphql` handlers share.
 pub struct AppState<Q, M, S> {
@@ -28,6 +29,7 @@ pub struct AppState<Q, M, S> {
     pub metrics: Metrics,
     pub db: Db,
     router_secret: Arc<str>,
+    readiness: Readiness,
 }
 
 impl<Q, M, S> Clone for AppState<Q, M, S> {
@@ -37,6 +39,7 @@ impl<Q, M, S> Clone for AppState<Q, M, S> {
             metrics: self.metrics.clone(),
             db: self.db.clone(),
             router_secret: self.router_secret.clone(),
+            readiness: self.readiness.clone(),
         }
     }
 }
@@ -47,12 +50,19 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    pub fn new(schema: Schema<Q, M, S>, metrics: Metrics, db: Db, router_secret: &str) -> Self {
+    pub fn new(
+        schema: Schema<Q, M, S>,
+        metrics: Metrics,
+        db: Db,
+        router_secret: &str,
+        readiness: Readiness,
+    ) -> Self {
         Self {
             schema,
             metrics,
             db,
             router_secret: Arc::from(router_secret),
+            readiness,
         }
     }
 
@@ -196,19 +206,25 @@ where
     }
 }
 
+/// 200 when Postgres answers and every other store the subgraph needs
+/// (`Readiness`) is up; else 503 naming each problem.
 async fn ready<Q, M, S>(State(state): State<AppState<Q, M, S>>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => (
+    let mut problems = serde_json::Map::new();
+    if let Err(problem) = state.db.ping().await {
+        problems.insert("postgres".into(), problem.into());
+    }
+    for (name, problem) in state.readiness.problems() {
+        problems.insert(name.into(), problem.into());
+    }
+    if problems.is_empty() {
+        return (
             StatusCode::OK,
             Json(serde_json::json!({ "status": "ready" })),
         )
-            .into_response(),
-        Err(problem) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "postgres": problem })),
-        )
-            .into_response(),
+            .into_response();
     }
+    problems.insert("status".into(), "unavailable".into());
+    (StatusCode::SERVICE_UNAVAILABLE, Json(problems)).into_response()
 }
 
 async fn metrics<Q, M, S>(State(state): State<AppState<Q, M, S>>) -> Response {
@@ -250,6 +266,8 @@ pub struct Startup {
     pub router_secret: String,
     pub events: EventRuntime,
     pub metrics: Metrics,
+    /// Stores besides Postgres that readiness waits for (`Readiness::dependency`).
+    pub readiness: Readiness,
 }
 
 /// The one-off commands of every subgraph binary, run before its own settings
@@ -331,14 +349,16 @@ where
     .await?;
     let events = EventRuntime::new(db.clone(), kafka, EventMetrics::new(&metrics));
     events.spawn_relay(service_name)?;
+    let readiness = Readiness::default();
     let (schema, extra) = build(Startup {
         db: db.clone(),
         router_secret: config.router_secret.clone(),
         events,
         metrics: metrics.clone(),
+        readiness: readiness.clone(),
     })
     .await?;
-    let state = AppState::new(schema, metrics, db, &config.router_secret);
+    let state = AppState::new(schema, metrics, db, &config.router_secret, readiness);
     serve(&config, app(state, extra)).await
 }
 

@@ -21,7 +21,7 @@ use crate::caller::{router_secret_matches, ROUTER_SECRET_HEADER};
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 21] = [
+pub const CALLS: [(&str, &str, &str); 23] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -44,6 +44,9 @@ pub const CALLS: [(&str, &str, &str); 21] = [
     ("media", "SOCIAL_SERVICE_URL", "social"),
     ("media", "CHAT_SERVICE_URL", "chat"),
     ("media", "NOTIFICATIONS_SERVICE_URL", "notifications"),
+    // Post authors and served posts (stats, trending), blocks (trending).
+    ("analytics", "CONTENT_SERVICE_URL", "content"),
+    ("analytics", "SOCIAL_SERVICE_URL", "social"),
 ];
 
 /// One page of an owner's export to a read model: the items after `after`

@@ -18,6 +18,7 @@ pub mod live;
 pub mod message_reports;
 pub mod metrics;
 pub mod personal_data;
+pub mod readiness;
 pub mod scrape;
 pub mod sdl;
 pub mod suspensions;

@@ -303,11 +303,30 @@ pub async fn comments_by_ids(db: &Db, ids: &[Uuid]) -> Result<Vec<Comment>, sqlx
     .await
 }
 
+/// Delete a comment and say so (`content.comment_deleted`, for analytics'
+/// counts), in one transaction; false when there was none.
 pub async fn delete_comment(db: &Db, id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query!("DELETE FROM comments WHERE id = $1", id)
-        .execute(db.statement())
-        .await?;
-    Ok(result.rows_affected() == 1)
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let row = sqlx::query!(
+        r#"DELETE FROM comments c USING posts p WHERE c.id = $1 AND p.id = c.post_id
+           RETURNING c.post_id, c.author_id, p.author_id AS post_author_id"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let event = Event::CommentDeleted(CommentCreated {
+        comment_id: id,
+        post_id: row.post_id,
+        post_author_id: row.post_author_id,
+        author_id: row.author_id,
+    });
+    events::enqueue(db, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Oldest first, for many posts in one statement.

@@ -5,6 +5,7 @@
 //! statements do not: `cargo sql prepare` is how a changed statement or migration
 //! gets checked, and xtask depends on every crate that holds statements.
 
+pub mod clickhouse;
 pub mod cluster;
 pub mod postgres;
 pub mod sql;

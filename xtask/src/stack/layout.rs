@@ -73,6 +73,9 @@ pub struct Layout {
     pub smtp_port: Option<u16>,
     /// The port of the layout's own S3 store (media's objects).
     pub s3_port: u16,
+    /// The HTTP port of the layout's own ClickHouse (analytics' events); its
+    /// native protocol takes the next one.
+    pub clickhouse_port: u16,
     /// Router settings of this layout on top of `router/router.yaml`'s defaults.
     pub router_env: &'static [(&'static str, &'static str)],
 }
@@ -85,6 +88,7 @@ pub const DEVELOPMENT: Layout = Layout {
     redis_port: 56379,
     smtp_port: Some(55025),
     s3_port: 59000,
+    clickhouse_port: 58123,
     router_env: &[],
 };
 
@@ -204,6 +208,9 @@ pub fn services(
             for (key, value) in crate::s3::media_env(layout.s3_port, &credentials) {
                 env.push(var(key, value));
             }
+        }
+        if name == "analytics" {
+            env.push(var("CLICKHOUSE_URL", crate::clickhouse::url(layout)));
         }
         if nova_core::live::SUBGRAPHS_WITH_REDIS.contains(&name.as_str()) {
             env.push(var(

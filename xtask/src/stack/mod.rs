@@ -76,6 +76,7 @@ pub fn up(root: &Path) -> Result<()> {
         smtp::ensure_running(&state, &DEVELOPMENT, port)?;
     }
     s3::ensure_running(&state, root, &DEVELOPMENT)?;
+    crate::clickhouse::ensure_running(&state, &DEVELOPMENT)?;
     crate::ffmpeg::ensure_installed()?;
     println!("building the subgraphs and the router");
     let bin_dir = build_binaries(root, false)?;
@@ -134,6 +135,7 @@ pub fn down(root: &Path) -> Result<()> {
     redis::stop(&state, &DEVELOPMENT)?;
     smtp::stop(&state, &DEVELOPMENT)?;
     s3::stop(&state, &DEVELOPMENT)?;
+    crate::clickhouse::stop(&state, &DEVELOPMENT)?;
     nova_devdb::sql::remove_env_files(root)?;
     postgres::stop(&state)
 }
@@ -152,6 +154,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     let redis_server = redis::server()?;
     let smtp_python = smtp::server()?;
     let s3_server = s3::server(root)?;
+    let clickhouse_server = crate::clickhouse::server()?;
     // media's worker runs it for videos, and the video test makes one with it.
     crate::ffmpeg::ensure_installed()?;
     // The real front-end clients the `real_clients` test runs (npm).
@@ -187,6 +190,7 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .env("NOVA_REDIS_SERVER_BIN", &redis_server)
         .env("NOVA_SMTP_PYTHON", &smtp_python)
         .env("NOVA_S3_SERVER_BIN", &s3_server)
+        .env("NOVA_CLICKHOUSE_SERVER_BIN", &clickhouse_server)
         .env("NOVA_PROMTOOL_BIN", &promtool)
         .env("NOVA_DEPLOY_CHECKERS_BIN", &deploy_checkers)
         .env("NOVA_COMPOSE_SCHEMA", &compose_schema)

@@ -374,7 +374,9 @@ fn trace_header<'m>(message: &'m BorrowedMessage<'_>) -> Option<&'m [u8]> {
         .and_then(|header| header.value)
 }
 
-fn is_known_type(event_type: &str) -> bool {
+/// Whether this build knows events of `event_type` (an unknown one is a newer
+/// producer's: ignored, not dead-lettered).
+pub fn is_known_type(event_type: &str) -> bool {
     // Probe with an empty payload: a known type fails on a missing field, an
     // unknown one on the variant.
     let probe = serde_json::json!({ "type": event_type, "payload": {} });

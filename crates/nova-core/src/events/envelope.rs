@@ -61,6 +61,10 @@ pub enum Event {
     /// A comment was added to a post (content). Key: the post.
     #[serde(rename = "content.comment_created")]
     CommentCreated(CommentCreated),
+    /// Its author deleted a comment (content); the same fields as when it was
+    /// created. Key: the post.
+    #[serde(rename = "content.comment_deleted")]
+    CommentDeleted(CommentCreated),
     /// Someone followed someone (social). Key: the follower.
     #[serde(rename = "social.followed")]
     Followed(Follow),
@@ -83,6 +87,9 @@ pub enum Event {
     /// Someone liked a post (social). Key: the post.
     #[serde(rename = "social.post_liked")]
     PostLiked(PostLiked),
+    /// Someone took their like back (social). Key: the post.
+    #[serde(rename = "social.post_unliked")]
+    PostUnliked(PostLiked),
     /// A chat message was sent (chat). Key: the conversation. The body stays in
     /// chat, encrypted: events never carry message text.
     #[serde(rename = "chat.message_sent")]
@@ -180,6 +187,9 @@ pub struct Mute {
 pub struct PostLiked {
     pub user_id: Uuid,
     pub post_id: Uuid,
+    /// The post's author. Absent in events written before it was added.
+    #[serde(default)]
+    pub post_author_id: Option<Uuid>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -217,6 +227,7 @@ impl Event {
             Event::PostRestored(_) => "content.post_restored",
             Event::ProfileChanged(_) => "users.profile_changed",
             Event::CommentCreated(_) => "content.comment_created",
+            Event::CommentDeleted(_) => "content.comment_deleted",
             Event::Followed(_) => "social.followed",
             Event::Unfollowed(_) => "social.unfollowed",
             Event::Blocked(_) => "social.blocked",
@@ -224,6 +235,7 @@ impl Event {
             Event::Muted(_) => "social.muted",
             Event::Unmuted(_) => "social.unmuted",
             Event::PostLiked(_) => "social.post_liked",
+            Event::PostUnliked(_) => "social.post_unliked",
             Event::MessageSent(_) => "chat.message_sent",
             Event::MediaUploaded(_) => "media.uploaded",
         }
@@ -250,11 +262,11 @@ impl Event {
             Event::PostDeleted(e) => e.post_id,
             Event::PostTakenDown(e) | Event::PostRestored(e) => e.post_id,
             Event::ProfileChanged(e) => e.user_id,
-            Event::CommentCreated(e) => e.post_id,
+            Event::CommentCreated(e) | Event::CommentDeleted(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
             Event::Blocked(e) | Event::Unblocked(e) => e.blocker_id,
             Event::Muted(e) | Event::Unmuted(e) => e.muter_id,
-            Event::PostLiked(e) => e.post_id,
+            Event::PostLiked(e) | Event::PostUnliked(e) => e.post_id,
             Event::MessageSent(e) => e.conversation_id,
             Event::MediaUploaded(e) => e.media_id,
         }

@@ -45,6 +45,15 @@ impl EventRuntime {
         Self { db, kafka, metrics }
     }
 
+    /// The broker settings (for a consumer of its own, like analytics' batches).
+    pub fn kafka(&self) -> &KafkaConfig {
+        &self.kafka
+    }
+
+    pub fn metrics(&self) -> &EventMetrics {
+        &self.metrics
+    }
+
     /// Start the outbox relay for `producer`'s topic (created if missing).
     pub fn spawn_relay(&self, producer: &str) -> anyhow::Result<()> {
         let relay = Relay::new(
@@ -91,7 +100,8 @@ impl EventRuntime {
     }
 }
 
-async fn ensure_topics_forever(kafka: &KafkaConfig, topics: &[String]) {
+/// Create `topics` if missing, retrying until the broker answers.
+pub async fn ensure_topics_forever(kafka: &KafkaConfig, topics: &[String]) {
     loop {
         match kafka.ensure_topics(topics, Duration::from_secs(30)).await {
             Ok(()) => return,

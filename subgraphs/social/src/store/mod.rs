@@ -216,6 +216,7 @@ pub async fn like(
     let liked = Event::PostLiked(PostLiked {
         user_id: user,
         post_id: post,
+        post_author_id: Some(author),
     });
     let statement = sqlx::query!(
         "INSERT INTO likes (post_id, user_id, id, post_author_id) SELECT $1, $2, $4, $3 \
@@ -239,15 +240,27 @@ pub async fn like(
     })
 }
 
+/// Take a like back; `social.post_unliked` (with the post's author, as the like
+/// recorded it) only when there was one, so analytics' counts match `likes`.
 pub async fn unlike(db: &Db, user: Uuid, post: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "DELETE FROM likes WHERE post_id = $1 AND user_id = $2",
+    let mut tx = db.begin().await?;
+    db.count_statement();
+    let removed = sqlx::query_scalar!(
+        "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING post_author_id",
         post,
         user
     )
-    .execute(db.statement())
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(())
+    if let Some(author) = removed {
+        let unliked = Event::PostUnliked(PostLiked {
+            user_id: user,
+            post_id: post,
+            post_author_id: author,
+        });
+        events::enqueue(db, &mut tx, &unliked).await?;
+    }
+    tx.commit().await
 }
 
 mod reads;

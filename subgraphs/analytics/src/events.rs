@@ -1,0 +1,170 @@
+//! Events of analytics: what each domain event becomes.
+//!
+//! Emits nothing. Consumes (consumer `analytics.events`, see `ingest`)
+//! `nova.content` (post created; comment created and deleted), `nova.social`
+//! (post liked and unliked; followed, unfollowed), `nova.chat` (message sent:
+//! who sent one, never what) and `nova.identity` (account deleted: its rows
+//! are erased). Every other event is ignored: posts deleted or taken down stay
+//! counted for their author, and lists (`trendingPosts`) ask content which
+//! posts it serves now.
+
+use nova_core::events::{topic_of, Envelope, Event};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The `kind` column: what happened.
+pub mod kind {
+    pub const POST_CREATED: &str = "post_created";
+    pub const POST_LIKED: &str = "post_liked";
+    pub const POST_UNLIKED: &str = "post_unliked";
+    pub const COMMENT_CREATED: &str = "comment_created";
+    pub const COMMENT_DELETED: &str = "comment_deleted";
+    pub const FOLLOWED: &str = "followed";
+    pub const UNFOLLOWED: &str = "unfollowed";
+    pub const MESSAGE_SENT: &str = "message_sent";
+}
+
+/// The producers whose topics analytics reads.
+pub fn topics() -> Vec<String> {
+    ["content", "social", "chat", "identity"]
+        .into_iter()
+        .map(topic_of)
+        .collect()
+}
+
+/// One row of `events`. Ids are strings ("" where the event has none); the time
+/// is the envelope's, in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventRow {
+    pub event_id: String,
+    pub kind: &'static str,
+    pub occurred_at: i64,
+    /// Who did it: the liker, the commenter, the follower, the sender.
+    pub actor_id: String,
+    /// Whose it is: the post's author, the account followed.
+    pub author_id: String,
+    pub post_id: String,
+}
+
+impl EventRow {
+    /// The accounts the row names, for erasure.
+    pub fn accounts(&self) -> [&str; 2] {
+        [&self.actor_id, &self.author_id]
+    }
+}
+
+/// What one event does to analytics.
+#[derive(Debug, PartialEq)]
+pub enum Ingest {
+    Row(EventRow),
+    /// An account was deleted: erase its rows.
+    Erase(Uuid),
+    Ignore,
+}
+
+fn id(id: Option<Uuid>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_default()
+}
+
+/// What `event` (from `envelope`) does to analytics.
+pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
+    let row = |kind, actor: Uuid, author: Option<Uuid>, post: Option<Uuid>| {
+        Ingest::Row(EventRow {
+            event_id: envelope.id.to_string(),
+            kind,
+            occurred_at: envelope.time.timestamp(),
+            actor_id: actor.to_string(),
+            author_id: id(author),
+            post_id: id(post),
+        })
+    };
+    match event {
+        Event::PostCreated(e) => row(
+            kind::POST_CREATED,
+            e.author_id,
+            Some(e.author_id),
+            Some(e.post_id),
+        ),
+        Event::PostLiked(e) => row(
+            kind::POST_LIKED,
+            e.user_id,
+            e.post_author_id,
+            Some(e.post_id),
+        ),
+        Event::PostUnliked(e) => row(
+            kind::POST_UNLIKED,
+            e.user_id,
+            e.post_author_id,
+            Some(e.post_id),
+        ),
+        Event::CommentCreated(e) => row(
+            kind::COMMENT_CREATED,
+            e.author_id,
+            Some(e.post_author_id),
+            Some(e.post_id),
+        ),
+        Event::CommentDeleted(e) => row(
+            kind::COMMENT_DELETED,
+            e.author_id,
+            Some(e.post_author_id),
+            Some(e.post_id),
+        ),
+        Event::Followed(e) => row(kind::FOLLOWED, e.follower_id, Some(e.followee_id), None),
+        Event::Unfollowed(e) => row(kind::UNFOLLOWED, e.follower_id, Some(e.followee_id), None),
+        Event::MessageSent(e) => row(kind::MESSAGE_SENT, e.sender_id, None, None),
+        Event::UserDeleted(e) => Ingest::Erase(e.user_id),
+        _ => Ingest::Ignore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nova_core::events::envelope::{MessageSent, PostLiked};
+
+    use super::*;
+
+    #[test]
+    fn a_like_counts_for_the_post_and_its_author() {
+        let (user, post, author) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let event = Event::PostLiked(PostLiked {
+            user_id: user,
+            post_id: post,
+            post_author_id: Some(author),
+        });
+        let envelope = Envelope::new(&event);
+        let Ingest::Row(row) = ingest_of(&envelope, &event) else {
+            panic!("a like is a row");
+        };
+        assert_eq!(row.event_id, envelope.id.to_string());
+        assert_eq!(row.kind, kind::POST_LIKED);
+        assert_eq!(row.actor_id, user.to_string());
+        assert_eq!(row.author_id, author.to_string());
+        assert_eq!(row.post_id, post.to_string());
+        assert_eq!(row.occurred_at, envelope.time.timestamp());
+    }
+
+    #[test]
+    fn a_message_is_counted_without_its_conversation_or_recipients() {
+        let sender = Uuid::now_v7();
+        let event = Event::MessageSent(MessageSent {
+            message_id: Uuid::now_v7(),
+            conversation_id: Uuid::now_v7(),
+            seq: 1,
+            sender_id: sender,
+            recipient_ids: vec![Uuid::now_v7()],
+            sent_at: chrono::Utc::now(),
+        });
+        let Ingest::Row(row) = ingest_of(&Envelope::new(&event), &event) else {
+            panic!("a message is a row");
+        };
+        assert_eq!(
+            (row.kind, row.actor_id, row.author_id, row.post_id),
+            (
+                kind::MESSAGE_SENT,
+                sender.to_string(),
+                String::new(),
+                String::new()
+            )
+        );
+    }
+}

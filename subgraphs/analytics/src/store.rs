@@ -1,0 +1,197 @@
+//! analytics' reads: counts from ClickHouse's `events`, and the erased accounts
+//! in Postgres. Every count is `uniqExact(event_id)` (a redelivered event is a
+//! second row until a merge folds it: counted once all the same).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::clickhouse::{quoted, ClickHouse};
+use crate::events::kind;
+
+/// Events of one kind.
+#[derive(Debug, Deserialize)]
+pub struct KindCount {
+    #[serde(default)]
+    pub key: String,
+    pub kind: String,
+    pub events: i64,
+}
+
+/// Counts by kind, for one post, one day or one author.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts(HashMap<String, i64>);
+
+impl Counts {
+    pub fn of(&self, kind: &str) -> i64 {
+        self.0.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Likes now: given minus taken back.
+    pub fn likes(&self) -> i64 {
+        self.of(kind::POST_LIKED) - self.of(kind::POST_UNLIKED)
+    }
+
+    /// Comments now: written minus deleted.
+    pub fn comments(&self) -> i64 {
+        self.of(kind::COMMENT_CREATED) - self.of(kind::COMMENT_DELETED)
+    }
+
+    pub fn follows(&self) -> i64 {
+        self.of(kind::FOLLOWED) - self.of(kind::UNFOLLOWED)
+    }
+}
+
+/// Group `rows` by their key.
+fn by_key(rows: Vec<KindCount>) -> HashMap<String, Counts> {
+    let mut grouped: HashMap<String, Counts> = HashMap::new();
+    for row in rows {
+        grouped
+            .entry(row.key)
+            .or_default()
+            .0
+            .insert(row.kind, row.events);
+    }
+    grouped
+}
+
+fn list(ids: &[Uuid]) -> String {
+    ids.iter()
+        .map(|id| quoted(*id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn between(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+    format!(
+        "occurred_at >= toDateTime({}) AND occurred_at < toDateTime({})",
+        from.timestamp(),
+        to.timestamp()
+    )
+}
+
+/// All-time counts of each of `posts` by `author` (posts without events are
+/// absent).
+pub async fn post_counts(
+    clickhouse: &ClickHouse,
+    author: Uuid,
+    posts: &[Uuid],
+) -> anyhow::Result<HashMap<Uuid, Counts>> {
+    let rows = clickhouse
+        .select(&format!(
+            "SELECT post_id AS key, kind, uniqExact(event_id) AS events FROM {} \
+             WHERE author_id = {} AND post_id IN ({}) GROUP BY post_id, kind",
+            clickhouse.table("events"),
+            quoted(author),
+            list(posts)
+        ))
+        .await?;
+    Ok(by_key(rows)
+        .into_iter()
+        .filter_map(|(post, counts)| Some((Uuid::parse_str(&post).ok()?, counts)))
+        .collect())
+}
+
+/// Counts of `post` by `author` per UTC day (`YYYY-MM-DD`) in `[from, to)`.
+pub async fn post_days(
+    clickhouse: &ClickHouse,
+    author: Uuid,
+    post: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<HashMap<String, Counts>> {
+    let rows = clickhouse
+        .select(&format!(
+            "SELECT toString(toDate(occurred_at)) AS key, kind, uniqExact(event_id) AS events \
+             FROM {} WHERE author_id = {} AND post_id = {} AND {} GROUP BY key, kind",
+            clickhouse.table("events"),
+            quoted(author),
+            quoted(post),
+            between(from, to)
+        ))
+        .await?;
+    Ok(by_key(rows))
+}
+
+/// What happened to `author`'s posts and account in `[from, to)`.
+pub async fn creator_counts(
+    clickhouse: &ClickHouse,
+    author: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<Counts> {
+    let rows = clickhouse
+        .select(&format!(
+            "SELECT kind, uniqExact(event_id) AS events FROM {} \
+             WHERE author_id = {} AND {} GROUP BY kind",
+            clickhouse.table("events"),
+            quoted(author),
+            between(from, to)
+        ))
+        .await?;
+    Ok(by_key(rows).remove("").unwrap_or_default())
+}
+
+/// A post and its trending score.
+#[derive(Debug, Deserialize, PartialEq)]
+pub struct Trending {
+    pub post_id: String,
+    pub score: i64,
+}
+
+/// The `limit` posts with the highest score from the events since `since`:
+/// 3 × likes + 5 × comments (net of those taken back), ties to the newer post.
+pub async fn trending(
+    clickhouse: &ClickHouse,
+    since: DateTime<Utc>,
+    limit: usize,
+) -> anyhow::Result<Vec<Trending>> {
+    clickhouse
+        .select(&format!(
+            "SELECT post_id, \
+               3 * (uniqExactIf(event_id, kind = '{liked}') - uniqExactIf(event_id, kind = '{unliked}')) \
+             + 5 * (uniqExactIf(event_id, kind = '{commented}') - uniqExactIf(event_id, kind = '{uncommented}')) \
+               AS score \
+             FROM {table} WHERE post_id != '' AND occurred_at >= toDateTime({since}) \
+             GROUP BY post_id HAVING score > 0 ORDER BY score DESC, post_id DESC LIMIT {limit}",
+            liked = kind::POST_LIKED,
+            unliked = kind::POST_UNLIKED,
+            commented = kind::COMMENT_CREATED,
+            uncommented = kind::COMMENT_DELETED,
+            table = clickhouse.table("events"),
+            since = since.timestamp(),
+        ))
+        .await
+}
+
+/// Record deleted accounts (a repeat changes nothing).
+pub async fn record_erasures(pool: &PgPool, users: &[Uuid]) -> Result<(), sqlx::Error> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "INSERT INTO erased_accounts (user_id) SELECT * FROM UNNEST($1::uuid[]) \
+         ON CONFLICT DO NOTHING",
+        users
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Which of `users` were deleted.
+pub async fn erased_among(pool: &PgPool, users: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
+    if users.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let erased = sqlx::query_scalar!(
+        "SELECT user_id FROM erased_accounts WHERE user_id = ANY($1)",
+        users
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(erased.into_iter().collect())
+}
