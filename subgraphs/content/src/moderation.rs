@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
-use nova_core::events::envelope::PostModerated;
+use nova_core::events::envelope::{CommentCreated, PostModerated};
 use nova_core::events::{self, Event};
 use uuid::Uuid;
 
@@ -176,14 +176,34 @@ pub async fn decide(
             .await?
         }
         SubjectKind::Comment => {
-            sqlx::query_scalar!(
-            "UPDATE comments SET taken_down_at = CASE WHEN $2::bool IS NULL THEN taken_down_at \
-             WHEN $2 THEN coalesce(taken_down_at, now()) END WHERE id = $1 RETURNING author_id",
-            subject,
-            take_down,
-        )
+            let row = sqlx::query!(
+                r#"WITH old AS (SELECT id, taken_down_at FROM comments WHERE id = $1 FOR UPDATE)
+                   UPDATE comments c SET taken_down_at = CASE WHEN $2::bool IS NULL THEN c.taken_down_at
+                     WHEN $2 THEN coalesce(c.taken_down_at, now()) END
+                   FROM old, posts p WHERE c.id = old.id AND p.id = c.post_id
+                   RETURNING c.author_id, c.post_id, p.author_id AS post_author_id,
+                     (old.taken_down_at IS NULL) <> (c.taken_down_at IS NULL) AS "changed!""#,
+                subject,
+                take_down,
+            )
             .fetch_optional(&mut *tx)
-            .await?
+            .await?;
+            // Only a change is an event: analytics counts comments served.
+            if let Some(row) = row.as_ref().filter(|row| row.changed) {
+                let moderated = CommentCreated {
+                    comment_id: subject,
+                    post_id: row.post_id,
+                    post_author_id: row.post_author_id,
+                    author_id: row.author_id,
+                };
+                let event = if take_down == Some(true) {
+                    Event::CommentTakenDown(moderated)
+                } else {
+                    Event::CommentRestored(moderated)
+                };
+                events::enqueue(db, &mut tx, &event).await?;
+            }
+            row.map(|row| row.author_id)
         }
         SubjectKind::User | SubjectKind::Message => owner,
     };
