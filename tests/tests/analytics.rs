@@ -11,27 +11,37 @@ use chrono::Utc;
 use nova_e2e::{eventually, Stack};
 use serde_json::{json, Value};
 
-const STATS: &str =
-    "query($id: ID!) { post(id: $id) { likeCount commentCount stats { likes comments } } }";
+/// Through `node`, which is not a post page: reading stats adds no view.
+const STATS: &str = "query($id: ID!) { node(id: $id) { ... on Post {
+  likeCount commentCount stats { views uniqueViewers likes comments } } } }";
+const POST_PAGE: &str = "query($id: ID!) { post(id: $id) { id } }";
+const FEED: &str = "{ homeFeed(first: 10) { edges { node { id } } } }";
 const LIKE: &str = "mutation($id: ID!) { likePost(postId: $id) { id } }";
 const UNLIKE: &str = "mutation($id: ID!) { unlikePost(postId: $id) { id } }";
 const COMMENT: &str = "mutation($id: ID!) { addComment(postId: $id, body: \"nice\") { id } }";
 const DELETE_COMMENT: &str = "mutation($id: ID!) { deleteComment(id: $id) }";
 const FOLLOW: &str = "mutation($id: ID!) { followUser(userId: $id) { id } }";
-const CREATOR: &str =
-    "query($r: DayRange!) { creatorStats(range: $r) { posts likes comments newFollowers } }";
+const CREATOR: &str = "query($r: DayRange!) { creatorStats(range: $r) {
+  posts views uniqueViewers likes comments newFollowers } }";
 const APPLIED: &str =
     "nova_events_consumed_total{consumer=\"analytics.events\",outcome=\"applied\"}";
 
 /// The post as its author sees it: the owners' counts and analytics' stats.
 async fn stats(stack: &Stack, token: &str, post: &str) -> Value {
-    stack.data_of(token, STATS, json!({ "id": post })).await["post"].clone()
+    stack.data_of(token, STATS, json!({ "id": post })).await["node"].clone()
 }
 
-/// Wait until analytics' counts of `post` are `likes` and `comments`, and check
-/// they are the owners' counts.
-async fn wait_for_counts(stack: &Stack, author: &str, post: &str, likes: i64, comments: i64) {
-    let wanted = json!({ "likes": likes, "comments": comments });
+/// Wait until analytics' counts of `post` are these, and check that likes and
+/// comments are the owners' counts.
+async fn wait_for_counts(
+    stack: &Stack,
+    author: &str,
+    post: &str,
+    [views, unique_viewers, likes, comments]: [i64; 4],
+) {
+    let wanted = json!({
+        "views": views, "uniqueViewers": unique_viewers, "likes": likes, "comments": comments
+    });
     eventually(60, &format!("stats reaching {wanted}"), stack, || async {
         stats(stack, author, post).await["stats"] == wanted
     })
@@ -58,7 +68,7 @@ async fn counts_are_exact_after_redelivery_and_only_the_author_sees_them() {
     let (_, carol) = stack.sign_up("carol").await;
     let (_, dave) = stack.sign_up("dave").await;
     let post = stack.create_post(&ann, "counted").await;
-    wait_for_counts(&stack, &ann, &post, 0, 0).await;
+    wait_for_counts(&stack, &ann, &post, [0, 0, 0, 0]).await;
 
     // analytics crashes once the batch holding the comment's deletion is in
     // ClickHouse, before its offsets are stored.
@@ -102,32 +112,47 @@ async fn counts_are_exact_after_redelivery_and_only_the_author_sees_them() {
         stack.metric("analytics", APPLIED).await >= 1.0
     })
     .await;
-    wait_for_counts(&stack, &ann, &post, 1, 1).await;
+    wait_for_counts(&stack, &ann, &post, [0, 0, 1, 1]).await;
+
+    // Views: dave's feed page once, carol's post page twice, a signed-out one.
+    eventually(60, "the post in dave's feed", &stack, || async {
+        let feed = stack.data_of(&dave, FEED, json!({})).await;
+        feed["homeFeed"]["edges"][0]["node"]["id"] == post.as_str()
+    })
+    .await;
+    call(&stack, &carol, POST_PAGE, &post).await;
+    call(&stack, &carol, POST_PAGE, &post).await;
+    stack
+        .graphql(None, POST_PAGE, json!({ "id": post }))
+        .await
+        .expect_ok();
+    wait_for_counts(&stack, &ann, &post, [4, 2, 1, 1]).await;
     let creator = stack.data_of(&ann, CREATOR, json!({ "r": today() })).await;
     assert_eq!(
         creator["creatorStats"],
-        json!({ "posts": 1, "likes": 1, "comments": 1, "newFollowers": 1 })
+        json!({ "posts": 1, "views": 4, "uniqueViewers": 2, "likes": 1, "comments": 1, "newFollowers": 1 })
     );
     let by_day = stack
         .data_of(
             &ann,
-            "query($id: ID!, $r: DayRange!) { post(id: $id) { stats { byDay(range: $r) { day likes comments } } } }",
+            "query($id: ID!, $r: DayRange!) { node(id: $id) { ... on Post {
+               stats { byDay(range: $r) { day views uniqueViewers likes comments } } } } }",
             json!({ "id": post, "r": today() }),
         )
         .await;
     assert_eq!(
-        by_day["post"]["stats"]["byDay"],
-        json!([{ "day": today()["from"], "likes": 1, "comments": 1 }])
+        by_day["node"]["stats"]["byDay"],
+        json!([{ "day": today()["from"], "views": 4, "uniqueViewers": 2, "likes": 1, "comments": 1 }])
     );
 
     // Someone else: null and FORBIDDEN; signed out: UNAUTHENTICATED.
     let by_bob = stack
         .graphql(Some(&bob), STATS, json!({ "id": post }))
         .await;
-    assert_eq!(by_bob.data()["post"]["stats"], Value::Null);
+    assert_eq!(by_bob.data()["node"]["stats"], Value::Null);
     assert_eq!(by_bob.error_codes(), ["FORBIDDEN"]);
     let signed_out = stack.graphql(None, STATS, json!({ "id": post })).await;
-    assert_eq!(signed_out.data()["post"]["stats"], Value::Null);
+    assert_eq!(signed_out.data()["node"]["stats"], Value::Null);
     assert_eq!(signed_out.error_codes(), ["UNAUTHENTICATED"]);
     let creator_signed_out = stack.graphql(None, CREATOR, json!({ "r": today() })).await;
     assert_eq!(creator_signed_out.error_codes(), ["UNAUTHENTICATED"]);
@@ -141,7 +166,7 @@ async fn clickhouse_outage_flips_readiness_and_loses_nothing() {
     let (_, carol) = stack.sign_up("carol").await;
     let post = stack.create_post(&ann, "through an outage").await;
     call(&stack, &bob, LIKE, &post).await;
-    wait_for_counts(&stack, &ann, &post, 1, 0).await;
+    wait_for_counts(&stack, &ann, &post, [0, 0, 1, 0]).await;
 
     stack.stop_clickhouse();
     let ready = format!("{}/health/ready", stack.subgraph_url("analytics"));
@@ -156,9 +181,9 @@ async fn clickhouse_outage_flips_readiness_and_loses_nothing() {
     let during = stack
         .graphql(Some(&ann), STATS, json!({ "id": post }))
         .await;
-    assert_eq!(during.data()["post"]["likeCount"], 2);
-    assert_eq!(during.data()["post"]["commentCount"], 1);
-    assert_eq!(during.data()["post"]["stats"], Value::Null);
+    assert_eq!(during.data()["node"]["likeCount"], 2);
+    assert_eq!(during.data()["node"]["commentCount"], 1);
+    assert_eq!(during.data()["node"]["stats"], Value::Null);
     assert_eq!(during.error_codes(), ["UNAVAILABLE"]);
     for subgraph in ["content", "social", "feed"] {
         let url = format!("{}/health/ready", stack.subgraph_url(subgraph));
@@ -170,5 +195,5 @@ async fn clickhouse_outage_flips_readiness_and_loses_nothing() {
         stack.get(&ready).await.0 == 200
     })
     .await;
-    wait_for_counts(&stack, &ann, &post, 2, 1).await;
+    wait_for_counts(&stack, &ann, &post, [0, 0, 2, 1]).await;
 }

@@ -22,6 +22,7 @@ use crate::db::{Db, PoolSizes};
 use crate::events::{EventMetrics, EventRuntime, KafkaConfig};
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
+use crate::shutdown::ShutdownHooks;
 
 /// What the `/graphql` handlers share.
 pub struct AppState<Q, M, S> {
@@ -268,6 +269,8 @@ pub struct Startup {
     pub metrics: Metrics,
     /// Stores besides Postgres that readiness waits for (`Readiness::dependency`).
     pub readiness: Readiness,
+    /// Work to finish after serving stopped (`ShutdownHooks::add`).
+    pub shutdown: ShutdownHooks,
 }
 
 /// The one-off commands of every subgraph binary, run before its own settings
@@ -350,17 +353,24 @@ where
     let events = EventRuntime::new(db.clone(), kafka, EventMetrics::new(&metrics));
     events.spawn_relay(service_name)?;
     let readiness = Readiness::default();
+    let shutdown = ShutdownHooks::default();
     let (schema, extra) = build(Startup {
         db: db.clone(),
         router_secret: config.router_secret.clone(),
         events,
         metrics: metrics.clone(),
         readiness: readiness.clone(),
+        shutdown: shutdown.clone(),
     })
     .await?;
     let state = AppState::new(schema, metrics, db, &config.router_secret, readiness);
-    serve(&config, app(state, extra)).await
+    let served = serve(&config, app(state, extra)).await;
+    shutdown.run(SHUTDOWN_HOOK_LIMIT).await;
+    served
 }
+
+/// How long each shutdown hook may take.
+const SHUTDOWN_HOOK_LIMIT: Duration = Duration::from_secs(5);
 
 /// Bind `HTTP_HOST:HTTP_PORT` and serve until SIGINT or SIGTERM.
 pub async fn serve(config: &ServiceConfig, app: axum::Router) -> anyhow::Result<()> {

@@ -21,8 +21,10 @@ pub mod personal_data;
 pub mod readiness;
 pub mod scrape;
 pub mod sdl;
+pub mod shutdown;
 pub mod suspensions;
 pub mod telemetry;
+pub mod views;
 
 pub use caller::Caller;
 pub use errors::ErrorCode;

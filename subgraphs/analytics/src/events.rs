@@ -1,7 +1,8 @@
 //! Events of analytics: what each domain event becomes.
 //!
 //! Emits nothing. Consumes (consumer `analytics.events`, see `ingest`)
-//! `nova.content` (post created; comment created and deleted), `nova.social`
+//! `nova.content` (post created; comment created, deleted, taken down and
+//! restored; a post's page viewed), `nova.feed` (a feed page's posts viewed), `nova.social`
 //! (post liked and unliked; followed, unfollowed), `nova.chat` (message sent:
 //! who sent one, never what) and `nova.identity` (account deleted: its rows
 //! are erased). Every other event is ignored: posts deleted or taken down stay
@@ -15,10 +16,14 @@ use uuid::Uuid;
 /// The `kind` column: what happened.
 pub mod kind {
     pub const POST_CREATED: &str = "post_created";
+    /// A post served to a viewer (a feed page, its own page).
+    pub const POST_VIEWED: &str = "post_viewed";
     pub const POST_LIKED: &str = "post_liked";
     pub const POST_UNLIKED: &str = "post_unliked";
     pub const COMMENT_CREATED: &str = "comment_created";
     pub const COMMENT_DELETED: &str = "comment_deleted";
+    pub const COMMENT_TAKEN_DOWN: &str = "comment_taken_down";
+    pub const COMMENT_RESTORED: &str = "comment_restored";
     pub const FOLLOWED: &str = "followed";
     pub const UNFOLLOWED: &str = "unfollowed";
     pub const MESSAGE_SENT: &str = "message_sent";
@@ -26,7 +31,7 @@ pub mod kind {
 
 /// The producers whose topics analytics reads.
 pub fn topics() -> Vec<String> {
-    ["content", "social", "chat", "identity"]
+    ["content", "social", "chat", "identity", "feed"]
         .into_iter()
         .map(topic_of)
         .collect()
@@ -57,6 +62,9 @@ impl EventRow {
 #[derive(Debug, PartialEq)]
 pub enum Ingest {
     Row(EventRow),
+    /// A page of views: a row per post, with ids `<event id>/<post id>` (a
+    /// redelivery makes the same ids).
+    Rows(Vec<EventRow>),
     /// An account was deleted: erase its rows.
     Erase(Uuid),
     Ignore,
@@ -109,9 +117,34 @@ pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
             Some(e.post_author_id),
             Some(e.post_id),
         ),
+        Event::CommentTakenDown(e) => row(
+            kind::COMMENT_TAKEN_DOWN,
+            e.author_id,
+            Some(e.post_author_id),
+            Some(e.post_id),
+        ),
+        Event::CommentRestored(e) => row(
+            kind::COMMENT_RESTORED,
+            e.author_id,
+            Some(e.post_author_id),
+            Some(e.post_id),
+        ),
         Event::Followed(e) => row(kind::FOLLOWED, e.follower_id, Some(e.followee_id), None),
         Event::Unfollowed(e) => row(kind::UNFOLLOWED, e.follower_id, Some(e.followee_id), None),
         Event::MessageSent(e) => row(kind::MESSAGE_SENT, e.sender_id, None, None),
+        Event::FeedPostsViewed(e) | Event::PostPageViewed(e) => Ingest::Rows(
+            e.posts
+                .iter()
+                .map(|viewed| EventRow {
+                    event_id: format!("{}/{}", envelope.id, viewed.post_id),
+                    kind: kind::POST_VIEWED,
+                    occurred_at: envelope.time.timestamp(),
+                    actor_id: id(e.viewer_id),
+                    author_id: viewed.author_id.to_string(),
+                    post_id: viewed.post_id.to_string(),
+                })
+                .collect(),
+        ),
         Event::UserDeleted(e) => Ingest::Erase(e.user_id),
         _ => Ingest::Ignore,
     }

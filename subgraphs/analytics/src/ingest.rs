@@ -50,6 +50,8 @@ pub struct Ingestion {
 struct Batch {
     rows: Vec<EventRow>,
     erasures: Vec<Uuid>,
+    /// Events that became rows or erasures.
+    applied: u64,
     ignored: u64,
     /// Event types in the batch (for the fault hook).
     types: HashSet<String>,
@@ -95,7 +97,7 @@ impl Ingestion {
                 .is_some_and(|wanted| batch.types.contains(wanted))
             {
                 tracing::error!("fault injection: exiting before the offset commit");
-                std::process::exit(3);
+                std::process::exit(86);
             }
             for message in &messages {
                 if let Err(error) = consumer.store_offset_from_message(message) {
@@ -103,7 +105,7 @@ impl Ingestion {
                     tracing::warn!(%error, "offset not stored");
                 }
             }
-            self.count("applied", (batch.rows.len() + batch.erasures.len()) as u64);
+            self.count("applied", batch.applied);
             self.count("ignored", batch.ignored);
         }
     }
@@ -214,9 +216,14 @@ fn read_into(batch: &mut Batch, message: &BorrowedMessage<'_>) -> Result<(), Str
     };
     match ingest_of(&envelope, &event) {
         Ingest::Row(row) => batch.rows.push(row),
+        Ingest::Rows(rows) => batch.rows.extend(rows),
         Ingest::Erase(user) => batch.erasures.push(user),
-        Ingest::Ignore => batch.ignored += 1,
+        Ingest::Ignore => {
+            batch.ignored += 1;
+            return Ok(());
+        }
     }
+    batch.applied += 1;
     Ok(())
 }
 

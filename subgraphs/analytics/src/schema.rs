@@ -110,6 +110,9 @@ impl TrendingWindow {
 #[derive(SimpleObject)]
 pub struct DayStats {
     pub day: NaiveDate,
+    pub views: i64,
+    /// Distinct signed-in viewers that day.
+    pub unique_viewers: i64,
     /// Likes given that day, minus likes taken back that day.
     pub likes: i64,
     /// Comments written that day, minus comments deleted that day.
@@ -125,6 +128,15 @@ pub struct PostStats {
 
 #[Object]
 impl PostStats {
+    /// Times the post was served: on a home feed page or its own page, signed
+    /// in or not.
+    async fn views(&self) -> i64 {
+        self.counts.views()
+    }
+    /// Distinct signed-in accounts it was served to.
+    async fn unique_viewers(&self) -> i64 {
+        self.counts.unique_viewers()
+    }
     /// Likes the post has now.
     async fn likes(&self) -> i64 {
         self.counts.likes()
@@ -148,6 +160,8 @@ impl PostStats {
                 let counts = days.get(&day.to_string()).cloned().unwrap_or_default();
                 DayStats {
                     day,
+                    views: counts.views(),
+                    unique_viewers: counts.unique_viewers(),
                     likes: counts.likes(),
                     comments: counts.comments(),
                 }
@@ -161,6 +175,10 @@ impl PostStats {
 pub struct CreatorStats {
     /// Posts published.
     pub posts: i64,
+    /// Times their posts were served.
+    pub views: i64,
+    /// Distinct signed-in accounts their posts were served to.
+    pub unique_viewers: i64,
     /// Likes their posts got, minus likes taken back.
     pub likes: i64,
     /// Comments on their posts, minus comments deleted.
@@ -224,6 +242,8 @@ impl Query {
             .map_err(unavailable)?;
         Ok(CreatorStats {
             posts: counts.of(kind::POST_CREATED),
+            views: counts.views(),
+            unique_viewers: counts.unique_viewers(),
             likes: counts.likes(),
             comments: counts.comments(),
             new_followers: counts.follows(),
@@ -231,7 +251,8 @@ impl Query {
     }
 
     /// The posts with the most engagement in `window`, highest first: score =
-    /// 3 × likes + 5 × comments given in the window (net of those taken back).
+    /// views + 3 × likes + 5 × comments in the window (likes and comments net
+    /// of those taken back), ties to the newer post.
     /// Only posts content serves now, and none by an account blocked either way
     /// with the viewer.
     async fn trending_posts(

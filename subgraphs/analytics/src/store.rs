@@ -12,22 +12,40 @@ use uuid::Uuid;
 use crate::clickhouse::{quoted, ClickHouse};
 use crate::events::kind;
 
-/// Events of one kind.
+/// Events of one kind, and the distinct signed-in accounts that did them.
 #[derive(Debug, Deserialize)]
 pub struct KindCount {
     #[serde(default)]
     pub key: String,
     pub kind: String,
     pub events: i64,
+    pub actors: i64,
 }
+
+/// The columns every count query selects after its key.
+const KIND_COUNT: &str =
+    "kind, uniqExact(event_id) AS events, uniqExactIf(actor_id, actor_id != '') AS actors";
 
 /// Counts by kind, for one post, one day or one author.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Counts(HashMap<String, i64>);
+pub struct Counts {
+    events: HashMap<String, i64>,
+    actors: HashMap<String, i64>,
+}
 
 impl Counts {
     pub fn of(&self, kind: &str) -> i64 {
-        self.0.get(kind).copied().unwrap_or(0)
+        self.events.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Every view, signed in or not.
+    pub fn views(&self) -> i64 {
+        self.of(kind::POST_VIEWED)
+    }
+
+    /// Distinct signed-in viewers.
+    pub fn unique_viewers(&self) -> i64 {
+        self.actors.get(kind::POST_VIEWED).copied().unwrap_or(0)
     }
 
     /// Likes now: given minus taken back.
@@ -35,9 +53,13 @@ impl Counts {
         self.of(kind::POST_LIKED) - self.of(kind::POST_UNLIKED)
     }
 
-    /// Comments now: written minus deleted.
+    /// Comments served now: written, minus deleted, minus taken down (plus
+    /// restored).
     pub fn comments(&self) -> i64 {
-        self.of(kind::COMMENT_CREATED) - self.of(kind::COMMENT_DELETED)
+        self.of(kind::COMMENT_CREATED)
+            - self.of(kind::COMMENT_DELETED)
+            - self.of(kind::COMMENT_TAKEN_DOWN)
+            + self.of(kind::COMMENT_RESTORED)
     }
 
     pub fn follows(&self) -> i64 {
@@ -49,11 +71,9 @@ impl Counts {
 fn by_key(rows: Vec<KindCount>) -> HashMap<String, Counts> {
     let mut grouped: HashMap<String, Counts> = HashMap::new();
     for row in rows {
-        grouped
-            .entry(row.key)
-            .or_default()
-            .0
-            .insert(row.kind, row.events);
+        let counts = grouped.entry(row.key).or_default();
+        counts.events.insert(row.kind.clone(), row.events);
+        counts.actors.insert(row.kind, row.actors);
     }
     grouped
 }
@@ -82,7 +102,7 @@ pub async fn post_counts(
 ) -> anyhow::Result<HashMap<Uuid, Counts>> {
     let rows = clickhouse
         .select(&format!(
-            "SELECT post_id AS key, kind, uniqExact(event_id) AS events FROM {} \
+            "SELECT post_id AS key, {KIND_COUNT} FROM {} \
              WHERE author_id = {} AND post_id IN ({}) GROUP BY post_id, kind",
             clickhouse.table("events"),
             quoted(author),
@@ -105,7 +125,7 @@ pub async fn post_days(
 ) -> anyhow::Result<HashMap<String, Counts>> {
     let rows = clickhouse
         .select(&format!(
-            "SELECT toString(toDate(occurred_at)) AS key, kind, uniqExact(event_id) AS events \
+            "SELECT toString(toDate(occurred_at)) AS key, {KIND_COUNT} \
              FROM {} WHERE author_id = {} AND post_id = {} AND {} GROUP BY key, kind",
             clickhouse.table("events"),
             quoted(author),
@@ -125,8 +145,7 @@ pub async fn creator_counts(
 ) -> anyhow::Result<Counts> {
     let rows = clickhouse
         .select(&format!(
-            "SELECT kind, uniqExact(event_id) AS events FROM {} \
-             WHERE author_id = {} AND {} GROUP BY kind",
+            "SELECT {KIND_COUNT} FROM {} WHERE author_id = {} AND {} GROUP BY kind",
             clickhouse.table("events"),
             quoted(author),
             between(from, to)
@@ -142,27 +161,39 @@ pub struct Trending {
     pub score: i64,
 }
 
+/// The events of `kind` in a group, as SQL.
+fn events_of(kind: &str) -> String {
+    format!("uniqExactIf(event_id, kind = '{kind}')")
+}
+
 /// The `limit` posts with the highest score from the events since `since`:
-/// 3 × likes + 5 × comments (net of those taken back), ties to the newer post.
+/// views + 3 × likes + 5 × comments, likes and comments net of those taken
+/// back (as `Counts` counts them), ties to the newer post.
 pub async fn trending(
     clickhouse: &ClickHouse,
     since: DateTime<Utc>,
     limit: usize,
 ) -> anyhow::Result<Vec<Trending>> {
+    let likes = format!(
+        "({} - {})",
+        events_of(kind::POST_LIKED),
+        events_of(kind::POST_UNLIKED)
+    );
+    let comments = format!(
+        "({} - {} - {} + {})",
+        events_of(kind::COMMENT_CREATED),
+        events_of(kind::COMMENT_DELETED),
+        events_of(kind::COMMENT_TAKEN_DOWN),
+        events_of(kind::COMMENT_RESTORED)
+    );
+    let views = events_of(kind::POST_VIEWED);
     clickhouse
         .select(&format!(
-            "SELECT post_id, \
-               3 * (uniqExactIf(event_id, kind = '{liked}') - uniqExactIf(event_id, kind = '{unliked}')) \
-             + 5 * (uniqExactIf(event_id, kind = '{commented}') - uniqExactIf(event_id, kind = '{uncommented}')) \
-               AS score \
-             FROM {table} WHERE post_id != '' AND occurred_at >= toDateTime({since}) \
+            "SELECT post_id, {views} + 3 * {likes} + 5 * {comments} AS score FROM {} \
+             WHERE post_id != '' AND occurred_at >= toDateTime({}) \
              GROUP BY post_id HAVING score > 0 ORDER BY score DESC, post_id DESC LIMIT {limit}",
-            liked = kind::POST_LIKED,
-            unliked = kind::POST_UNLIKED,
-            commented = kind::COMMENT_CREATED,
-            uncommented = kind::COMMENT_DELETED,
-            table = clickhouse.table("events"),
-            since = since.timestamp(),
+            clickhouse.table("events"),
+            since.timestamp(),
         ))
         .await
 }

@@ -43,8 +43,9 @@ async fn main() -> anyhow::Result<()> {
         let media = InternalClient::new(&media_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let chat = InternalClient::new(&chat_url, &startup.router_secret, INTERNAL_CALL_TIMEOUT)?;
         let internal = internal::routes(startup.db.clone(), &startup.router_secret);
+        let views = nova_core::views::ViewRecorder::start(startup.db.clone(), &startup.shutdown);
         Ok((
-            schema::build(startup.db, identity, social, media, chat),
+            schema::build(startup.db, identity, social, media, chat, views),
             internal,
         ))
     })

@@ -3,6 +3,7 @@ use std::time::Duration;
 use nova_core::config::exit_on_error;
 use nova_core::internal::InternalClient;
 use nova_core::live::{redis_url_from_env, LiveHub};
+use nova_core::views::ViewRecorder;
 use nova_feed::events::FeedBuilder;
 use nova_feed::page::FeedReader;
 use nova_feed::settings::FeedSettings;
@@ -48,7 +49,11 @@ async fn main() -> anyhow::Result<()> {
             settings,
         };
         let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
-        Ok((schema::build(reader, hub, notices), axum::Router::new()))
+        let views = ViewRecorder::start(reader.db.clone(), &startup.shutdown);
+        Ok((
+            schema::build(reader, hub, notices, views),
+            axum::Router::new(),
+        ))
     })
     .await
 }

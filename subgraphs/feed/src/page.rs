@@ -30,13 +30,14 @@ pub struct FeedReader {
 }
 
 impl FeedReader {
-    /// Up to `limit` post ids for `viewer` older than `before`, newest first.
+    /// Up to `limit` posts for `viewer` older than `before`, newest first, each
+    /// with its author.
     pub async fn page(
         &self,
         viewer: Uuid,
         before: Option<Uuid>,
         limit: usize,
-    ) -> anyhow::Result<Vec<Uuid>> {
+    ) -> anyhow::Result<Vec<(Uuid, Uuid)>> {
         let last_read = store::touch_reader(&self.db, viewer).await?;
         let window = Duration::days(self.settings.inactive_days);
         // Fan-out skipped this viewer while inactive: what Redis holds is stale.
@@ -54,15 +55,16 @@ impl FeedReader {
                 break;
             };
             let visible = store::visible(&self.db, viewer, &candidates).await?;
-            let checked: Vec<Uuid> = candidates
+            let checked: Vec<(Uuid, Uuid)> = candidates
                 .into_iter()
-                .filter(|id| visible.contains(id))
+                .filter_map(|id| Some((id, *visible.get(&id)?)))
                 .collect();
-            let served = served_posts(&self.content, &checked).await?;
+            let ids: Vec<Uuid> = checked.iter().map(|(id, _)| *id).collect();
+            let served = served_posts(&self.content, &ids).await?;
             page.extend(
                 checked
                     .into_iter()
-                    .filter(|id| served.contains(id))
+                    .filter(|(id, _)| served.contains(id))
                     .take(wanted),
             );
             if page.len() >= limit || exhausted {

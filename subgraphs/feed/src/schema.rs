@@ -9,6 +9,7 @@ use nova_core::connection::{connection, PageRequest};
 use nova_core::entities::{Post, User};
 use nova_core::errors::OrInternal;
 use nova_core::sdl::authenticated;
+use nova_core::views::{Surface, ViewRecorder};
 use nova_core::Caller;
 
 use crate::live::{FeedHub, FeedUpdate};
@@ -25,8 +26,14 @@ pub fn build(
     reader: FeedReader,
     hub: FeedHub,
     notices: nova_core::suspensions::SuspensionNotices,
+    views: ViewRecorder,
 ) -> FeedSchema {
-    builder().data(reader).data(hub).data(notices).finish()
+    builder()
+        .data(reader)
+        .data(hub)
+        .data(notices)
+        .data(views)
+        .finish()
 }
 
 pub fn sdl() -> String {
@@ -50,13 +57,18 @@ impl Query {
         let viewer = Caller::of(ctx).require_user()?;
         let page = PageRequest::new(first, after.as_deref())?;
         let reader = ctx.data_unchecked::<FeedReader>();
-        let ids = reader
+        let posts = reader
             .page(viewer, page.after, page.limit() as usize)
             .await
             .or_internal()?;
+        ctx.data_unchecked::<ViewRecorder>()
+            .record(Surface::HomeFeed, Some(viewer), &posts);
         Ok(connection(
             page,
-            ids.into_iter().map(|id| (id, Post::of(id))).collect(),
+            posts
+                .into_iter()
+                .map(|(id, _)| (id, Post::of(id)))
+                .collect(),
         ))
     }
 }

@@ -65,6 +65,13 @@ pub enum Event {
     /// created. Key: the post.
     #[serde(rename = "content.comment_deleted")]
     CommentDeleted(CommentCreated),
+    /// A moderator took a comment down (content): kept, no longer served or
+    /// counted. Key: the post.
+    #[serde(rename = "content.comment_taken_down")]
+    CommentTakenDown(CommentCreated),
+    /// A moderator restored a taken-down comment (content). Key: the post.
+    #[serde(rename = "content.comment_restored")]
+    CommentRestored(CommentCreated),
     /// Someone followed someone (social). Key: the follower.
     #[serde(rename = "social.followed")]
     Followed(Follow),
@@ -94,6 +101,13 @@ pub enum Event {
     /// chat, encrypted: events never carry message text.
     #[serde(rename = "chat.message_sent")]
     MessageSent(MessageSent),
+    /// A page of the home feed was served (feed): each post on it counts as a
+    /// view (`nova_core::views`). Key: the viewer.
+    #[serde(rename = "feed.posts_viewed")]
+    FeedPostsViewed(PostsViewed),
+    /// A post's page was served (content: `Query.post`). Key: the viewer.
+    #[serde(rename = "content.post_viewed")]
+    PostPageViewed(PostsViewed),
     /// An upload's bytes are in the store and passed the checks at
     /// `completeUpload`; processing makes its variants (media). Key: the media.
     #[serde(rename = "media.uploaded")]
@@ -194,6 +208,21 @@ pub struct PostLiked {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+pub struct PostsViewed {
+    /// Who saw them; absent for a signed-out viewer.
+    pub viewer_id: Option<Uuid>,
+    pub posts: Vec<ViewedPost>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewedPost {
+    pub post_id: Uuid,
+    pub author_id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MessageSent {
     pub message_id: Uuid,
     pub conversation_id: Uuid,
@@ -228,6 +257,8 @@ impl Event {
             Event::ProfileChanged(_) => "users.profile_changed",
             Event::CommentCreated(_) => "content.comment_created",
             Event::CommentDeleted(_) => "content.comment_deleted",
+            Event::CommentTakenDown(_) => "content.comment_taken_down",
+            Event::CommentRestored(_) => "content.comment_restored",
             Event::Followed(_) => "social.followed",
             Event::Unfollowed(_) => "social.unfollowed",
             Event::Blocked(_) => "social.blocked",
@@ -237,6 +268,8 @@ impl Event {
             Event::PostLiked(_) => "social.post_liked",
             Event::PostUnliked(_) => "social.post_unliked",
             Event::MessageSent(_) => "chat.message_sent",
+            Event::FeedPostsViewed(_) => "feed.posts_viewed",
+            Event::PostPageViewed(_) => "content.post_viewed",
             Event::MediaUploaded(_) => "media.uploaded",
         }
     }
@@ -262,12 +295,16 @@ impl Event {
             Event::PostDeleted(e) => e.post_id,
             Event::PostTakenDown(e) | Event::PostRestored(e) => e.post_id,
             Event::ProfileChanged(e) => e.user_id,
-            Event::CommentCreated(e) | Event::CommentDeleted(e) => e.post_id,
+            Event::CommentCreated(e)
+            | Event::CommentDeleted(e)
+            | Event::CommentTakenDown(e)
+            | Event::CommentRestored(e) => e.post_id,
             Event::Followed(e) | Event::Unfollowed(e) => e.follower_id,
             Event::Blocked(e) | Event::Unblocked(e) => e.blocker_id,
             Event::Muted(e) | Event::Unmuted(e) => e.muter_id,
             Event::PostLiked(e) | Event::PostUnliked(e) => e.post_id,
             Event::MessageSent(e) => e.conversation_id,
+            Event::FeedPostsViewed(e) | Event::PostPageViewed(e) => e.viewer_id.unwrap_or_default(),
             Event::MediaUploaded(e) => e.media_id,
         }
     }

@@ -15,6 +15,7 @@ use nova_core::connection::{connection, load_page, PageRequest};
 use nova_core::db::Db;
 use nova_core::errors::{parse_id, OrInternal};
 use nova_core::internal::InternalClient;
+use nova_core::Caller;
 use uuid::Uuid;
 
 use crate::blocks;
@@ -62,8 +63,10 @@ pub fn build(
     social: InternalClient,
     media: InternalClient,
     chat: InternalClient,
+    views: nova_core::views::ViewRecorder,
 ) -> ContentSchema {
     builder()
+        .data(views)
         .data(Identity(identity))
         .data(MediaOwner(media))
         .data(nova_core::batching::loader(
@@ -231,7 +234,16 @@ impl ContentQuery {
             return Ok(None);
         };
         let hidden = blocks::hidden_from_viewer(ctx, &[post.0.author_id]).await?;
-        Ok((!hidden.contains(&post.0.author_id)).then_some(post))
+        if hidden.contains(&post.0.author_id) {
+            return Ok(None);
+        }
+        ctx.data_unchecked::<nova_core::views::ViewRecorder>()
+            .record(
+                nova_core::views::Surface::PostPage,
+                Caller::of(ctx).user_id,
+                &[(post.0.id, post.0.author_id)],
+            );
+        Ok(Some(post))
     }
 
     /// Posts carrying `#tag`, newest first, without those of accounts blocked

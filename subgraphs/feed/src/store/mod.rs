@@ -8,7 +8,7 @@
 //! rebuilds and every page below apply it as
 //! `p.author_id = <viewer> OR EXISTS (SELECT 1 FROM followed_visible v …)`.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use nova_core::db::Db;
@@ -336,9 +336,13 @@ pub async fn posts_of_followed_above_limit(
 
 /// Which of `posts` the viewer may see now (not deleted, by the visibility rule): the
 /// read-time check that makes Redis a cache of candidates, never the rule.
-pub async fn visible(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let ids = sqlx::query_scalar!(
-        "SELECT p.post_id FROM posts p WHERE p.post_id = ANY($2) AND NOT p.deleted \
+pub async fn visible(
+    db: &Db,
+    viewer: Uuid,
+    posts: &[Uuid],
+) -> Result<HashMap<Uuid, Uuid>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT p.post_id, p.author_id FROM posts p WHERE p.post_id = ANY($2) AND NOT p.deleted \
            AND (p.author_id = $1 OR EXISTS (SELECT 1 FROM followed_visible v \
                                            WHERE v.viewer_id = $1 AND v.author_id = p.author_id))",
         viewer,
@@ -346,7 +350,7 @@ pub async fn visible(db: &Db, viewer: Uuid, posts: &[Uuid]) -> Result<HashSet<Uu
     )
     .fetch_all(db.statement())
     .await?;
-    Ok(ids.into_iter().collect())
+    Ok(rows.into_iter().map(|r| (r.post_id, r.author_id)).collect())
 }
 
 mod backfill;
