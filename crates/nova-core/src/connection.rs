@@ -42,6 +42,34 @@ pub fn decode_position_cursor(cursor: &str, argument: &str) -> async_graphql::Re
     })
 }
 
+const RANKED_CURSOR_PREFIX: &str = "nova:v1:rank:";
+
+/// The opaque cursor of the item at `position` of a ranking fixed when its
+/// first page was served (the feed's FOR_YOU): the ranking's id and the place.
+pub fn encode_ranked_cursor(ranking: Uuid, position: usize) -> String {
+    encode_with(RANKED_CURSOR_PREFIX, format!("{ranking}:{position}"))
+}
+
+/// The ranking and position inside a ranked cursor, or `BAD_USER_INPUT`.
+pub fn decode_ranked_cursor(cursor: &str, argument: &str) -> async_graphql::Result<(Uuid, usize)> {
+    decode_with(cursor, RANKED_CURSOR_PREFIX, argument, |value| {
+        let (ranking, position) = value.split_once(':')?;
+        Some((Uuid::parse_str(ranking).ok()?, position.parse().ok()?))
+    })
+}
+
+/// A connection whose edges carry their own cursors.
+pub fn connection_with_cursors<Node>(
+    has_previous_page: bool,
+    has_next_page: bool,
+    edges: Vec<(String, Node)>,
+) -> async_graphql::connection::Connection<String, Node>
+where
+    Node: async_graphql::OutputType,
+{
+    connection_of(has_previous_page, has_next_page, edges.into_iter())
+}
+
 fn encode_with(prefix: &str, value: impl std::fmt::Display) -> String {
     URL_SAFE_NO_PAD.encode(format!("{prefix}{value}"))
 }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod entities;
 pub mod errors;
 pub mod events;
+pub mod features;
 pub mod http;
 pub mod internal;
 pub mod live;

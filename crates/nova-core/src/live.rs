@@ -44,9 +44,19 @@ const SUBSCRIBER_BUFFER: usize = 256;
 /// between instances; the feed's timelines too) and identity (the suspended
 /// accounts the router refuses). Deploy files list the same (compose.yaml,
 /// helm/nova/templates/subgraphs.yaml).
-pub const SUBGRAPHS_WITH_REDIS: &[&str] = &["identity", "chat", "notifications", "feed"];
+pub const SUBGRAPHS_WITH_REDIS: &[&str] =
+    &["identity", "chat", "notifications", "feed", "analytics"];
 
 /// `REDIS_URL`, required by a subgraph with subscriptions.
+/// A connection to `redis_url` that reconnects by itself.
+pub async fn redis_connection(redis_url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(redis_url)
+        .map_err(|e| anyhow::anyhow!("REDIS_URL is not a Redis URL: {e}"))?;
+    ConnectionManager::new(client)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach Redis at {redis_url}: {e}"))
+}
+
 pub fn redis_url_from_env() -> Result<String, ConfigError> {
     required(
         "REDIS_URL",

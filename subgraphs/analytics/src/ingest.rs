@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::clickhouse::{quoted, ClickHouse};
 use crate::events::{ingest_of, topics, EventRow, Ingest};
+use crate::features::Features;
 use crate::settings::AnalyticsSettings;
 use crate::store;
 
@@ -43,6 +44,8 @@ pub struct Ingestion {
     pub settings: AnalyticsSettings,
     /// Marked down while a write fails (the watcher marks it up again).
     pub clickhouse_ready: Dependency,
+    /// A deleted account's ranking features go with its rows.
+    pub features: Features,
 }
 
 /// What one batch holds once read.
@@ -189,6 +192,9 @@ impl Ingestion {
                     self.clickhouse.table("events")
                 ))
                 .await?;
+        }
+        for user in &batch.erasures {
+            self.features.erase(*user).await?;
         }
         Ok(())
     }

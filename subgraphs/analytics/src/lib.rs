@@ -3,7 +3,8 @@
 //! and inserts them in batches into ClickHouse (`events`, a `ReplacingMergeTree`
 //! keyed by event id: a redelivered event is stored again and counted once, as
 //! every read counts `uniqExact(event_id)`). Serves `Post.stats` to the post's
-//! author, `creatorStats` to the caller and `trendingPosts` to everyone.
+//! author, `creatorStats` to the caller and `trendingPosts` to everyone; keeps
+//! the feed's ranking features in Redis (`features`).
 //!
 //! Rooms: `clickhouse` (the HTTP client and the table), `events` (what each
 //! event becomes), `ingest` (the batch consumer), `store` (the reads, and the
@@ -11,6 +12,7 @@
 
 pub mod clickhouse;
 pub mod events;
+pub mod features;
 pub mod ingest;
 pub mod loaders;
 pub mod schema;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use nova_analytics::clickhouse::ClickHouse;
+use nova_analytics::features::Features;
 use nova_analytics::ingest::Ingestion;
 use nova_analytics::schema::{self, Owners};
 use nova_analytics::settings::AnalyticsSettings;
@@ -19,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = exit_on_error(AnalyticsSettings::from_env());
+    let redis_url = exit_on_error(nova_core::live::redis_url_from_env());
     nova_core::http::run_subgraph("analytics", 4010, &MIGRATOR, |startup| async move {
         let secret = &startup.router_secret;
         let owners = Owners {
@@ -32,6 +34,12 @@ async fn main() -> anyhow::Result<()> {
                 .clone()
                 .watch(clickhouse_ready.clone(), CLICKHOUSE_CHECK_INTERVAL),
         );
+        let redis = nova_core::live::redis_connection(&redis_url).await?;
+        let features = Features {
+            clickhouse: clickhouse.clone(),
+            redis,
+        };
+        tokio::spawn(features.clone().run(settings.features_interval));
         let ingestion = Ingestion {
             clickhouse: clickhouse.clone(),
             pool: startup.db.background_pool().clone(),
@@ -39,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
             metrics: startup.events.metrics().clone(),
             settings,
             clickhouse_ready,
+            features,
         };
         tokio::spawn(async move {
             if let Err(error) = ingestion.run().await {

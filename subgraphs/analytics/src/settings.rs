@@ -20,6 +20,9 @@ pub struct AnalyticsSettings {
     /// How long a batch waits for more events after its first
     /// (`ANALYTICS_BATCH_LINGER_MS`, 200).
     pub batch_linger: Duration,
+    /// How often the feed's ranking features are recomputed
+    /// (`ANALYTICS_FEATURES_INTERVAL_MS`, 5 000).
+    pub features_interval: Duration,
     /// content's base URL: post authors, and which posts it serves now.
     pub content_url: String,
     /// social's base URL: blocks, for `trendingPosts`.
@@ -39,6 +42,10 @@ impl AnalyticsSettings {
             clickhouse_password: optional("CLICKHOUSE_PASSWORD"),
             batch_max_events: parsed_or("ANALYTICS_BATCH_MAX_EVENTS", 5_000)?,
             batch_linger: Duration::from_millis(parsed_or("ANALYTICS_BATCH_LINGER_MS", 200)?),
+            features_interval: Duration::from_millis(parsed_or(
+                "ANALYTICS_FEATURES_INTERVAL_MS",
+                5_000,
+            )?),
             content_url: required(
                 "CONTENT_SERVICE_URL",
                 "the content subgraph's base URL (http://host:port): post authors, and which posts it serves",

@@ -162,8 +162,29 @@ pub struct Trending {
 }
 
 /// The events of `kind` in a group, as SQL.
-fn events_of(kind: &str) -> String {
+pub fn events_of(kind: &str) -> String {
     format!("uniqExactIf(event_id, kind = '{kind}')")
+}
+
+/// Likes in a group, net of those taken back, as SQL (`Counts::likes`).
+pub fn likes_expression() -> String {
+    format!(
+        "({} - {})",
+        events_of(kind::POST_LIKED),
+        events_of(kind::POST_UNLIKED)
+    )
+}
+
+/// Comments in a group, net of those deleted or taken down, as SQL
+/// (`Counts::comments`).
+pub fn comments_expression() -> String {
+    format!(
+        "({} - {} - {} + {})",
+        events_of(kind::COMMENT_CREATED),
+        events_of(kind::COMMENT_DELETED),
+        events_of(kind::COMMENT_TAKEN_DOWN),
+        events_of(kind::COMMENT_RESTORED)
+    )
 }
 
 /// The `limit` posts with the highest score from the events since `since`:
@@ -174,18 +195,8 @@ pub async fn trending(
     since: DateTime<Utc>,
     limit: usize,
 ) -> anyhow::Result<Vec<Trending>> {
-    let likes = format!(
-        "({} - {})",
-        events_of(kind::POST_LIKED),
-        events_of(kind::POST_UNLIKED)
-    );
-    let comments = format!(
-        "({} - {} - {} + {})",
-        events_of(kind::COMMENT_CREATED),
-        events_of(kind::COMMENT_DELETED),
-        events_of(kind::COMMENT_TAKEN_DOWN),
-        events_of(kind::COMMENT_RESTORED)
-    );
+    let likes = likes_expression();
+    let comments = comments_expression();
     let views = events_of(kind::POST_VIEWED);
     clickhouse
         .select(&format!(

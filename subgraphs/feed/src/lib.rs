@@ -9,6 +9,8 @@ pub mod backfill;
 pub mod events;
 pub mod live;
 pub mod page;
+pub mod ranked;
+pub mod ranking;
 pub mod schema;
 pub mod settings;
 pub mod store;

@@ -6,6 +6,7 @@ use nova_core::live::{redis_url_from_env, LiveHub};
 use nova_core::views::ViewRecorder;
 use nova_feed::events::FeedBuilder;
 use nova_feed::page::FeedReader;
+use nova_feed::ranked::RankedFeeds;
 use nova_feed::settings::FeedSettings;
 use nova_feed::timeline::Timelines;
 use nova_feed::{backfill, schema, MIGRATOR};
@@ -42,11 +43,13 @@ async fn main() -> anyhow::Result<()> {
         let pool = startup.db.background_pool().clone();
         backfill::run_until_done(&pool, &social, &content).await;
         startup.events.spawn_consumer(builder)?;
+        let ranked = RankedFeeds::new(nova_core::live::redis_connection(&redis_url).await?);
         let reader = FeedReader {
             db: startup.db,
             timelines,
             content,
             settings,
+            ranked,
         };
         let notices = nova_core::suspensions::SuspensionNotices::start(&redis_url)?;
         let views = ViewRecorder::start(reader.db.clone(), &startup.shutdown);

@@ -13,6 +13,8 @@ use nova_core::db::Db;
 use nova_core::internal::{served_posts, InternalClient};
 use uuid::Uuid;
 
+use crate::ranked::RankedFeeds;
+use crate::ranking;
 use crate::settings::FeedSettings;
 use crate::store;
 use crate::timeline::Timelines;
@@ -27,7 +29,32 @@ pub struct FeedReader {
     pub timelines: Timelines,
     pub content: InternalClient,
     pub settings: FeedSettings,
+    pub ranked: RankedFeeds,
 }
+
+/// One FOR_YOU page: its posts with their positions in the ranking.
+pub struct RankedPage {
+    pub ranking: Uuid,
+    /// (position, post, author)
+    pub posts: Vec<(usize, Uuid, Uuid)>,
+    /// Whether the ranking holds more after the last position returned.
+    pub has_next: bool,
+}
+
+/// A FOR_YOU cursor that no longer leads anywhere.
+#[derive(Debug)]
+pub struct RankingExpired;
+
+impl std::fmt::Display for RankingExpired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "this FOR_YOU ranking has expired; start again from the first page"
+        )
+    }
+}
+
+impl std::error::Error for RankingExpired {}
 
 impl FeedReader {
     /// Up to `limit` posts for `viewer` older than `before`, newest first, each
@@ -73,6 +100,73 @@ impl FeedReader {
             before = Some(oldest);
         }
         Ok(page)
+    }
+
+    /// A FOR_YOU page: the first ranks the newest `ranking::CANDIDATES` visible
+    /// posts and keeps the order; a later one (`after`: ranking, position)
+    /// reads on from there, leaving out what the viewer may no longer see.
+    pub async fn for_you(
+        &self,
+        viewer: Uuid,
+        after: Option<(Uuid, usize)>,
+        limit: usize,
+    ) -> anyhow::Result<RankedPage> {
+        let (ranking, start) = match after {
+            Some((ranking, position)) => (ranking, position + 1),
+            None => {
+                let candidates = self.page(viewer, None, ranking::CANDIDATES).await?;
+                let features = self.ranked.features(viewer, &candidates).await?;
+                let ranked = ranking::rank(candidates, &features, Utc::now());
+                let id = Uuid::new_v4();
+                self.ranked.save(viewer, id, &ranked).await?;
+                let has_next = ranked.len() > limit;
+                let posts = ranked
+                    .into_iter()
+                    .take(limit)
+                    .enumerate()
+                    .map(|(i, (post, author))| (i, post, author))
+                    .collect();
+                return Ok(RankedPage {
+                    ranking: id,
+                    posts,
+                    has_next,
+                });
+            }
+        };
+        // `next`: the position of the first entry not looked at yet.
+        let mut posts = Vec::with_capacity(limit);
+        let mut next = start;
+        let mut length = start;
+        'rounds: for _ in 0..MAX_ROUNDS {
+            let fetch = (limit - posts.len()) * 2 + 4;
+            let Some((entries, total)) = self.ranked.slice(viewer, ranking, next, fetch).await?
+            else {
+                return Err(RankingExpired.into());
+            };
+            length = total;
+            if entries.is_empty() {
+                break;
+            }
+            let ids: Vec<Uuid> = entries.iter().map(|(post, _)| *post).collect();
+            let visible = store::visible(&self.db, viewer, &ids).await?;
+            let served = served_posts(&self.content, &ids).await?;
+            let first = next;
+            next += entries.len();
+            for (offset, (post, author)) in entries.into_iter().enumerate() {
+                if visible.contains_key(&post) && served.contains(&post) {
+                    posts.push((first + offset, post, author));
+                    if posts.len() == limit {
+                        next = first + offset + 1;
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+        Ok(RankedPage {
+            ranking,
+            has_next: next < length,
+            posts,
+        })
     }
 
     /// The newest `count` candidates older than `before`, and whether there are

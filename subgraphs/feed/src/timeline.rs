@@ -64,11 +64,7 @@ fn parse_ids(members: Vec<String>) -> Vec<Uuid> {
 
 impl Timelines {
     pub async fn connect(redis_url: &str, cap: usize, ttl_seconds: i64) -> anyhow::Result<Self> {
-        let client = redis::Client::open(redis_url)
-            .map_err(|e| anyhow::anyhow!("REDIS_URL is not a Redis URL: {e}"))?;
-        let redis = ConnectionManager::new(client)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach Redis at {redis_url}: {e}"))?;
+        let redis = nova_core::live::redis_connection(redis_url).await?;
         Ok(Self {
             redis,
             cap,

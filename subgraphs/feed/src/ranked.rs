@@ -1,0 +1,116 @@
+//! FOR_YOU snapshots in Redis: the order is fixed when the first page is
+//! served, kept as a list `nova:feed:ranked:<viewer>:<ranking>` of
+//! `<post>:<author>` for `SNAPSHOT_TTL_SECONDS`; later pages read it by
+//! position (the cursor carries the ranking and the position), so paging never
+//! repeats or skips a post while features change. Also reads the features the
+//! formula needs (`nova_core::features`).
+
+use std::collections::HashMap;
+
+use nova_core::features::{affinity_key, PostEngagement, ENGAGEMENT_KEY};
+use redis::aio::ConnectionManager;
+use uuid::Uuid;
+
+use crate::ranking::Features;
+
+/// How long a FOR_YOU ranking can be paged.
+pub const SNAPSHOT_TTL_SECONDS: i64 = 3600;
+
+fn key(viewer: Uuid, ranking: Uuid) -> String {
+    format!("nova:feed:ranked:{viewer}:{ranking}")
+}
+
+#[derive(Clone)]
+pub struct RankedFeeds {
+    redis: ConnectionManager,
+}
+
+impl RankedFeeds {
+    pub fn new(redis: ConnectionManager) -> Self {
+        Self { redis }
+    }
+
+    /// The features of `posts` (post, author) for `viewer`.
+    pub async fn features(
+        &self,
+        viewer: Uuid,
+        posts: &[(Uuid, Uuid)],
+    ) -> redis::RedisResult<Features> {
+        if posts.is_empty() {
+            return Ok(Features::default());
+        }
+        let ids: Vec<String> = posts.iter().map(|(post, _)| post.to_string()).collect();
+        let (engagement, affinity): (Vec<Option<String>>, HashMap<String, i64>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(ENGAGEMENT_KEY)
+            .arg(&ids)
+            .cmd("HGETALL")
+            .arg(affinity_key(viewer))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(Features {
+            engagement: posts
+                .iter()
+                .zip(engagement)
+                .filter_map(|((post, _), value)| Some((*post, PostEngagement::decode(&value?)?)))
+                .collect(),
+            affinity: affinity
+                .into_iter()
+                .filter_map(|(author, n)| Some((Uuid::parse_str(&author).ok()?, n)))
+                .collect(),
+        })
+    }
+
+    /// Keep `posts`, in order, as `viewer`'s ranking `ranking`.
+    pub async fn save(
+        &self,
+        viewer: Uuid,
+        ranking: Uuid,
+        posts: &[(Uuid, Uuid)],
+    ) -> redis::RedisResult<()> {
+        if posts.is_empty() {
+            return Ok(());
+        }
+        let members: Vec<String> = posts
+            .iter()
+            .map(|(post, author)| format!("{post}:{author}"))
+            .collect();
+        let key = key(viewer, ranking);
+        redis::pipe()
+            .atomic()
+            .rpush(&key, members)
+            .ignore()
+            .expire(&key, SNAPSHOT_TTL_SECONDS)
+            .ignore()
+            .query_async(&mut self.redis.clone())
+            .await
+    }
+
+    /// Up to `count` entries of the ranking from `start`, and how many it holds
+    /// in all; `None` when it is gone (expired, or not this viewer's).
+    pub async fn slice(
+        &self,
+        viewer: Uuid,
+        ranking: Uuid,
+        start: usize,
+        count: usize,
+    ) -> redis::RedisResult<Option<(Vec<(Uuid, Uuid)>, usize)>> {
+        let key = key(viewer, ranking);
+        let (length, members): (usize, Vec<String>) = redis::pipe()
+            .llen(&key)
+            .lrange(&key, start as isize, (start + count) as isize - 1)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if length == 0 {
+            return Ok(None);
+        }
+        let entries = members
+            .iter()
+            .filter_map(|member| {
+                let (post, author) = member.split_once(':')?;
+                Some((Uuid::parse_str(post).ok()?, Uuid::parse_str(author).ok()?))
+            })
+            .collect();
+        Ok(Some((entries, length)))
+    }
+}
