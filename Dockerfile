@@ -18,7 +18,7 @@ ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked \
       --bin nova-identity --bin nova-users --bin nova-content --bin nova-social \
       --bin nova-chat --bin nova-notifications --bin nova-feed --bin nova-search \
-      --bin nova-media --bin nova-router --bin nova-registry --bin nova
+      --bin nova-media --bin nova-analytics --bin nova-router --bin nova-registry --bin nova
 
 FROM debian:bookworm-slim AS runtime
 # ca-certificates: TLS to S3, the JWKS, SMTP; curl: the health checks;

@@ -8,4 +8,5 @@ CREATE DATABASE nova_notifications;
 CREATE DATABASE nova_feed;
 CREATE DATABASE nova_search;
 CREATE DATABASE nova_media;
+CREATE DATABASE nova_analytics;
 CREATE DATABASE nova_registry;

@@ -17,6 +17,11 @@ impl Stack {
         self.redis.url()
     }
 
+    /// The HTTP URL of this stack's ClickHouse (analytics' events).
+    pub fn clickhouse_url(&self) -> String {
+        self.clickhouse.url()
+    }
+
     /// KAFKA_BROKERS of this stack's broker.
     pub fn kafka_brokers(&self) -> String {
         self.broker.brokers()

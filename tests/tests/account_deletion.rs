@@ -113,6 +113,23 @@ fn deleted_in_index(stack: &Stack) -> u32 {
         .sum()
 }
 
+/// Rows of analytics' events (ClickHouse) naming `user` or about `post`.
+async fn analytics_rows(stack: &Stack, user: &str, post: &str) -> u64 {
+    let sql = format!(
+        "SELECT count() FROM nova_analytics.events \
+         WHERE actor_id = '{user}' OR author_id = '{user}' OR post_id = '{post}'"
+    );
+    let answer = stack
+        .http
+        .post(stack.clickhouse_url())
+        .body(sql)
+        .send()
+        .await
+        .expect("ClickHouse answers");
+    assert!(answer.status().is_success(), "{answer:?}");
+    answer.text().await.unwrap().trim().parse().unwrap()
+}
+
 async fn search_hits(stack: &Stack, token: &str, q: &str) -> usize {
     let found = stack
         .data_of(
@@ -237,6 +254,13 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
     )
     .await;
     assert!(!tables_holding(&stack, &personal_data()).await.is_empty());
+    eventually(
+        60,
+        "analytics counting the victim's doings",
+        &stack,
+        || async { analytics_rows(&stack, &victim_id, &post).await >= 5 },
+    )
+    .await;
 
     // A wrong password deletes nothing.
     let wrong = stack
@@ -310,11 +334,12 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
                 + search_hits(&stack, &friend, VICTIM).await
                 + search_hits(&stack, &friend, "vanishwell").await;
             let in_index = deleted_in_index(&stack);
+            let analytics = analytics_rows(&stack, &victim_id, &post).await;
             let clean = tables.is_empty() && keys.is_empty() && objects.is_empty();
-            if !(clean && hits == 0 && in_index == 0) {
+            if !(clean && hits == 0 && in_index == 0 && analytics == 0) {
                 eprintln!(
                     "left: tables {tables:?}, keys {keys:?}, objects {objects:?}, hits {hits}, \
-                     deleted documents in the index {in_index}"
+                     deleted documents in the index {in_index}, analytics rows {analytics}"
                 );
                 return false;
             }
@@ -326,7 +351,14 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
     // The id remains only where docs/deletion.md says.
     let mut holding_id = tables_holding(&stack, std::slice::from_ref(&victim_lower)).await;
     holding_id.retain(|table| !table.ends_with(".outbox"));
-    assert_eq!(holding_id, ["identity.deleted_accounts", "search.users"]);
+    assert_eq!(
+        holding_id,
+        [
+            "identity.deleted_accounts",
+            "search.users",
+            "analytics.erased_accounts"
+        ]
+    );
 
     // The friend keeps the conversation: the victim's message is a tombstone.
     let history = stack.data_of(&friend,

@@ -61,16 +61,21 @@ struct Batch {
 }
 
 impl Ingestion {
-    /// Consume until the process ends.
-    pub async fn run(self) -> anyhow::Result<()> {
-        let mut all_topics = topics();
-        all_topics.push(DEAD_LETTER_TOPIC.to_string());
-        nova_core::events::ensure_topics_forever(&self.kafka, &all_topics).await;
+    /// Every outcome's series, at 0 from the start, so a reader of /metrics can
+    /// tell "none yet" from "no such consumer". Call before `run`.
+    pub fn register_metrics(&self) {
         for outcome in ["applied", "ignored", "dead_lettered"] {
             self.metrics
                 .consumed
                 .with_label_values(&[CONSUMER, outcome]);
         }
+    }
+
+    /// Consume until the process ends.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut all_topics = topics();
+        all_topics.push(DEAD_LETTER_TOPIC.to_string());
+        nova_core::events::ensure_topics_forever(&self.kafka, &all_topics).await;
         let context = LagContext {
             consumer: CONSUMER,
             metrics: self.metrics.clone(),

@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
             clickhouse_ready,
             features,
         };
+        ingestion.register_metrics();
         tokio::spawn(async move {
             if let Err(error) = ingestion.run().await {
                 // Only the client's creation can fail here: a configuration error.
