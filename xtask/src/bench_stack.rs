@@ -285,6 +285,9 @@ fn prepare_stack(
     redis::stop(state, &BENCH)?;
     redis::ensure_running(state, &BENCH)?;
     s3::ensure_running(state, root, &BENCH)?;
+    if recreate.is_some() {
+        crate::clickhouse::remove_data(state, &BENCH)?;
+    }
     crate::clickhouse::ensure_running(state, &BENCH)?;
     crate::ffmpeg::ensure_installed()?;
     if let Some(pg) = recreate {

@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{feed_bench, live_bench, login_bench, media_bench, search_bench};
+use crate::{analytics_bench, feed_bench, live_bench, login_bench, media_bench, search_bench};
 
 #[derive(Parser)]
 #[command(
@@ -100,6 +100,9 @@ pub enum BenchScenario {
     /// 12-megapixel photo uploads end to end (intent, PUT, complete, READY):
     /// uploads/s, time to READY p50/p99, the media worker's peak memory.
     Media(media_bench::Options),
+    /// Analytics: ingestion events/s (Kafka → ClickHouse), PostStats and
+    /// CreatorStats p99 over 10 million events, FOR_YOU pages p99 at 200/s.
+    Analytics(analytics_bench::Options),
     /// Only the router policies' counted cost: instructions per request of the
     /// router with them on and off, and of Redis per check, under valgrind's
     /// callgrind (the full bench ends with the same figures).

@@ -53,6 +53,16 @@ pub fn ensure_running(state: &State, layout: &Layout) -> Result<()> {
     )
 }
 
+/// Stop a layout's server and delete its data (a fresh bench).
+pub fn remove_data(state: &State, layout: &Layout) -> Result<()> {
+    stop(state, layout)?;
+    let folder = state.dir.join(process(layout));
+    match std::fs::remove_dir_all(&folder) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
 pub fn stop(state: &State, layout: &Layout) -> Result<()> {
     stop_process(state, &process(layout))
 }

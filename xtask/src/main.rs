@@ -1,6 +1,7 @@
 //! Developer entry points: `cargo xtask up | down | test | bench | …`; the command
 //! line is in `cli.rs` (`cargo xtask --help`).
 
+mod analytics_bench;
 mod bench;
 mod bench_stack;
 mod cli;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
             Some(BenchScenario::Search(options)) => search_bench::bench(&root, options),
             Some(BenchScenario::Logins(options)) => login_bench::bench(&root, options),
             Some(BenchScenario::Media(options)) => media_bench::bench(&root, options),
+            Some(BenchScenario::Analytics(options)) => analytics_bench::bench(&root, options),
             Some(BenchScenario::Registry { publishes }) => registry::bench(&root, publishes),
             Some(BenchScenario::PolicyCost) => bench::policy_cost(&root),
         },

@@ -157,6 +157,17 @@ export async function runEveryOperation(makeClient, requests) {
 
     const { post } = await bob.run("PostPage", { id: postId });
     assert.equal(post.author.username, people.ann.username);
+
+    // Ranked "for you", a creator's statistics (the author's alone), trending.
+    const { homeFeed: forYou } = await bob.run("HomeFeedForYou", { first: 10 });
+    assert.ok(forYou.edges.some((edge) => edge.node.id === postId), "ann's post is not in bob's FOR_YOU feed");
+    const today = new Date().toISOString().slice(0, 10);
+    const { post: withStats } = await ann.run("PostStats", { id: postId, from: today, to: today });
+    assert.deepEqual(withStats.stats.byDay.map((day) => day.day), [today]);
+    const { creatorStats } = await ann.run("CreatorStats", { from: today, to: today });
+    assert.equal(typeof creatorStats.posts, "number");
+    const { trendingPosts } = await bob.run("TrendingPosts", { window: "DAY", first: 5 });
+    assert.ok(Array.isArray(trendingPosts), "trendingPosts is a list");
     const { userByUsername } = await bob.run("ProfilePage", { username: people.ann.username });
     assert.equal(userByUsername.id, people.ann.id);
 
