@@ -197,3 +197,70 @@ async fn clickhouse_outage_flips_readiness_and_loses_nothing() {
     .await;
     wait_for_counts(&stack, &ann, &post, [0, 0, 2, 1]).await;
 }
+
+const TRENDING: &str = "{ trendingPosts(window: DAY, first: 10) { id } }";
+
+async fn trending(stack: &Stack, token: Option<&str>) -> Vec<String> {
+    let response = stack.graphql(token, TRENDING, json!({})).await;
+    response.expect_ok()["trendingPosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn trending_posts_leave_out_deleted_taken_down_and_blocked() {
+    let stack = Stack::start().await.expect("stack starts");
+    let (ann_id, ann) = stack.sign_up("ann").await;
+    let (_, dan) = stack.sign_up("dan").await;
+    let (_, bob) = stack.sign_up("bob").await;
+    let (_, carol) = stack.sign_up("carol").await;
+    stack.sign_up("mod").await;
+    stack.grant_moderator("mod");
+    let moderator = stack.access_token("mod").await;
+    let first = stack.create_post(&ann, "ann's first").await;
+    let second = stack.create_post(&ann, "ann's second").await;
+    let dans = stack.create_post(&dan, "dan's").await;
+    for post in [&first, &second, &dans] {
+        call(&stack, &bob, LIKE, post).await;
+    }
+
+    // One like each: equal scores, the newer post first.
+    let all = vec![dans.clone(), second.clone(), first.clone()];
+    eventually(60, "the three posts trending", &stack, || async {
+        trending(&stack, None).await == all
+    })
+    .await;
+    // carol blocks ann: ann's posts leave carol's list at once.
+    stack
+        .data_of(
+            &carol,
+            "mutation($id: ID!) { blockUser(userId: $id) { id } }",
+            json!({ "id": ann_id }),
+        )
+        .await;
+    assert_eq!(
+        trending(&stack, Some(&carol)).await,
+        std::slice::from_ref(&dans)
+    );
+    assert_eq!(trending(&stack, Some(&bob)).await, all);
+    // Deleted, then taken down: gone for everyone at once.
+    stack
+        .data_of(
+            &ann,
+            "mutation($id: ID!) { deletePost(id: $id) }",
+            json!({ "id": second }),
+        )
+        .await;
+    assert_eq!(trending(&stack, None).await, [dans.clone(), first.clone()]);
+    stack
+        .data_of(
+            &moderator,
+            "mutation($id: ID!) { takeDown(subject: { kind: POST, id: $id }, reason: \"spam\") { action } }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(trending(&stack, None).await, [dans]);
+}

@@ -12,11 +12,9 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use uuid::Uuid;
 
-const FOR_YOU: &str = "query($n: Int, $after: String) {
-  homeFeed(first: $n, after: $after, ranking: FOR_YOU) {
-    edges { cursor node { id } }
-    pageInfo { hasNextPage endCursor }
-  } }";
+mod feed_support;
+use feed_support::{ranked_page, FEED_IDS};
+
 const LIKE: &str = "mutation($id: ID!) { likePost(postId: $id) { id } }";
 const COMMENT: &str = "mutation($id: ID!) { addComment(postId: $id, body: \"yes\") { id } }";
 const FOLLOW: &str = "mutation($id: ID!) { followUser(userId: $id) { id } }";
@@ -79,19 +77,8 @@ async fn for_you(
     n: i32,
     after: Option<&str>,
 ) -> (Vec<Uuid>, Option<String>) {
-    let response = stack
-        .graphql(Some(token), FOR_YOU, json!({ "n": n, "after": after }))
-        .await;
-    let feed = &response.expect_ok()["homeFeed"];
-    let ids = feed["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|edge| Uuid::parse_str(edge["node"]["id"].as_str().unwrap()).unwrap())
-        .collect();
-    let next = (feed["pageInfo"]["hasNextPage"] == true)
-        .then(|| feed["pageInfo"]["endCursor"].as_str().unwrap().to_string());
-    (ids, next)
+    let (ids, next) = ranked_page(stack, token, "FOR_YOU", n, after).await;
+    (ids.iter().map(|id| uuid(id)).collect(), next)
 }
 
 async fn call(stack: &Stack, token: &str, query: &str, id: &str) -> Value {
@@ -202,7 +189,11 @@ async fn for_you_orders_by_the_formula_and_pages_a_fixed_order() {
     assert_eq!(more, None);
     // A ranking is its viewer's alone.
     let by_bob = stack
-        .graphql(Some(bob), FOR_YOU, json!({ "n": 2, "after": cursor }))
+        .graphql(
+            Some(bob),
+            FEED_IDS,
+            json!({ "n": 2, "after": cursor, "ranking": "FOR_YOU" }),
+        )
         .await;
     assert_eq!(by_bob.error_codes(), ["BAD_USER_INPUT"]);
 }

@@ -28,10 +28,28 @@ const CREATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS {db}.events (
     occurred_at DateTime,
     actor_id String,
     author_id String,
-    post_id String
+    post_id String,
+    ingested_at DateTime
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (author_id, post_id, kind, event_id)";
+
+/// The likes and comments of `events` again (`EventRow::is_interaction`),
+/// sorted by who did them: a viewer's affinity reads a key range.
+const CREATE_INTERACTIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.interactions (
+    event_id String,
+    kind String,
+    occurred_at DateTime,
+    actor_id String,
+    author_id String,
+    post_id String,
+    ingested_at DateTime
+) ENGINE = ReplacingMergeTree()
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (actor_id, author_id, kind, event_id)";
+
+/// The tables, in the order `ensure_schema` creates them.
+pub const TABLES: [&str; 2] = ["events", "interactions"];
 
 #[derive(Clone)]
 pub struct ClickHouse {
@@ -126,8 +144,11 @@ impl ClickHouse {
     pub async fn ensure_schema(&self) -> Result<()> {
         self.execute(&format!("CREATE DATABASE IF NOT EXISTS {}", self.database))
             .await?;
-        self.execute(&CREATE_EVENTS.replace("{db}", &self.database))
-            .await
+        for create in [CREATE_EVENTS, CREATE_INTERACTIONS] {
+            self.execute(&create.replace("{db}", &self.database))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Mark `dependency` up while ClickHouse answers (and has the table), down

@@ -49,9 +49,31 @@ pub struct EventRow {
     /// Whose it is: the post's author, the account followed.
     pub author_id: String,
     pub post_id: String,
+    /// When analytics wrote it (seconds; set by `ingest` at the insert): what
+    /// the features' refresh reads on from.
+    pub ingested_at: i64,
 }
 
+/// The kinds that make a viewer's affinity with an author.
+pub const INTERACTIONS: [&str; 6] = [
+    kind::POST_LIKED,
+    kind::POST_UNLIKED,
+    kind::COMMENT_CREATED,
+    kind::COMMENT_DELETED,
+    kind::COMMENT_TAKEN_DOWN,
+    kind::COMMENT_RESTORED,
+];
+
 impl EventRow {
+    /// Whether it goes into `interactions` too: someone's like or comment on
+    /// another account's post.
+    pub fn is_interaction(&self) -> bool {
+        INTERACTIONS.contains(&self.kind)
+            && !self.actor_id.is_empty()
+            && !self.author_id.is_empty()
+            && self.actor_id != self.author_id
+    }
+
     /// The accounts the row names, for erasure.
     pub fn accounts(&self) -> [&str; 2] {
         [&self.actor_id, &self.author_id]
@@ -84,6 +106,7 @@ pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
             actor_id: actor.to_string(),
             author_id: id(author),
             post_id: id(post),
+            ingested_at: 0,
         })
     };
     match event {
@@ -142,6 +165,7 @@ pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
                     actor_id: id(e.viewer_id),
                     author_id: viewed.author_id.to_string(),
                     post_id: viewed.post_id.to_string(),
+                    ingested_at: 0,
                 })
                 .collect(),
         ),

@@ -1,7 +1,10 @@
 //! The feed's ranking features, refreshed from ClickHouse into Redis every
 //! `ANALYTICS_FEATURES_INTERVAL_MS` (keys and values: `nova_core::features`).
-//! Each refresh recomputes them whole from `events`, so a redelivered event,
-//! an unlike or an erased account is reflected by the next refresh.
+//! Engagement is recomputed whole (posts of the last 7 days); affinity for the
+//! viewers with interactions ingested since the last refresh, read from
+//! `interactions` (sorted by viewer), and for every viewer hourly. Counts are
+//! recomputed, never incremented, so a redelivered event or an unlike is
+//! reflected by the next refresh; an erased account leaves at once (`erase`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -10,13 +13,16 @@ use chrono::Utc;
 use nova_core::features::{
     affinity_key, PostEngagement, AFFINITY_WINDOW_DAYS, ENGAGEMENT_KEY, ENGAGEMENT_WINDOW_DAYS,
 };
+use nova_core::metrics::Metrics;
+use prometheus::{Gauge, IntCounterVec, Opts};
 use redis::aio::ConnectionManager;
 use serde::Deserialize;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::clickhouse::ClickHouse;
 use crate::events::kind;
-use crate::store::{comments_expression, events_of, likes_expression};
+use crate::store::{self, comments_expression, events_of, likes_expression};
 
 /// The viewers that have an affinity hash now (so a viewer whose affinity fell
 /// to none loses it).
@@ -33,35 +39,105 @@ struct EngagementRow {
 }
 
 #[derive(Deserialize)]
+struct Viewer {
+    actor_id: String,
+}
+
+#[derive(Deserialize)]
 struct AffinityRow {
     viewer: String,
     author: String,
     affinity: i64,
 }
 
+/// How often the affinity of every viewer is recomputed, not only of those
+/// with new interactions (interactions age out of the window).
+const FULL_PASS_EVERY: Duration = Duration::from_secs(3600);
+/// Viewers one affinity query reads.
+const VIEWERS_PER_QUERY: usize = 500;
+
 #[derive(Clone)]
 pub struct Features {
-    pub clickhouse: ClickHouse,
-    pub redis: ConnectionManager,
+    clickhouse: ClickHouse,
+    redis: ConnectionManager,
+    /// The erased accounts (`store::erased_among`): never in a feature, even
+    /// while ClickHouse is still deleting their rows.
+    pool: PgPool,
+    /// `nova_analytics_feature_refreshes_total{outcome="done|failed"}`.
+    refreshes: IntCounterVec,
+    /// `nova_analytics_feature_refresh_seconds`: how long the last one took.
+    refresh_seconds: Gauge,
 }
 
 impl Features {
-    /// Refresh every `interval`, forever; a failed refresh is logged and the
-    /// previous features stay.
+    pub fn new(
+        clickhouse: ClickHouse,
+        redis: ConnectionManager,
+        pool: PgPool,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
+        let refreshes = IntCounterVec::new(
+            Opts::new(
+                "nova_analytics_feature_refreshes_total",
+                "ranking feature refreshes, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in ["done", "failed"] {
+            refreshes.with_label_values(&[outcome]);
+        }
+        let refresh_seconds = Gauge::new(
+            "nova_analytics_feature_refresh_seconds",
+            "how long the last ranking feature refresh took",
+        )?;
+        metrics.register(Box::new(refreshes.clone()));
+        metrics.register(Box::new(refresh_seconds.clone()));
+        Ok(Self {
+            clickhouse,
+            redis,
+            pool,
+            refreshes,
+            refresh_seconds,
+        })
+    }
+
+    /// Refresh every `interval`, forever: engagement whole, affinity for the
+    /// viewers with interactions ingested since the last refresh (all of them
+    /// at the first and every `FULL_PASS_EVERY`). A failed refresh is logged,
+    /// the previous features stay, and the next one reads from the same point.
     pub async fn run(self, interval: Duration) {
+        let mut since: Option<i64> = None;
+        let mut last_full = tokio::time::Instant::now();
         loop {
-            if let Err(error) = self.refresh().await {
-                tracing::warn!(error = %format!("{error:#}"), "ranking features not refreshed");
+            let started = Utc::now().timestamp();
+            let timer = std::time::Instant::now();
+            let pass = since.filter(|_| last_full.elapsed() < FULL_PASS_EVERY);
+            let outcome = self.refresh(pass).await;
+            self.refresh_seconds.set(timer.elapsed().as_secs_f64());
+            let label = if outcome.is_ok() { "done" } else { "failed" };
+            self.refreshes.with_label_values(&[label]).inc();
+            match outcome {
+                Ok(()) => {
+                    // A second's overlap: rows of the second it started in.
+                    since = Some(started - 1);
+                    if pass.is_none() {
+                        last_full = tokio::time::Instant::now();
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "ranking features not refreshed")
+                }
             }
             tokio::time::sleep(interval).await;
         }
     }
 
-    pub async fn refresh(&self) -> anyhow::Result<()> {
+    /// Engagement whole; affinity of the viewers with interactions ingested
+    /// at or after `since` (seconds), or of every viewer (`None`).
+    pub async fn refresh(&self, since: Option<i64>) -> anyhow::Result<()> {
         self.refresh_engagement().await?;
-        self.refresh_affinity().await
+        self.refresh_affinity(since).await
     }
-
     async fn refresh_engagement(&self) -> anyhow::Result<()> {
         let table = self.clickhouse.table("events");
         let since = (Utc::now() - chrono::Duration::days(ENGAGEMENT_WINDOW_DAYS)).timestamp();
@@ -105,54 +181,103 @@ impl Features {
         Ok(())
     }
 
-    async fn refresh_affinity(&self) -> anyhow::Result<()> {
-        let since = (Utc::now() - chrono::Duration::days(AFFINITY_WINDOW_DAYS)).timestamp();
-        let rows: Vec<AffinityRow> = self
+    async fn refresh_affinity(&self, since: Option<i64>) -> anyhow::Result<()> {
+        let table = self.clickhouse.table("interactions");
+        let window = (Utc::now() - chrono::Duration::days(AFFINITY_WINDOW_DAYS)).timestamp();
+        let touched = match since {
+            Some(since) => format!("ingested_at >= toDateTime({since})"),
+            None => format!("occurred_at >= toDateTime({window})"),
+        };
+        let viewers: Vec<Viewer> = self
             .clickhouse
             .select(&format!(
-                "SELECT actor_id AS viewer, author_id AS author, {likes} + {comments} AS affinity \
-                 FROM {} WHERE actor_id != '' AND author_id != '' AND actor_id != author_id \
-                   AND post_id != '' AND occurred_at >= toDateTime({since}) \
-                 GROUP BY actor_id, author_id HAVING affinity > 0",
-                self.clickhouse.table("events"),
-                likes = likes_expression(),
-                comments = comments_expression(),
+                "SELECT DISTINCT actor_id FROM {table} WHERE {touched}"
             ))
             .await?;
-        let mut by_viewer: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-        for row in rows {
-            by_viewer
-                .entry(row.viewer)
-                .or_default()
-                .push((row.author, row.affinity));
-        }
+        let viewers: Vec<String> = viewers.into_iter().map(|v| v.actor_id).collect();
         let mut redis = self.redis.clone();
-        let before: HashSet<String> = redis::cmd("SMEMBERS")
-            .arg(AFFINITY_VIEWERS_KEY)
-            .query_async(&mut redis)
-            .await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for viewer in before.iter().filter(|v| !by_viewer.contains_key(*v)) {
-            pipe.del(viewer_key(viewer)).ignore();
-        }
-        pipe.del(AFFINITY_VIEWERS_KEY).ignore();
-        for (viewer, authors) in &by_viewer {
-            let key = viewer_key(viewer);
-            pipe.del(&key).ignore();
-            for chunk in authors.chunks(FIELDS_PER_COMMAND) {
-                pipe.hset_multiple(&key, chunk).ignore();
+        if since.is_none() {
+            // Viewers whose interactions all left the window lose their hash.
+            let before: HashSet<String> = redis::cmd("SMEMBERS")
+                .arg(AFFINITY_VIEWERS_KEY)
+                .query_async(&mut redis)
+                .await?;
+            let now: HashSet<&String> = viewers.iter().collect();
+            let mut pipe = redis::pipe();
+            for gone in before.iter().filter(|v| !now.contains(v)) {
+                pipe.del(viewer_key(gone)).ignore();
+                pipe.srem(AFFINITY_VIEWERS_KEY, gone).ignore();
             }
-            pipe.sadd(AFFINITY_VIEWERS_KEY, viewer).ignore();
+            pipe.query_async::<()>(&mut redis).await?;
         }
-        pipe.query_async::<()>(&mut redis).await?;
+        for chunk in viewers.chunks(VIEWERS_PER_QUERY) {
+            let list: Vec<String> = chunk.iter().map(|v| literal(v)).collect();
+            let rows: Vec<AffinityRow> = self
+                .clickhouse
+                .select(&format!(
+                    "SELECT actor_id AS viewer, author_id AS author, {likes} + {comments} AS affinity \
+                     FROM {table} WHERE actor_id IN ({list}) AND occurred_at >= toDateTime({window}) \
+                     GROUP BY actor_id, author_id HAVING affinity > 0",
+                    likes = likes_expression(),
+                    comments = comments_expression(),
+                    list = list.join(", "),
+                ))
+                .await?;
+            let named: Vec<Uuid> = chunk
+                .iter()
+                .chain(rows.iter().map(|row| &row.author))
+                .filter_map(|id| Uuid::parse_str(id).ok())
+                .collect();
+            let erased = store::erased_among(&self.pool, &named).await?;
+            let is_erased = |id: &str| Uuid::parse_str(id).is_ok_and(|id| erased.contains(&id));
+            let mut by_viewer: HashMap<&str, Vec<(String, i64)>> = HashMap::new();
+            for row in rows
+                .iter()
+                .filter(|row| !is_erased(&row.viewer) && !is_erased(&row.author))
+            {
+                by_viewer
+                    .entry(row.viewer.as_str())
+                    .or_default()
+                    .push((row.author.clone(), row.affinity));
+            }
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for viewer in chunk {
+                let key = viewer_key(viewer);
+                pipe.del(&key).ignore();
+                match by_viewer.get(viewer.as_str()) {
+                    Some(authors) => {
+                        for part in authors.chunks(FIELDS_PER_COMMAND) {
+                            pipe.hset_multiple(&key, part).ignore();
+                        }
+                        pipe.sadd(AFFINITY_VIEWERS_KEY, viewer).ignore();
+                    }
+                    None => {
+                        pipe.srem(AFFINITY_VIEWERS_KEY, viewer).ignore();
+                    }
+                }
+            }
+            pipe.query_async::<()>(&mut redis).await?;
+        }
         Ok(())
     }
 
-    /// A deleted account's features go at once (its rows go from ClickHouse
-    /// asynchronously; the next refresh no longer finds them).
+    /// A deleted account's features go at once: its own affinity, and its
+    /// place in the affinity of everyone who liked or commented on its posts.
+    /// Called before its rows are deleted from ClickHouse (which finds them).
     pub async fn erase(&self, user: Uuid) -> anyhow::Result<()> {
+        let fans: Vec<Viewer> = self
+            .clickhouse
+            .select(&format!(
+                "SELECT DISTINCT actor_id FROM {} WHERE author_id = '{user}'",
+                self.clickhouse.table("interactions")
+            ))
+            .await?;
         let mut pipe = redis::pipe();
+        for fan in &fans {
+            pipe.hdel(viewer_key(&fan.actor_id), user.to_string())
+                .ignore();
+        }
         pipe.del(affinity_key(user))
             .ignore()
             .srem(AFFINITY_VIEWERS_KEY, user.to_string())
@@ -160,6 +285,11 @@ impl Features {
         pipe.query_async::<()>(&mut self.redis.clone()).await?;
         Ok(())
     }
+}
+
+/// A string as a ClickHouse literal.
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 fn viewer_key(viewer: &str) -> String {

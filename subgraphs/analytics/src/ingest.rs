@@ -24,7 +24,7 @@ use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::clickhouse::{quoted, ClickHouse};
+use crate::clickhouse::{quoted, ClickHouse, TABLES};
 use crate::events::{ingest_of, topics, EventRow, Ingest};
 use crate::features::Features;
 use crate::settings::AnalyticsSettings;
@@ -179,7 +179,8 @@ impl Ingestion {
             .filter_map(|id| Uuid::parse_str(id).ok())
             .collect();
         let erased = store::erased_among(&self.pool, &named).await?;
-        let kept: Vec<&EventRow> = batch
+        let now = chrono::Utc::now().timestamp();
+        let kept: Vec<EventRow> = batch
             .rows
             .iter()
             .filter(|row| {
@@ -187,19 +188,27 @@ impl Ingestion {
                     .iter()
                     .any(|id| Uuid::parse_str(id).is_ok_and(|id| erased.contains(&id)))
             })
+            .map(|row| EventRow {
+                ingested_at: now,
+                ..row.clone()
+            })
             .collect();
         self.clickhouse.insert("events", &kept).await?;
-        for user in &batch.erasures {
-            let user = quoted(*user);
-            self.clickhouse
-                .execute(&format!(
-                    "ALTER TABLE {} DELETE WHERE actor_id = {user} OR author_id = {user}",
-                    self.clickhouse.table("events")
-                ))
-                .await?;
-        }
+        let interactions: Vec<&EventRow> = kept.iter().filter(|r| r.is_interaction()).collect();
+        self.clickhouse
+            .insert("interactions", &interactions)
+            .await?;
         for user in &batch.erasures {
             self.features.erase(*user).await?;
+            let user = quoted(*user);
+            for table in TABLES {
+                self.clickhouse
+                    .execute(&format!(
+                        "ALTER TABLE {} DELETE WHERE actor_id = {user} OR author_id = {user}",
+                        self.clickhouse.table(table)
+                    ))
+                    .await?;
+            }
         }
         Ok(())
     }

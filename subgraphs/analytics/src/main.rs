@@ -35,10 +35,12 @@ async fn main() -> anyhow::Result<()> {
                 .watch(clickhouse_ready.clone(), CLICKHOUSE_CHECK_INTERVAL),
         );
         let redis = nova_core::live::redis_connection(&redis_url).await?;
-        let features = Features {
-            clickhouse: clickhouse.clone(),
+        let features = Features::new(
+            clickhouse.clone(),
             redis,
-        };
+            startup.db.background_pool().clone(),
+            &startup.metrics,
+        )?;
         tokio::spawn(features.clone().run(settings.features_interval));
         let ingestion = Ingestion {
             clickhouse: clickhouse.clone(),

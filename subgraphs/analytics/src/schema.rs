@@ -305,3 +305,33 @@ impl Query {
         Uuid::parse_str(id.as_str()).ok().map(|id| Post { id })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(from: &str, to: &str) -> DayRange {
+        DayRange {
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_range_is_whole_utc_days_both_ends_included() {
+        let (from, to) = range("2026-12-01", "2026-12-03").bounds().unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-12-01T00:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-12-04T00:00:00+00:00");
+        let (from, to) = range("2026-12-01", "2026-12-01").bounds().unwrap();
+        assert_eq!(to - from, Duration::days(1));
+    }
+
+    #[test]
+    fn a_reversed_or_too_long_range_is_refused() {
+        let reversed = range("2026-12-03", "2026-12-01").bounds().unwrap_err();
+        assert_eq!(reversed.message, "range.to must not be before range.from");
+        let long = range("2025-01-01", "2026-01-02").bounds().unwrap_err();
+        assert_eq!(long.message, "a range covers at most 366 days");
+        assert!(range("2025-01-01", "2026-01-01").bounds().is_ok());
+    }
+}

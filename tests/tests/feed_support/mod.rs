@@ -14,8 +14,8 @@ pub const BLOCK: &str = "mutation($u: ID!) { blockUser(userId: $u) { id } }";
 pub const MUTE: &str = "mutation($u: ID!) { muteUser(userId: $u) { id } }";
 pub const UNMUTE: &str = "mutation($u: ID!) { unmuteUser(userId: $u) { id } }";
 pub const SUGGESTED: &str = "{ suggestedUsers(first: 10) { id } }";
-pub const FEED_IDS: &str = "query($n: Int, $after: String) {
-  homeFeed(first: $n, after: $after) {
+pub const FEED_IDS: &str = "query($n: Int, $after: String, $ranking: FeedRanking = LATEST) {
+  homeFeed(first: $n, after: $after, ranking: $ranking) {
     edges { cursor node { id } }
     pageInfo { hasNextPage endCursor }
   } }";
@@ -40,16 +40,27 @@ pub async fn post(stack: &Stack, token: &str, body: &str) -> String {
     created["createPost"]["id"].as_str().unwrap().to_string()
 }
 
-/// One page: the post ids and the cursor to go on from (when there is more).
+/// One page, newest first: the post ids and the cursor to go on from (when
+/// there is more).
 pub async fn page(
     stack: &Stack,
     token: &str,
     n: i32,
     after: Option<&str>,
 ) -> (Vec<String>, Option<String>) {
-    let response = stack
-        .graphql(Some(token), FEED_IDS, json!({ "n": n, "after": after }))
-        .await;
+    ranked_page(stack, token, "LATEST", n, after).await
+}
+
+/// One page in `ranking` (`LATEST`, `FOR_YOU`), as `page`.
+pub async fn ranked_page(
+    stack: &Stack,
+    token: &str,
+    ranking: &str,
+    n: i32,
+    after: Option<&str>,
+) -> (Vec<String>, Option<String>) {
+    let variables = json!({ "n": n, "after": after, "ranking": ranking });
+    let response = stack.graphql(Some(token), FEED_IDS, variables).await;
     let feed = &response.expect_ok()["homeFeed"];
     let ids = feed["edges"]
         .as_array()

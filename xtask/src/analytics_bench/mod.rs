@@ -2,8 +2,9 @@
 //! every router policy on):
 //!
 //! 1. Seed through the router: authors with posts, viewers following them.
-//! 2. Ingestion: `--ingest` like events produced to `nova.social`, timed until
-//!    analytics counts them applied (Kafka → batch → ClickHouse): events/s.
+//! 2. Ingestion: with analytics stopped, `--ingest` likes produced to
+//!    `nova.social`; then analytics starts and drains the backlog (Kafka →
+//!    batch → ClickHouse), timed from its start: events/s.
 //! 3. `--events` rows (10 million) loaded into ClickHouse's `events` with one
 //!    `INSERT … SELECT` (a tenth of them on the seeded authors' posts).
 //! 4. `PostStats` and `CreatorStats` through the router at a fixed rate, then
@@ -15,11 +16,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use crate::bench_stack::{document_id, on_bench_stack, post_persisted, Data, BENCH};
 use crate::load::{ms, open_model};
+use crate::stack;
 
 #[derive(clap::Args)]
 pub struct Options {
@@ -53,8 +55,18 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
+        // Ingestion: a backlog waiting on the broker, drained from a start.
+        let analytics = bench_stack
+            .services
+            .iter()
+            .find(|s| s.name == format!("{}analytics", BENCH.name_prefix))
+            .context("the analytics service")?;
+        stack::stop_process(bench_stack.state, &analytics.name)?;
+        runtime.block_on(seed::produce_likes(&seeded, options.ingest))?;
+        let started = Instant::now();
+        stack::start(bench_stack.state, bench_stack.bin_dir, root, analytics)?;
+        seed::time_backlog(started, options.ingest)?;
         runtime.block_on(async {
-            seed::ingest(&seeded, options.ingest).await?;
             seed::load_events(&seeded, options.events).await?;
             measure(root, &seeded, &options).await
         })

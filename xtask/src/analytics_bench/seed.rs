@@ -95,13 +95,11 @@ pub fn seed(root: &Path, viewers: usize) -> Result<Seeded> {
     })
 }
 
-/// Produce `count` likes of the seeded posts to `nova.social` and time them
-/// until analytics has them in ClickHouse.
-pub async fn ingest(seeded: &Seeded, count: u64) -> Result<()> {
+/// Produce `count` likes of the seeded posts to `nova.social` (analytics is
+/// stopped meanwhile: they wait on the broker as a backlog).
+pub async fn produce_likes(seeded: &Seeded, count: u64) -> Result<()> {
     let kafka = KafkaConfig::new(format!("127.0.0.1:{}", BENCH.kafka_port));
     let producer = kafka.producer(Duration::from_secs(60))?;
-    let port = analytics_port()?;
-    let before = stack::metric(port, APPLIED)?;
     let payloads: Vec<(String, String)> = (0..count as usize)
         .map(|i| {
             let author = i % seeded.authors.len();
@@ -135,20 +133,28 @@ pub async fn ingest(seeded: &Seeded, count: u64) -> Result<()> {
             bail!("a like was not delivered to the broker");
         }
     }
-    let produced = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while stack::metric(port, APPLIED)? < before + count as f64 {
-        if Instant::now() > deadline {
+    println!(
+        "produced {count} likes to nova.social in {:.1} s while analytics was stopped",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Wait until the analytics started at `started` has applied `count` events:
+/// the backlog from Kafka into ClickHouse.
+pub fn time_backlog(started: Instant, count: u64) -> Result<()> {
+    let port = analytics_port()?;
+    while stack::metric(port, APPLIED)? < count as f64 {
+        if started.elapsed() > Duration::from_secs(600) {
             bail!("analytics did not ingest {count} events within 600 s");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let ingested = started.elapsed();
+    let took = started.elapsed();
     println!(
-        "ingestion: {count} events produced in {:.1} s; in ClickHouse after {:.1} s = {:.0} events/s (Kafka → batch consumer → ClickHouse)",
-        produced.as_secs_f64(),
-        ingested.as_secs_f64(),
-        count as f64 / ingested.as_secs_f64()
+        "ingestion: a backlog of {count} events from Kafka into ClickHouse in {:.1} s (from analytics' start) = {:.0} events/s",
+        took.as_secs_f64(),
+        count as f64 / took.as_secs_f64()
     );
     Ok(())
 }
@@ -179,7 +185,8 @@ pub async fn load_events(seeded: &Seeded, count: u64) -> Result<()> {
            if(number % 10 = 0, [{authors}][intDiv(number, 10) % {n_authors} + 1], \
               concat('author-', toString(number % 10000))) AS author_id, \
            if(number % 10 = 0, [{posts}][intDiv(number, 10) % {n_posts} + 1], \
-              concat('post-', toString(number % 1000000))) AS post_id \
+              concat('post-', toString(number % 1000000))) AS post_id, \
+           now() AS ingested_at \
          FROM numbers({count})",
         authors = authors.join(","),
         n_authors = authors.len(),
@@ -199,9 +206,42 @@ pub async fn load_events(seeded: &Seeded, count: u64) -> Result<()> {
             answer.text().await?
         );
     }
+    // Their likes and comments by one account on another's post, as the
+    // consumer writes them (`EventRow::is_interaction`).
+    let interactions =
+        "INSERT INTO nova_analytics.interactions SELECT * FROM nova_analytics.events \
+         WHERE kind IN ('post_liked', 'comment_created') AND actor_id != author_id";
+    let answer = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{}/", BENCH.clickhouse_port))
+        .body(interactions)
+        .send()
+        .await?;
+    if !answer.status().is_success() {
+        bail!(
+            "ClickHouse refused the interactions: {}",
+            answer.text().await?
+        );
+    }
     println!(
         "loaded {count} events into ClickHouse in {:.1} s",
         started.elapsed().as_secs_f64()
+    );
+    // Wait for two refreshes of the features to finish after the load: the
+    // first takes in every new viewer; the measurements see steady state.
+    let port = analytics_port()?;
+    let done = "nova_analytics_feature_refreshes_total{outcome=\"done\"}";
+    let before = stack::metric(port, done)?;
+    let waited = Instant::now();
+    while stack::metric(port, done)? < before + 2.0 {
+        if waited.elapsed() > Duration::from_secs(600) {
+            bail!("the features were not refreshed within 600 s of the load");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "features refreshed after the load in {:.1} s; a steady refresh takes {:.2} s",
+        waited.elapsed().as_secs_f64(),
+        stack::metric(port, "nova_analytics_feature_refresh_seconds")?
     );
     Ok(())
 }
