@@ -203,12 +203,16 @@ impl Features {
                 .query_async(&mut redis)
                 .await?;
             let now: HashSet<&String> = viewers.iter().collect();
-            let mut pipe = redis::pipe();
-            for gone in before.iter().filter(|v| !now.contains(v)) {
-                pipe.del(viewer_key(gone)).ignore();
-                pipe.srem(AFFINITY_VIEWERS_KEY, gone).ignore();
+            let gone: Vec<&String> = before.iter().filter(|v| !now.contains(v)).collect();
+            // An empty pipeline is an error to Redis.
+            if !gone.is_empty() {
+                let mut pipe = redis::pipe();
+                for viewer in gone {
+                    pipe.del(viewer_key(viewer)).ignore();
+                    pipe.srem(AFFINITY_VIEWERS_KEY, viewer).ignore();
+                }
+                pipe.query_async::<()>(&mut redis).await?;
             }
-            pipe.query_async::<()>(&mut redis).await?;
         }
         for chunk in viewers.chunks(VIEWERS_PER_QUERY) {
             let list: Vec<String> = chunk.iter().map(|v| literal(v)).collect();
