@@ -160,6 +160,8 @@ async fn for_you_orders_by_the_formula_and_pages_a_fixed_order() {
     )
     .await;
 
+    let refreshed = "nova_analytics_feature_refreshes_total{outcome=\"done\"}";
+    assert!(stack.metric("analytics", refreshed).await >= 1.0);
     let fixture = features(&stack, viewer_uuid);
     let expected = expected_order(&posts, &fixture, Utc::now());
     // cid's (engagement 2, affinity 2), bob's (3), ann's first (1), ann's second.

