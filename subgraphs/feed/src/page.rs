@@ -103,8 +103,10 @@ impl FeedReader {
     }
 
     /// A FOR_YOU page: the first ranks the newest `ranking::CANDIDATES` visible
-    /// posts and keeps the order; a later one (`after`: ranking, position)
-    /// reads on from there, leaving out what the viewer may no longer see.
+    /// posts and keeps the order (or shows the viewer's ranking made less than
+    /// `FEED_FOR_YOU_REUSE_SECONDS` ago again); a later one (`after`: ranking,
+    /// position) reads on from there, leaving out what the viewer may no
+    /// longer see.
     pub async fn for_you(
         &self,
         viewer: Uuid,
@@ -114,11 +116,18 @@ impl FeedReader {
         let (ranking, start) = match after {
             Some((ranking, position)) => (ranking, position + 1),
             None => {
+                let reuse = self.settings.for_you_reuse_seconds;
+                if let Some(recent) = self.ranked.recent(viewer).await?.filter(|_| reuse > 0) {
+                    match self.read_ranking(viewer, recent, 0, limit).await {
+                        Err(error) if error.is::<RankingExpired>() => {}
+                        page => return page,
+                    }
+                }
                 let candidates = self.page(viewer, None, ranking::CANDIDATES).await?;
                 let features = self.ranked.features(viewer, &candidates).await?;
                 let ranked = ranking::rank(candidates, &features, Utc::now());
                 let id = Uuid::new_v4();
-                self.ranked.save(viewer, id, &ranked).await?;
+                self.ranked.save(viewer, id, &ranked, reuse).await?;
                 let has_next = ranked.len() > limit;
                 let posts = ranked
                     .into_iter()
@@ -133,6 +142,18 @@ impl FeedReader {
                 });
             }
         };
+        self.read_ranking(viewer, ranking, start, limit).await
+    }
+
+    /// Up to `limit` posts of `viewer`'s ranking from position `start` on that
+    /// the viewer may still see.
+    async fn read_ranking(
+        &self,
+        viewer: Uuid,
+        ranking: Uuid,
+        start: usize,
+        limit: usize,
+    ) -> anyhow::Result<RankedPage> {
         // `next`: the position of the first entry not looked at yet.
         let mut posts = Vec::with_capacity(limit);
         let mut next = start;

@@ -20,6 +20,10 @@ fn key(viewer: Uuid, ranking: Uuid) -> String {
     format!("nova:feed:ranked:{viewer}:{ranking}")
 }
 
+fn recent_key(viewer: Uuid) -> String {
+    format!("nova:feed:ranked-recent:{viewer}")
+}
+
 #[derive(Clone)]
 pub struct RankedFeeds {
     redis: ConnectionManager,
@@ -61,12 +65,14 @@ impl RankedFeeds {
         })
     }
 
-    /// Keep `posts`, in order, as `viewer`'s ranking `ranking`.
+    /// Keep `posts`, in order, as `viewer`'s ranking `ranking`, and as their
+    /// most recent for `reuse_seconds` (0: not reused).
     pub async fn save(
         &self,
         viewer: Uuid,
         ranking: Uuid,
         posts: &[(Uuid, Uuid)],
+        reuse_seconds: u64,
     ) -> redis::RedisResult<()> {
         if posts.is_empty() {
             return Ok(());
@@ -76,14 +82,26 @@ impl RankedFeeds {
             .map(|(post, author)| format!("{post}:{author}"))
             .collect();
         let key = key(viewer, ranking);
-        redis::pipe()
-            .atomic()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .rpush(&key, members)
             .ignore()
             .expire(&key, SNAPSHOT_TTL_SECONDS)
-            .ignore()
+            .ignore();
+        if reuse_seconds > 0 {
+            pipe.set_ex(recent_key(viewer), ranking.to_string(), reuse_seconds)
+                .ignore();
+        }
+        pipe.query_async(&mut self.redis.clone()).await
+    }
+
+    /// The viewer's ranking made less than the reuse time ago, if any.
+    pub async fn recent(&self, viewer: Uuid) -> redis::RedisResult<Option<Uuid>> {
+        let id: Option<String> = redis::cmd("GET")
+            .arg(recent_key(viewer))
             .query_async(&mut self.redis.clone())
-            .await
+            .await?;
+        Ok(id.and_then(|id| Uuid::parse_str(&id).ok()))
     }
 
     /// Up to `count` entries of the ranking from `start`, and how many it holds

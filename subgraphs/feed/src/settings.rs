@@ -14,6 +14,10 @@ pub struct FeedSettings {
     pub inactive_days: i64,
     /// content's base URL, for `/internal/posts/*` (`CONTENT_SERVICE_URL`).
     pub content_url: String,
+    /// A FOR_YOU first page within this many seconds of the viewer's last
+    /// ranking shows that ranking again instead of making a new one
+    /// (`FEED_FOR_YOU_REUSE_SECONDS`, 30; 0: every first page ranks anew).
+    pub for_you_reuse_seconds: u64,
     /// social's base URL, for `/internal/graph/export` (`SOCIAL_SERVICE_URL`).
     pub social_url: String,
 }
@@ -24,6 +28,7 @@ impl FeedSettings {
             timeline_cap: parsed_or("FEED_TIMELINE_CAP", 800)?,
             fan_out_limit: parsed_or("FEED_FAN_OUT_LIMIT", 10_000)?,
             inactive_days: parsed_or("FEED_INACTIVE_DAYS", 30)?,
+            for_you_reuse_seconds: parsed_or("FEED_FOR_YOU_REUSE_SECONDS", 30)?,
             content_url: required(
                 "CONTENT_SERVICE_URL",
                 "the content subgraph's base URL (http://host:port), which the feed asks which posts it still serves",

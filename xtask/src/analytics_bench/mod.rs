@@ -39,6 +39,10 @@ pub struct Options {
     /// dashboard's rate, not a feed's.
     #[arg(long, default_value_t = 10)]
     stats_rate: u64,
+    /// HomeFeedForYou requests per second with every first page ranked anew
+    /// (the feed restarted with FEED_FOR_YOU_REUSE_SECONDS=0).
+    #[arg(long, default_value_t = 50)]
+    fresh_rate: u64,
     /// Seconds of load per measured run.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
@@ -71,7 +75,21 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         runtime.block_on(async {
             seed::load_events(&seeded, options.events).await?;
             measure(root, &seeded, &options).await
-        })
+        })?;
+        // Every first page ranked anew: the feed without reuse.
+        let feed = bench_stack
+            .services
+            .iter()
+            .find(|s| s.name == format!("{}feed", BENCH.name_prefix))
+            .context("the feed service")?;
+        let fresh = feed.variant(
+            &feed.name,
+            feed.port(),
+            &[("FEED_FOR_YOU_REUSE_SECONDS", "0")],
+        );
+        stack::stop_process(bench_stack.state, &feed.name)?;
+        stack::start_ready(bench_stack.state, bench_stack.bin_dir, root, &fresh)?;
+        runtime.block_on(for_you(root, &seeded, options.fresh_rate, options.seconds))
     })
 }
 
@@ -123,6 +141,21 @@ async fn run_at_rate(
     Ok(())
 }
 
+/// FOR_YOU first pages of the viewers in turn at `rate`.
+async fn for_you(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) -> Result<()> {
+    let viewer_tokens: Arc<Vec<String>> =
+        Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
+    run_at_rate(
+        root,
+        "HomeFeedForYou",
+        rate,
+        seconds,
+        viewer_tokens,
+        |_| json!({ "first": 20 }),
+    )
+    .await
+}
+
 async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Result<()> {
     let today = chrono::Utc::now().date_naive();
     let month_ago = today - chrono::Duration::days(30);
@@ -131,17 +164,8 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
         options.events
     );
     let started = Instant::now();
-    let viewer_tokens: Arc<Vec<String>> =
-        Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
-    run_at_rate(
-        root,
-        "HomeFeedForYou",
-        options.rate,
-        options.seconds,
-        viewer_tokens,
-        |_| json!({ "first": 20 }),
-    )
-    .await?;
+    println!("HomeFeedForYou: a viewer's ranking is reused for 30 s (FEED_FOR_YOU_REUSE_SECONDS)");
+    for_you(root, seeded, options.rate, options.seconds).await?;
     // Each author asks for their own posts' stats.
     let author_tokens: Arc<Vec<String>> =
         Arc::new(seeded.authors.iter().map(|a| a.token.clone()).collect());
@@ -176,7 +200,7 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
     )
     .await?;
     println!(
-        "(measured runs took {:.0} s; FOR_YOU target: p99 < 80 ms)",
+        "(measured runs took {:.0} s; FOR_YOU target: p99 < 80 ms)\nHomeFeedForYou, every first page ranked anew (FEED_FOR_YOU_REUSE_SECONDS=0):",
         started.elapsed().as_secs_f64()
     );
     Ok(())
