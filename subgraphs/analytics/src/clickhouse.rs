@@ -16,40 +16,22 @@ use crate::settings::AnalyticsSettings;
 /// One ClickHouse request's limit: a hung server fails the call, not the caller.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The events, one row each. `ReplacingMergeTree` keyed by the whole sorting
-/// key, which holds the event id: a redelivered event is one more row until a
-/// merge folds it, so reads count `uniqExact(event_id)`, never `count()`. Sorted
-/// by author, then post: `Post.stats` and `creatorStats` read a key range.
-/// Plain `DateTime` and `String` columns, which 18.16 and current releases read
-/// alike.
-const CREATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS {db}.events (
-    event_id String,
-    kind String,
-    occurred_at DateTime,
-    actor_id String,
-    author_id String,
-    post_id String,
-    ingested_at DateTime
-) ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (author_id, post_id, kind, event_id)";
+/// The columns of both tables: plain `DateTime` and `String`, which 18.16 and
+/// current releases read alike.
+const COLUMNS: &str = "event_id String, kind String, occurred_at DateTime, actor_id String, \
+     author_id String, post_id String, ingested_at DateTime";
 
-/// The likes and comments of `events` again (`EventRow::is_interaction`),
-/// sorted by who did them: a viewer's affinity reads a key range.
-const CREATE_INTERACTIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.interactions (
-    event_id String,
-    kind String,
-    occurred_at DateTime,
-    actor_id String,
-    author_id String,
-    post_id String,
-    ingested_at DateTime
-) ENGINE = ReplacingMergeTree()
-PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (actor_id, author_id, kind, event_id)";
-
-/// The tables, in the order `ensure_schema` creates them.
-pub const TABLES: [&str; 2] = ["events", "interactions"];
+/// Each table and its sort order. `ReplacingMergeTree` keyed by the whole
+/// sorting key, which holds the event id: a redelivered event is one more row
+/// until a merge folds it, so reads count distinct event ids, never `count()`.
+/// `events`, every event, by author then post: `Post.stats` and
+/// `creatorStats` read a key range. `interactions`, the likes and comments of
+/// one account on another's post again, by who did them: a viewer's affinity
+/// reads a key range.
+pub const TABLES: [(&str, &str); 2] = [
+    ("events", "author_id, post_id, kind, event_id"),
+    ("interactions", "actor_id, author_id, kind, event_id"),
+];
 
 #[derive(Clone)]
 pub struct ClickHouse {
@@ -144,9 +126,13 @@ impl ClickHouse {
     pub async fn ensure_schema(&self) -> Result<()> {
         self.execute(&format!("CREATE DATABASE IF NOT EXISTS {}", self.database))
             .await?;
-        for create in [CREATE_EVENTS, CREATE_INTERACTIONS] {
-            self.execute(&create.replace("{db}", &self.database))
-                .await?;
+        for (table, order) in TABLES {
+            self.execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = ReplacingMergeTree() \
+                 PARTITION BY toYYYYMM(occurred_at) ORDER BY ({order})",
+                self.table(table)
+            ))
+            .await?;
         }
         Ok(())
     }

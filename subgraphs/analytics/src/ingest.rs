@@ -201,7 +201,7 @@ impl Ingestion {
         for user in &batch.erasures {
             self.features.erase(*user).await?;
             let user = quoted(*user);
-            for table in TABLES {
+            for (table, _) in TABLES {
                 self.clickhouse
                     .execute(&format!(
                         "ALTER TABLE {} DELETE WHERE actor_id = {user} OR author_id = {user}",
