@@ -117,10 +117,16 @@ mod tests {
             &features,
             now,
         );
-        let order: Vec<Uuid> = ranked.into_iter().map(|(post, _)| post).collect();
-        assert_eq!(order[0], fresh);
-        assert_eq!(order[1], fresh);
-        assert_eq!(order[2], engaging);
-        assert_eq!(order[3], day_old);
+        // 1 + ln 4 ≈ 2.39, then 1.5, 1, 0.5.
+        let order: Vec<(Uuid, Uuid)> = ranked;
+        assert_eq!(
+            order,
+            [
+                (fresh, friend),
+                (engaging, stranger),
+                (fresh, stranger),
+                (day_old, stranger)
+            ]
+        );
     }
 }
