@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
@@ -39,7 +40,9 @@ impl ViewRecorder {
     pub fn start(db: Db, hooks: &ShutdownHooks) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel();
-        let writer = tokio::spawn(write_views(db, receiver, stopped));
+        // The background pool, uncounted: view writes are not a request's SQL.
+        let pool = db.background_pool().clone();
+        let writer = tokio::spawn(write_views(pool, receiver, stopped));
         hooks.add("views", async move {
             let _ = stop.send(());
             let _ = writer.await;
@@ -75,7 +78,7 @@ impl ViewRecorder {
 }
 
 async fn write_views(
-    db: Db,
+    db: PgPool,
     mut queue: mpsc::UnboundedReceiver<Event>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -105,7 +108,7 @@ async fn write_views(
 
 /// One transaction for the batch, retried until it commits (Postgres down:
 /// the views wait in memory).
-async fn write_until_done(db: &Db, batch: &[Event]) {
+async fn write_until_done(db: &PgPool, batch: &[Event]) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match write(db, batch).await {
@@ -119,10 +122,10 @@ async fn write_until_done(db: &Db, batch: &[Event]) {
     }
 }
 
-async fn write(db: &Db, batch: &[Event]) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+async fn write(pool: &PgPool, batch: &[Event]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     for event in batch {
-        events::enqueue(db, &mut tx, event).await?;
+        events::enqueue_on(&mut tx, event).await?;
     }
     tx.commit().await
 }
