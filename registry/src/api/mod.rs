@@ -40,9 +40,10 @@ pub use crate::metrics::RegistryMetrics;
 mod publish;
 mod rollback;
 mod rollout;
+mod rollout_gate;
 mod usage;
 
-pub use rollout::watch as watch_rollouts;
+pub use rollout_gate::watch as watch_rollouts;
 
 use publish::{check, publish};
 use rollback::rollback;
