@@ -137,11 +137,20 @@ impl ClickHouse {
         Ok(())
     }
 
-    /// Mark `dependency` up while ClickHouse answers (and has the table), down
-    /// while it does not; checks every `interval`, forever.
+    /// Mark `dependency` up while ClickHouse answers (and has the tables), down
+    /// while it does not; checks every `interval`, forever. The tables are
+    /// created at the first answer and again after each outage (a server may
+    /// come back empty); in between a check is `SELECT 1`.
     pub async fn watch(self, dependency: Dependency, interval: Duration) {
+        let mut has_tables = false;
         loop {
-            match self.ensure_schema().await {
+            let check = if has_tables {
+                self.execute("SELECT 1").await
+            } else {
+                self.ensure_schema().await
+            };
+            has_tables = check.is_ok();
+            match check {
                 Ok(()) => dependency.up(),
                 Err(error) => {
                     if dependency.problem().is_none() {

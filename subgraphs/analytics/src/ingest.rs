@@ -178,16 +178,16 @@ impl Ingestion {
             .flat_map(EventRow::accounts)
             .filter_map(|id| Uuid::parse_str(id).ok())
             .collect();
-        let erased = store::erased_among(&self.pool, &named).await?;
+        let erased: HashSet<String> = store::erased_among(&self.pool, &named)
+            .await?
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
         let now = chrono::Utc::now().timestamp();
         let kept: Vec<EventRow> = batch
             .rows
             .iter()
-            .filter(|row| {
-                !row.accounts()
-                    .iter()
-                    .any(|id| Uuid::parse_str(id).is_ok_and(|id| erased.contains(&id)))
-            })
+            .filter(|row| !row.accounts().iter().any(|id| erased.contains(*id)))
             .map(|row| EventRow {
                 ingested_at: now,
                 ..row.clone()

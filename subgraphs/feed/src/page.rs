@@ -117,7 +117,11 @@ impl FeedReader {
             Some((ranking, position)) => (ranking, position + 1),
             None => {
                 let reuse = self.settings.for_you_reuse_seconds;
-                if let Some(recent) = self.ranked.recent(viewer).await?.filter(|_| reuse > 0) {
+                let recent = match reuse {
+                    0 => None,
+                    _ => self.ranked.recent(viewer).await?,
+                };
+                if let Some(recent) = recent {
                     match self.read_ranking(viewer, recent, 0, limit).await {
                         Err(error) if error.is::<RankingExpired>() => {}
                         page => return page,
