@@ -1,10 +1,13 @@
 //! The feed's ranking features, refreshed from ClickHouse into Redis every
 //! `ANALYTICS_FEATURES_INTERVAL_MS` (keys and values: `nova_core::features`).
-//! Engagement is recomputed whole (posts of the last 7 days); affinity for the
-//! viewers with interactions ingested since the last refresh, read from
-//! `interactions` (sorted by viewer), and for every viewer hourly. Counts are
-//! recomputed, never incremented, so a redelivered event or an unlike is
-//! reflected by the next refresh; an erased account leaves at once (`erase`).
+//! Each refresh recomputes what events ingested since the last one touched:
+//! the engagement of those posts (read by author and post, the table's sort
+//! order) and the affinity of those viewers (`interactions`, sorted by
+//! viewer); at the start and hourly, everything (posts of the last 7 days,
+//! every viewer), which also drops posts that left the window and counts an
+//! erased account's likes no more. Counts are recomputed, never incremented,
+//! so a redelivered event or an unlike is reflected by the next refresh; an
+//! erased account's own features leave at once (`erase`).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -39,6 +42,12 @@ struct EngagementRow {
 }
 
 #[derive(Deserialize)]
+struct TouchedPost {
+    author_id: String,
+    post_id: String,
+}
+
+#[derive(Deserialize)]
 struct Viewer {
     actor_id: String,
 }
@@ -50,11 +59,15 @@ struct AffinityRow {
     affinity: i64,
 }
 
-/// How often the affinity of every viewer is recomputed, not only of those
-/// with new interactions (interactions age out of the window).
+/// How often every feature is recomputed, not only those new events touched
+/// (posts and interactions age out of their windows; an erased account's
+/// likes leave the engagement counts).
 const FULL_PASS_EVERY: Duration = Duration::from_secs(3600);
 /// Viewers one affinity query reads.
 const VIEWERS_PER_QUERY: usize = 500;
+/// Posts one engagement query reads (ids are spelled out in the query, whose
+/// size ClickHouse limits to 256 KiB by default).
+const POSTS_PER_QUERY: usize = 1000;
 
 #[derive(Clone)]
 pub struct Features {
@@ -133,21 +146,27 @@ impl Features {
         }
     }
 
-    /// Engagement whole; affinity of the viewers with interactions ingested
-    /// at or after `since` (seconds), or of every viewer (`None`).
+    /// The engagement of the posts and the affinity of the viewers with events
+    /// ingested at or after `since` (seconds), or of all of them (`None`).
     pub async fn refresh(&self, since: Option<i64>) -> anyhow::Result<()> {
-        self.refresh_engagement().await?;
+        match since {
+            Some(since) => self.refresh_touched_engagement(since).await?,
+            None => self.refresh_all_engagement().await?,
+        }
         self.refresh_affinity(since).await
     }
-    async fn refresh_engagement(&self) -> anyhow::Result<()> {
+
+    /// `SELECT post_id, views, likes, comments` of the posts `filter` keeps
+    /// among those created in the engagement window.
+    async fn engagement(&self, filter: &str) -> anyhow::Result<Vec<(String, String)>> {
         let table = self.clickhouse.table("events");
-        let since = (Utc::now() - chrono::Duration::days(ENGAGEMENT_WINDOW_DAYS)).timestamp();
+        let window = (Utc::now() - chrono::Duration::days(ENGAGEMENT_WINDOW_DAYS)).timestamp();
         let rows: Vec<EngagementRow> = self
             .clickhouse
             .select(&format!(
                 "SELECT post_id, {views} AS views, {likes} AS likes, {comments} AS comments \
-                 FROM {table} WHERE post_id IN (SELECT post_id FROM {table} \
-                   WHERE kind = '{created}' AND occurred_at >= toDateTime({since})) \
+                 FROM {table} WHERE {filter} AND post_id IN (SELECT post_id FROM {table} \
+                   WHERE {filter} AND kind = '{created}' AND occurred_at >= toDateTime({window})) \
                  GROUP BY post_id",
                 views = events_of(kind::POST_VIEWED),
                 likes = likes_expression(),
@@ -155,7 +174,7 @@ impl Features {
                 created = kind::POST_CREATED,
             ))
             .await?;
-        let fields: Vec<(String, String)> = rows
+        Ok(rows
             .into_iter()
             .map(|row| {
                 let engagement = PostEngagement {
@@ -165,7 +184,46 @@ impl Features {
                 };
                 (row.post_id, engagement.encode())
             })
-            .collect();
+            .collect())
+    }
+
+    /// The posts with events ingested since `since`, recomputed and written
+    /// over their fields; nothing when nothing came.
+    async fn refresh_touched_engagement(&self, since: i64) -> anyhow::Result<()> {
+        // One column of the whole table, not the posts' rows.
+        let touched: Vec<TouchedPost> = self
+            .clickhouse
+            .select(&format!(
+                "SELECT DISTINCT author_id, post_id FROM {} \
+                 WHERE ingested_at >= toDateTime({since}) AND post_id != ''",
+                self.clickhouse.table("events")
+            ))
+            .await?;
+        let mut redis = self.redis.clone();
+        for chunk in touched.chunks(POSTS_PER_QUERY) {
+            let authors: HashSet<String> = chunk.iter().map(|p| literal(&p.author_id)).collect();
+            let posts: Vec<String> = chunk.iter().map(|p| literal(&p.post_id)).collect();
+            // The author first: the table is sorted by author, then post.
+            let filter = format!(
+                "author_id IN ({}) AND post_id IN ({})",
+                authors.into_iter().collect::<Vec<_>>().join(", "),
+                posts.join(", ")
+            );
+            let fields = self.engagement(&filter).await?;
+            if !fields.is_empty() {
+                let mut pipe = redis::pipe();
+                for part in fields.chunks(FIELDS_PER_COMMAND) {
+                    pipe.hset_multiple(ENGAGEMENT_KEY, part).ignore();
+                }
+                pipe.query_async::<()>(&mut redis).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every post of the window, the hash rebuilt whole.
+    async fn refresh_all_engagement(&self) -> anyhow::Result<()> {
+        let fields = self.engagement("1").await?;
         // Built aside and swapped in whole: a reader never sees half a refresh.
         let building = format!("{ENGAGEMENT_KEY}:building");
         let mut pipe = redis::pipe();

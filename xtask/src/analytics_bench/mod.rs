@@ -1,5 +1,6 @@
 //! `cargo xtask bench analytics`, on the release bench stack (ports 14000+,
-//! every router policy on):
+//! every router policy on; the subgraphs' broker fetches wait 500 ms,
+//! `subgraphs_polling_slowly`):
 //!
 //! 1. Seed through the router: authors with posts, viewers following them.
 //! 2. Ingestion: with analytics stopped, `--ingest` likes produced to
@@ -7,9 +8,13 @@
 //!    batch → ClickHouse), timed from its start: events/s.
 //! 3. `--events` rows (10 million) loaded into ClickHouse's `events` with one
 //!    `INSERT … SELECT` (a tenth of them on the seeded authors' posts).
-//! 4. `HomeFeedForYou` first pages at `--rate` (200/s), then `PostStats` and
-//!    `CreatorStats` at `--stats-rate` (10/s), through the router: p50/p99,
-//!    errors.
+//! 4. Once the stack is at rest again (the likes' backlog reached the other
+//!    consumers too): `HomeFeedForYou` first pages at `--rate` (200/s), the
+//!    same page LATEST (`HomeFeed`) at that rate, then `PostStats` and
+//!    `CreatorStats` at `--stats-rate` (10/s), through the router, each after
+//!    `--warm-up` seconds not counted: p50/p99, errors, CPU per request by
+//!    process. Last, FOR_YOU with every first page ranked anew at
+//!    `--fresh-rate`.
 
 mod seed;
 
@@ -20,7 +25,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use crate::bench_stack::{document_id, on_bench_stack, post_persisted, Data, BENCH};
+use crate::bench::cpu::{StackCpu, QUIET_CORES};
+use crate::bench_stack::{
+    document_id, on_bench_stack, post_persisted, subgraphs_polling_slowly, Data, BENCH,
+};
 use crate::load::{ms, open_model};
 use crate::stack;
 
@@ -46,6 +54,10 @@ pub struct Options {
     /// Seconds of load per measured run.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Seconds of load before each measured run, not counted (connections,
+    /// caches and the first rankings).
+    #[arg(long, default_value_t = 5)]
+    warm_up: u64,
     /// Accounts that read FOR_YOU during the load.
     #[arg(long, default_value_t = 200)]
     viewers: usize,
@@ -56,14 +68,15 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         bail!("--events, --ingest, --rate and --viewers must be at least 1");
     }
     on_bench_stack(root, Data::Fresh, |bench_stack| {
-        bench_stack.start(root, &bench_stack.services)?;
+        let subgraphs = subgraphs_polling_slowly(&bench_stack.services);
+        let router = bench_stack.services.last().context("the router")?;
+        bench_stack.start(root, subgraphs.iter().chain([router]))?;
         let seeded = seed::seed(root, options.viewers)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         // Ingestion: a backlog waiting on the broker, drained from a start.
-        let analytics = bench_stack
-            .services
+        let analytics = subgraphs
             .iter()
             .find(|s| s.name == format!("{}analytics", BENCH.name_prefix))
             .context("the analytics service")?;
@@ -72,13 +85,12 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         let started = Instant::now();
         stack::start(bench_stack.state, bench_stack.bin_dir, root, analytics)?;
         seed::time_backlog(started, options.ingest)?;
-        runtime.block_on(async {
-            seed::load_events(&seeded, options.events).await?;
-            measure(root, &seeded, &options).await
-        })?;
+        runtime.block_on(seed::load_events(&seeded, options.events))?;
+        let cpu = StackCpu::of(bench_stack.state)?;
+        settle(&cpu)?;
+        runtime.block_on(measure(root, &cpu, &seeded, &options))?;
         // Every first page ranked anew: the feed without reuse.
-        let feed = bench_stack
-            .services
+        let feed = subgraphs
             .iter()
             .find(|s| s.name == format!("{}feed", BENCH.name_prefix))
             .context("the feed service")?;
@@ -89,17 +101,53 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         );
         stack::stop_process(bench_stack.state, &feed.name)?;
         stack::start_ready(bench_stack.state, bench_stack.bin_dir, root, &fresh)?;
-        runtime.block_on(for_you(root, &seeded, options.fresh_rate, options.seconds))
+        // The restarted feed has a new pid.
+        let cpu = StackCpu::of(bench_stack.state)?;
+        settle(&cpu)?;
+        let fresh_load = Load {
+            rate: options.fresh_rate,
+            seconds: options.seconds,
+            warm_up: options.warm_up,
+        };
+        runtime.block_on(feed_page(root, &cpu, &seeded, "HomeFeedForYou", fresh_load))
     })
 }
 
-/// One shipped operation at a fixed rate, each request by `tokens[i % n]` with
-/// `variables(i)`; prints p50/p99 and errors.
-async fn run_at_rate(
-    root: &Path,
-    operation: &'static str,
+/// Wait until the stack has digested what the set-up left (the likes'
+/// backlog reaches notifications and the feed too, ClickHouse merges the
+/// load), so the measured runs see the steady state; print the CPU at rest.
+fn settle(cpu: &StackCpu) -> Result<()> {
+    let (settled, at_rest) = cpu.wait_until_quiet(QUIET_CORES, Duration::from_secs(900))?;
+    println!(
+        "the stack settled below {QUIET_CORES} cores after {:.1} s; at rest {:.2} cores: {}",
+        settled.as_secs_f64(),
+        at_rest.iter().map(|(_, cores)| cores).sum::<f64>(),
+        StackCpu::listed(&at_rest, 0.005)
+    );
+    Ok(())
+}
+
+/// A fixed arrival rate for a number of seconds, after `warm_up` seconds of
+/// the same load that are not counted.
+#[derive(Clone, Copy)]
+struct Load {
     rate: u64,
     seconds: u64,
+    warm_up: u64,
+}
+
+/// One shipped operation at a fixed rate, each request by `tokens[i % n]` with
+/// `variables(i)`; prints p50/p99, errors and the CPU each request cost each
+/// process of the stack.
+async fn run_at_rate(
+    root: &Path,
+    cpu: &StackCpu,
+    operation: &'static str,
+    Load {
+        rate,
+        seconds,
+        warm_up,
+    }: Load,
     tokens: Arc<Vec<String>>,
     variables: impl Fn(u64) -> serde_json::Value + Send + Sync + 'static,
 ) -> Result<()> {
@@ -109,7 +157,7 @@ async fn run_at_rate(
     let url = format!("http://127.0.0.1:{}/graphql", BENCH.router_port);
     let id: Arc<str> = document_id(root, operation)?.into();
     let variables = Arc::new(variables);
-    let (latency, errors) = open_model(rate, seconds, move |i| {
+    let request = move |i: u64| {
         let (http, url, id, tokens, variables) = (
             http.clone(),
             url.clone(),
@@ -123,40 +171,71 @@ async fn run_at_rate(
             match answer.await {
                 Ok(_) => true,
                 Err(error) => {
-                    if i % 1000 == 0 {
+                    if i.is_multiple_of(1000) {
                         eprintln!("{operation}: {error:#}");
                     }
                     false
                 }
             }
         }
-    })
-    .await?;
+    };
+    if warm_up > 0 {
+        let (latency, errors) = open_model(rate, warm_up, request.clone()).await?;
+        println!(
+            "{:<16} {rate:>4}/s for {warm_up} s: p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{}   (warm-up, not counted)",
+            "",
+            ms(&latency, 0.5),
+            ms(&latency, 0.99),
+            rate * warm_up
+        );
+    }
+    let cpu_before = cpu.sample()?;
+    let (latency, errors) = open_model(rate, seconds, request).await?;
     println!(
         "{operation:<16} {rate:>4}/s for {seconds} s: p50 {:>7.2} ms   p99 {:>7.2} ms   errors {errors}/{}",
         ms(&latency, 0.5),
         ms(&latency, 0.99),
         rate * seconds
     );
+    let spent = cpu.sample()?.since(&cpu_before);
+    let total = rate * seconds;
+    println!(
+        "  CPU per request {:.2} ms ({:.2} cores): {}",
+        spent.total() * 1000.0 / total as f64,
+        spent.total() / seconds as f64,
+        StackCpu::listed(&StackCpu::per_request(&spent, total), 0.05)
+    );
     Ok(())
 }
 
-/// FOR_YOU first pages of the viewers in turn at `rate`.
-async fn for_you(root: &Path, seeded: &seed::Seeded, rate: u64, seconds: u64) -> Result<()> {
+/// First pages of a home feed operation (`HomeFeed`: LATEST,
+/// `HomeFeedForYou`), the viewers in turn.
+async fn feed_page(
+    root: &Path,
+    cpu: &StackCpu,
+    seeded: &seed::Seeded,
+    operation: &'static str,
+    load: Load,
+) -> Result<()> {
     let viewer_tokens: Arc<Vec<String>> =
         Arc::new(seeded.viewers.iter().map(|v| v.token.clone()).collect());
     run_at_rate(
         root,
-        "HomeFeedForYou",
-        rate,
-        seconds,
+        cpu,
+        operation,
+        load,
         viewer_tokens,
         |_| json!({ "first": 20 }),
     )
     .await
 }
 
-async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Result<()> {
+async fn measure(
+    root: &Path,
+    cpu: &StackCpu,
+    seeded: &seed::Seeded,
+    options: &Options,
+) -> Result<()> {
     let today = chrono::Utc::now().date_naive();
     let month_ago = today - chrono::Duration::days(30);
     println!(
@@ -164,8 +243,20 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
         options.events
     );
     let started = Instant::now();
+    let load = Load {
+        rate: options.rate,
+        seconds: options.seconds,
+        warm_up: options.warm_up,
+    };
     println!("HomeFeedForYou: a viewer's ranking is reused for 30 s (FEED_FOR_YOU_REUSE_SECONDS)");
-    for_you(root, seeded, options.rate, options.seconds).await?;
+    feed_page(root, cpu, seeded, "HomeFeedForYou", load).await?;
+    println!("HomeFeed (LATEST, the same page unranked) for comparison:");
+    feed_page(root, cpu, seeded, "HomeFeed", load).await?;
+    let stats_load = Load {
+        rate: options.stats_rate,
+        seconds: options.seconds,
+        warm_up: options.warm_up,
+    };
     // Each author asks for their own posts' stats.
     let author_tokens: Arc<Vec<String>> =
         Arc::new(seeded.authors.iter().map(|a| a.token.clone()).collect());
@@ -176,9 +267,9 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
         let authors = seeded.authors.len() as u64;
         run_at_rate(
             root,
+            cpu,
             "PostStats",
-            options.stats_rate,
-            options.seconds,
+            stats_load,
             author_tokens.clone(),
             move |i| {
                 // Request i is sent by author i % authors: one of their posts.
@@ -192,9 +283,9 @@ async fn measure(root: &Path, seeded: &seed::Seeded, options: &Options) -> Resul
     }
     run_at_rate(
         root,
+        cpu,
         "CreatorStats",
-        options.stats_rate,
-        options.seconds,
+        stats_load,
         author_tokens,
         move |_| json!({ "from": from, "to": to }),
     )

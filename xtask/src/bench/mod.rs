@@ -17,7 +17,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use uuid::Uuid;
 
-use crate::bench_stack::{on_bench_stack, Data, BENCH};
+use crate::bench_stack::{on_bench_stack, subgraphs_polling_slowly, Data, BENCH};
 use crate::postgres::Postgres;
 use crate::stack::{self, Service, State};
 
@@ -88,25 +88,6 @@ pub fn bench(root: &Path, seconds: u64) -> Result<()> {
         }
         result
     })
-}
-
-/// The subgraphs of `services` (all but the router, which is last), each
-/// waiting 500 ms per broker fetch: the local broker (tansu) answers a fetch
-/// only when its wait runs out, so at the default 100 ms the consumers' polling
-/// costs it about 0.7 of a core here (0.24 at 500 ms), taken from the stack under
-/// test; in production the broker has machines of its own. These pages publish
-/// nothing, so event latency does not matter here.
-fn subgraphs_polling_slowly(services: &[Service]) -> Vec<Service> {
-    services[..services.len() - 1]
-        .iter()
-        .map(|service| {
-            service.variant(
-                &service.name,
-                service.port(),
-                &[("KAFKA_FETCH_WAIT_MAX_MS", "500")],
-            )
-        })
-        .collect()
 }
 
 /// `cargo xtask bench policy-cost`: only the counted policy cost
