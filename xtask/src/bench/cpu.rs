@@ -108,10 +108,12 @@ impl StackCpu {
     }
 }
 
-/// The stack's CPU use below which it counts as settled (`wait_until_quiet`):
-/// at rest it used 0.28–0.47 cores here before analytics and ClickHouse, about
-/// 0.6 with them; the local broker's idle fetches are the largest share.
-pub const QUIET_CORES: f64 = 0.8;
+/// CPU seconds this process (the load generator) has spent so far, user and
+/// system: what the stack's figures leave out, on the same cores.
+pub fn own_seconds() -> Result<f64> {
+    let stat = procfs::process::Process::myself()?.stat()?;
+    Ok((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
+}
 
 /// How often, and over how long a window, `wait_until_quiet` looks.
 const QUIET_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);

@@ -270,11 +270,16 @@ pub async fn posts_by_authors_among(
 // ---- Reads a feed request causes (counted) ----
 
 /// Record that `viewer` opened the feed now; returns when they did before
-/// (`None` the first time). Written at most once a minute per viewer.
+/// (`None` the first time). Written at most once a minute per viewer; in
+/// between the statement only reads (the insert gets no row, so it takes no
+/// row lock and its commit has nothing to flush — an `ON CONFLICT` that
+/// finds the row would lock it even when its `WHERE` then skips the update).
 pub async fn touch_reader(db: &Db, viewer: Uuid) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar!(
         "WITH before AS (SELECT last_read_at FROM readers WHERE user_id = $1), \
-              touched AS (INSERT INTO readers (user_id, last_read_at) VALUES ($1, now()) \
+              touched AS (INSERT INTO readers (user_id, last_read_at) \
+                          SELECT $1, now() WHERE NOT EXISTS \
+                            (SELECT 1 FROM before WHERE last_read_at >= now() - interval '1 minute') \
                           ON CONFLICT (user_id) DO UPDATE SET last_read_at = now() \
                           WHERE readers.last_read_at < now() - interval '1 minute') \
          SELECT (SELECT last_read_at FROM before)",
