@@ -105,6 +105,34 @@ pub async fn post_persisted(
     Ok(value["data"].take())
 }
 
+/// What the load generator reads of an answer: whether it has `errors`; the
+/// rest is skipped, not built (the generator shares the stack's cores).
+#[derive(serde::Deserialize)]
+struct Checked {
+    errors: Option<serde::de::IgnoredAny>,
+}
+
+/// [`post_persisted`] for load: the answer is checked (status, no `errors`)
+/// but not kept.
+pub async fn post_persisted_checked(
+    http: &reqwest::Client,
+    url: &str,
+    (operation, document_id): (&str, &str),
+    variables: serde_json::Value,
+    token: &str,
+) -> Result<()> {
+    let body = persisted_body(operation, document_id, variables);
+    let response = http.post(url).json(&body).bearer_auth(token).send().await?;
+    let status = response.status();
+    let answer = response.bytes().await?;
+    let checked: Checked = serde_json::from_slice(&answer)
+        .with_context(|| format!("{status}: {}", String::from_utf8_lossy(&answer)))?;
+    if !status.is_success() || checked.errors.is_some() {
+        bail!("{status}: {}", String::from_utf8_lossy(&answer));
+    }
+    Ok(())
+}
+
 /// The request body of a shipped operation sent by its persisted-query id.
 pub fn persisted_body(
     operation: &str,

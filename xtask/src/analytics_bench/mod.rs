@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::bench::cpu::{own_seconds, StackCpu};
 use crate::bench_stack::{
-    document_id, on_bench_stack, post_persisted, subgraphs_polling_slowly, Data, BENCH,
+    document_id, on_bench_stack, post_persisted_checked, subgraphs_polling_slowly, Data, BENCH,
 };
 use crate::load::{ms, open_model};
 use crate::stack;
@@ -122,14 +122,7 @@ const SETTLED_CORES: f64 = 0.45;
 /// backlog reaches notifications and the feed too, ClickHouse merges the
 /// load), so the measured runs see the steady state; print the CPU at rest.
 fn settle(cpu: &StackCpu) -> Result<()> {
-    let (settled, at_rest) = cpu.wait_until_quiet(SETTLED_CORES, Duration::from_secs(900))?;
-    println!(
-        "the stack settled below {SETTLED_CORES} cores after {:.1} s; at rest {:.2} cores: {}",
-        settled.as_secs_f64(),
-        at_rest.iter().map(|(_, cores)| cores).sum::<f64>(),
-        StackCpu::listed(&at_rest, 0.005)
-    );
-    Ok(())
+    cpu.settle(SETTLED_CORES, Duration::from_secs(900))
 }
 
 /// A fixed arrival rate for a number of seconds, after `warm_up` seconds of
@@ -172,7 +165,7 @@ async fn run_at_rate(
         );
         async move {
             let token = &tokens[i as usize % tokens.len()];
-            let answer = post_persisted(&http, &url, (operation, &id), variables(i), Some(token));
+            let answer = post_persisted_checked(&http, &url, (operation, &id), variables(i), token);
             match answer.await {
                 Ok(_) => true,
                 Err(error) => {

@@ -147,6 +147,19 @@ impl StackCpu {
         }
     }
 
+    /// `wait_until_quiet`, then print how long it took and each process's
+    /// cores at rest.
+    pub fn settle(&self, cores: f64, timeout: std::time::Duration) -> Result<()> {
+        let (settled, at_rest) = self.wait_until_quiet(cores, timeout)?;
+        println!(
+            "the stack settled below {cores} cores after {:.1} s; at rest {:.2} cores: {}",
+            settled.as_secs_f64(),
+            at_rest.iter().map(|(_, cores)| cores).sum::<f64>(),
+            Self::listed(&at_rest, 0.005)
+        );
+        Ok(())
+    }
+
     /// Each process's CPU milliseconds per request over `spent`, most first.
     pub fn per_request(spent: &Sample, requests: u64) -> Vec<(String, f64)> {
         Self::shares(spent, requests as f64 / 1000.0)

@@ -89,13 +89,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         // Measured in the steady state, not during the merges and autovacuum a
         // bulk load leaves behind.
         let cpu = StackCpu::of(state)?;
-        let (settled, at_rest) = cpu.wait_until_quiet(QUIET_CORES, Duration::from_secs(300))?;
-        println!(
-            "the stack settled below {QUIET_CORES} cores after {:.1} s; at rest {:.2} cores: {}",
-            settled.as_secs_f64(),
-            at_rest.iter().map(|(_, cores)| cores).sum::<f64>(),
-            StackCpu::listed(&at_rest, 0.005)
-        );
+        cpu.settle(QUIET_CORES, Duration::from_secs(300))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
