@@ -82,21 +82,32 @@ pub fn persisted_as(
 }
 
 /// POST a shipped operation by its persisted-query id, as a safelisted client
-/// does (the async load clients); its `data`, or an error with the status and
-/// body when it failed or answered errors.
-pub async fn post_persisted(
+/// does (the async load clients): the answer, its body unread.
+async fn send_persisted(
     http: &reqwest::Client,
     url: &str,
     (operation, document_id): (&str, &str),
     variables: serde_json::Value,
     token: Option<&str>,
-) -> Result<serde_json::Value> {
+) -> Result<reqwest::Response> {
     let body = persisted_body(operation, document_id, variables);
     let mut request = http.post(url).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await?;
+    Ok(request.send().await?)
+}
+
+/// [`send_persisted`]'s `data`, or an error with the status and body when it
+/// failed or answered errors.
+pub async fn post_persisted(
+    http: &reqwest::Client,
+    url: &str,
+    operation: (&str, &str),
+    variables: serde_json::Value,
+    token: Option<&str>,
+) -> Result<serde_json::Value> {
+    let response = send_persisted(http, url, operation, variables, token).await?;
     let status = response.status();
     let mut value: serde_json::Value = response.json().await?;
     if !status.is_success() || value.get("errors").is_some() {
@@ -117,12 +128,11 @@ struct Checked {
 pub async fn post_persisted_checked(
     http: &reqwest::Client,
     url: &str,
-    (operation, document_id): (&str, &str),
+    operation: (&str, &str),
     variables: serde_json::Value,
     token: &str,
 ) -> Result<()> {
-    let body = persisted_body(operation, document_id, variables);
-    let response = http.post(url).json(&body).bearer_auth(token).send().await?;
+    let response = send_persisted(http, url, operation, variables, Some(token)).await?;
     let status = response.status();
     let answer = response.bytes().await?;
     let checked: Checked = serde_json::from_slice(&answer)

@@ -118,9 +118,8 @@ mod tests {
             now,
         );
         // 1 + ln 4 ≈ 2.39, then 1.5, 1, 0.5.
-        let order: Vec<(Uuid, Uuid)> = ranked;
         assert_eq!(
-            order,
+            ranked,
             [
                 (fresh, friend),
                 (engaging, stranger),

@@ -89,7 +89,7 @@ pub fn bench(root: &Path, options: Options) -> Result<()> {
         let cpu = StackCpu::of(bench_stack.state)?;
         settle(&cpu)?;
         runtime.block_on(measure(root, &cpu, &seeded, &options))?;
-        // Every first page ranked anew: the feed without reuse.
+        println!("HomeFeedForYou, every first page ranked anew (FEED_FOR_YOU_REUSE_SECONDS=0):");
         let feed = subgraphs
             .iter()
             .find(|s| s.name == format!("{}feed", BENCH.name_prefix))
@@ -292,7 +292,7 @@ async fn measure(
     )
     .await?;
     println!(
-        "(measured runs took {:.0} s; FOR_YOU target: p99 < 80 ms)\nHomeFeedForYou, every first page ranked anew (FEED_FOR_YOU_REUSE_SECONDS=0):",
+        "(measured runs took {:.0} s; FOR_YOU target: p99 < 80 ms)",
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -19,15 +19,7 @@ pub async fn blocked_either_way(
     user: uuid::Uuid,
     ids: &[uuid::Uuid],
 ) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let request = BlocksBetween {
-        user,
-        ids: ids.to_vec(),
-    };
-    let answer: Ids = social.post("/internal/blocks/between", &request).await?;
-    Ok(answer.ids.into_iter().collect())
+    ids_among(social, "/internal/blocks/between", user, ids).await
 }
 
 /// Two accounts, for `BlockPairsLoader`: is a block standing between `user` and
@@ -110,6 +102,17 @@ pub async fn blockers_of(
     user: uuid::Uuid,
     ids: &[uuid::Uuid],
 ) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
+    ids_among(social, "/internal/blocks/blockers", user, ids).await
+}
+
+/// Social's answer to a `BlocksBetween` at `path`: the ids among `ids` it
+/// names (no call for none).
+async fn ids_among(
+    social: &InternalClient,
+    path: &str,
+    user: uuid::Uuid,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>, InternalCallError> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
@@ -117,6 +120,6 @@ pub async fn blockers_of(
         user,
         ids: ids.to_vec(),
     };
-    let answer: Ids = social.post("/internal/blocks/blockers", &request).await?;
+    let answer: Ids = social.post(path, &request).await?;
     Ok(answer.ids.into_iter().collect())
 }
