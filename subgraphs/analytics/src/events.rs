@@ -155,17 +155,26 @@ pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
         Event::Followed(e) => row(kind::FOLLOWED, e.follower_id, Some(e.followee_id), None),
         Event::Unfollowed(e) => row(kind::UNFOLLOWED, e.follower_id, Some(e.followee_id), None),
         Event::MessageSent(e) => row(kind::MESSAGE_SENT, e.sender_id, None, None),
+        // A row's id: the event's, the view's place in it (left out for the
+        // first, the id an event of one view had before batching, so such an
+        // event redelivered still counts once) and the post.
         Event::FeedPostsViewed(e) | Event::PostPageViewed(e) => Ingest::Rows(
-            e.posts
+            e.views
                 .iter()
-                .map(|viewed| EventRow {
-                    event_id: format!("{}/{}", envelope.id, viewed.post_id),
-                    kind: kind::POST_VIEWED,
-                    occurred_at: envelope.time.timestamp(),
-                    actor_id: id(e.viewer_id),
-                    author_id: viewed.author_id.to_string(),
-                    post_id: viewed.post_id.to_string(),
-                    ingested_at: 0,
+                .enumerate()
+                .flat_map(|(place, view)| {
+                    view.posts.iter().map(move |viewed| EventRow {
+                        event_id: match place {
+                            0 => format!("{}/{}", envelope.id, viewed.post_id),
+                            _ => format!("{}/{place}/{}", envelope.id, viewed.post_id),
+                        },
+                        kind: kind::POST_VIEWED,
+                        occurred_at: envelope.time.timestamp(),
+                        actor_id: id(view.viewer_id),
+                        author_id: viewed.author_id.to_string(),
+                        post_id: viewed.post_id.to_string(),
+                        ingested_at: 0,
+                    })
                 })
                 .collect(),
         ),
@@ -176,7 +185,7 @@ pub fn ingest_of(envelope: &Envelope, event: &Event) -> Ingest {
 
 #[cfg(test)]
 mod tests {
-    use nova_core::events::envelope::{MessageSent, PostLiked};
+    use nova_core::events::envelope::{MessageSent, PostLiked, PostsViewed, View, ViewedPost};
 
     use super::*;
 
@@ -223,5 +232,35 @@ mod tests {
                 String::new()
             )
         );
+    }
+
+    #[test]
+    fn each_view_in_a_batch_is_a_row_of_its_own_even_of_the_same_post() {
+        let (post, author) = (Uuid::now_v7(), Uuid::now_v7());
+        let page = |viewer| View {
+            viewer_id: Some(viewer),
+            posts: vec![ViewedPost {
+                post_id: post,
+                author_id: author,
+            }],
+        };
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        let event = Event::FeedPostsViewed(PostsViewed {
+            views: vec![page(first), page(second)],
+        });
+        let envelope = Envelope::new(&event);
+        let Ingest::Rows(rows) = ingest_of(&envelope, &event) else {
+            panic!("views are rows");
+        };
+        let ids: Vec<_> = rows.iter().map(|row| row.event_id.clone()).collect();
+        assert_eq!(
+            ids,
+            [
+                format!("{}/{post}", envelope.id),
+                format!("{}/1/{post}", envelope.id)
+            ]
+        );
+        let viewers: Vec<_> = rows.iter().map(|row| row.actor_id.clone()).collect();
+        assert_eq!(viewers, [first.to_string(), second.to_string()]);
     }
 }

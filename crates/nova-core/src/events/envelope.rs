@@ -25,6 +25,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use super::viewed::{PostsViewed, View, ViewedPost};
+
 /// The schema version of every payload below.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -101,11 +103,12 @@ pub enum Event {
     /// chat, encrypted: events never carry message text.
     #[serde(rename = "chat.message_sent")]
     MessageSent(MessageSent),
-    /// A page of the home feed was served (feed): each post on it counts as a
-    /// view (`nova_core::views`). Key: the viewer.
+    /// Pages of the home feed were served (feed): each post on them counts as
+    /// a view (`nova_core::views`). Key: the first view's viewer.
     #[serde(rename = "feed.posts_viewed")]
     FeedPostsViewed(PostsViewed),
-    /// A post's page was served (content: `Query.post`). Key: the viewer.
+    /// Posts' pages were served (content: `Query.post`). Key: the first view's
+    /// viewer.
     #[serde(rename = "content.post_viewed")]
     PostPageViewed(PostsViewed),
     /// An upload's bytes are in the store and passed the checks at
@@ -208,21 +211,6 @@ pub struct PostLiked {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PostsViewed {
-    /// Who saw them; absent for a signed-out viewer.
-    pub viewer_id: Option<Uuid>,
-    pub posts: Vec<ViewedPost>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ViewedPost {
-    pub post_id: Uuid,
-    pub author_id: Uuid,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct MessageSent {
     pub message_id: Uuid,
     pub conversation_id: Uuid,
@@ -304,7 +292,7 @@ impl Event {
             Event::Muted(e) | Event::Unmuted(e) => e.muter_id,
             Event::PostLiked(e) | Event::PostUnliked(e) => e.post_id,
             Event::MessageSent(e) => e.conversation_id,
-            Event::FeedPostsViewed(e) | Event::PostPageViewed(e) => e.viewer_id.unwrap_or_default(),
+            Event::FeedPostsViewed(e) | Event::PostPageViewed(e) => e.key(),
             Event::MediaUploaded(e) => e.media_id,
         }
     }

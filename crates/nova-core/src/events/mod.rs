@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod pruning;
 mod retries;
+mod viewed;
 
 use std::time::Duration;
 
