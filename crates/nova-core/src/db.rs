@@ -8,6 +8,11 @@ use std::time::Duration;
 use prometheus::IntCounter;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Connection;
+
+/// A pooled connection idle longer than this is checked with a round trip
+/// before it is lent (see `connect_and_migrate`).
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Db {
@@ -36,10 +41,25 @@ impl Db {
         statements: IntCounter,
         wait: Duration,
     ) -> anyhow::Result<Self> {
+        // sqlx checks a connection with a round trip before lending it and
+        // again when it comes back: with the statement's own, three round trips
+        // a statement. The check on return stays (it closes a broken
+        // connection); the one before lending is kept only for a connection
+        // idle longer than `CHECK_IF_IDLE_FOR`, which is where a Postgres
+        // restart would have left a dead one.
         let options = |size: u32| {
             PgPoolOptions::new()
                 .max_connections(size)
                 .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > CHECK_IF_IDLE_FOR {
+                            connection.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
         };
         let deadline = tokio::time::Instant::now() + wait;
         let pool = loop {

@@ -34,6 +34,11 @@ use crate::store;
 pub const CONSUMER: &str = "analytics.events";
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Payload bytes one batch reads at most, besides `batch_max_events`: a
+/// views event carries up to 100 pages (2 000 rows), so a catch-up batch of
+/// 5 000 of them would hold millions of rows in memory. 16 MB is about
+/// 180 000 view rows.
+const MAX_BATCH_BYTES: usize = 16 << 20;
 const DEAD_LETTER_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Ingestion {
@@ -126,20 +131,22 @@ impl Ingestion {
     }
 
     /// The next batch: the first message whenever it comes, then whatever
-    /// arrives within the linger, up to the maximum.
+    /// arrives within the linger, up to the maximum events or bytes.
     async fn next_messages<'c>(
         &self,
         consumer: &'c StreamConsumer<LagContext>,
     ) -> Vec<BorrowedMessage<'c>> {
         let mut messages = Vec::new();
+        let mut bytes = 0;
         let mut deadline = None;
-        while messages.len() < self.settings.batch_max_events {
+        while messages.len() < self.settings.batch_max_events && bytes < MAX_BATCH_BYTES {
             let next = match deadline {
                 None => Ok(consumer.recv().await),
                 Some(at) => tokio::time::timeout_at(at, consumer.recv()).await,
             };
             match next {
                 Ok(Ok(message)) => {
+                    bytes += message.payload_len();
                     messages.push(message);
                     deadline
                         .get_or_insert(tokio::time::Instant::now() + self.settings.batch_linger);
