@@ -18,7 +18,9 @@ pub struct AnalyticsSettings {
     /// Events one insert carries at most (`ANALYTICS_BATCH_MAX_EVENTS`, 5 000).
     pub batch_max_events: usize,
     /// How long a batch waits for more events after its first
-    /// (`ANALYTICS_BATCH_LINGER_MS`, 200).
+    /// (`ANALYTICS_BATCH_LINGER_MS`, 1 000): each insert is a part on disk
+    /// that background merges rewrite, so ClickHouse wants about one insert
+    /// a second per table, not one per few events.
     pub batch_linger: Duration,
     /// How often the feed's ranking features are recomputed
     /// (`ANALYTICS_FEATURES_INTERVAL_MS`, 5 000).
@@ -41,7 +43,7 @@ impl AnalyticsSettings {
             clickhouse_user: optional("CLICKHOUSE_USER"),
             clickhouse_password: optional("CLICKHOUSE_PASSWORD"),
             batch_max_events: parsed_or("ANALYTICS_BATCH_MAX_EVENTS", 5_000)?,
-            batch_linger: Duration::from_millis(parsed_or("ANALYTICS_BATCH_LINGER_MS", 200)?),
+            batch_linger: Duration::from_millis(parsed_or("ANALYTICS_BATCH_LINGER_MS", 1_000)?),
             features_interval: Duration::from_millis(parsed_or(
                 "ANALYTICS_FEATURES_INTERVAL_MS",
                 5_000,
