@@ -253,6 +253,15 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
         },
     )
     .await;
+    // A FOR_YOU page leaves a ranking snapshot in Redis.
+    let for_you = stack
+        .data_of(
+            &victim,
+            "{ homeFeed(first: 5, ranking: FOR_YOU) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(for_you.to_string().contains(&post), "{for_you}");
     assert!(!tables_holding(&stack, &personal_data()).await.is_empty());
     eventually(
         60,

@@ -10,6 +10,7 @@
 //! erased account's own features leave at once (`erase`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -36,6 +37,7 @@ const FIELDS_PER_COMMAND: usize = 1000;
 #[derive(Deserialize)]
 struct EngagementRow {
     post_id: String,
+    author_id: String,
     views: i64,
     likes: i64,
     comments: i64,
@@ -44,6 +46,11 @@ struct EngagementRow {
 #[derive(Deserialize)]
 struct TouchedPost {
     author_id: String,
+    post_id: String,
+}
+
+#[derive(Deserialize)]
+struct Post {
     post_id: String,
 }
 
@@ -81,6 +88,9 @@ pub struct Features {
     refreshes: IntCounterVec,
     /// `nova_analytics_feature_refresh_seconds`: how long the last one took.
     refresh_seconds: Gauge,
+    /// Held by a refresh and by `erase`: an erasure waits for a refresh under
+    /// way, which may have read the account's posts before it was recorded.
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Features {
@@ -112,6 +122,7 @@ impl Features {
             pool,
             refreshes,
             refresh_seconds,
+            turn: Arc::default(),
         })
     }
 
@@ -149,6 +160,7 @@ impl Features {
     /// The engagement of the posts and the affinity of the viewers with events
     /// ingested at or after `since` (seconds), or of all of them (`None`).
     pub async fn refresh(&self, since: Option<i64>) -> anyhow::Result<()> {
+        let _turn = self.turn.lock().await;
         match since {
             Some(since) => self.refresh_touched_engagement(since).await?,
             None => self.refresh_all_engagement().await?,
@@ -157,14 +169,16 @@ impl Features {
     }
 
     /// `SELECT post_id, views, likes, comments` of the posts `filter` keeps
-    /// among those created in the engagement window.
+    /// among those created in the engagement window, but an erased account's
+    /// (while ClickHouse is still deleting its rows).
     async fn engagement(&self, filter: &str) -> anyhow::Result<Vec<(String, String)>> {
         let table = self.clickhouse.table("events");
         let window = (Utc::now() - chrono::Duration::days(ENGAGEMENT_WINDOW_DAYS)).timestamp();
         let rows: Vec<EngagementRow> = self
             .clickhouse
             .select(&format!(
-                "SELECT post_id, {views} AS views, {likes} AS likes, {comments} AS comments \
+                "SELECT post_id, any(author_id) AS author_id, {views} AS views, \
+                   {likes} AS likes, {comments} AS comments \
                  FROM {table} WHERE {filter} AND post_id IN (SELECT post_id FROM {table} \
                    WHERE {filter} AND kind = '{created}' AND occurred_at >= toDateTime({window})) \
                  GROUP BY post_id",
@@ -174,8 +188,19 @@ impl Features {
                 created = kind::POST_CREATED,
             ))
             .await?;
+        let authors: HashSet<Uuid> = rows
+            .iter()
+            .filter_map(|row| Uuid::parse_str(&row.author_id).ok())
+            .collect();
+        let authors: Vec<Uuid> = authors.into_iter().collect();
+        let erased: HashSet<String> = store::erased_among(&self.pool, &authors)
+            .await?
+            .iter()
+            .map(Uuid::to_string)
+            .collect();
         Ok(rows
             .into_iter()
+            .filter(|row| !erased.contains(&row.author_id))
             .map(|row| {
                 let engagement = PostEngagement {
                     views: row.views,
@@ -325,10 +350,21 @@ impl Features {
         Ok(())
     }
 
-    /// A deleted account's features go at once: its own affinity, and its
-    /// place in the affinity of everyone who liked or commented on its posts.
-    /// Called before its rows are deleted from ClickHouse (which finds them).
+    /// A deleted account's features go at once: its posts' engagement, its
+    /// own affinity, and its place in the affinity of everyone who liked or
+    /// commented on its posts. Called after the erasure is recorded (so no
+    /// later refresh writes them back, `engagement`; one under way finishes
+    /// first) and before its rows are deleted from ClickHouse (which finds
+    /// them).
     pub async fn erase(&self, user: Uuid) -> anyhow::Result<()> {
+        let _turn = self.turn.lock().await;
+        let posts: Vec<Post> = self
+            .clickhouse
+            .select(&format!(
+                "SELECT DISTINCT post_id FROM {} WHERE author_id = '{user}' AND post_id != ''",
+                self.clickhouse.table("events")
+            ))
+            .await?;
         let fans: Vec<Viewer> = self
             .clickhouse
             .select(&format!(
@@ -337,6 +373,10 @@ impl Features {
             ))
             .await?;
         let mut pipe = redis::pipe();
+        for chunk in posts.chunks(FIELDS_PER_COMMAND) {
+            let fields: Vec<&str> = chunk.iter().map(|post| post.post_id.as_str()).collect();
+            pipe.hdel(ENGAGEMENT_KEY, fields).ignore();
+        }
         for fan in &fans {
             pipe.hdel(viewer_key(&fan.actor_id), user.to_string())
                 .ignore();

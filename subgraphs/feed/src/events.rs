@@ -19,7 +19,8 @@
 //!   the viewer's timeline, unless the viewer may see them again by now;
 //! - `identity.user_deleted` → the account's follows, blocks, mutes go and its
 //!   posts are marked deleted; its posts leave its followers' timelines (noted
-//!   in `erasures` first, so a crash redoes it) and its timeline is dropped.
+//!   in `erasures` first, so a crash redoes it) and its timeline and FOR_YOU
+//!   snapshots are dropped.
 //!
 //! Every effect reads the rule from the committed tables, never from the event
 //! alone, so a late or repeated event cannot bring back what a later one
@@ -30,6 +31,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::live::{FeedHub, FeedUpdate};
+use crate::ranked::RankedFeeds;
 use crate::settings::FeedSettings;
 use crate::store::{self, erasure};
 use crate::timeline::Timelines;
@@ -37,15 +39,23 @@ use crate::timeline::Timelines;
 pub struct FeedBuilder {
     pool: PgPool,
     timelines: Timelines,
+    ranked: RankedFeeds,
     hub: FeedHub,
     settings: FeedSettings,
 }
 
 impl FeedBuilder {
-    pub fn new(pool: PgPool, timelines: Timelines, hub: FeedHub, settings: FeedSettings) -> Self {
+    pub fn new(
+        pool: PgPool,
+        timelines: Timelines,
+        ranked: RankedFeeds,
+        hub: FeedHub,
+        settings: FeedSettings,
+    ) -> Self {
         Self {
             pool,
             timelines,
+            ranked,
             hub,
             settings,
         }
@@ -92,7 +102,8 @@ impl FeedBuilder {
     }
 
     /// A deleted account's posts out of its followers' timelines, and its own
-    /// timeline dropped; then its `erasures` row goes (a redelivery finds none).
+    /// timeline and FOR_YOU snapshots dropped; then its `erasures` row goes (a
+    /// redelivery finds none).
     async fn erased(&self, user: Uuid) -> anyhow::Result<()> {
         let Some(pending) = erasure::pending_erasure(&self.pool, user).await? else {
             return Ok(());
@@ -101,6 +112,7 @@ impl FeedBuilder {
             .remove(&pending.followers, &pending.posts)
             .await?;
         self.timelines.drop_timeline(user).await?;
+        self.ranked.drop_viewer(user).await?;
         erasure::erasure_done(&self.pool, user).await?;
         Ok(())
     }

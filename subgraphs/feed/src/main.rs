@@ -32,9 +32,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         let hub = LiveHub::start(&redis_url, "feed", &startup.metrics).await?;
+        let ranked = RankedFeeds::new(nova_core::live::redis_connection(&redis_url).await?);
         let builder = FeedBuilder::new(
             startup.db.background_pool().clone(),
             timelines.clone(),
+            ranked.clone(),
             hub.clone(),
             settings.clone(),
         );
@@ -43,7 +45,6 @@ async fn main() -> anyhow::Result<()> {
         let pool = startup.db.background_pool().clone();
         backfill::run_until_done(&pool, &social, &content).await;
         startup.events.spawn_consumer(builder)?;
-        let ranked = RankedFeeds::new(nova_core::live::redis_connection(&redis_url).await?);
         let reader = FeedReader {
             db: startup.db,
             timelines,

@@ -2,8 +2,10 @@
 //! served, kept as a list `nova:feed:ranked:<viewer>:<ranking>` of
 //! `<post>:<author>` for `SNAPSHOT_TTL_SECONDS`; later pages read it by
 //! position (the cursor carries the ranking and the position), so paging never
-//! repeats or skips a post while features change. Also reads the features the
-//! formula needs (`nova_core::features`).
+//! repeats or skips a post while features change. The set
+//! `nova:feed:rankings:<viewer>` names a viewer's snapshots, so a deleted
+//! account's go with it (`drop_viewer`). Also reads the features the formula
+//! needs (`nova_core::features`).
 
 use std::collections::HashMap;
 
@@ -18,6 +20,10 @@ pub const SNAPSHOT_TTL_SECONDS: i64 = 3600;
 
 fn key(viewer: Uuid, ranking: Uuid) -> String {
     format!("nova:feed:ranked:{viewer}:{ranking}")
+}
+
+fn rankings_key(viewer: Uuid) -> String {
+    format!("nova:feed:rankings:{viewer}")
 }
 
 fn recent_key(viewer: Uuid) -> String {
@@ -82,17 +88,41 @@ impl RankedFeeds {
             .map(|(post, author)| format!("{post}:{author}"))
             .collect();
         let key = key(viewer, ranking);
+        let rankings = rankings_key(viewer);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .rpush(&key, members)
             .ignore()
             .expire(&key, SNAPSHOT_TTL_SECONDS)
+            .ignore()
+            .sadd(&rankings, ranking.to_string())
+            .ignore()
+            .expire(&rankings, SNAPSHOT_TTL_SECONDS)
             .ignore();
         if reuse_seconds > 0 {
             pipe.set_ex(recent_key(viewer), ranking.to_string(), reuse_seconds)
                 .ignore();
         }
         pipe.query_async(&mut self.redis.clone()).await
+    }
+
+    /// Delete every snapshot of `viewer` (a deleted account).
+    pub async fn drop_viewer(&self, viewer: Uuid) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let rankings: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(rankings_key(viewer))
+            .query_async(&mut redis)
+            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for ranking in rankings.iter().filter_map(|id| Uuid::parse_str(id).ok()) {
+            pipe.del(key(viewer, ranking)).ignore();
+        }
+        pipe.del(rankings_key(viewer))
+            .ignore()
+            .del(recent_key(viewer))
+            .ignore();
+        pipe.query_async(&mut redis).await
     }
 
     /// The viewer's ranking made less than the reuse time ago, if any.
