@@ -113,6 +113,17 @@ fn deleted_in_index(stack: &Stack) -> u32 {
         .sum()
 }
 
+/// Whether the feed's ranking features (analytics' engagement hash) hold `post`.
+fn ranked_by_features(stack: &Stack, post: &str) -> bool {
+    let client = redis::Client::open(stack.redis_url()).unwrap();
+    let mut redis = client.get_connection().unwrap();
+    redis::cmd("HEXISTS")
+        .arg("nova:features:engagement")
+        .arg(post)
+        .query(&mut redis)
+        .unwrap()
+}
+
 /// Rows of analytics' events (ClickHouse) naming `user` or about `post`.
 async fn analytics_rows(stack: &Stack, user: &str, post: &str) -> u64 {
     let sql = format!(
@@ -265,9 +276,12 @@ async fn a_deleted_account_leaves_no_personal_data_behind() {
     assert!(!tables_holding(&stack, &personal_data()).await.is_empty());
     eventually(
         60,
-        "analytics counting the victim's doings",
+        "analytics counting the victim's doings and ranking its post",
         &stack,
-        || async { analytics_rows(&stack, &victim_id, &post).await >= 5 },
+        || async {
+            analytics_rows(&stack, &victim_id, &post).await >= 5
+                && ranked_by_features(&stack, &post)
+        },
     )
     .await;
 

@@ -37,7 +37,8 @@ const FIELDS_PER_COMMAND: usize = 1000;
 #[derive(Deserialize)]
 struct EngagementRow {
     post_id: String,
-    author_id: String,
+    /// Not `author_id`: ClickHouse would read the alias in the `WHERE` too.
+    post_author: String,
     views: i64,
     likes: i64,
     comments: i64,
@@ -177,7 +178,7 @@ impl Features {
         let rows: Vec<EngagementRow> = self
             .clickhouse
             .select(&format!(
-                "SELECT post_id, any(author_id) AS author_id, {views} AS views, \
+                "SELECT post_id, any(author_id) AS post_author, {views} AS views, \
                    {likes} AS likes, {comments} AS comments \
                  FROM {table} WHERE {filter} AND post_id IN (SELECT post_id FROM {table} \
                    WHERE {filter} AND kind = '{created}' AND occurred_at >= toDateTime({window})) \
@@ -190,7 +191,7 @@ impl Features {
             .await?;
         let authors: HashSet<Uuid> = rows
             .iter()
-            .filter_map(|row| Uuid::parse_str(&row.author_id).ok())
+            .filter_map(|row| Uuid::parse_str(&row.post_author).ok())
             .collect();
         let authors: Vec<Uuid> = authors.into_iter().collect();
         let erased: HashSet<String> = store::erased_among(&self.pool, &authors)
@@ -200,7 +201,7 @@ impl Features {
             .collect();
         Ok(rows
             .into_iter()
-            .filter(|row| !erased.contains(&row.author_id))
+            .filter(|row| !erased.contains(&row.post_author))
             .map(|row| {
                 let engagement = PostEngagement {
                     views: row.views,
