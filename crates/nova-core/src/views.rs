@@ -114,19 +114,25 @@ fn events_of(queued: Vec<(Surface, View)>) -> Vec<Event> {
         .into_iter()
         .partition(|(surface, _)| *surface == Surface::HomeFeed);
     let mut events = Vec::new();
-    let as_event: [(_, fn(PostsViewed) -> Event); 2] = [
-        (home_feed, Event::FeedPostsViewed),
-        (post_page, Event::PostPageViewed),
-    ];
-    for (views, event) in as_event {
-        let mut views = views.into_iter().map(|(_, view)| view).peekable();
-        while views.peek().is_some() {
-            let chunk = views.by_ref().take(VIEWS_PER_EVENT).collect();
-            events.push(event(PostsViewed { views: chunk }));
-        }
+    for chunk in batches(home_feed) {
+        events.push(Event::FeedPostsViewed(chunk));
+    }
+    for chunk in batches(post_page) {
+        events.push(Event::PostPageViewed(chunk));
     }
     events.sort_by_key(Event::key);
     events
+}
+
+/// `queued` in payloads of `VIEWS_PER_EVENT` views at most.
+fn batches(queued: Vec<(Surface, View)>) -> Vec<PostsViewed> {
+    let mut views = queued.into_iter().map(|(_, view)| view).peekable();
+    let mut batches = Vec::new();
+    while views.peek().is_some() {
+        let chunk = views.by_ref().take(VIEWS_PER_EVENT).collect();
+        batches.push(PostsViewed { views: chunk });
+    }
+    batches
 }
 
 /// One transaction for the batch, retried until it commits (Postgres down:
