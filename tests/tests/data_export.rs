@@ -1,6 +1,7 @@
 //! `exportMyData`, as a client: the archive behind the URL holds what the user
 //! made everywhere (account, profile, posts, comments, follows, likes, sent
-//! messages opened, notifications, media with a working URL); one per minute;
+//! messages opened, notifications, analytics' record of what they did, media
+//! with a working URL); one per minute;
 //! the URL stops working when it expires and the archive is deleted.
 
 use nova_e2e::realtime::{send, start_direct};
@@ -57,6 +58,17 @@ async fn an_export_holds_the_users_data_behind_a_short_lived_url() {
         notices.expect_ok()["notifications"]["edges"][0]["node"]["kind"] == "FOLLOWED"
     })
     .await;
+    eventually(30, "analytics counting the like", &stack, || async {
+        let stats = stack
+            .data_of(
+                &friend,
+                "query($id: ID!) { node(id: $id) { ... on Post { stats { likes } } } }",
+                json!({ "id": friends_post }),
+            )
+            .await;
+        stats["node"]["stats"]["likes"] == 1
+    })
+    .await;
 
     // Signed out: no export. Signed in: a URL.
     let anonymous = stack.graphql(None, EXPORT, json!({})).await;
@@ -109,6 +121,16 @@ async fn an_export_holds_the_users_data_behind_a_short_lived_url() {
     assert_eq!(
         archive["notifications"]["notifications"][0]["kind"],
         "followed"
+    );
+    let activity = archive["analytics"]["activity"].as_array().unwrap();
+    let liked = json!({ "kind": "post_liked", "postId": friends_post, "authorId": friend_id });
+    assert!(
+        activity.iter().any(|row| {
+            let mut row = row.clone();
+            row.as_object_mut().unwrap().remove("at");
+            row == liked
+        }),
+        "{activity:?}"
     );
     let media = &archive["media"]["media"][0];
     assert_eq!(media["id"], avatar_id.as_str());

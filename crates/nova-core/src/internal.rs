@@ -28,7 +28,7 @@ pub use blocks::{
 /// holds the owner's base URL, owner). The local stacks (`xtask`, the e2e
 /// harness) set the variables from this list; a deployment's network policy
 /// allows exactly these paths.
-pub const CALLS: [(&str, &str, &str); 23] = [
+pub const CALLS: [(&str, &str, &str); 24] = [
     ("identity", "SOCIAL_SERVICE_URL", "social"),
     ("content", "IDENTITY_SERVICE_URL", "identity"),
     ("content", "SOCIAL_SERVICE_URL", "social"),
@@ -51,6 +51,7 @@ pub const CALLS: [(&str, &str, &str); 23] = [
     ("media", "SOCIAL_SERVICE_URL", "social"),
     ("media", "CHAT_SERVICE_URL", "chat"),
     ("media", "NOTIFICATIONS_SERVICE_URL", "notifications"),
+    ("media", "ANALYTICS_SERVICE_URL", "analytics"),
     // Post authors and served posts (stats, trending), blocks (trending).
     ("analytics", "CONTENT_SERVICE_URL", "content"),
     ("analytics", "SOCIAL_SERVICE_URL", "social"),

@@ -20,13 +20,14 @@ pub const PATH: &str = "/internal/users/data";
 
 /// The subgraphs media asks for their section, and the variable that holds
 /// each one's base URL in media (also in `internal::CALLS`).
-pub const OWNERS: [(&str, &str); 6] = [
+pub const OWNERS: [(&str, &str); 7] = [
     ("identity", "IDENTITY_SERVICE_URL"),
     ("users", "USERS_SERVICE_URL"),
     ("content", "CONTENT_SERVICE_URL"),
     ("social", "SOCIAL_SERVICE_URL"),
     ("chat", "CHAT_SERVICE_URL"),
     ("notifications", "NOTIFICATIONS_SERVICE_URL"),
+    ("analytics", "ANALYTICS_SERVICE_URL"),
 ];
 
 #[derive(Debug, Deserialize, Serialize)]

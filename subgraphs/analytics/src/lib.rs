@@ -8,12 +8,14 @@
 //!
 //! Rooms: `clickhouse` (the HTTP client and the table), `events` (what each
 //! event becomes), `ingest` (the batch consumer), `store` (the reads, and the
-//! erased accounts in Postgres), `loaders`, `schema`.
+//! erased accounts in Postgres), `loaders`, `schema`, `internal` (the user's
+//! section of `exportMyData`).
 
 pub mod clickhouse;
 pub mod events;
 pub mod features;
 pub mod ingest;
+pub mod internal;
 pub mod loaders;
 pub mod schema;
 pub mod settings;

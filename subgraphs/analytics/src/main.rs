@@ -58,7 +58,8 @@ async fn main() -> anyhow::Result<()> {
                 tracing::error!(error = %format!("{error:#}"), "analytics ingestion stopped");
             }
         });
-        Ok((schema::build(clickhouse, owners), axum::Router::new()))
+        let internal = nova_analytics::internal::routes(clickhouse.clone(), secret);
+        Ok((schema::build(clickhouse, owners), internal))
     })
     .await
 }
