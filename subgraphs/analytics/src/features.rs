@@ -28,6 +28,8 @@ use crate::clickhouse::ClickHouse;
 use crate::events::kind;
 use crate::store::{self, comments_expression, events_of, likes_expression};
 
+mod erasure;
+
 /// The viewers that have an affinity hash now (so a viewer whose affinity fell
 /// to none loses it).
 const AFFINITY_VIEWERS_KEY: &str = "nova:features:affinity-viewers";
@@ -47,11 +49,6 @@ struct EngagementRow {
 #[derive(Deserialize)]
 struct TouchedPost {
     author_id: String,
-    post_id: String,
-}
-
-#[derive(Deserialize)]
-struct Post {
     post_id: String,
 }
 
@@ -348,45 +345,6 @@ impl Features {
             }
             pipe.query_async::<()>(&mut redis).await?;
         }
-        Ok(())
-    }
-
-    /// A deleted account's features go at once: its posts' engagement, its
-    /// own affinity, and its place in the affinity of everyone who liked or
-    /// commented on its posts. Called after the erasure is recorded (so no
-    /// later refresh writes them back, `engagement`; one under way finishes
-    /// first) and before its rows are deleted from ClickHouse (which finds
-    /// them).
-    pub async fn erase(&self, user: Uuid) -> anyhow::Result<()> {
-        let _turn = self.turn.lock().await;
-        let posts: Vec<Post> = self
-            .clickhouse
-            .select(&format!(
-                "SELECT DISTINCT post_id FROM {} WHERE author_id = '{user}' AND post_id != ''",
-                self.clickhouse.table("events")
-            ))
-            .await?;
-        let fans: Vec<Viewer> = self
-            .clickhouse
-            .select(&format!(
-                "SELECT DISTINCT actor_id FROM {} WHERE author_id = '{user}'",
-                self.clickhouse.table("interactions")
-            ))
-            .await?;
-        let mut pipe = redis::pipe();
-        for chunk in posts.chunks(FIELDS_PER_COMMAND) {
-            let fields: Vec<&str> = chunk.iter().map(|post| post.post_id.as_str()).collect();
-            pipe.hdel(ENGAGEMENT_KEY, fields).ignore();
-        }
-        for fan in &fans {
-            pipe.hdel(viewer_key(&fan.actor_id), user.to_string())
-                .ignore();
-        }
-        pipe.del(affinity_key(user))
-            .ignore()
-            .srem(AFFINITY_VIEWERS_KEY, user.to_string())
-            .ignore();
-        pipe.query_async::<()>(&mut self.redis.clone()).await?;
         Ok(())
     }
 }
